@@ -1,0 +1,3 @@
+"""gradref's checker: finite differences, the autograd oracle, diagnosis, validation and grading."""
+
+__all__: list[str] = []

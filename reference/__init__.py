@@ -1,0 +1,1 @@
+"""gradref reference core."""

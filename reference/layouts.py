@@ -1,0 +1,103 @@
+r"""Adapters between the canonical column-major layout and the layouts common in the wild.
+
+Canonical ("columns"): ``X`` (n_0, m), ``W_l`` (n_l, n_{l-1}), ``b_l`` (n_l, 1).
+Row-major ("rows"): ``X`` (m, n_0), ``W_l`` (n_{l-1}, n_l), ``b_l`` (1, n_l); then
+:math:`Z_l^{rows} = A_{l-1}^{rows} W_l^{rows} + b_l^{rows}` is the transpose of the canonical
+:math:`Z_l`. Biases may also be flat 1-D arrays of length n_l (``bias="flat"``) in either layout.
+
+The same functions convert parameters ``{"W1", "b1", …}`` and gradients ``{"dW1", "db1", …}``:
+a key is a weight if its name, without a leading ``d``, starts with ``W``, a bias if with ``b``.
+Other keys (e.g. ``dZ1``) are left alone. Conversions never modify their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._validate import describe
+
+__all__ = ["LAYOUTS", "BIASES", "to_layout", "from_layout", "data_to_layout", "data_from_layout"]
+
+LAYOUTS = ("columns", "rows")
+BIASES = ("column", "row", "flat")
+
+
+def _check(layout: str, bias: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if bias not in BIASES:
+        raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {bias!r}")
+
+
+def _kind(key: str) -> str:
+    name = key[1:] if key.startswith("d") and len(key) > 1 and key[1] in "Wb" else key
+    return name[:1] if name[:1] in ("W", "b") and name[1:].isdigit() else ""
+
+
+def to_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
+              bias: str | None = None) -> dict[str, np.ndarray]:
+    """Convert canonical parameters (or gradients) to ``layout`` with biases as ``bias``.
+
+    ``bias`` defaults to the layout's own: "column" for columns, "row" for rows.
+    """
+    bias = bias or ("column" if layout == "columns" else "row")
+    _check(layout, bias)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays, got {describe(params)}")
+    out = {}
+    for key, value in params.items():
+        arr = np.asarray(value)
+        kind = _kind(key)
+        if kind == "W" and layout == "rows":
+            arr = arr.T
+        elif kind == "b":
+            column = arr.reshape(-1, 1)
+            arr = {"column": column, "row": column.T, "flat": column.ravel()}[bias]
+        out[key] = arr.copy()
+    return out
+
+
+def from_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
+                bias: str | None = None) -> dict[str, np.ndarray]:
+    """Convert parameters (or gradients) given in ``layout``/``bias`` back to canonical.
+
+    Raises ``ValueError`` naming the key when a bias does not have the declared form.
+    """
+    bias = bias or ("column" if layout == "columns" else "row")
+    _check(layout, bias)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of arrays, got {describe(params)}")
+    out = {}
+    for key, value in params.items():
+        arr = np.asarray(value)
+        kind = _kind(key)
+        if kind == "W" and layout == "rows":
+            arr = arr.T
+        elif kind == "b":
+            expected = {"column": "(n, 1)", "row": "(1, n)", "flat": "(n,)"}[bias]
+            ok = {"column": arr.ndim == 2 and arr.shape[1:] == (1,),
+                  "row": arr.ndim == 2 and arr.shape[:1] == (1,),
+                  "flat": arr.ndim == 1}[bias]
+            if not ok:
+                raise ValueError(f"{key} has shape {arr.shape}, expected {expected} for "
+                                 f"bias={bias!r}")
+            arr = arr.reshape(-1, 1)
+        out[key] = arr.copy()
+    return out
+
+
+def data_to_layout(X: np.ndarray, layout: str = "rows") -> np.ndarray:
+    """Canonical data (n, m) to ``layout``: unchanged for columns, (m, n) for rows."""
+    _check(layout, "column")
+    return np.array(X, copy=True) if layout == "columns" else np.array(np.asarray(X).T, copy=True)
+
+
+def data_from_layout(X: np.ndarray, layout: str = "rows") -> np.ndarray:
+    """Data in ``layout`` back to canonical (n, m); a 1-D row-major label vector becomes (1, m)."""
+    _check(layout, "column")
+    arr = np.asarray(X)
+    if layout == "rows":
+        arr = arr.reshape(-1, 1).T if arr.ndim == 1 else arr.T
+    return np.array(arr, copy=True)

@@ -1,0 +1,496 @@
+r"""Mini-batch gradient descent for :class:`~reference.network.Network`, seeded end to end.
+
+1. **Standardisation.** A :class:`Standardizer` is fitted on the training inputs only:
+   :math:`\mu_j = \frac1m\sum_i x_{ji}`, :math:`s_j = \sqrt{\frac1m\sum_i (x_{ji}-\mu_j)^2}`
+   (or :math:`s_j = 1` when feature ``j`` is constant), and every input (training, test,
+   prediction) becomes :math:`\tilde x_j = (x_j - \mu_j)/s_j`.
+2. **Epochs.** One :class:`numpy.random.Generator` is made from ``seed`` once. It draws the
+   initial parameters, then each epoch a permutation of the m columns, cut into consecutive
+   mini-batches of ``batch_size`` columns (the last one may be smaller).
+3. **Steps.** For each mini-batch :math:`B`, the gradients of
+   :math:`J_B = \frac1{|B|}\sum_{i\in B}\ell_i + \frac{\lambda}{2|B|}\sum_l\lVert W_l\rVert_F^2`
+   (the network's own cost, L2 through its ``l2``) update the parameters through an optimizer
+   from :data:`OPTIMIZERS`; with :math:`g` the gradient of one parameter array :math:`\theta`
+   and :math:`t = 1, 2, \dots` the step count:
+
+   - ``sgd``: :math:`\theta \leftarrow \theta - \eta g`;
+   - ``momentum`` (exponential average, as in Ng's course): :math:`v \leftarrow \beta v +
+     (1-\beta) g`, :math:`\theta \leftarrow \theta - \eta v`, :math:`v_0 = 0`, β = 0.9;
+   - ``adam``: :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v
+     + (1-\beta_2) g^2`, :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`,
+     :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v} + \varepsilon)`, with
+     β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+4. **History.** ``costs[0]`` is J on the whole (standardised) training set before the first
+   step and ``costs[e]`` is J after epoch e, so ``len(costs) == epochs + 1``.
+
+Inputs are validated once per call through the network's public API; the inner loop uses the
+unchecked ``_forward``/``_cost``/``_backward``. The same seed gives the same numbers, bit for
+bit. tqdm draws a progress bar when it is installed and ``progress`` allows it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import as_float_array, describe
+from .init import INITIALIZERS, as_generator
+from .network import Network
+
+__all__ = [
+    "Standardizer", "Optimizer", "SGD", "Momentum", "Adam", "OPTIMIZERS", "optimizer_names",
+    "make_optimizer", "TrainResult", "TrainingDiverged", "train", "predict", "accuracy",
+]
+
+Params = dict[str, np.ndarray]
+
+#: With ``progress=None`` a bar is shown only when epochs × m reaches this many example-passes
+#: (and stderr is a terminal).
+PROGRESS_MIN_WORK = 2_000_000
+
+
+# --------------------------------------------------------------------------- checks
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_real(name: str, value: object, *, low: float, high: float = math.inf,
+                low_open: bool = True, high_open: bool = True) -> float:
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    wanted = f"a finite number in {lo}{low:g}, {high:g}{hi}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {wanted}, got {describe(value)}")
+    x = float(value)
+    if (not math.isfinite(x) or x < low or (low_open and x == low) or x > high
+            or (high_open and x == high)):
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return x
+
+
+def _check_bool(name: str, value: object, allow_none: bool = False) -> bool | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        extra = ", or None" if allow_none else ""
+        raise TypeError(f"{name} must be True or False{extra}, got {describe(value)}")
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- standardisation
+class Standardizer:
+    r"""Per-feature standardisation :math:`\tilde x_j = (x_j - \mu_j)/s_j` for X of shape (n_0, m).
+
+    ``fit`` sets ``mean_`` (:math:`\mu`, shape (n_0, 1)) and ``scale_`` (:math:`s`, shape
+    (n_0, 1)) from the columns of X: :math:`s_j` is the population standard deviation, replaced
+    by 1 when it is 0 (a constant feature then maps to 0 rather than to NaN).
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, X: object) -> Standardizer:
+        """Learn :math:`\\mu` and :math:`s` from ``X`` (n_0, m); returns ``self``."""
+        X = as_float_array("X", X, ndim=2)
+        mean = np.mean(X, axis=1, keepdims=True)
+        std = np.sqrt(np.mean((X - mean) ** 2, axis=1, keepdims=True))
+        self.mean_ = mean
+        self.scale_ = np.where(std > 0.0, std, 1.0)
+        return self
+
+    def _check_fitted(self, X: object) -> np.ndarray:
+        if self.mean_ is None:
+            raise ValueError("this Standardizer is not fitted yet; call fit(X_train) first")
+        X = as_float_array("X", X, ndim=2)
+        if X.shape[0] != self.mean_.shape[0]:
+            raise ValueError(f"X has shape {X.shape}, expected ({self.mean_.shape[0]}, m): the "
+                             f"Standardizer was fitted on {self.mean_.shape[0]} features")
+        return X
+
+    def transform(self, X: object) -> np.ndarray:
+        """Return :math:`(X - \\mu)/s` as a new array."""
+        X = self._check_fitted(X)
+        return (X - self.mean_) / self.scale_
+
+    def inverse_transform(self, X: object) -> np.ndarray:
+        """Return :math:`\\tilde X s + \\mu` as a new array."""
+        X = self._check_fitted(X)
+        return X * self.scale_ + self.mean_
+
+    def fit_transform(self, X: object) -> np.ndarray:
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+    def __repr__(self) -> str:
+        if self.mean_ is None:
+            return "Standardizer(unfitted)"
+        return (f"Standardizer(mean={self.mean_.ravel().tolist()}, "
+                f"scale={self.scale_.ravel().tolist()})")
+
+
+# --------------------------------------------------------------------------- optimizers
+class Optimizer:
+    """Base class: ``step(params, grads)`` returns new parameter arrays.
+
+    ``params`` is ``{"W1", "b1", …}`` and ``grads`` holds ``"dW1", "db1", …`` as returned by
+    :meth:`Network.backward`. The arrays passed in are never modified; the optimizer's own state
+    (velocities, moments) lives inside it, keyed by parameter name, created at the first step.
+    """
+
+    name: str = ""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = _check_real("lr", lr, low=0.0)
+        self.t = 0
+
+    @property
+    def hyper(self) -> dict[str, float]:
+        """The hyper-parameters, JSON-ready."""
+        return {"lr": self.lr}
+
+    def step(self, params: Mapping[str, np.ndarray],
+             grads: Mapping[str, np.ndarray]) -> Params:
+        self.t += 1
+        return {k: self._update(k, p, grads["d" + k]) for k, p in params.items()}
+
+    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    r"""Plain gradient descent: :math:`\theta \leftarrow \theta - \eta g`."""
+
+    name = "sgd"
+
+    def _update(self, key, p, g):
+        return p - self.lr * g
+
+
+class Momentum(Optimizer):
+    r"""Momentum as an exponential average: :math:`v \leftarrow \beta v + (1-\beta) g`,
+    :math:`\theta \leftarrow \theta - \eta v`, :math:`v_0 = 0` (no bias correction).
+
+    For a constant gradient the step tends to :math:`\eta g`, the step of :class:`SGD`, so the
+    same learning rate suits both.
+    """
+
+    name = "momentum"
+
+    def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
+        super().__init__(lr)
+        self.beta = _check_real("beta", beta, low=0.0, high=1.0, low_open=False)
+        self.velocity: Params = {}
+
+    @property
+    def hyper(self):
+        return {"lr": self.lr, "beta": self.beta}
+
+    def _update(self, key, p, g):
+        v = self.velocity.get(key)
+        v = (1.0 - self.beta) * g if v is None else self.beta * v + (1.0 - self.beta) * g
+        self.velocity[key] = v
+        return p - self.lr * v
+
+
+class Adam(Optimizer):
+    r"""Adam with bias correction (Kingma & Ba, 2015).
+
+    :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v + (1-\beta_2)
+    g^2`, :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`,
+    :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v}+\varepsilon)`.
+    """
+
+    name = "adam"
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, low_open=False)
+        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
+        self.eps = _check_real("eps", eps, low=0.0)
+        self.m: Params = {}
+        self.v: Params = {}
+
+    @property
+    def hyper(self):
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def _update(self, key, p, g):
+        b1, b2 = self.beta1, self.beta2
+        m, v = self.m.get(key), self.v.get(key)
+        m = (1.0 - b1) * g if m is None else b1 * m + (1.0 - b1) * g
+        v = (1.0 - b2) * g * g if v is None else b2 * v + (1.0 - b2) * (g * g)
+        self.m[key], self.v[key] = m, v
+        m_hat = m / (1.0 - b1 ** self.t)
+        v_hat = v / (1.0 - b2 ** self.t)
+        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def optimizer_names() -> list[str]:
+    """The registered optimizer names."""
+    return list(OPTIMIZERS)
+
+
+def make_optimizer(name: object, lr: float = 0.01, **options: object) -> Optimizer:
+    """A fresh optimizer from :data:`OPTIMIZERS` by ``name`` with learning rate ``lr``.
+
+    ``options`` are its other hyper-parameters (``beta`` for momentum; ``beta1``, ``beta2``,
+    ``eps`` for adam). An unknown name or option raises an error listing the valid ones.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer must be a name, one of {', '.join(OPTIMIZERS)}; "
+                        f"got {describe(name)}")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    cls = OPTIMIZERS[name]
+    valid = [k for k in cls().hyper if k != "lr"]
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for optimizer "
+                         f"{name!r}; valid: {', '.join(valid) or 'none'}")
+    return cls(lr, **options)
+
+
+# --------------------------------------------------------------------------- prediction
+def _output_kind(network: Network) -> str:
+    name = network.activations[-1].name
+    return {"sigmoid": "threshold", "softmax": "onehot"}.get(name, "raw")
+
+
+def predict(network: Network, params: Mapping[str, np.ndarray], X: object,
+            standardizer: Standardizer | None = None) -> np.ndarray:
+    r"""Predictions of shape (n_L, m) for inputs ``X`` (n_0, m), standardised first if given.
+
+    By the output activation:
+
+    - ``sigmoid``: :math:`[a_k \ge 0.5]` per output unit (0.0 or 1.0);
+    - ``softmax``: the one-hot column of :math:`\arg\max_k a_k` (the first on ties), so that
+      predictions have the shape of one-hot targets (``argmax(axis=0)`` gives class indices);
+    - anything else (linear, tanh, … for the squared losses): the raw output :math:`A_L`.
+    """
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a reference Network, got {describe(network)}")
+    if standardizer is not None:
+        X = standardizer.transform(network.check_X(X))
+    AL, _ = network.forward(params, X)
+    kind = _output_kind(network)
+    if kind == "threshold":
+        return (AL >= 0.5).astype(np.float64)
+    if kind == "onehot":
+        out = np.zeros_like(AL)
+        out[np.argmax(AL, axis=0), np.arange(AL.shape[1])] = 1.0
+        return out
+    return AL
+
+
+def accuracy(Y_pred: object, Y: object) -> float:
+    """The fraction of examples (columns) whose predicted column equals the target column.
+
+    ``Y_pred`` and ``Y`` have the same shape (n_L, m): 0/1 labels (one row per sigmoid unit,
+    all must match) or one-hot columns. A 1-D pair of label vectors of equal length is also
+    accepted.
+    """
+    Y_pred = as_float_array("Y_pred", Y_pred)
+    Y = as_float_array("Y", Y)
+    if Y_pred.shape != Y.shape or Y.ndim not in (1, 2):
+        raise ValueError(f"Y_pred has shape {Y_pred.shape} but Y has shape {Y.shape}; "
+                         f"expected equal shapes (n_L, m)")
+    if Y.ndim == 1:
+        return float(np.mean(Y_pred == Y))
+    return float(np.mean(np.all(Y_pred == Y, axis=0)))
+
+
+# --------------------------------------------------------------------------- training
+class TrainingDiverged(FloatingPointError):
+    """The training cost became NaN or infinite; the message names the epoch and the lr."""
+
+
+@dataclass(eq=False)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    params : dict
+        The trained parameters ``{"W1", "b1", …}`` (for *standardised* inputs).
+    costs : ndarray, shape (epochs + 1,)
+        ``costs[0]`` before training, ``costs[e]`` after epoch e, on the standardised training
+        set, L2 term included.
+    standardizer : Standardizer or None
+        Fitted on the training inputs (``None`` when ``standardize=False``).
+    network : Network
+    optimizer : Optimizer
+        The optimizer in its final state.
+    seconds : float
+        Wall time of the call.
+    """
+
+    params: Params
+    costs: np.ndarray
+    standardizer: Standardizer | None
+    network: Network
+    optimizer: Optimizer
+    epochs: int
+    batch_size: int
+    seed: object = None
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def final_cost(self) -> float:
+        """``costs[-1]``, the training cost after the last epoch."""
+        return float(self.costs[-1])
+
+    def _inputs(self, X: object) -> np.ndarray:
+        X = self.network.check_X(X)
+        return X if self.standardizer is None else self.standardizer.transform(X)
+
+    def predict(self, X: object) -> np.ndarray:
+        """:func:`predict` on raw inputs ``X`` (standardised with the training statistics)."""
+        return predict(self.network, self.params, X, self.standardizer)
+
+    def output(self, X: object) -> np.ndarray:
+        """The network output :math:`A_L` for raw inputs ``X``, shape (n_L, m)."""
+        return self.network.forward(self.params, self._inputs(X))[0]
+
+    def cost(self, X: object, Y: object) -> float:
+        """The network's cost J on raw inputs ``X`` and targets ``Y`` (L2 term with this m)."""
+        return self.network.cost(self.params, self._inputs(X), Y)
+
+    def accuracy(self, X: object, Y: object) -> float:
+        """:func:`accuracy` of :meth:`predict` against ``Y``."""
+        return accuracy(self.predict(X), Y)
+
+
+def _progress_bar(progress: bool | None, epochs: int, m: int):
+    """A tqdm bar over the epochs, or ``None`` (disabled, short run, or tqdm missing)."""
+    if progress is False or (progress is None and epochs * m < PROGRESS_MIN_WORK):
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    # disable=None lets tqdm hide the bar when stderr is not a terminal (auto mode only).
+    return tqdm(total=epochs, desc="train", unit="epoch", leave=False,
+                disable=None if progress is None else False)
+
+
+def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_size: int = 64,
+          lr: float = 0.01, optimizer: str = "adam",
+          optimizer_options: Mapping[str, float] | None = None,
+          init: str = "he", params: Mapping[str, np.ndarray] | None = None,
+          standardize: bool = True, seed: object = 0,
+          progress: bool | None = None) -> TrainResult:
+    r"""Train ``network`` on ``X`` (n_0, m) and ``Y`` (n_L, m) by mini-batch gradient descent.
+
+    Parameters
+    ----------
+    network : Network
+        Architecture, activations, loss and λ (the L2 strength is the network's ``l2``).
+    X, Y : array_like
+        Training inputs and targets in the canonical layout; validated once.
+    epochs : int
+        Number of passes over the data (>= 1).
+    batch_size : int
+        Columns per mini-batch (>= 1); values above m mean full-batch descent.
+    lr : float
+        Learning rate η > 0.
+    optimizer : str
+        A name from :data:`OPTIMIZERS`: ``"sgd"``, ``"momentum"`` or ``"adam"``.
+    optimizer_options : mapping, optional
+        Other hyper-parameters of the optimizer (``{"beta": 0.95}``, ``{"beta1": 0.8}``, …).
+    init : str
+        Initialisation scheme from :data:`~reference.init.INITIALIZERS`, used when ``params`` is
+        not given.
+    params : mapping, optional
+        Initial parameters (validated, never modified). By default drawn from ``seed``.
+    standardize : bool
+        Fit a :class:`Standardizer` on X and train on standardised inputs (default True).
+    seed : int, None or numpy Generator
+        Seeds the one generator used for the initial parameters and every epoch's permutation.
+    progress : bool or None
+        True: always a tqdm bar; False: never; None (default): a bar for long runs
+        (epochs × m >= ``PROGRESS_MIN_WORK``) when stderr is a terminal. Without tqdm, no bar.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any bad argument, naming it and its value.
+    TrainingDiverged
+        When the cost becomes NaN or infinite (lower ``lr``).
+    """
+    start = time.perf_counter()
+    if not isinstance(network, Network):
+        raise TypeError(f"network must be a reference Network, got {describe(network)}")
+    epochs = _check_positive_int("epochs", epochs)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    lr = _check_real("lr", lr, low=0.0)
+    if optimizer_options is None:
+        optimizer_options = {}
+    if not isinstance(optimizer_options, Mapping):
+        raise TypeError(f"optimizer_options must be a dict of hyper-parameters, "
+                        f"got {describe(optimizer_options)}")
+    opt = make_optimizer(optimizer, lr, **optimizer_options)
+    if not isinstance(init, str) or init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}; valid schemes: {', '.join(INITIALIZERS)}")
+    standardize = _check_bool("standardize", standardize)
+    progress = _check_bool("progress", progress, allow_none=True)
+    rng = as_generator(seed)
+
+    # Validate once through the public API.
+    X = network.check_X(X)
+    m = X.shape[1]
+    Y = network.check_Y(Y, m)
+    standardizer = Standardizer().fit(X) if standardize else None
+    Xs = standardizer.transform(X) if standardize else X
+    if params is None:
+        params = network.init_params(init, seed=rng)
+    else:
+        params = {k: np.array(v, copy=True) for k, v in network.check_params(params).items()}
+    costs = np.empty(epochs + 1)
+    costs[0] = network.cost(params, Xs, Y)
+
+    bar = _progress_bar(progress, epochs, m)
+    try:
+        for epoch in range(1, epochs + 1):
+            perm = rng.permutation(m)
+            Xp, Yp = Xs[:, perm], Y[:, perm]
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for lo in range(0, m, batch_size):
+                    Xb, Yb = Xp[:, lo:lo + batch_size], Yp[:, lo:lo + batch_size]
+                    _, cache = network._forward(params, Xb)
+                    params = opt.step(params, network._backward(params, cache, Yb))
+                _, cache = network._forward(params, Xs)
+                costs[epoch] = network._cost(params, cache, Y)
+            if not math.isfinite(costs[epoch]):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: cost = "
+                                       f"{costs[epoch]} (lr = {lr:g}, optimizer {optimizer!r}); "
+                                       f"try a smaller lr")
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(cost=f"{costs[epoch]:.4g}", refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return TrainResult(params=params, costs=costs, standardizer=standardizer, network=network,
+                       optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
+                       seconds=time.perf_counter() - start)

@@ -1,7 +1,7 @@
 r"""The autograd oracle: the network cost written again, independently, in ``autograd.numpy``.
 
 Nothing here calls the reference's formulas. Each activation and loss is restated in autograd's
-NumPy (often in a different but equivalent form, e.g. sigmoid as :math:`\frac12(1+\tanh\frac z2)`)
+NumPy (often in a different but equivalent form, e.g. sigmoid as :math:`\exp(-\log(1+e^{-z}))`)
 and every derivative comes from reverse-mode differentiation, never from a hand-written rule. The
 reference's hand-written derivatives are then compared with these.
 
@@ -32,18 +32,25 @@ def _lse(z):
 
 _C = math.sqrt(2.0 / math.pi)
 
+
+def _sigmoid(z):
+    """sigma(z) = exp(-log(1 + e^-z)), through logaddexp (stable in both tails)."""
+    return anp.exp(-anp.logaddexp(0.0, -z))
+
+
 #: name -> f(z, **params), written in autograd.numpy.
 ORACLE_ACTIVATIONS: dict[str, Callable] = {
-    "sigmoid": lambda z: 0.5 * (1.0 + anp.tanh(0.5 * z)),
+    "sigmoid": _sigmoid,
     "tanh": lambda z: anp.tanh(z),
     "relu": lambda z: anp.where(z > 0, z, 0.0 * z),
     "leaky_relu": lambda z, slope=0.01: anp.where(z > 0, z, slope * z),
     "linear": lambda z: 1.0 * z,
     "softmax": lambda z: anp.exp(z - _lse(z)),
     "softplus": lambda z: anp.logaddexp(0.0, z),
-    "elu": lambda z, alpha=1.0: anp.where(z > 0, z, alpha * (anp.exp(anp.minimum(z, 0.0)) - 1.0)),
-    "gelu": lambda z: 0.5 * z * (1.0 + anp.tanh(_C * (z + 0.044715 * z * z * z))),
-    "silu": lambda z: z * 0.5 * (1.0 + anp.tanh(0.5 * z)),
+    "elu": lambda z, alpha=1.0: anp.where(z > 0, z, alpha * (anp.exp(z) - 1.0)),
+    # (1 + tanh u)/2 = sigma(2u): the tanh-form GELU without autograd's overflowing tanh rule
+    "gelu": lambda z: z * _sigmoid(2.0 * _C * (z + 0.044715 * z * z * z)),
+    "silu": lambda z: z * _sigmoid(z),
 }
 
 #: name -> per-example loss l(a, y), shape (m,).

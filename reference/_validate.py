@@ -22,13 +22,11 @@ def describe(value: object) -> str:
 
 
 def as_float_array(name: str, value: object, *, ndim: int | None = None,
-                   shape: tuple[int | None, ...] | None = None,
                    allow_empty: bool = False) -> np.ndarray:
     """Return ``value`` as a float64 ndarray, or raise an error that names ``name``.
 
     Rejects: non-numeric data (strings, objects, booleans), complex numbers, NaN or infinity,
-    the wrong number of dimensions, a shape that differs from ``shape`` (``None`` entries match
-    any size), and empty arrays unless ``allow_empty``.
+    the wrong number of dimensions, and empty arrays unless ``allow_empty``.
     """
     if isinstance(value, np.ndarray):
         arr = value
@@ -43,10 +41,6 @@ def as_float_array(name: str, value: object, *, ndim: int | None = None,
                         f"(dtype {arr.dtype})")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
-    if shape is not None:
-        if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
-            wanted = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-            raise ValueError(f"{name} has shape {arr.shape}, expected {wanted}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one element")
     arr = np.asarray(arr, dtype=np.float64)

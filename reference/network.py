@@ -97,7 +97,7 @@ class Network:
     @property
     def n_params(self) -> int:
         """Total number of scalar parameters."""
-        return sum(n * (p + 1) for p, n in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        return sum(n * (p + 1) for p, n in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True))
 
     def param_shapes(self) -> dict[str, tuple[int, int]]:
         """``{"W1": (n_1, n_0), "b1": (n_1, 1), …}`` in the canonical layout."""

@@ -1,0 +1,171 @@
+"""Every activation's hand-written derivative against autograd's derivative of the oracle.
+
+The oracle (``checks.oracle.ORACLE_ACTIVATIONS``) restates each function in autograd.numpy,
+often in another form; autograd differentiates it. Points within ``KINK_MARGIN`` of a declared
+kink are excluded here and tested on their own below, as are the edge points.
+"""
+
+import autograd
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from checks.oracle import ORACLE_ACTIVATIONS, oracle_activation
+from checks.strategies import hidden_activations
+from checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
+from reference import ACTIVATIONS, get_activation
+
+KINK_MARGIN = 1e-6
+ELEMENTWISE = [a for a in hidden_activations() if get_activation(a).elementwise]
+EDGE_POINTS = np.array([0.0, 1e-8, -1e-8, 30.0, -30.0, 800.0, -800.0])
+
+finite_z = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
+                  elements=st.floats(-40, 40, allow_nan=False))
+
+
+def _away_from_kinks(act, z):
+    keep = np.ones(z.shape, bool)
+    for k in act.kinks:
+        keep &= np.abs(z - k) > KINK_MARGIN
+    return keep
+
+
+def _close(actual, expected):
+    return np.abs(actual - expected) <= ELEMENTWISE_RTOL * np.abs(expected) + ELEMENTWISE_ATOL
+
+
+def test_every_registered_activation_has_an_oracle():
+    assert sorted(ACTIVATIONS) == sorted(ORACLE_ACTIVATIONS)
+
+
+@pytest.mark.parametrize("spec", ELEMENTWISE)
+@given(z=finite_z)
+def test_derivative_matches_autograd(spec, z):
+    act = get_activation(spec)
+    expected = autograd.elementwise_grad(oracle_activation(act))(z)
+    keep = _away_from_kinks(act, z)
+    assert np.all(_close(act.derivative(z), expected)[keep])
+
+
+@pytest.mark.parametrize("spec", ELEMENTWISE)
+@given(z=finite_z)
+def test_value_matches_oracle(spec, z):
+    act = get_activation(spec)
+    assert np.all(_close(act.value(z), oracle_activation(act)(z)))
+
+
+@pytest.mark.parametrize("spec", ELEMENTWISE)
+@given(z=finite_z, seed=st.integers(0, 2**32 - 1))
+def test_vjp_is_derivative_times_upstream(spec, z, seed):
+    act = get_activation(spec)
+    da = np.random.default_rng(seed).standard_normal(z.shape)
+    vjp, _ = autograd.make_vjp(oracle_activation(act))(z)
+    keep = _away_from_kinks(act, z)
+    assert np.all(_close(act.vjp(z, act.value(z), da), vjp(da))[keep])
+
+
+@given(z=finite_z, seed=st.integers(0, 2**32 - 1))
+def test_softmax_vjp_matches_autograd(z, seed):
+    act = get_activation("softmax")
+    da = np.random.default_rng(seed).standard_normal(z.shape)
+    vjp, _ = autograd.make_vjp(oracle_activation(act))(z)
+    got = act.vjp(z, act.value(z), da)
+    assert np.allclose(got, vjp(da), rtol=ELEMENTWISE_RTOL, atol=ELEMENTWISE_ATOL * 10)
+
+
+def test_softmax_columns_are_distributions_even_at_800():
+    z = np.array([[800.0, -800.0, 0.0], [-800.0, -800.0, 1e-8], [0.0, 800.0, -1e-8]])
+    a = get_activation("softmax").value(z)
+    assert np.all(np.isfinite(a))
+    assert np.allclose(a.sum(axis=0), 1.0, rtol=0, atol=1e-15)
+    assert a[0, 0] == 1.0 and a[2, 1] == 1.0
+
+
+def test_softmax_has_no_elementwise_derivative():
+    with pytest.raises(TypeError, match="not elementwise"):
+        get_activation("softmax").derivative(np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------ edge points
+@pytest.mark.parametrize("spec", ELEMENTWISE)
+def test_edge_points_finite_and_warning_free(spec):
+    """±800 must not overflow (pytest turns any NumPy RuntimeWarning into an error)."""
+    act = get_activation(spec)
+    z = EDGE_POINTS.reshape(1, -1)
+    assert np.all(np.isfinite(act.value(z)))
+    assert np.all(np.isfinite(act.derivative(z)))
+    left, right = act.one_sided(z)
+    assert np.all(np.isfinite(left)) and np.all(np.isfinite(right))
+
+
+@pytest.mark.parametrize("spec", ELEMENTWISE)
+def test_edge_points_match_oracle(spec):
+    """At 0 (off kinks), ±1e-8, ±30 and ±800 value and derivative equal the oracle's.
+
+    The oracle may overflow internally at ±800 (e.g. cosh); its warnings are silenced there,
+    and only points where its own result is finite are compared.
+    """
+    act = get_activation(spec)
+    z = EDGE_POINTS.reshape(1, -1)
+    with np.errstate(all="ignore"):
+        value = oracle_activation(act)(z)
+        deriv = autograd.elementwise_grad(oracle_activation(act))(z)
+    keep = _away_from_kinks(act, z) & np.isfinite(deriv)
+    assert np.all(_close(act.value(z), value)[np.isfinite(value)])
+    assert np.all(_close(act.derivative(z), deriv)[keep])
+
+
+@pytest.mark.parametrize("spec", [a for a in ELEMENTWISE if get_activation(a).kinks])
+def test_kink_derivative_lies_between_one_sided_slopes(spec):
+    act = get_activation(spec)
+    for k in act.kinks:
+        z = np.array([[k]])
+        left, right = act.one_sided(z)
+        lo, hi = sorted((left.item(), right.item()))
+        assert lo <= act.derivative(z).item() <= hi
+        # the one-sided slopes are the limits of the derivative from each side
+        h = 1e-9
+        assert act.derivative(np.array([[k - h]])).item() == pytest.approx(left.item(), abs=1e-6)
+        assert act.derivative(np.array([[k + h]])).item() == pytest.approx(right.item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("spec, z, value, derivative", [
+    ("sigmoid", 800.0, 1.0, 0.0), ("sigmoid", -800.0, 0.0, 0.0),
+    ("sigmoid", 0.0, 0.5, 0.25), ("tanh", -800.0, -1.0, 0.0), ("tanh", 0.0, 0.0, 1.0),
+    ("softplus", 800.0, 800.0, 1.0), ("softplus", -800.0, 0.0, 0.0),
+    ("softplus", 0.0, np.log(2.0), 0.5), ("relu", -800.0, 0.0, 0.0), ("relu", 0.0, 0.0, 0.0),
+    ("leaky_relu", -800.0, -8.0, 0.01), ("leaky_relu(0.05)", -2.0, -0.1, 0.05),
+    ("elu", -800.0, -1.0, 0.0), ("elu", 0.0, 0.0, 1.0), ("silu", 800.0, 800.0, 1.0),
+    ("silu", -800.0, 0.0, 0.0), ("silu", 0.0, 0.0, 0.5), ("gelu", 800.0, 800.0, 1.0),
+    ("gelu", -800.0, 0.0, 0.0), ("gelu", 0.0, 0.0, 0.5), ("linear", -800.0, -800.0, 1.0),
+], ids=lambda v: str(v))
+def test_known_values(spec, z, value, derivative):
+    """Values known from the mathematics, not from running the code."""
+    act = get_activation(spec)
+    zz = np.array([[z]])
+    assert act.value(zz).item() == pytest.approx(value, rel=1e-12, abs=1e-300)
+    assert act.derivative(zz).item() == pytest.approx(derivative, rel=1e-12, abs=1e-300)
+
+
+def test_saturated_sigmoid_derivative_keeps_relative_precision():
+    """σ'(30) = e^-30/(1+e^-30)^2; the naive σ(1-σ) would lose three digits here."""
+    z = 30.0
+    exact = np.exp(-z) / (1 + np.exp(-z)) ** 2
+    assert get_activation("sigmoid").derivative(np.array([[z]])).item() == pytest.approx(
+        exact, rel=1e-14)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("leaky_relu(0.05)", 0.05), ("leaky_relu:0.05", 0.05), ("LEAKY_RELU", 0.01),
+    (" leaky_relu ( 0.2 ) ", 0.2)])
+def test_leaky_slope_is_expressible(spec, expected):
+    act = get_activation(spec)
+    assert act.slope == expected
+    assert get_activation(act.spec) == act
+
+
+def test_aliases():
+    assert get_activation("swish") == get_activation("silu")
+    assert get_activation("identity") == get_activation("linear")

@@ -1,0 +1,112 @@
+"""Every loss derivative against autograd of the oracle; fused forms against the unfused chain."""
+
+import autograd
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from checks.oracle import ORACLE_FUSED, ORACLE_LOSSES
+from checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
+from reference import LOSSES, get_activation, get_loss
+
+shapes = st.tuples(st.integers(1, 5), st.integers(1, 8))
+seeds = st.integers(0, 2**32 - 1)
+FUSED = [(loss, act) for loss in LOSSES for act in get_loss(loss).fused]
+
+
+def _case(loss_name, shape, seed):
+    """Outputs A inside the loss's domain and valid targets Y, away from the domain's edges."""
+    rng = np.random.default_rng(seed)
+    n, m = shape
+    if loss_name == "bce":
+        return rng.uniform(0.02, 0.98, shape), rng.uniform(0, 1, shape)
+    if loss_name == "cross_entropy":
+        a = rng.uniform(0.05, 1, (n + 1, m))
+        y = rng.uniform(0, 1, (n + 1, m))
+        return a / a.sum(axis=0), y / y.sum(axis=0)
+    return rng.standard_normal(shape), rng.standard_normal(shape)
+
+
+def _close(actual, expected, scale=1.0):
+    return np.all(np.abs(actual - expected)
+                  <= ELEMENTWISE_RTOL * np.abs(expected) + ELEMENTWISE_ATOL * scale)
+
+
+def test_every_registered_loss_has_an_oracle():
+    assert sorted(LOSSES) == sorted(ORACLE_LOSSES)
+    assert sorted(FUSED) == sorted(ORACLE_FUSED)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@given(shape=shapes, seed=seeds)
+def test_value_matches_oracle(name, shape, seed):
+    a, y = _case(name, shape, seed)
+    assert _close(get_loss(name).value(a, y), ORACLE_LOSSES[name](a, y), scale=10)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@given(shape=shapes, seed=seeds)
+def test_derivative_matches_autograd(name, shape, seed):
+    """d l_i / d a equals autograd's gradient of sum_i l_i (examples are independent)."""
+    a, y = _case(name, shape, seed)
+    expected = autograd.grad(lambda a_: np.sum(ORACLE_LOSSES[name](a_, y)))(a)
+    assert _close(get_loss(name).derivative(a, y), expected, scale=10)
+
+
+@pytest.mark.parametrize("loss_name, act_name", FUSED)
+@given(shape=shapes, seed=seeds)
+def test_fused_form_equals_unfused_chain(loss_name, act_name, shape, seed):
+    """The fused loss and dZ equal loss(g(Z)) and g's vjp of dl/dA, away from saturation."""
+    loss, act = get_loss(loss_name), get_activation(act_name)
+    _, y = _case(loss_name, shape, seed)
+    z = np.random.default_rng(seed + 1).uniform(-4, 4, y.shape)
+    a = act.value(z)
+    fused = loss.fused_with(act)
+    assert np.allclose(fused.value(z, y), loss.value(a, y), rtol=1e-12, atol=1e-14)
+    assert np.allclose(fused.dz(z, a, y), act.vjp(z, a, loss.derivative(a, y)),
+                       rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("loss_name, act_name", FUSED)
+@given(shape=shapes, seed=seeds, scale=st.sampled_from([1.0, 30.0, 800.0]))
+def test_fused_form_matches_autograd_even_saturated(loss_name, act_name, shape, seed, scale):
+    """From logits of size up to 800 the fused forms stay finite and match autograd."""
+    loss, act = get_loss(loss_name), get_activation(act_name)
+    _, y = _case(loss_name, shape, seed)
+    z = scale * np.random.default_rng(seed + 1).uniform(-1, 1, y.shape)
+    fused = loss.fused_with(act)
+    value = fused.value(z, y)
+    dz = fused.dz(z, act.value(z), y)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(dz))
+    oracle = ORACLE_FUSED[(loss_name, act_name)]
+    expected = autograd.grad(lambda z_: np.sum(oracle(z_, y)))(z)
+    assert np.allclose(value, oracle(z, y), rtol=1e-12, atol=1e-12)
+    assert np.allclose(dz, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_square_has_no_half_and_half_square_has():
+    """Known by definition: for a - y = 3, square gives 9 and 6, half_square 4.5 and 3."""
+    a, y = np.array([[4.0]]), np.array([[1.0]])
+    assert get_loss("square").value(a, y)[0] == 9.0
+    assert get_loss("square").derivative(a, y)[0, 0] == 6.0
+    assert get_loss("half_square").value(a, y)[0] == 4.5
+    assert get_loss("half_square").derivative(a, y)[0, 0] == 3.0
+
+
+def test_bce_from_logits_known_values():
+    """bce(sigma(0), 1) = log 2; bce(sigma(800), 0) = 800 exactly (no log(0))."""
+    fused = get_loss("bce").fused_with(get_activation("sigmoid"))
+    assert fused.value(np.array([[0.0]]), np.array([[1.0]]))[0] == pytest.approx(np.log(2))
+    assert fused.value(np.array([[800.0]]), np.array([[0.0]]))[0] == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize("name, y, message", [
+    ("bce", [[0.5, 1.5]], r"Y must lie in \[0, 1\].*Y\[0, 1\] = 1.5"),
+    ("bce", [[-0.1, 1.0]], r"first Y\[0, 0\] = -0.1"),
+    ("cross_entropy", [[0.5, 1.0], [0.4, 0.0]], r"columns must sum to 1.*column 0 sums to 0.9"),
+    ("cross_entropy", [[2.0], [-1.0]], r"must lie in \[0, 1\]"),
+])
+def test_targets_outside_domain(name, y, message):
+    with pytest.raises(ValueError, match=message):
+        get_loss(name).check_targets(np.array(y))

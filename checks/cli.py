@@ -1,0 +1,47 @@
+"""``python -m checks COMMAND …``: one table of subcommands, each living in its own module.
+
+A command module provides ``add_arguments(parser)`` and ``run(args) -> int`` (the names can be
+chosen per entry). Exit codes: whatever ``run`` returns; 2 for bad arguments (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: name -> (module, add-arguments function, run function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "verify": ("checks.verify", "add_arguments", "run",
+               "verify the reference against finite differences and autograd"),
+    "validate": ("checks.validate", "add_arguments", "run",
+                 "validate another implementation's gradients against the reference"),
+    "grade": ("checks.grading.commands", "add_grade_arguments", "run_grade",
+              "grade one student submission (.py or .ipynb)"),
+    "grade-all": ("checks.grading.commands", "add_grade_all_arguments", "run_grade_all",
+                  "grade every submission in a folder into a gradebook"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m checks",
+        description="gradref's checker: verify the reference, validate implementations, grade.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, add, run, help_) in COMMANDS.items():
+        mod = importlib.import_module(module)
+        cmd = sub.add_parser(name, help=help_, description=help_)
+        getattr(mod, add)(cmd)
+        cmd.set_defaults(_run=getattr(mod, run))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

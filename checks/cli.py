@@ -25,21 +25,25 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` command's module is imported (all when ``None``)."""
     parser = argparse.ArgumentParser(
         prog="python -m checks",
         description="gradref's checker: verify the reference, validate implementations, grade.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, add, run, help_) in COMMANDS.items():
-        mod = importlib.import_module(module)
         cmd = sub.add_parser(name, help=help_, description=help_)
-        getattr(mod, add)(cmd)
-        cmd.set_defaults(_run=getattr(mod, run))
+        if selected in (None, name):
+            mod = importlib.import_module(module)
+            getattr(mod, add)(cmd)
+            cmd.set_defaults(_run=getattr(mod, run))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(selected if selected in COMMANDS else None).parse_args(argv)
     return int(args._run(args))
 
 

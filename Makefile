@@ -30,7 +30,7 @@ bench: $(STAMP)    ## performance against peers measured in the same run
 	$(PY) bench/run.py
 
 gradescope-bundle: $(STAMP)
-	$(PY) -m checks.gradescope_bundle --out gradescope-bundle.zip
+	$(PY) -m checks.grading.bundle --out gradescope-bundle.zip
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis gradescope-bundle.zip

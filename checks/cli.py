@@ -18,9 +18,9 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "verify the reference against finite differences and autograd"),
     "validate": ("checks.validate", "add_arguments", "run",
                  "validate another implementation's gradients against the reference"),
-    "grade": ("checks.grading.commands", "add_grade_arguments", "run_grade",
+    "grade": ("checks.grading.commands", "add_arguments", "run",
               "grade one student submission (.py or .ipynb)"),
-    "grade-all": ("checks.grading.commands", "add_grade_all_arguments", "run_grade_all",
+    "grade-all": ("checks.grading.batch", "add_arguments", "run",
                   "grade every submission in a folder into a gradebook"),
 }
 

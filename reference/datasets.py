@@ -184,11 +184,10 @@ def halfplanes(n: int = 100_000, *, seed: object = 0) -> tuple[np.ndarray, np.nd
 
 
 @register(layers=(2, 10, 5, 1), activations=("relu", "relu", "sigmoid"), loss="bce",
-          epochs=60, batch_size=32, lr=0.01, optimizer="adam", l2=0.0, init="he")
+          epochs=30, batch_size=32, lr=0.01, optimizer="adam", l2=0.0, init="he")
 def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, *,
             seed: object = 0) -> tuple[np.ndarray, np.ndarray]:
-    r"""Two concentric circles: label 0 on the unit circle, label 1 on the circle of radius
-    ``factor``.
+    r"""Two concentric noisy circles: label 0 outside (radius 1), label 1 inside (``factor``).
 
     1. Labels: ``n // 2`` zeros (outer) and ``n - n // 2`` ones (inner); radius
        :math:`r = 1` or :math:`r = \text{factor}`, :math:`0 < \text{factor} < 1`.
@@ -207,8 +206,8 @@ def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, *,
     return _shuffled(rng, X, y)
 
 
-@register(layers=(2, 16, 8, 1), activations=("relu", "relu", "sigmoid"), loss="bce",
-          epochs=60, batch_size=32, lr=0.01, optimizer="adam", l2=0.0, init="he")
+@register(layers=(2, 10, 5, 1), activations=("relu", "relu", "sigmoid"), loss="bce",
+          epochs=30, batch_size=32, lr=0.01, optimizer="adam", l2=0.0, init="he")
 def moons(n: int = 1000, noise: float = 0.2, *, seed: object = 0) -> tuple[np.ndarray, np.ndarray]:
     r"""Two interleaved half-moons.
 

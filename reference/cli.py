@@ -1,0 +1,349 @@
+r"""The reference's command line: ``python -m reference <command> …``.
+
+Commands are entries of :data:`COMMANDS`, each a :class:`Command` (name, help, a function that
+adds its arguments to an :class:`argparse.ArgumentParser`, and ``run(args) -> exit code``).
+A new command lives in its own module, which builds a ``Command`` and hands it to
+:func:`register_command` (or is appended to :data:`COMMANDS` here); :func:`main` builds the
+parser from the list. A command reports a bad combination of options by raising
+:class:`UsageError`, which :func:`main` turns into an argparse-style error (exit code 2).
+
+``train``: generate a dataset from :data:`~reference.datasets.DATASETS`, split it (seeded), train
+a network (:func:`~reference.training.train`) and print the final training and test cost and
+accuracy. Unset options take the dataset's recipe. One ``--seed`` seeds everything: three
+independent generators are spawned from it (data, split, training).
+
+Exit codes: 0 success; 1 training diverged; 2 bad arguments (or ``--plot`` without matplotlib).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import activation_names, get_activation
+from .datasets import DATASETS, dataset_names, train_test_split
+from .init import INITIALIZERS
+from .losses import loss_names
+from .network import Network
+from .training import TrainingDiverged, optimizer_names, train
+
+__all__ = ["Command", "COMMANDS", "UsageError", "register_command", "build_parser", "main"]
+
+PROG = "python -m reference"
+
+
+class Command(NamedTuple):
+    """One subcommand: ``add_arguments(parser)`` declares its options, ``run(args)`` runs it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing; ``option`` names it (e.g. ``"--layers"``)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"argument {option}: {message}")
+        self.option = option
+
+
+# --------------------------------------------------------------------------- argument types
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _real(text: str, *, low: float, low_open: bool, high: float = math.inf) -> float:
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and (value > low if low_open else value >= low)
+            and value < high):
+        raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    return _real(text, low=0.0, low_open=True)
+
+
+def _nonnegative_float(text: str) -> float:
+    return _real(text, low=0.0, low_open=False)
+
+
+def _fraction(text: str) -> float:
+    return _real(text, low=0.0, low_open=True, high=1.0)
+
+
+def _layer_sizes(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        sizes = ()
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"expected at least two comma-separated positive "
+                                         f"integers such as 2,8,4,1, got {text!r}")
+    return sizes
+
+
+_SPLIT_OUTSIDE_PARENS = re.compile(r",(?![^()]*\))")
+
+
+def _activation_list(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in _SPLIT_OUTSIDE_PARENS.split(text))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated activation names such as "
+                                         f"relu,relu,sigmoid, got {text!r}")
+    for name in names:
+        try:
+            get_activation(name)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+    return names
+
+
+def _writable_path(text: str) -> Path:
+    path = Path(text)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write a file at {text!r} (is a directory or "
+                                         f"its directory does not exist)")
+    return path
+
+
+# --------------------------------------------------------------------------- train
+_OUTPUT_ACTIVATION = {"bce": "sigmoid", "cross_entropy": "softmax"}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the options of ``train``; defaults marked "recipe" come from the dataset."""
+    p.add_argument("--dataset", required=True, choices=dataset_names(), metavar="NAME",
+                   help=f"dataset, one of: {', '.join(dataset_names())}")
+    p.add_argument("--n", type=_positive_int, metavar="N",
+                   help="number of points (default: the dataset's)")
+    p.add_argument("--noise", type=_nonnegative_float, metavar="S",
+                   help="noise standard deviation (default: the dataset's; not for halfplanes)")
+    p.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
+                   help="share of the points held out for testing (default 0.2)")
+    p.add_argument("--layers", type=_layer_sizes, metavar="2,8,4,1",
+                   help="layer sizes n_0,…,n_L; n_0 = 2 features, n_L = 1 (labels) or 2 "
+                        "(one-hot classes) (default: recipe)")
+    p.add_argument("--activations", type=_activation_list, metavar="relu,…,sigmoid",
+                   help=f"one per layer, from: {', '.join(activation_names())} "
+                        f"(default: recipe, or its hidden activation then the loss's output)")
+    p.add_argument("--loss", choices=loss_names(), metavar="LOSS",
+                   help=f"one of: {', '.join(loss_names())} (default: recipe)")
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="(default: recipe)")
+    p.add_argument("--batch-size", type=_positive_int, metavar="B", help="(default: recipe)")
+    p.add_argument("--lr", type=_positive_float, metavar="R", help="learning rate (default: recipe)")
+    p.add_argument("--optimizer", choices=optimizer_names(), metavar="OPT",
+                   help=f"one of: {', '.join(optimizer_names())} (default: recipe)")
+    p.add_argument("--l2", type=_nonnegative_float, metavar="L",
+                   help="L2 strength λ (default: recipe)")
+    p.add_argument("--init", choices=list(INITIALIZERS), metavar="SCHEME",
+                   help=f"one of: {', '.join(INITIALIZERS)} (default: recipe)")
+    p.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S",
+                   help="seeds data, split and training (default 0)")
+    p.add_argument("--json", type=_writable_path, metavar="PATH",
+                   help="write the results as JSON to PATH")
+    p.add_argument("--plot", type=_writable_path, metavar="PNG",
+                   help="save the cost curve and decision boundary (needs matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, print nothing")
+
+
+def _resolve(args: argparse.Namespace) -> dict:
+    """Fill unset options from the dataset recipe and check them against the dataset."""
+    spec = DATASETS[args.dataset]
+    recipe = spec.recipe
+    settings = {k: recipe[k] for k in ("loss", "epochs", "batch_size", "lr", "optimizer", "l2",
+                                       "init")}
+    for key in settings:
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+
+    data = spec.defaults
+    if args.n is not None:
+        if args.n < 2:
+            raise UsageError("--n", f"expected at least 2 points, got {args.n}")
+        data["n"] = args.n
+    if args.noise is not None:
+        if "noise" not in data:
+            raise UsageError("--noise", f"dataset {args.dataset!r} takes no noise "
+                                        f"(its options: {', '.join(data) or 'none'})")
+        data["noise"] = args.noise
+
+    layers = tuple(args.layers) if args.layers is not None else tuple(recipe["layers"])
+    if args.activations is not None:
+        activations = tuple(args.activations)
+    elif args.layers is None:
+        activations = tuple(recipe["activations"])
+    else:
+        out = _OUTPUT_ACTIVATION.get(settings["loss"], recipe["activations"][-1])
+        activations = (recipe["activations"][0],) * (len(layers) - 2) + (out,)
+    if len(activations) != len(layers) - 1:
+        raise UsageError("--activations", f"{len(activations)} activation(s) "
+                                          f"{','.join(activations)} for --layers "
+                                          f"{','.join(map(str, layers))}, which needs "
+                                          f"{len(layers) - 1} (one per layer)")
+    return {"dataset": args.dataset, "data": data, "layers": layers,
+            "activations": activations, "test_fraction": args.test_fraction,
+            "seed": args.seed, **settings}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """The ``train`` command; returns the exit code."""
+    cfg = _resolve(args)
+    if args.plot is not None:
+        from .plotting import MissingMatplotlib, require_matplotlib
+        try:
+            require_matplotlib()
+        except MissingMatplotlib as exc:
+            raise UsageError("--plot", str(exc)) from None
+
+    data_rng, split_rng, train_rng = (np.random.default_rng(s)
+                                      for s in np.random.SeedSequence(cfg["seed"]).spawn(3))
+    X, Y = DATASETS[cfg["dataset"]].generate(**cfg["data"], seed=data_rng)
+    layers = cfg["layers"]
+    if layers[0] != X.shape[0]:
+        raise UsageError("--layers", f"input size {layers[0]} in {','.join(map(str, layers))} "
+                                     f"does not match dataset {cfg['dataset']!r}, which has "
+                                     f"{X.shape[0]} features")
+    if layers[-1] == 2:
+        Y = np.vstack([1.0 - Y, Y])  # one-hot columns (class 0, class 1)
+    elif layers[-1] != 1:
+        raise UsageError("--layers", f"output size {layers[-1]} in {','.join(map(str, layers))}; "
+                                     f"a binary dataset needs 1 (labels) or 2 (one-hot classes)")
+    try:
+        network = Network(layers, list(cfg["activations"]), cfg["loss"], cfg["l2"])
+    except (TypeError, ValueError) as exc:
+        raise UsageError("--loss", f"{exc} (with --activations {','.join(cfg['activations'])})"
+                         ) from None
+    try:
+        split = train_test_split(X, Y, cfg["test_fraction"], seed=split_rng)
+    except ValueError as exc:
+        raise UsageError("--test-fraction", str(exc)) from None
+    try:
+        network.check_Y(split.Y_train, split.Y_train.shape[1])
+    except ValueError as exc:
+        raise UsageError("--loss", f"{exc}; the targets are 0/1 labels, or one-hot columns "
+                                   f"when the output size is 2") from None
+
+    say = (lambda *a: None) if args.quiet else print
+    say(f"{cfg['dataset']}: {split.X_train.shape[1]} training and {split.X_test.shape[1]} test "
+        f"points; {network!r}; {cfg['optimizer']} lr={cfg['lr']:g}, {cfg['epochs']} epochs of "
+        f"batches of {cfg['batch_size']}")
+    try:
+        result = train(network, split.X_train, split.Y_train, epochs=cfg["epochs"],
+                       batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer=cfg["optimizer"],
+                       init=cfg["init"], seed=train_rng, progress=False if args.quiet else None)
+    except TrainingDiverged as exc:
+        print(f"{PROG} train: error: {exc}", file=sys.stderr)
+        return 1
+    report = {
+        "train_accuracy": result.accuracy(split.X_train, split.Y_train),
+        "test_accuracy": result.accuracy(split.X_test, split.Y_test),
+        "final_cost": result.final_cost,
+        "train_cost": result.cost(split.X_train, split.Y_train),
+        "test_cost": result.cost(split.X_test, split.Y_test),
+        "epochs": cfg["epochs"],
+        "seconds": result.seconds,
+        "n_train": int(split.X_train.shape[1]),
+        "n_test": int(split.X_test.shape[1]),
+        "network": network.describe(),
+        "optimizer": {"name": cfg["optimizer"], **result.optimizer.hyper},
+        "arguments": {**{k: v for k, v in cfg.items() if k != "data"}, **cfg["data"],
+                      "layers": list(layers), "activations": list(cfg["activations"])},
+        "cost_history": [_finite_or_none(c) for c in result.costs],
+    }
+    say(f"train  cost {report['train_cost']:.6f}  accuracy {report['train_accuracy']:.4f}")
+    say(f"test   cost {report['test_cost']:.6f}  accuracy {report['test_accuracy']:.4f}")
+    say(f"({report['seconds']:.2f} s)")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+        say(f"wrote {args.json}")
+    if args.plot is not None:
+        from .plotting import plot_training
+        plot_training(result, split.X_train, split.Y_train, args.plot, X_test=split.X_test,
+                      Y_test=split.Y_test, title=f"{cfg['dataset']}: {network!r}")
+        say(f"wrote {args.plot}")
+    return 0
+
+
+# --------------------------------------------------------------------------- the command list
+COMMANDS: list[Command] = [
+    Command("train", "train a network on a toy dataset and report cost and accuracy",
+            add_train_arguments, run_train),
+]
+
+
+def register_command(command: Command) -> Command:
+    """Add ``command`` to :data:`COMMANDS` (refusing a name already taken); returns it."""
+    if not isinstance(command, Command):
+        raise TypeError(f"command must be a reference.cli.Command, got {command!r}")
+    if any(c.name == command.name for c in COMMANDS):
+        raise ValueError(f"command {command.name!r} is already registered")
+    COMMANDS.append(command)
+    return command
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and the subparser of each command, by name."""
+    parser = argparse.ArgumentParser(prog=PROG, description="gradref's NumPy reference.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = {}
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(p)
+        p.set_defaults(_run=command.run)
+        subparsers[command.name] = p
+    return parser, subparsers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code.
+
+    Argument errors print argparse's usage and message to stderr and return 2 (``--help``
+    returns 0); nothing raises ``SystemExit``.
+    """
+    parser, subparsers = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        try:
+            return int(args._run(args))
+        except UsageError as exc:
+            subparsers[args.command].error(str(exc))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return 0  # pragma: no cover - error() always exits

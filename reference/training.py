@@ -91,8 +91,13 @@ class Standardizer:
 
     ``fit`` sets ``mean_`` (:math:`\mu`, shape (n_0, 1)) and ``scale_`` (:math:`s`, shape
     (n_0, 1)) from the columns of X: :math:`s_j` is the population standard deviation, replaced
-    by 1 when it is 0 (a constant feature then maps to 0 rather than to NaN).
+    by 1 when the feature is constant or its spread is at rounding level
+    (:math:`s_j \le 10^{-12} \max_i |x_{ji}|`), so that a constant feature maps to exactly 0
+    rather than to NaN or to amplified rounding noise.
     """
+
+    #: Relative spread below which a feature counts as constant.
+    RELATIVE_FLOOR = 1e-12
 
     def __init__(self) -> None:
         self.mean_: np.ndarray | None = None
@@ -102,9 +107,13 @@ class Standardizer:
         """Learn :math:`\\mu` and :math:`s` from ``X`` (n_0, m); returns ``self``."""
         X = as_float_array("X", X, ndim=2)
         mean = np.mean(X, axis=1, keepdims=True)
+        # The mean of equal values may round away from them: take a constant feature's value.
+        constant = np.ptp(X, axis=1, keepdims=True) == 0.0
+        mean = np.where(constant, X[:, :1], mean)
         std = np.sqrt(np.mean((X - mean) ** 2, axis=1, keepdims=True))
+        flat = constant | (std <= self.RELATIVE_FLOOR * np.max(np.abs(X), axis=1, keepdims=True))
         self.mean_ = mean
-        self.scale_ = np.where(std > 0.0, std, 1.0)
+        self.scale_ = np.where(flat, 1.0, std)
         return self
 
     def _check_fitted(self, X: object) -> np.ndarray:
@@ -382,7 +391,7 @@ def _progress_bar(progress: bool | None, epochs: int, m: int):
     if progress is False or (progress is None and epochs * m < PROGRESS_MIN_WORK):
         return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
         return None
     # disable=None lets tqdm hide the bar when stderr is not a terminal (auto mode only).

@@ -339,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser, subparsers = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the subcommand's parser, with its usage line
+            subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
         try:
             return int(args._run(args))
         except UsageError as exc:

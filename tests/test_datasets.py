@@ -164,7 +164,7 @@ def test_train_test_split_partitions_columns_and_keeps_pairs():
     np.testing.assert_array_equal(s.X_test[1], -s.X_test[0])
     np.testing.assert_array_equal(X, X_copy)
     again = train_test_split(X, Y, test_fraction=0.3, seed=1)
-    assert all(np.array_equal(a, b) for a, b in zip(s, again))
+    assert all(np.array_equal(a, b) for a, b in zip(s, again, strict=True))
     other = train_test_split(X, Y, test_fraction=0.3, seed=2)
     assert not np.array_equal(s.X_test, other.X_test)
 

@@ -8,6 +8,7 @@ comes from the network's public, validated ``cost``.
 """
 
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -378,3 +379,15 @@ def test_train_refuses_bad_arguments(overrides, exc, message):
     network, X, Y = kwargs.pop("network"), kwargs.pop("X"), kwargs.pop("Y")
     with pytest.raises(exc, match=message):
         train(network, X, Y, **kwargs)
+
+
+def test_reference_imports_without_tqdm_or_matplotlib():
+    code = ("import sys; sys.modules['tqdm'] = None; sys.modules['matplotlib'] = None; "
+            "import reference, reference.cli, reference.plotting; "
+            "X, Y = reference.moons(20); net = reference.Network([2, 3, 1], 'relu,sigmoid'); "
+            "r = reference.train(net, X, Y, epochs=2, progress=True); "
+            "assert r.costs.shape == (3,)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""

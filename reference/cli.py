@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import fixtures
 from .activations import activation_names, get_activation
 from .datasets import DATASETS, dataset_names, train_test_split
 from .init import INITIALIZERS
@@ -305,6 +306,8 @@ def run_train(args: argparse.Namespace) -> int:
 COMMANDS: list[Command] = [
     Command("train", "train a network on a toy dataset and report cost and accuracy",
             add_train_arguments, run_train),
+    Command("fixtures", "write golden fixtures (.npz + JSON) for other implementations' tests",
+            fixtures.add_arguments, fixtures.run),
 ]
 
 

@@ -1,0 +1,438 @@
+r"""Case files: one network case (architecture, layout, inputs, parameters) as ``.npz`` + JSON.
+
+``python -m checks validate --command`` writes a case file for every case it runs and reads the
+gradients back from another ``.npz``; ``python -m reference fixtures`` writes golden cases in the
+same format with the expected results added. Only NumPy and the standard library are used, so a
+program in any language can take part; :data:`FORMAT_DOC` is the specification (the same text is
+``docs/formats.md`` and the ``README.md`` of every fixtures directory).
+
+Files written here are byte-for-byte reproducible: members in a fixed order, stored without
+compression, with a fixed 1980-01-01 timestamp (``np.savez`` would stamp the current time).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from .layouts import BIASES, LAYOUTS, from_layout, to_layout
+from .network import Network
+
+__all__ = [
+    "CASE_FORMAT", "FIXTURE_FORMAT", "FORMAT_DOC", "CaseFileError", "Case",
+    "sidecar_path", "write_npz", "read_npz", "layout_shapes", "output_shapes",
+    "write_case", "read_case", "write_gradients", "read_gradients",
+]
+
+CASE_FORMAT = "gradref-case/1"
+FIXTURE_FORMAT = "gradref-fixtures/1"
+_KNOWN = {"gradref-case": 1, "gradref-fixtures": 1}
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class CaseFileError(ValueError):
+    """A case, fixture or gradients file is missing or malformed; the message names the file."""
+
+
+# --------------------------------------------------------------------------- npz
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON sidecar of an ``.npz`` case file: the same path ending in ``.json``."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise CaseFileError(f"case file {str(path)!r} must end in .npz")
+    return path.with_suffix(".json")
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, object]) -> Path:
+    """Write ``arrays`` as a reproducible ``.npz``: stored members ``KEY.npy``, float64, C order.
+
+    Keys are written in the mapping's order; each value must be real numeric and is converted
+    to little-endian float64.
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+                raise ValueError(f"array name {key!r} must be an identifier (letters, digits, _)")
+            arr = np.asarray(value)
+            if arr.dtype == bool or arr.dtype.kind not in "iuf":
+                raise TypeError(f"array {key!r} must be real numeric, got dtype {arr.dtype}")
+            arr = np.ascontiguousarray(arr, dtype="<f8")
+            member = io.BytesIO()
+            npy_format.write_array(member, arr, version=(1, 0), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            archive.writestr(info, member.getvalue())
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (any valid one, compressed or not), without pickles.
+
+    Raises :class:`CaseFileError` naming ``what`` and the path when it is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CaseFileError(f"{what} {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise CaseFileError(f"{what} {str(path)!r} is a single .npy array, not an .npz "
+                                    f"archive of named arrays")
+            return {key: data[key] for key in data.files}
+    except CaseFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise CaseFileError(f"{what} {str(path)!r} is not a readable .npz archive: "
+                            f"{type(exc).__name__}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- shapes
+def _check_layout(layout: str, bias: str | None) -> str:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    bias = bias or ("column" if layout == "columns" else "row")
+    if bias not in BIASES:
+        raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {bias!r}")
+    return bias
+
+
+def _as_network(network: object) -> Network:
+    if isinstance(network, Network):
+        return network
+    if isinstance(network, Mapping):
+        return Network(network["layer_sizes"], list(network["activations"]), network["loss"],
+                       network.get("l2", 0.0))
+    raise TypeError(f"network must be a reference Network or its describe() dict, "
+                    f"got {type(network).__name__}")
+
+
+def _shape_in(kind: str, canonical: tuple[int, int], layout: str, bias: str) -> tuple[int, ...]:
+    n_out, n_in = canonical
+    if kind == "W":
+        return (n_in, n_out) if layout == "rows" else (n_out, n_in)
+    if kind == "b":
+        return {"column": (n_out, 1), "row": (1, n_out), "flat": (n_out,)}[bias]
+    return (n_in, n_out) if layout == "rows" else (n_out, n_in)  # data: (n, m)
+
+
+def layout_shapes(network: object, m: int, layout: str = "columns",
+                  bias: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Shapes of ``X``, ``Y``, ``W1``, ``b1``, … as stored in ``layout``/``bias``."""
+    net = _as_network(network)
+    bias = _check_layout(layout, bias)
+    shapes = {"X": _shape_in("data", (net.layer_sizes[0], m), layout, bias),
+              "Y": _shape_in("data", (net.layer_sizes[-1], m), layout, bias)}
+    for key, shape in net.param_shapes().items():
+        shapes[key] = _shape_in(key[0], shape, layout, bias)
+    return shapes
+
+
+def output_shapes(network: object, layout: str = "columns",
+                  bias: str | None = None) -> dict[str, tuple[int, ...]]:
+    """Shapes of the gradients ``dW1``, ``db1``, … an implementation writes back."""
+    net = _as_network(network)
+    bias = _check_layout(layout, bias)
+    return {f"d{key}": _shape_in(key[0], shape, layout, bias)
+            for key, shape in net.param_shapes().items()}
+
+
+# --------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class Case:
+    """A case read from disk.
+
+    ``arrays`` holds every array of the ``.npz`` as stored (in ``layout``/``bias``); ``sidecar``
+    is the whole JSON object. :meth:`inputs` returns the canonical ``(params, X, Y)``.
+    """
+
+    path: Path
+    format: str
+    network: Network
+    layout: str
+    bias: str
+    arrays: dict[str, np.ndarray] = field(repr=False)
+    sidecar: dict = field(repr=False)
+
+    @property
+    def m(self) -> int:
+        """Batch size."""
+        return int(self.sidecar["m"])
+
+    def inputs(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Canonical (column-major) ``(params, X, Y)``."""
+        keys = list(self.network.param_shapes())
+        params = from_layout({k: self.arrays[k] for k in keys}, self.layout, self.bias)
+        X = self.arrays["X"] if self.layout == "columns" else self.arrays["X"].T
+        Y = self.arrays["Y"] if self.layout == "columns" else self.arrays["Y"].T
+        return params, np.array(X), np.array(Y)
+
+
+def _json_text(obj: object, indent: str = "") -> str:
+    """JSON with objects indented one key per line and lists of scalars on one line."""
+    inner = indent + "  "
+    if isinstance(obj, Mapping) and obj:
+        items = [f"{inner}{json.dumps(str(k))}: {_json_text(v, inner).strip()}"
+                 for k, v in obj.items()]
+        text = "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    elif isinstance(obj, (list, tuple)) and any(isinstance(v, (Mapping, list, tuple)) for v in obj):
+        text = "[\n" + ",\n".join(inner + _json_text(v, inner).strip() for v in obj) + "\n" + indent + "]"
+    else:
+        text = json.dumps(obj, allow_nan=False, ensure_ascii=False)
+    return text + "\n" if not indent else text
+
+
+def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarray],
+               X: np.ndarray, Y: np.ndarray, *, layout: str = "columns", bias: str | None = None,
+               format: str = CASE_FORMAT, extra_arrays: Mapping[str, np.ndarray] | None = None,
+               extra: Mapping[str, object] | None = None) -> Path:
+    """Write a case: ``path`` (``.npz``) and its JSON sidecar; returns ``path``.
+
+    ``params``, ``X`` and ``Y`` are canonical; they are stored in ``layout``/``bias``.
+    ``extra_arrays`` (e.g. a fixture's expected results) are stored as given after the inputs;
+    ``extra`` adds keys to the sidecar after the standard ones.
+    """
+    net = _as_network(network)
+    bias = _check_layout(layout, bias)
+    if format not in (CASE_FORMAT, FIXTURE_FORMAT):
+        raise ValueError(f"format must be {CASE_FORMAT!r} or {FIXTURE_FORMAT!r}, got {format!r}")
+    params = net.check_params(params)
+    X = net.check_X(X)
+    Y = net.check_Y(Y, X.shape[1])
+    arrays = {"X": X, "Y": Y}
+    if layout == "rows":
+        arrays = {"X": X.T, "Y": Y.T}
+    arrays.update(to_layout(params, layout, bias))
+    for key, value in (extra_arrays or {}).items():
+        if key in arrays:
+            raise ValueError(f"extra_arrays key {key!r} clashes with an input array")
+        arrays[key] = value
+    sidecar = {"format": format, "network": net.describe(), "layout": layout, "bias": bias,
+               "m": int(X.shape[1]),
+               "arrays": {k: list(np.shape(v)) for k, v in arrays.items()},
+               "outputs": {k: list(v) for k, v in output_shapes(net, layout, bias).items()}}
+    for key, value in (extra or {}).items():
+        if key in sidecar:
+            raise ValueError(f"extra key {key!r} clashes with a standard sidecar key")
+        sidecar[key] = value
+    json_path = sidecar_path(path)
+    write_npz(path, arrays)
+    json_path.write_text(_json_text(sidecar), encoding="utf-8")
+    return Path(path)
+
+
+def _parse_format(value: object, where: str) -> str:
+    match = re.fullmatch(r"([a-z-]+)/(\d+)", value) if isinstance(value, str) else None
+    if not match or match.group(1) not in _KNOWN:
+        raise CaseFileError(f"{where}: 'format' must be {CASE_FORMAT!r} or {FIXTURE_FORMAT!r}, "
+                            f"got {value!r}")
+    if int(match.group(2)) != _KNOWN[match.group(1)]:
+        raise CaseFileError(f"{where}: format {value!r} is not supported by this gradref "
+                            f"(it reads {match.group(1)}/{_KNOWN[match.group(1)]})")
+    return value
+
+
+def read_case(path: str | Path) -> Case:
+    """Read and check a case (or fixture) from its ``.npz`` path (the sidecar is found beside it).
+
+    Raises :class:`CaseFileError` naming the file when anything is missing or inconsistent.
+    """
+    path = Path(path)
+    json_path = sidecar_path(path)
+    if not json_path.is_file():
+        raise CaseFileError(f"case sidecar {str(json_path)!r} does not exist")
+    where = f"case sidecar {str(json_path)!r}"
+    try:
+        sidecar = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CaseFileError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(sidecar, dict):
+        raise CaseFileError(f"{where} must hold a JSON object, got {type(sidecar).__name__}")
+    missing = [k for k in ("format", "network", "layout", "bias", "m") if k not in sidecar]
+    if missing:
+        raise CaseFileError(f"{where} lacks key(s) {', '.join(missing)}")
+    fmt = _parse_format(sidecar["format"], where)
+    try:
+        net = _as_network(sidecar["network"])
+        bias = _check_layout(sidecar["layout"], sidecar["bias"])
+        m = sidecar["m"]
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ValueError(f"m must be a positive integer, got {m!r}")
+        expected = layout_shapes(net, m, sidecar["layout"], bias)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CaseFileError(f"{where}: {type(exc).__name__}: {exc}") from None
+    arrays = read_npz(path, "case file")
+    for key, shape in expected.items():
+        if key not in arrays:
+            raise CaseFileError(f"case file {str(path)!r} lacks array {key!r} "
+                                f"(has: {', '.join(arrays) or 'nothing'})")
+        if arrays[key].shape != shape:
+            raise CaseFileError(f"case file {str(path)!r}: {key} has shape {arrays[key].shape}, "
+                                f"expected {shape} for {net!r} in layout {sidecar['layout']} "
+                                f"with {bias} biases")
+    return Case(path, fmt, net, sidecar["layout"], bias, arrays, sidecar)
+
+
+# --------------------------------------------------------------------------- gradients
+def write_gradients(path: str | Path, grads: Mapping[str, np.ndarray], network: object, *,
+                    layout: str = "columns", bias: str | None = None,
+                    cost: float | None = None) -> Path:
+    """Write canonical ``grads`` (``dW1``, ``db1``, …) to ``path`` in ``layout``/``bias``,
+    with the cost as ``J`` when given."""
+    net = _as_network(network)
+    bias = _check_layout(layout, bias)
+    keys = list(output_shapes(net, layout, bias))
+    missing = [k for k in keys if k not in grads]
+    if missing:
+        raise ValueError(f"grads lacks {', '.join(missing)}")
+    arrays = to_layout({k: grads[k] for k in keys}, layout, bias)
+    if cost is not None:
+        arrays["J"] = np.float64(cost)
+    return write_npz(path, arrays)
+
+
+def read_gradients(path: str | Path, network: object, *, layout: str = "columns",
+                   bias: str | None = None) -> dict[str, np.ndarray]:
+    """Read the gradients an implementation wrote and return them canonical (float64).
+
+    Every ``dW{l}``/``db{l}`` must be present with its shape in ``layout``/``bias``; values may be
+    non-finite (that is a wrong answer, not a malformed file). An optional scalar ``J`` (the
+    cost) is returned as a 0-d array. Raises :class:`CaseFileError` naming the file otherwise.
+    """
+    net = _as_network(network)
+    bias = _check_layout(layout, bias)
+    arrays = read_npz(path, "gradients file")
+    out = {}
+    for key, shape in output_shapes(net, layout, bias).items():
+        if key not in arrays:
+            raise CaseFileError(f"gradients file {str(path)!r} lacks {key!r} "
+                                f"(has: {', '.join(sorted(arrays)) or 'nothing'})")
+        arr = arrays[key]
+        if arr.dtype == bool or arr.dtype.kind not in "iuf":
+            raise CaseFileError(f"gradients file {str(path)!r}: {key} has dtype {arr.dtype}, "
+                                f"expected a real number type (float64)")
+        if arr.shape != shape:
+            raise CaseFileError(f"gradients file {str(path)!r}: {key} has shape {arr.shape}, "
+                                f"expected {shape} for layout {layout} with {bias} biases")
+        out[key] = arr.astype(np.float64)
+    out = from_layout(out, layout, bias)
+    if "J" in arrays:
+        J = arrays["J"]
+        if J.size != 1 or J.dtype == bool or J.dtype.kind not in "iuf":
+            raise CaseFileError(f"gradients file {str(path)!r}: J must be one real number, got "
+                                f"shape {J.shape} dtype {J.dtype}")
+        out["J"] = np.asarray(float(J.reshape(())), dtype=np.float64)
+    return out
+
+
+# --------------------------------------------------------------------------- the document
+FORMAT_DOC = r"""# gradref file formats
+
+Version 1. gradref exchanges network cases with programs in any language through two kinds of
+files with one layout: **case files**, written by `python -m checks validate --command` for an
+implementation under test, and **fixtures**, golden cases written by
+`python -m reference fixtures --out DIR` that also carry the expected results. A C, Rust or
+Julia test suite can check itself against the fixtures without Python.
+
+## Arrays: `NAME.npz`
+
+* A ZIP archive with one member `KEY.npy` per array. gradref writes members *stored* (no
+  compression, no data descriptors), in a fixed order, dated 1980-01-01, so its files are
+  reproducible byte for byte and a reader may simply walk the ZIP local headers.
+* Each member is an NPY 1.0 file: magic `\x93NUMPY`, bytes `1 0`, a 2-byte little-endian header
+  length, an ASCII header such as `{'descr': '<f8', 'fortran_order': False, 'shape': (16, 2), }`
+  padded with spaces to a multiple of 64 bytes, then the data: little-endian float64, row-major
+  (C order). gradref always writes `'<f8'` and `fortran_order: False`.
+* A scalar (the cost `J`) is a 0-d array, shape `()`.
+
+## Sidecar: `NAME.json`
+
+The same path with `.json` instead of `.npz`, a UTF-8 JSON object:
+
+| key       | value                                                                          |
+|-----------|--------------------------------------------------------------------------------|
+| `format`  | `"gradref-case/1"` or `"gradref-fixtures/1"` (bumped only on breaking changes) |
+| `network` | `{"layer_sizes": [n_0, …, n_L], "activations": [one spec per layer], "loss": name, "l2": λ}` |
+| `layout`  | `"columns"` or `"rows"`                                                        |
+| `bias`    | `"column"`, `"row"` or `"flat"`                                                |
+| `m`       | the batch size                                                                 |
+| `arrays`  | `{KEY: shape}` for every array in the `.npz`, shapes as stored                |
+| `outputs` | `{KEY: shape}` for every gradient to write back, shapes in the same layout     |
+
+Fixtures add `name`, `description`, `tags` and `cost` (J as a JSON number; the `.npz` has it
+exactly as `J`).
+
+## Layouts
+
+Canonical, `"columns"`: `X` is (n_0, m), one column per example; `Y` is (n_L, m); `W{l}` is
+(n_l, n_{l-1}); `b{l}` is (n_l, 1). `"rows"`: every array transposed: `X` (m, n_0), `Y` (m, n_L),
+`W{l}` (n_{l-1}, n_l), `b{l}` (1, n_l). Biases: `"column"` (n_l, 1), `"row"` (1, n_l), `"flat"`
+(n_l,), independently of the layout. Fixtures are always `"columns"` with `"column"` biases;
+NPY stores row-major, so a column-major language reads each matrix transposed.
+
+## The network
+
+For l = 1 … L: `Z{l} = W{l} A{l-1} + b{l}`, `A{l} = g_l(Z{l})`, `A0 = X`. The cost is
+`J = (1/m) Σ_i ℓ(a_i, y_i) + (λ / 2m) Σ_l ‖W{l}‖²` (weights only). The gradients are
+`dW{l} = ∂J/∂W{l}` and `db{l} = ∂J/∂b{l}`, with the shapes of `W{l}` and `b{l}`.
+
+Activation specs (`g`; `σ(z) = 1/(1+e^{-z})`; at z = 0 the derivative of a kinked activation
+is its left-hand slope: relu 0, leaky_relu s, elu α):
+
+| spec | g(z) |
+|------|------|
+| `sigmoid` | σ(z) |
+| `tanh` | tanh z |
+| `relu` | max(z, 0) |
+| `leaky_relu(s)` | z if z > 0 else s·z (plain `leaky_relu`: s = 0.01) |
+| `linear` | z |
+| `softmax` | e^{z_k} / Σ_j e^{z_j} over each column (not elementwise) |
+| `softplus` | log(1 + e^z) |
+| `elu(α)` | z if z > 0 else α(e^z − 1) (plain `elu`: α = 1) |
+| `gelu` | ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))) |
+| `silu` | z σ(z) |
+
+Losses, per example (column) `a`, target `y`, summed over output units k:
+
+| loss | ℓ(a, y) | output activations |
+|------|---------|--------------------|
+| `bce` | −Σ_k [y_k log a_k + (1 − y_k) log(1 − a_k)] | sigmoid |
+| `cross_entropy` | −Σ_k y_k log a_k (y one-hot or probabilities) | softmax |
+| `square` | Σ_k (a_k − y_k)² (no ½) | any |
+| `half_square` | ½ Σ_k (a_k − y_k)² | any |
+
+## Case files and the command contract
+
+`python -m checks validate --command "CMD {case} {out}"` writes each case as `case_K.npz` with
+`case_K.json`, replaces `{case}` by the `.npz` path and `{out}` by the path to write, and runs
+the command. The case holds `X`, `Y`, `W1`, `b1`, … in the stated layout. The command must
+write `{out}` as an `.npz` (any valid one, compressed or not) with `dW1`, `db1`, … of the
+shapes in `outputs`, in the case's layout, and exit 0. An optional scalar `J`, the cost, is
+compared with the reference's too. A non-zero exit status, a time-out, or a missing or
+malformed `{out}` is an error for that case (exit status 2 if no case produced gradients,
+1 if some did); wrong values are a failure (exit status 1).
+
+## Fixtures
+
+`python -m reference fixtures --out DIR` writes `DIR/index.json`, this document as
+`DIR/README.md`, and for each fixture `NAME.npz` + `NAME.json`. A fixture is a case file (format
+`gradref-fixtures/1`, layout columns) whose `.npz` also holds the expected results: `Z1 … ZL`
+and `A1 … AL` (each (n_l, m)), the cost `J`, and `dW1`, `db1`, … `dWL`, `dbL`.
+`index.json` is `{"format": "gradref-fixtures/1", "fixtures": [{"name", "npz", "json",
+"network", "tags", "description"}, …]}`. Tags name the edge cases covered: `batch-1`,
+`width-1`, `saturated`, `kinks` (pre-activations exactly 0, from integer data), `leaky-slope`,
+`l2`, and `activation:NAME` / `loss:NAME`. Suggested tolerance when comparing:
+`|got − expected| <= 1e-9 · max|expected| + 1e-12` per array.
+"""

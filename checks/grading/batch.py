@@ -1,0 +1,538 @@
+r"""``python -m checks grade-all DIR --out gradebook.csv``: grade a folder of submissions.
+
+One entry of ``DIR`` is one student:
+
+* a file ``alice.py`` or ``alice.ipynb`` is the submission of student ``alice`` (the stem);
+* a folder ``alice/`` is the submission of student ``alice`` (the folder name); the file graded
+  in it is chosen by :func:`find_submission`, the same rule the Gradescope ``run_autograder``
+  applies to ``/autograder/submission``:
+
+  1. the ``.py`` and ``.ipynb`` files directly in the folder (hidden names, starting with ``.``,
+     are ignored); exactly one → that one;
+  2. several → ``submission.py`` if present, else ``submission.ipynb``, else an error for that
+     student ("several submissions: a.py, b.py");
+  3. none, and the folder holds exactly one visible sub-folder (a zip that unpacked into a
+     folder) → the same rule inside it; otherwise an error ("no .py or .ipynb file").
+
+Everything else in ``DIR`` (other files, hidden entries, ``__pycache__``, the gradebook's own
+outputs) is ignored. Two entries with one student id (``alice.py`` and ``alice/``) are an error
+for that student, never a silent choice.
+
+Outputs, next to each other: the CSV ``--out`` (columns ``student, score, max_score``, one column
+per test holding its score, then ``status`` and ``error``; one row per student, sorted by id) and
+one JSON per student in ``<out stem>_reports/<student>.json``: the report's ``to_dict()`` plus a
+``"gradref_batch"`` object (student, submission, assignment, seed, sha256, status, error).
+``status`` is ``graded`` (a report exists, whatever the score; a submission that does not even
+import is graded 0 by the engine and its reason lands in ``error``), ``invalid`` (no submission
+could be chosen for the student) or ``error`` (grading itself raised; retried by the next run).
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so an
+interrupted run never leaves a truncated JSON or CSV.
+
+Resuming: a student is skipped when its JSON exists, is not older than any file of the
+submission, and records the same assignment, seed and content hash (sha256) with status
+``graded``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C) keeps the JSONs written so
+far; running the same command again finishes the job.
+
+Workers are threads: each grade already runs the submission in its own sandboxed child process,
+so the parent mostly waits; ``--jobs N`` grades N submissions at a time.
+
+Exit status: 0 when the batch ran, whatever the scores; 1 when grading itself failed for every
+submission it attempted; 2 for bad arguments; 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable
+
+__all__ = [
+    "BatchResult",
+    "Student",
+    "SubmissionError",
+    "add_arguments",
+    "atomic_write",
+    "atomic_write_text",
+    "discover",
+    "find_submission",
+    "grade_all",
+    "reports_dir_for",
+    "run",
+]
+
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+PREFERRED_NAMES = ("submission.py", "submission.ipynb")
+_RECORD_KEY = "gradref_batch"
+_RECORD_VERSION = 1
+_IGNORED_DIRS = frozenset({"__pycache__", "__MACOSX"})
+_FIXED_HEAD = ("student", "score", "max_score")
+_FIXED_TAIL = ("status", "error")
+_ERROR_CHARS = 300
+
+
+class SubmissionError(ValueError):
+    """No single submission file can be chosen in a student's folder (none, or ambiguous)."""
+
+
+@dataclass(frozen=True)
+class Student:
+    """One entry of the graded folder: an id, where it lives, and the file to grade (or why not)."""
+
+    id: str
+    path: Path                      # the .py/.ipynb file, or the student's folder
+    submission: Path | None         # the file to grade; None when ``error`` says why
+    error: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """What :func:`grade_all` did: the outputs and which students were graded, skipped, failed."""
+
+    csv_path: Path
+    reports_dir: Path
+    rows: list[dict[str, Any]]
+    graded: list[str] = field(default_factory=list)     # graded in this run
+    skipped: list[str] = field(default_factory=list)    # up to date, not regraded
+    invalid: list[str] = field(default_factory=list)    # no submission could be chosen
+    errors: list[str] = field(default_factory=list)     # grading itself raised
+
+
+# --------------------------------------------------------------------------- discovery
+
+def _visible(p: Path) -> bool:
+    return not p.name.startswith(".") and p.name not in _IGNORED_DIRS
+
+
+def _is_submission_file(p: Path) -> bool:
+    return p.is_file() and _visible(p) and p.suffix.lower() in SUBMISSION_SUFFIXES
+
+
+def find_submission(folder: str | os.PathLike) -> Path:
+    """The one file to grade in ``folder`` (see the module docstring for the rule).
+
+    Raises :class:`SubmissionError` naming the folder when there is no candidate or several
+    candidates and no ``submission.py``/``submission.ipynb`` among them.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SubmissionError(f"folder={str(folder)!r} is not a directory")
+    entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    files = [p for p in entries if _is_submission_file(p)]
+    if len(files) == 1:
+        return files[0]
+    if files:
+        for name in PREFERRED_NAMES:
+            for p in files:
+                if p.name == name:
+                    return p
+        names = ", ".join(p.name for p in files)
+        raise SubmissionError(
+            f"several submissions in {folder.name!r}: {names}; name the one to grade submission.py "
+            "(or submission.ipynb)")
+    subdirs = [p for p in entries if p.is_dir() and _visible(p)]
+    if len(subdirs) == 1:
+        return find_submission(subdirs[0])
+    raise SubmissionError(f"no .py or .ipynb file in {folder.name!r}")
+
+
+def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = ()) -> list[Student]:
+    """The students of ``directory``, sorted by id; ``exclude`` lists paths to leave out."""
+    directory = Path(directory)
+    excluded = {Path(p).resolve() for p in exclude}
+    by_id: dict[str, list[Path]] = {}
+    for p in sorted(directory.iterdir(), key=lambda p: p.name):
+        if not _visible(p) or p.resolve() in excluded:
+            continue
+        if p.is_dir():
+            by_id.setdefault(p.name, []).append(p)
+        elif _is_submission_file(p):
+            by_id.setdefault(p.stem, []).append(p)
+    students = []
+    for sid, paths in sorted(by_id.items()):
+        if len(paths) > 1:
+            names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
+            students.append(Student(sid, paths[0], None, f"several entries for student {sid!r}: {names}"))
+        elif paths[0].is_dir():
+            try:
+                students.append(Student(sid, paths[0], find_submission(paths[0])))
+            except SubmissionError as exc:
+                students.append(Student(sid, paths[0], None, str(exc)))
+        else:
+            students.append(Student(sid, paths[0], paths[0]))
+    return students
+
+
+def _student_files(student: Student) -> list[Path]:
+    if student.path.is_file():
+        return [student.path]
+    return sorted(p for p in student.path.rglob("*")
+                  if p.is_file() and all(_visible(Path(part)) for part in p.relative_to(student.path).parts))
+
+
+def _fingerprint(student: Student) -> tuple[str, int]:
+    """(sha256 over the submission's files and their relative names, newest mtime in ns)."""
+    digest = hashlib.sha256()
+    newest = 0
+    for p in _student_files(student):
+        rel = p.name if student.path.is_file() else p.relative_to(student.path).as_posix()
+        digest.update(rel.encode() + b"\0")
+        digest.update(p.read_bytes())
+        digest.update(b"\0")
+        newest = max(newest, p.stat().st_mtime_ns)
+    return digest.hexdigest(), newest
+
+
+# --------------------------------------------------------------------------- atomic files
+
+def _read_umask() -> int:
+    umask = os.umask(0o022)  # read once, at import time, before any worker thread exists
+    os.umask(umask)
+    return umask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """Create or replace ``path`` all at once: ``write(f)`` fills a temporary file in the same
+    folder, which then replaces ``path`` (``os.replace``).
+
+    On any failure (also ``KeyboardInterrupt``) the temporary file is removed and ``path`` is left
+    as it was: never a truncated file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+            os.fchmod(f.fileno(), _FILE_MODE)  # mkstemp makes 0600; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> None:
+    """:func:`atomic_write` of ``text`` (no newline translation)."""
+    data = text.encode(encoding)
+    atomic_write(path, lambda f: f.write(data))
+
+
+# --------------------------------------------------------------------------- grading
+
+def reports_dir_for(out: str | os.PathLike) -> Path:
+    """Where the per-student JSONs of gradebook ``out`` go: ``<out stem>_reports`` beside it."""
+    out = Path(out)
+    return out.with_name(out.stem + "_reports")
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
+
+
+def _meta(student: Student, directory: Path, assignment: str, seed: int, sha256: str | None,
+          status: str, error: str | None) -> dict[str, Any]:
+    return {"version": _RECORD_VERSION, "student": student.id,
+            "submission": None if student.submission is None
+            else student.submission.relative_to(directory).as_posix(),
+            "assignment": assignment, "seed": seed, "sha256": sha256,
+            "status": status, "error": error}
+
+
+def _no_report(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"score": 0.0, "max_score": None, "execution_time": None, "output": meta["error"],
+            "tests": [], _RECORD_KEY: meta}
+
+
+def _report_error(report: dict[str, Any]) -> str | None:
+    """A one-line reason when the report gives no test any credit and says why (e.g. no import)."""
+    tests = report.get("tests") or []
+    if not tests or all(t.get("status") not in ("passed", "failed") for t in tests):
+        text = report.get("output") or next((t.get("output") for t in tests if t.get("output")), "")
+        return _one_line(text) or None
+    return None
+
+
+def _up_to_date(json_path: Path, assignment: str, seed: int, sha256: str, newest: int) -> dict | None:
+    try:
+        if json_path.stat().st_mtime_ns < newest:
+            return None
+        record = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    meta = record.get(_RECORD_KEY) if isinstance(record, dict) else None
+    if (isinstance(meta, dict) and meta.get("version") == _RECORD_VERSION
+            and meta.get("status") == "graded" and meta.get("assignment") == assignment
+            and meta.get("seed") == seed and meta.get("sha256") == sha256):
+        return record
+    return None
+
+
+def _grade_one(student: Student, directory: Path, json_path: Path, assignment: str, seed: int,
+               sha256: str, grader: Callable[..., Any], limits: Any, points: Any) -> dict[str, Any]:
+    try:
+        report = grader(student.submission, assignment, seed=seed, limits=limits, points=points)
+        record = dict(report.to_dict())
+        record[_RECORD_KEY] = _meta(student, directory, assignment, seed, sha256, "graded",
+                                    _report_error(record))
+        text = json.dumps(record, indent=2, allow_nan=False)
+    except Exception as exc:  # grading itself failed: keep the batch going, retry next run
+        meta = _meta(student, directory, assignment, seed, sha256, "error",
+                     _one_line(f"grading failed: {type(exc).__name__}: {exc}"))
+        record = _no_report(meta)
+        text = json.dumps(record, indent=2)
+    atomic_write_text(json_path, text + "\n")
+    return record
+
+
+def _default_grader() -> Callable[..., Any]:
+    from checks.grading import grade_submission
+
+    return grade_submission
+
+
+# --------------------------------------------------------------------------- the gradebook
+
+def _number(x: Any) -> str:
+    if x is None:
+        return ""
+    return f"{float(x):.6f}".rstrip("0").rstrip(".")
+
+
+def _cell(text: Any) -> str:
+    """A text cell that spreadsheets will not read as a formula (ids and errors come from students)."""
+    text = "" if text is None else str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _test_columns(records: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for record in sorted(records, key=lambda r: -len(r.get("tests") or [])):
+        for test in record.get("tests") or []:
+            if test.get("name") not in columns:
+                columns.append(test.get("name"))
+    return columns
+
+
+def _csv_text(records: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    tests = _test_columns(records)
+    maxima = {r.get("max_score") for r in records if r.get("max_score") is not None}
+    default_max = maxima.pop() if len(maxima) == 1 else None
+    rows = []
+    for record in records:
+        meta = record[_RECORD_KEY]
+        row: dict[str, Any] = {"student": _cell(meta["student"]),
+                               "score": _number(record.get("score") or 0.0),
+                               "max_score": _number(record.get("max_score") or default_max)}
+        scores = {t.get("name"): t.get("score") for t in record.get("tests") or []}
+        for name in tests:
+            row[name] = _number(scores.get(name))
+        row["status"] = meta["status"]
+        row["error"] = _cell(meta.get("error"))
+        rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*_FIXED_HEAD, *tests, *_FIXED_TAIL], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue(), rows
+
+
+# --------------------------------------------------------------------------- the library function
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _known_assignments() -> Iterable[str] | None:
+    try:
+        import checks.grading as grading
+    except ImportError:
+        return None
+    known = getattr(grading, "ASSIGNMENTS", None)
+    return None if known is None else list(known)
+
+
+def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
+              seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
+              limits: Any = None, points: Any = None,
+              grader: Callable[..., Any] | None = None) -> BatchResult:
+    """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
+
+    ``grader(path, assignment, *, seed, limits, points)`` returns a report with ``to_dict()``;
+    it defaults to :func:`checks.grading.grade_submission` (another one is for tests).
+    ``progress`` shows a tqdm bar on stderr. Bad arguments raise ``TypeError``/``ValueError``
+    naming the argument and its value; nothing a submission does makes this function raise.
+    """
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path, got {directory!r}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path, got {out!r}")
+    directory, out = Path(directory), Path(out)
+    if not directory.is_dir():
+        raise ValueError(f"directory={str(directory)!r} is not an existing directory")
+    if out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a directory; expected a CSV file path")
+    if not out.parent.is_dir():
+        raise ValueError(f"out={str(out)!r}: its folder {str(out.parent)!r} does not exist")
+    if not isinstance(assignment, str) or not assignment:
+        raise ValueError(f"assignment must be a non-empty string, got {assignment!r}")
+    known = _known_assignments() if grader is None else None
+    if known is not None and assignment not in known:
+        raise ValueError(f"assignment={assignment!r} is unknown; expected one of {sorted(known)}")
+    seed = _check_int("seed", seed, 0)
+    jobs = _check_int("jobs", jobs, 1)
+    for name, value in (("force", force), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {value!r}")
+    if grader is not None and not callable(grader):
+        raise TypeError(f"grader must be callable, got {grader!r}")
+    grader = grader or _default_grader()
+
+    reports_dir = reports_dir_for(out)
+    if reports_dir.exists() and not reports_dir.is_dir():
+        raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
+    reports_dir.mkdir(exist_ok=True)
+    students = discover(directory, exclude=[out, reports_dir])
+    result = BatchResult(csv_path=out, reports_dir=reports_dir, rows=[])
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for student in students:
+        json_path = reports_dir / f"{student.id}.json"
+        if student.submission is None:
+            record = _no_report(_meta(student, directory, assignment, seed, None, "invalid", student.error))
+            atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
+            records[student.id] = record
+            result.invalid.append(student.id)
+            continue
+        sha256, newest = _fingerprint(student)
+        record = None if force else _up_to_date(json_path, assignment, seed, sha256, newest)
+        if record is not None:
+            records[student.id] = record
+            result.skipped.append(student.id)
+        else:
+            todo.append((student, json_path, sha256))
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), file=sys.stderr, disable=not progress, unit="submission",
+               desc="grading", dynamic_ncols=True)
+    with bar, ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade-all") as pool:
+        futures = {pool.submit(_grade_one, student, directory, json_path, assignment, seed, sha256,
+                               grader, limits, points): student
+                   for student, json_path, sha256 in todo}
+        try:
+            for future in as_completed(futures):
+                student = futures[future]
+                record = future.result()
+                records[student.id] = record
+                status = record[_RECORD_KEY]["status"]
+                (result.graded if status == "graded" else result.errors).append(student.id)
+                bar.update(1)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    ordered = [records[s.id] for s in students]
+    text, result.rows = _csv_text(ordered)
+    atomic_write_text(out, text)
+    for name in ("graded", "skipped", "invalid", "errors"):
+        getattr(result, name).sort()
+    return result
+
+
+# --------------------------------------------------------------------------- the command
+
+def _existing_dir(value: str) -> Path:
+    if not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"not an existing directory: {value!r}")
+    return Path(value)
+
+
+def _out_path(value: str) -> Path:
+    p = Path(value)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a directory; expected a CSV file path")
+    if not p.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: the folder {str(p.parent)!r} does not exist")
+    return p
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value!r}")
+        return number
+
+    parse.__name__ = f"int>={minimum}"
+    return parse
+
+
+def _assignment(value: str) -> str:
+    known = _known_assignments()
+    if not value or (known is not None and value not in known):
+        expected = f"; expected one of {', '.join(sorted(known))}" if known is not None else ""
+        raise argparse.ArgumentTypeError(f"unknown assignment {value!r}{expected}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Grade every submission in DIR (one per .py/.ipynb file or per folder) into a CSV gradebook "
+        "plus one JSON report per student in <out stem>_reports/. Up-to-date reports are reused "
+        "unless --force.")
+    parser.add_argument("directory", metavar="DIR", type=_existing_dir, help="the folder of submissions")
+    parser.add_argument("--out", "-o", required=True, type=_out_path, metavar="CSV",
+                        help="the gradebook to write, e.g. gradebook.csv")
+    parser.add_argument("--assignment", "-a", default="step-by-step", type=_assignment,
+                        help="the assignment to grade against (default: step-by-step)")
+    parser.add_argument("--jobs", "-j", default=1, type=_int_at_least(1), metavar="N",
+                        help="submissions graded at a time (default: 1)")
+    parser.add_argument("--seed", default=0, type=_int_at_least(0), metavar="S",
+                        help="the seed of the grading inputs (default: 0)")
+    parser.add_argument("--force", action="store_true", help="regrade even up-to-date reports")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bar (there is none either when stderr is not a terminal)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
+                           jobs=args.jobs, force=args.force,
+                           progress=not args.quiet and sys.stderr.isatty())
+    except (TypeError, ValueError) as exc:
+        print(f"python -m checks grade-all: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("python -m checks grade-all: interrupted; the reports written so far are kept, "
+              "run the same command again to finish", file=sys.stderr)
+        return 130
+    print(f"{len(result.rows)} students: {len(result.graded)} graded, {len(result.skipped)} up to date, "
+          f"{len(result.invalid)} without a usable submission, {len(result.errors)} grading errors; "
+          f"gradebook {result.csv_path}, reports in {result.reports_dir}{os.sep}")
+    for sid in result.errors:
+        print(f"grading failed for {sid}; see {result.reports_dir / (sid + '.json')}", file=sys.stderr)
+    attempted = len(result.graded) + len(result.errors)
+    return 1 if attempted and not result.graded else 0

@@ -405,7 +405,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             raise TypeError(f"{name} must be a bool, got {value!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
-    grader = grader or _default_grader()
+    grader = _default_grader() if grader is None else grader
 
     reports_dir = reports_dir_for(out)
     if reports_dir.exists() and not reports_dir.is_dir():

@@ -1,0 +1,1349 @@
+r"""Diagnosis: say *which* mistake makes a gradient wrong, not only *that* it is wrong.
+
+When a gradient check fails, :func:`diagnose` compares the gradients under test (``analytic``)
+with the true ones (``expected``) and returns a list of :class:`Finding` objects, each naming the
+arrays it concerns, a stable ``kind`` and a sentence a student understands, e.g.
+"dW2 is m = 16 times too large: the 1/m averaging is missing".
+
+Conventions (as in :mod:`reference.network`): ``dW_l = (1/m) dZ_l A_{l-1}ᵀ + (λ/m) W_l``,
+``db_l = (1/m) rowSum(dZ_l)``, ``dA_{l-1} = W_lᵀ dZ_l``, ``dZ_l = dA_l ⊙ g_l'(Z_l)``; ``dZ`` and
+``dA`` are per-example (not divided by m).
+
+How a cause is recognised
+-------------------------
+Only patterns that fit the numbers to a tight tolerance are claimed; otherwise the fallback
+reports the relative error and the worst element and invents nothing.
+
+*One array* (:func:`diagnose_array`), with :math:`a` the analytic and :math:`e` the expected
+array:
+
+- shape: a missing key, a transpose (:math:`a^\top = e`), a lost ``keepdims`` (same values,
+  shape (n,) instead of (n, 1)), a sum over the wrong axis (one entry per example), any other
+  shape with the expected one;
+- a constant factor: the least-squares ratio :math:`r = \langle a, e\rangle / \langle e,
+  e\rangle` is accepted only if :math:`\max|a - r e| \le` ``SCALE_RTOL`` :math:`\max|r e|`;
+  :math:`r` is then named when it equals m, 1/m, 2, ½ or −1 to within ``FACTOR_RTOL``
+  (with m = 2, "m times" and "2 times" cannot be told apart: both are reported);
+- a wrong L2 term: :math:`a = \alpha\,(e - \tfrac{\lambda}{m}W) + \beta W` fitted by least
+  squares and accepted only for a tight fit; :math:`\beta` is then read against
+  0, λ, 2λ/m, λ/(2m), −λ/m;
+- a transpose of a square matrix; a near miss (a few elements, or a tiny relative error);
+- with a network in ``context``: the candidate mistakes below, restricted to that array.
+
+*Whole network* (:func:`diagnose`): every candidate mistake in the tables
+:data:`DERIVATIVE_CANDIDATES`, :data:`LOSS_CANDIDATES` and :data:`STEP_CANDIDATES` is planted in
+a backward pass recomputed from the forward cache (one layer, or every layer it applies to), and
+the result compared with *all* the analytic arrays; a candidate that reproduces every one of them
+(and differs from the truth) names the mistake, the layers that are right, and the layers that
+are wrong only as a consequence. Differences that only come from the one-sided derivative chosen
+at an exact kink (e.g. a relu mask ``Z >= 0``) are not mistakes and give no finding. Without a
+matching candidate the per-array findings are merged ("dW1, dW2 and dW3 are m = 16 times too
+large") and summarised by layer ("dW3 and db3 are right, layers 1–2 are wrong: look at how
+dA_prev is passed back").
+
+Tolerances are named constants; a constant of the same name prefixed ``DIAGNOSIS_`` in
+:mod:`checks.tolerances` overrides the default here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference.activations import Activation, get_activation
+from reference.network import Network
+
+from . import tolerances as _tolerances
+
+__all__ = [
+    "Finding", "diagnose", "diagnose_array", "KINDS",
+    "DerivativeCandidate", "LossCandidate", "StepCandidate",
+    "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES", "DERIVATIVE_TEXT",
+    "MATCH_RTOL", "MATCH_ATOL", "SCALE_RTOL", "FACTOR_RTOL", "SCALE_MIN_SUPPORT",
+    "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS", "COLLINEAR_COS",
+]
+
+
+def _tol(name: str, default: float) -> float:
+    return float(getattr(_tolerances, "DIAGNOSIS_" + name, default))
+
+
+# --------------------------------------------------------------------------- tolerances
+#: Two arrays are equal when ``max|a - e| <= MATCH_RTOL * max|e| + MATCH_ATOL`` (float rounding
+#: of a correct computation done in another order is ~1e-15 of the largest entry).
+MATCH_RTOL = _tol("MATCH_RTOL", 1e-9)
+MATCH_ATOL = _tol("MATCH_ATOL", 1e-14)
+#: A constant factor r is claimed only if ``max|a - r e| <= SCALE_RTOL * max|r e| + MATCH_ATOL``.
+SCALE_RTOL = _tol("SCALE_RTOL", 1e-8)
+#: A fitted factor is named (m, 1/m, 2, ½, −1) when it is within this relative distance of it.
+FACTOR_RTOL = _tol("FACTOR_RTOL", 1e-6)
+#: An unnamed factor ("3.7 times") needs this many entries of non-negligible size as evidence.
+SCALE_MIN_SUPPORT = int(_tol("SCALE_MIN_SUPPORT", 2))
+#: A near miss: every difference is at most this fraction of the largest expected entry ...
+NEAR_MISS_RTOL = _tol("NEAR_MISS_RTOL", 1e-3)
+#: ... or at most this many elements differ (and all others are right).
+NEAR_MISS_MAX_ELEMENTS = int(_tol("NEAR_MISS_MAX_ELEMENTS", 3))
+#: Two regressors (the data part and W) are too collinear for an L2 fit above this |cosine|.
+COLLINEAR_COS = _tol("COLLINEAR_COS", 1.0 - 1e-6)
+
+#: Every kind a :class:`Finding` can have, with what it means.
+KINDS: dict[str, str] = {
+    "missing": "the array is missing from the analytic gradients",
+    "type": "the value is not a real numeric array",
+    "nonfinite": "the array contains NaN or infinity",
+    "shape": "the shape is wrong (and no simpler shape mistake fits)",
+    "transpose": "the array is the transpose of the expected one",
+    "keepdims": "the values are right but a singleton axis was lost or added (keepdims)",
+    "wrong_axis": "a sum ran over the wrong axis (one entry per example, or one number)",
+    "zero": "the array is all zeros where it should not be",
+    "sign": "the array is the negative of the expected one",
+    "times_m": "the array is m times too large (missing 1/m)",
+    "over_m": "the array is m times too small (1/m applied twice, or to a per-example array)",
+    "times_2": "the array is 2 times too large",
+    "half": "the array is half the expected value",
+    "m_or_2": "a factor 2 with m = 2: missing 1/m and a factor 2 cannot be told apart",
+    "scale": "a constant factor that is not a recognised one",
+    "l2_missing": "the L2 term λ/m·W is missing",
+    "l2_wrong": "the L2 term has the wrong factor or sign",
+    "l2_bias": "an L2 term was added to a bias gradient",
+    "activation_derivative": "an activation derivative is wrong (a candidate formula matches)",
+    "loss_derivative": "the derivative of the loss with respect to the output is wrong",
+    "dA_prev": "dA_prev (the gradient passed back to the previous layer) is computed wrongly",
+    "a_prev": "dW uses the wrong activation in place of A_prev",
+    "bias": "db is computed from the wrong quantity or over the wrong entries",
+    "near_miss": "a single element or a tiny relative error",
+    "lower_layers": "the upper layers are right, the lower ones wrong, with no matching cause",
+    "propagated": "lower layers are wrong, probably as a consequence of an upper layer",
+    "mismatch": "no recognised pattern: the relative error and the worst element",
+}
+
+
+# --------------------------------------------------------------------------- the finding
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed mistake.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The gradient keys it concerns, e.g. ``("dW2", "db2")``.
+    kind : str
+        A stable short identifier, one of :data:`KINDS`.
+    message : str
+        One or two sentences for a student.
+    details : dict
+        Numbers behind the message (ratio, candidate id, worst element, …); JSON-ready.
+    """
+
+    names: tuple[str, ...]
+    kind: str
+    message: str
+    details: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.names, str) or not all(isinstance(n, str) for n in self.names):
+            raise TypeError(f"names must be a sequence of str, got {self.names!r}")
+        object.__setattr__(self, "names", tuple(self.names))
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    def to_dict(self) -> dict:
+        """``{"names": [...], "kind": ..., "message": ..., "details": {...}}``."""
+        return {"names": list(self.names), "kind": self.kind, "message": self.message,
+                "details": dict(self.details)}
+
+
+# --------------------------------------------------------------------------- small helpers
+_KEY = re.compile(r"^d([WbZA])(\d+)$")
+_TYPE_ORDER = {"Z": 0, "W": 1, "b": 2, "A": 3}
+
+
+def _parse(name: str) -> tuple[str, int] | None:
+    """``"dW2" -> ("W", 2)``; None for keys without a layer index."""
+    match = _KEY.match(name)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def _sort_key(name: str):
+    parsed = _parse(name)
+    if parsed is None:
+        return (0, 0, 0, name)
+    kind, l = parsed
+    layer = l if kind != "A" else l + 0.5  # dA_{l} is passed back by layer l+1
+    return (1, -layer, _TYPE_ORDER[kind], name)
+
+
+def _role(name: str) -> str:
+    """"param" (dW, db and unindexed gradients of parameters), "inter" (dZ, dA), or "other"."""
+    bare = name[1:] if name.startswith("d") and len(name) > 1 else ""
+    if bare[:1] in ("W", "b"):
+        return "param"
+    if bare[:1] in ("Z", "A"):
+        return "inter"
+    return "other"
+
+
+def _join(names) -> str:
+    names = list(names)
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _layers(ls) -> str:
+    ls = sorted(set(ls))
+    if len(ls) == 1:
+        return f"layer {ls[0]}"
+    if ls == list(range(ls[0], ls[-1] + 1)):
+        return f"layers {ls[0]}–{ls[-1]}"
+    return "layers " + _join(str(l) for l in ls)
+
+
+def _verbs(n: int) -> dict[str, str]:
+    one = n == 1
+    return {"is": "is" if one else "are", "has": "has" if one else "have",
+            "matches": "matches" if one else "match", "it": "it" if one else "them",
+            "s": "s" if one else ""}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _index(name: str, idx: tuple) -> str:
+    return name if not idx else f"{name}[{','.join(str(int(i)) for i in idx)}]"
+
+
+def _esc(text: str) -> str:
+    """Protect literal braces from the {what}/{is} template formatting."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _absmax(x: np.ndarray) -> float:
+    return float(np.max(np.abs(x))) if x.size else 0.0
+
+
+def _equal(a: np.ndarray, e: np.ndarray) -> bool:
+    """Equal up to float rounding (``MATCH_RTOL`` of the largest expected entry)."""
+    if a.shape != e.shape:
+        return False
+    if a.size == 0:
+        return True
+    with np.errstate(all="ignore"):
+        diff = np.abs(a - e)
+    if not np.all(np.isfinite(diff)):
+        return False
+    return float(np.max(diff)) <= MATCH_RTOL * _absmax(e) + MATCH_ATOL
+
+
+def _differing(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return np.abs(a - e) > MATCH_RTOL * _absmax(e) + MATCH_ATOL
+
+
+# --------------------------------------------------------------------------- candidate tables
+#: How each activation's derivative reads in messages; ``{l}`` is the layer index.
+DERIVATIVE_TEXT: dict[str, str] = {
+    "sigmoid": "s·(1−s)",
+    "tanh": "1−t²",
+    "relu": "the mask [Z{l} > 0]",
+    "leaky_relu": "1 for Z{l} > 0 and the slope otherwise",
+    "linear": "1",
+    "softmax": "the softmax Jacobian, A{l}⊙(dA{l} − Σ_k A{l}⊙dA{l})",
+    "softplus": "σ(Z{l})",
+    "elu": "1 for Z{l} > 0 and α·e^Z{l} otherwise",
+    "gelu": "GELU'(Z{l})",
+    "silu": "σ(Z{l}) + Z{l}·σ'(Z{l})",
+}
+
+#: The symbols the derivative texts use, per activation.
+NOTATION: dict[str, str] = {
+    "sigmoid": " (s = σ(Z{l}) = A{l})",
+    "tanh": " (t = tanh(Z{l}) = A{l})",
+}
+
+
+@dataclass(frozen=True)
+class DerivativeCandidate:
+    r"""A wrong activation derivative, for recomputing what it would give.
+
+    ``factor(Z, A, act)`` returns the wrong elementwise :math:`g'` (so ``dZ = dA * factor``);
+    non-elementwise candidates give ``vjp(Z, A, dA, act)`` instead. ``activations`` lists the
+    activation names it applies to (None: every elementwise activation), ``excludes`` the ones it
+    does not. ``wrong`` and ``explanation`` are message templates (``{l}``: the layer).
+    """
+
+    id: str
+    activations: tuple[str, ...] | None
+    wrong: str
+    explanation: str
+    factor: Callable | None = None
+    vjp: Callable | None = None
+    excludes: tuple[str, ...] = ()
+
+    def applies(self, act: Activation) -> bool:
+        if act.name in self.excludes:
+            return False
+        if self.activations is None:
+            return act.elementwise and self.factor is not None
+        return act.name in self.activations
+
+    def dz(self, Z, A, dA, act):
+        if self.vjp is not None:
+            return self.vjp(Z, A, dA, act)
+        return dA * self.factor(Z, A, act)
+
+
+def _other(name: str) -> DerivativeCandidate:
+    other = get_activation(name)
+    return DerivativeCandidate(
+        f"derivative_of_{name}", None, f"{name}'s derivative {DERIVATIVE_TEXT[name]}",
+        f"this is the derivative of {name}, not of the layer's activation",
+        factor=lambda Z, A, act, o=other: o.derivative(Z), excludes=(name,))
+
+
+def _sigmoid(z):
+    return get_activation("sigmoid").value(z)
+
+
+#: Wrong activation derivatives, most specific first (the first matching one is reported).
+DERIVATIVE_CANDIDATES: tuple[DerivativeCandidate, ...] = (
+    DerivativeCandidate("sigmoid_missing_one_minus_s", ("sigmoid",), "s",
+                        "the sigmoid derivative is missing a factor (1 − s)",
+                        factor=lambda Z, A, act: A),
+    DerivativeCandidate("sigmoid_missing_s", ("sigmoid",), "1−s",
+                        "the sigmoid derivative is missing a factor s",
+                        factor=lambda Z, A, act: 1.0 - A),
+    DerivativeCandidate("sigmoid_of_z", ("sigmoid",), "Z{l}·(1−Z{l})",
+                        "the formula s·(1−s) was applied to the pre-activation Z{l} instead of "
+                        "to s = σ(Z{l})",
+                        factor=lambda Z, A, act: Z * (1.0 - Z)),
+    DerivativeCandidate("sigmoid_of_a", ("sigmoid",), "σ(A{l})·(1−σ(A{l}))",
+                        "the sigmoid was applied twice: its derivative was evaluated at "
+                        "A{l} = σ(Z{l}) instead of at Z{l}",
+                        factor=lambda Z, A, act: _sigmoid(A) * (1.0 - _sigmoid(A))),
+    DerivativeCandidate("tanh_not_squared", ("tanh",), "1−t",
+                        "the tanh derivative is 1 − t², with t squared",
+                        factor=lambda Z, A, act: 1.0 - A),
+    DerivativeCandidate("tanh_of_z", ("tanh",), "1−Z{l}²",
+                        "the formula 1 − t² was applied to the pre-activation Z{l} instead of "
+                        "to t = tanh(Z{l})",
+                        factor=lambda Z, A, act: 1.0 - Z ** 2),
+    DerivativeCandidate("relu_inverted", ("relu",), "the mask [Z{l} ≤ 0]",
+                        "the mask is inverted: the gradient must flow where Z{l} > 0 and be "
+                        "zero elsewhere",
+                        factor=lambda Z, A, act: (Z <= 0).astype(np.float64)),
+    DerivativeCandidate("relu_times_z", ("relu",), "Z{l}",
+                        "dA{l} was multiplied by Z{l} instead of masked with [Z{l} > 0]",
+                        factor=lambda Z, A, act: Z),
+    DerivativeCandidate("leaky_relu_inverted", ("leaky_relu",),
+                        "the slope for Z{l} > 0 and 1 otherwise",
+                        "the two branches are swapped",
+                        factor=lambda Z, A, act: np.where(Z > 0, act.slope, 1.0)),
+    *(DerivativeCandidate(f"leaky_relu_slope_{s:g}", ("leaky_relu",),
+                          f"a negative-side slope of {s:g}",
+                          "the negative-side slope must be the layer's own slope "
+                          "(leaky_relu's parameter)",
+                          factor=lambda Z, A, act, s=s: np.where(Z > 0, 1.0, s))
+      for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)),
+    DerivativeCandidate("softmax_elementwise", ("softmax",), "A{l}⊙(1−A{l})⊙dA{l}",
+                        "softmax is not elementwise: its Jacobian a_k(δ_kj − a_j) also has "
+                        "the off-diagonal terms −a_k·a_j",
+                        vjp=lambda Z, A, dA, act: dA * A * (1.0 - A)),
+    DerivativeCandidate("missing", ("softmax",), "dZ{l} = dA{l}",
+                        "the softmax backward step is missing",
+                        vjp=lambda Z, A, dA, act: dA),
+    DerivativeCandidate("missing", None, "1 (dZ{l} = dA{l})",
+                        "the activation derivative is missing (a relu mask such as A >= 0 is "
+                        "always true, since A = max(Z, 0) ≥ 0)",
+                        factor=lambda Z, A, act: np.ones_like(Z), excludes=("linear",)),
+    DerivativeCandidate("activation_value", None, "the activation value A{l} = g(Z{l})",
+                        "the activation itself was used instead of its derivative",
+                        factor=lambda Z, A, act: A),
+    DerivativeCandidate("derivative_at_a", None, "g'(A{l})",
+                        "the derivative was evaluated at the activation A{l} instead of the "
+                        "pre-activation Z{l}",
+                        factor=lambda Z, A, act: act.derivative(A)),
+    *(_other(name) for name in ("sigmoid", "tanh", "relu", "softplus")),
+)
+
+
+@dataclass(frozen=True)
+class LossCandidate:
+    """A wrong derivative of the loss with respect to the output activation, ``dA(A, Y)``,
+    followed by the output activation's correct backward step."""
+
+    id: str
+    losses: tuple[str, ...]
+    wrong: str
+    right: str
+    explanation: str
+    dA: Callable
+    kind: str = "loss_derivative"
+
+
+#: Wrong output gradients.
+LOSS_CANDIDATES: tuple[LossCandidate, ...] = (
+    LossCandidate("a_minus_y_as_da", ("bce", "cross_entropy"), "dA = a − y", "the fused dZ = a − y",
+                  "a − y is already dℓ/dZ (the output activation's derivative is included); "
+                  "applying the output activation's derivative on top of it counts it twice",
+                  lambda A, Y: A - Y, kind="activation_derivative"),
+    LossCandidate("bce_sign_term", ("bce",), "−(y/a + (1−y)/(1−a))", "−(y/a − (1−y)/(1−a))",
+                  "a sign error in the bce derivative", lambda A, Y: -(Y / A + (1 - Y) / (1 - A))),
+    LossCandidate("bce_for_softmax", ("cross_entropy",), "the bce derivative "
+                  "−(y/a − (1−y)/(1−a))", "−y/a", "the binary cross-entropy derivative was used "
+                  "for a categorical cross-entropy", lambda A, Y: -(Y / A - (1 - Y) / (1 - A))),
+)
+
+
+@dataclass(frozen=True)
+class StepCandidate:
+    """A wrong linear backward step at layer l: ``step`` is "dA_prev", "dW" or "db".
+
+    ``fn(model, l, dZ, dA)`` returns the wrong value (for "dW": the data part, without the L2
+    term), or None when it does not apply (e.g. a shape that cannot match). Texts may use
+    ``{l}`` and ``{p}`` (= l − 1).
+    """
+
+    id: str
+    step: str
+    kind: str
+    wrong: str
+    right: str
+    explanation: str
+    fn: Callable
+
+
+def _if_square(W, value: Callable):
+    return value() if W.shape[0] == W.shape[1] else None
+
+
+#: Wrong linear backward steps.
+STEP_CANDIDATES: tuple[StepCandidate, ...] = (
+    StepCandidate("no_transpose", "dA_prev", "dA_prev", "W{l}·dZ{l}", "W{l}ᵀ·dZ{l}",
+                  "W{l} must be transposed",
+                  lambda md, l, dZ, dA: _if_square(md.W(l), lambda: md.W(l) @ dZ)),
+    StepCandidate("dA_prev_over_m", "dA_prev", "dA_prev", "W{l}ᵀ·dZ{l}/m", "W{l}ᵀ·dZ{l}",
+                  "dA is a per-example gradient: the 1/m belongs only in dW and db",
+                  lambda md, l, dZ, dA: md.W(l).T @ dZ / md.m),
+    StepCandidate("dA_prev_from_dA", "dA_prev", "dA_prev", "W{l}ᵀ·dA{l}", "W{l}ᵀ·dZ{l}",
+                  "the activation derivative was skipped when passing back",
+                  lambda md, l, dZ, dA: md.W(l).T @ dA),
+    StepCandidate("z_prev", "dW", "a_prev", "dZ{l}·Z{p}ᵀ/m", "dZ{l}·A{p}ᵀ/m",
+                  "the pre-activation Z{p} was used instead of A_prev = A{p} = g(Z{p})",
+                  lambda md, l, dZ, dA: dZ @ md.cache[f"Z{l - 1}"].T / md.m if l > 1 else None),
+    StepCandidate("a_current", "dW", "a_prev", "dZ{l}·A{l}ᵀ/m", "dZ{l}·A{p}ᵀ/m",
+                  "the layer's output A{l} was used instead of its input A_prev = A{p}",
+                  lambda md, l, dZ, dA: _if_square(md.W(l), lambda: dZ @ md.cache[f"A{l}"].T / md.m)),
+    StepCandidate("x_input", "dW", "a_prev", "dZ{l}·Xᵀ/m", "dZ{l}·A{p}ᵀ/m",
+                  "the network input X was used instead of the layer's input A_prev = A{p}",
+                  lambda md, l, dZ, dA: (dZ @ md.cache["A0"].T / md.m
+                                         if l > 1 and md.W(l).shape[1] == md.cache["A0"].shape[0]
+                                         else None)),
+    StepCandidate("db_from_dA", "db", "bias", "Σ_columns dA{l}/m", "Σ_columns dZ{l}/m",
+                  "db must sum dZ{l} (after the activation derivative), not dA{l}",
+                  lambda md, l, dZ, dA: np.sum(dA, axis=1, keepdims=True) / md.m),
+    StepCandidate("db_sum_all", "db", "bias", "the sum of all entries of dZ{l}, over m",
+                  "Σ_columns dZ{l}/m", "the sum must run over the examples only "
+                  "(np.sum(dZ, axis=1, keepdims=True) / m), not over the units as well",
+                  lambda md, l, dZ, dA: np.full((dZ.shape[0], 1), np.sum(dZ) / md.m)),
+    StepCandidate("db_mean_all", "db", "bias", "the mean of all entries of dZ{l}",
+                  "Σ_columns dZ{l}/m", "np.mean(dZ) averages over the units as well: use "
+                  "np.sum(dZ, axis=1, keepdims=True) / m",
+                  lambda md, l, dZ, dA: np.full((dZ.shape[0], 1), np.mean(dZ))),
+)
+
+
+# --------------------------------------------------------------------------- the model
+class _Model:
+    """A network's backward pass from a forward cache, with hooks for planting a mistake."""
+
+    def __init__(self, net: Network, params: dict, cache: dict, Y: np.ndarray) -> None:
+        self.net, self.params, self.cache, self.Y = net, params, cache, Y
+        self.L, self.m = net.L, Y.shape[1]
+        self.acts = net.activations
+        self.fused = net.loss.fused_with(net.activations[-1])
+        self.lam = net.l2
+        self.true = self.run()
+
+    def W(self, l: int) -> np.ndarray:
+        return self.params[f"W{l}"]
+
+    def loss_dA(self) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.net.loss.derivative(self.cache[f"A{self.L}"], self.Y)
+
+    def run(self, act: Mapping | None = None, loss_dA: Callable | None = None,
+            steps: Mapping | None = None) -> dict[str, np.ndarray]:
+        """Gradients with ``act[l](Z, A, dA) -> dZ`` replacing layer l's backward activation
+        step, ``loss_dA(A, Y)`` replacing dℓ/dA_L, and ``steps[(step, l)](model, l, dZ, dA)``
+        replacing a linear backward step."""
+        act, steps = act or {}, steps or {}
+        L, m, c = self.L, self.m, self.cache
+        grads: dict[str, np.ndarray] = {}
+        with np.errstate(all="ignore"):
+            ZL, AL = c[f"Z{L}"], c[f"A{L}"]
+            if loss_dA is None and L not in act and self.fused is not None:
+                dA, dZ = None, self.fused.dz(ZL, AL, self.Y)
+            else:
+                dA = (loss_dA or self.net.loss.derivative)(AL, self.Y)
+                dZ = act[L](ZL, AL, dA) if L in act else self.acts[-1].vjp(ZL, AL, dA)
+            for l in range(L, 0, -1):
+                if dA is None:
+                    dA = self.loss_dA()
+                W = self.W(l)
+                grads[f"dZ{l}"] = dZ
+                hook = steps.get(("dW", l))
+                data = hook(self, l, dZ, dA) if hook else dZ @ c[f"A{l - 1}"].T / m
+                if data is None:
+                    return {}
+                grads[f"dW{l}"] = data + (self.lam / m) * W if self.lam else data
+                hook = steps.get(("db", l))
+                grads[f"db{l}"] = (hook(self, l, dZ, dA) if hook
+                                   else np.sum(dZ, axis=1, keepdims=True) / m)
+                hook = steps.get(("dA_prev", l))
+                dA = hook(self, l, dZ, dA) if hook else W.T @ dZ
+                if dA is None:
+                    return {}
+                grads[f"dA{l - 1}"] = dA
+                if l > 1:
+                    Z, A = c[f"Z{l - 1}"], c[f"A{l - 1}"]
+                    dZ = act[l - 1](Z, A, dA) if l - 1 in act else self.acts[l - 2].vjp(Z, A, dA)
+        return grads
+
+
+@dataclass
+class _Hypothesis:
+    id: str
+    kind: str
+    origin: tuple[int, ...]
+    grads: dict
+    wrong: str
+    right: str
+    explanation: str
+    act: str = ""
+    acceptable: bool = False
+
+
+def _subsets(layers: list[int]) -> list[tuple[int, ...]]:
+    """Each single layer, then all of them together (if more than one)."""
+    out = [(l,) for l in layers]
+    if len(layers) > 1:
+        out.append(tuple(layers))
+    return out
+
+
+def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
+    hyps: list[_Hypothesis] = []
+    L = md.L
+
+    def add(hid, kind, origin, run, wrong, right, explanation, act="", acceptable=False):
+        try:
+            grads = run()
+        except (ValueError, TypeError):  # a candidate whose shapes cannot fit this network
+            return
+        if grads and all(np.all(np.isfinite(v)) for v in grads.values()):
+            hyps.append(_Hypothesis(hid, kind, origin, grads, wrong, right, explanation, act,
+                                    acceptable))
+
+    # Kinks: the other one-sided derivative at pre-activations exactly on a kink is acceptable.
+    kinked = [l for l in range(1, L + 1) if md.acts[l - 1].kinks and md.acts[l - 1].elementwise
+              and any(np.any(md.cache[f"Z{l}"] == k) for k in md.acts[l - 1].kinks)]
+    combos = ([c for r in range(1, len(kinked) + 1) for c in itertools.combinations(kinked, r)]
+              if len(kinked) <= 4 else _subsets(kinked))
+    for combo in combos:
+        overrides = {l: (lambda Z, A, dA, a=md.acts[l - 1]: dA * a.one_sided(Z)[1]) for l in combo}
+        add("kink", "mismatch", combo, lambda o=overrides: md.run(act=o), "", "", "", acceptable=True)
+
+    # Output gradients.
+    for cand in LOSS_CANDIDATES:
+        if md.net.loss.name in cand.losses:
+            add(cand.id, cand.kind, (L,), lambda c=cand: md.run(loss_dA=c.dA), cand.wrong, cand.right,
+                cand.explanation, act=md.acts[-1].spec)
+
+    # Activation derivatives, in one layer or in every layer with the same activation.
+    for cand in DERIVATIVE_CANDIDATES:
+        groups: dict[str, list[int]] = {}
+        for l in range(1, L + 1):
+            if cand.applies(md.acts[l - 1]):
+                groups.setdefault(md.acts[l - 1].spec, []).append(l)
+        for spec, layers in groups.items():
+            for origin in _subsets(layers):
+                overrides = {l: (lambda Z, A, dA, a=md.acts[l - 1]: cand.dz(Z, A, dA, a))
+                             for l in origin}
+                right = DERIVATIVE_TEXT.get(md.acts[origin[0] - 1].name, "g'(Z{l})")
+                add(cand.id, "activation_derivative", origin, lambda o=overrides: md.run(act=o), cand.wrong,
+                    right, cand.explanation, act=spec)
+
+    # Linear backward steps.
+    for cand in STEP_CANDIDATES:
+        layers = list(range(2 if cand.step == "dA_prev" else 1, L + 1))
+        for origin in _subsets(layers):
+            hooks = {(cand.step, l): cand.fn for l in origin}
+            add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong, cand.right, cand.explanation)
+    return hyps
+
+
+# --------------------------------------------------------------------------- context
+class _Ctx:
+    """The parsed ``context``: m, and (lazily) a model of the network with its hypotheses."""
+
+    def __init__(self, context: Mapping | None, expected: Mapping | None = None) -> None:
+        if context is None:
+            context = {}
+        if not isinstance(context, Mapping):
+            raise TypeError(f"context must be a dict (keys m, net, params, cache, X, Y) or None, "
+                            f"got {type(context).__name__}")
+        self.raw = context
+        self.expected = expected
+        m = context.get("m")
+        if m is not None:
+            if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
+                raise TypeError(f"context['m'] must be a positive int or None, got {m!r}")
+            if m < 1:
+                raise ValueError(f"context['m'] must be a positive int, got {m}")
+            m = int(m)
+        else:
+            for key, axis in (("X", 1), ("Y", 1)):
+                value = context.get(key)
+                if isinstance(value, np.ndarray) and value.ndim == 2:
+                    m = value.shape[axis]
+                    break
+            cache = context.get("cache")
+            if m is None and isinstance(cache, Mapping) and isinstance(cache.get("A0"), np.ndarray):
+                m = cache["A0"].shape[1] if cache["A0"].ndim == 2 else None
+        self.m: int | None = m
+        self._model: _Model | None | bool = False
+        self._hyps: list[_Hypothesis] | None = None
+
+    @property
+    def model(self) -> _Model | None:
+        if self._model is False:
+            self._model = self._build_model()
+        return self._model
+
+    def _build_model(self) -> _Model | None:
+        net, params, Y = (self.raw.get(k) for k in ("net", "params", "Y"))
+        if not isinstance(net, Network) or params is None or Y is None:
+            return None
+        try:
+            params = net.check_params(params)
+            cache = self.raw.get("cache")
+            if cache is None:
+                X = self.raw.get("X")
+                if X is None:
+                    return None
+                with np.errstate(all="ignore"):
+                    _, cache = net._forward(params, net.check_X(X))
+            else:
+                cache = {k: np.asarray(v, dtype=np.float64) for k, v in cache.items()}
+                m = cache["A0"].shape[1]
+                for l in range(1, net.L + 1):
+                    for p in "ZA":
+                        if cache[f"{p}{l}"].shape != (net.layer_sizes[l], m):
+                            return None
+            Y = net.check_Y(Y, cache["A0"].shape[1])
+            if self.m is not None and self.m != Y.shape[1]:
+                return None
+            model = _Model(net, params, cache, Y)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return None
+        if self.expected is not None:  # the model must reproduce the expected gradients
+            for key, value in self.expected.items():
+                if key in model.true and not _equal(model.true[key], value):
+                    return None
+        return model
+
+    def model_for(self, name: str, expected: np.ndarray) -> _Model | None:
+        md = self.model
+        if md is None or name not in md.true or not _equal(md.true[name], expected):
+            return None
+        return md
+
+    @property
+    def hypotheses(self) -> list[_Hypothesis]:
+        if self._hyps is None:
+            self._hyps = _build_hypotheses(self.model) if self.model is not None else []
+        return self._hyps
+
+    def dZ(self, l: int) -> np.ndarray | None:
+        key = f"dZ{l}"
+        if self.expected is not None and key in self.expected:
+            return self.expected[key]
+        md = self.model
+        return md.true.get(key) if md is not None else None
+
+
+# --------------------------------------------------------------------------- observations
+@dataclass
+class _Obs:
+    """A per-array finding before merging: ``template`` uses {what}, {is}, {has}, …"""
+
+    kind: str
+    names: list[str]
+    template: str
+    details: dict
+    merge: tuple | None = None
+
+    def finding(self) -> Finding:
+        text = self.template.format(what=_join(self.names), **_verbs(len(self.names)))
+        return Finding(tuple(self.names), self.kind, text, self.details)
+
+
+def _m_note(m: int | None) -> str:
+    if m == 1:
+        return (" (With m = 1 a missing or doubled 1/m cannot show at all: check with m > 1 "
+                "to rule it out.)")
+    return ""
+
+
+def _factor_text(kind: str, role: str, m: int | None, r: float) -> str:
+    """The cause of a named factor, completing "{what} {is} …"."""
+    if kind == "times_m":
+        if role == "inter":
+            return (f"m = {m} times too large: dZ and dA are per-example gradients, "
+                    f"yet something multiplied {{it}} by m")
+        return f"m = {m} times too large: the 1/m averaging is missing"
+    if kind == "over_m":
+        if role == "inter":
+            return (f"m = {m} times too small: dZ and dA are per-example gradients, the 1/m "
+                    f"belongs only in dW and db")
+        return f"m = {m} times too small: divided by m twice"
+    if kind == "times_2":
+        return ("2 times too large: an extra factor 2, e.g. the square-loss derivative "
+                "2(a − y) used for the half-square cost ½(a − y)²")
+    if kind == "half":
+        return ("half the expected value: a factor 2 is missing, e.g. the derivative of the "
+                "square loss (a − y)² is 2(a − y), not a − y")
+    if kind == "m_or_2":
+        if r > 1:
+            return ("2 times too large, and with m = 2 this is ambiguous: either the 1/m "
+                    "averaging is missing or there is an extra factor 2 (square versus "
+                    "half-square loss); run with another m to tell them apart")
+        return ("half the expected value, and with m = 2 this is ambiguous: either it was "
+                "divided by m twice or a factor 2 is missing (square versus half-square loss); "
+                "run with another m to tell them apart")
+    raise AssertionError(kind)
+
+
+def _named_factor(r: float, m: int | None) -> tuple[str, float] | None:
+    """(kind, factor) when |r| is m, 1/m, 2 or ½ to within FACTOR_RTOL."""
+    table = [("times_2", 2.0), ("half", 0.5)]
+    if m is not None and m > 1:
+        table = [("times_m", float(m)), ("over_m", 1.0 / m)] + table
+    hits = [(k, f) for k, f in table if abs(abs(r) / f - 1.0) <= FACTOR_RTOL]
+    if not hits:
+        return None
+    if len(hits) > 1:  # m = 2: m and 2 (or 1/m and 1/2) coincide
+        return "m_or_2", hits[0][1]
+    return hits[0]
+
+
+def _scale_obs(name: str, r: float, support: int, ctx: _Ctx) -> _Obs | None:
+    role, m = _role(name), ctx.m
+    gradient = name.startswith("d")
+    details = {"ratio": r, "m": m}
+    if abs(r + 1.0) <= FACTOR_RTOL:
+        ascent = (": following {it} is gradient ascent instead of descent" if gradient
+                  else ": a minus sign is missing or extra")
+        return _Obs("sign", [name], "{what} {has} the wrong sign" + ascent, details, ("sign",))
+    if abs(r - 1.0) <= NEAR_MISS_RTOL:
+        text = (f"every element of {{what}} is {r:.8g}× the expected value: a tiny consistent "
+                f"error (relative {abs(r - 1):.1e}), e.g. a slightly wrong constant")
+        return _Obs("near_miss", [name], text, details, None)
+    named = _named_factor(r, m)
+    if named is not None:
+        kind, f = named
+        text = "{what} {is} " + _factor_text(kind, role, m, r)
+        if r < 0:
+            text += ", and {has} the wrong sign"
+        return _Obs(kind, [name], text + _m_note(m), details, (kind, role, r < 0))
+    if support < SCALE_MIN_SUPPORT:
+        return None
+    text = f"{{what}} {{is}} {_fmt(r)} times the expected value at every element: a constant factor"
+    if m is None and r > 1 and abs(r - round(r)) <= FACTOR_RTOL * r:
+        text += f" (if m = {round(r)}, the 1/m averaging is missing)"
+    elif m is None and 0 < r < 1 and abs(1 / r - round(1 / r)) <= FACTOR_RTOL / r:
+        text += f" (if m = {round(1 / r)}, it was divided by m twice)"
+    else:
+        text += " is off"
+    return _Obs("scale", [name], text + _m_note(m), details, ("scale", role, f"{r:.9g}"))
+
+
+def _fit_scale(a: np.ndarray, e: np.ndarray) -> float | None:
+    ee = float(np.vdot(e, e))
+    if ee == 0.0:
+        return None
+    r = float(np.vdot(a, e)) / ee
+    re_ = r * e
+    if float(np.max(np.abs(a - re_))) <= SCALE_RTOL * _absmax(re_) + MATCH_ATOL:
+        return r
+    return None
+
+
+def _fit2(a, u, v) -> tuple[float, float] | None:
+    """Least-squares a ≈ α u + β v, accepted only for a tight fit and non-collinear u, v."""
+    nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
+    if nu == 0 or nv == 0 or abs(float(np.vdot(u, v))) / (nu * nv) > COLLINEAR_COS:
+        return None
+    M = np.stack([u.ravel(), v.ravel()], axis=1)
+    (alpha, beta), *_ = np.linalg.lstsq(M, a.ravel(), rcond=None)
+    fit = alpha * u + beta * v
+    scale = max(_absmax(alpha * u), _absmax(beta * v))
+    if float(np.max(np.abs(a - fit))) <= SCALE_RTOL * scale + MATCH_ATOL:
+        return float(alpha), float(beta)
+    return None
+
+
+def _near(x: float, y: float) -> bool:
+    return abs(x - y) <= FACTOR_RTOL * max(abs(y), 1e-300)
+
+
+def _l2_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
+    parsed = _parse(name)
+    if parsed is None or parsed[0] not in "Wb":
+        return None
+    md = ctx.model_for(name, e)
+    if md is None or not md.lam:
+        return None
+    p, l = parsed
+    lam, m = md.lam, md.m
+    unit = lam / m
+    if p == "b":
+        b = md.params[f"b{l}"]
+        fit = _fit2(a, e, b)
+        if fit is None or not _near(fit[0], 1.0) or not _near(fit[1], unit):
+            return None
+        return _Obs("l2_bias", [name], f"{{what}} include{{s}} an L2 term λ/m·b{l}: biases are "
+                    f"not regularised, only weights", {"lambda": lam, "m": m}, ("l2_bias",))
+    W = md.W(l)
+    data = e - unit * W
+    fit = _fit2(a, data, W)
+    if fit is None:
+        return None
+    alpha, beta = fit
+    details = {"alpha": alpha, "beta": beta, "lambda": lam, "m": m}
+    wrongs = [(0.0, "l2_missing", f"{{what}} {{is}} missing the L2 term λ/m·W{l} "
+               f"(λ = {lam:g}, m = {m})"),
+              (lam, "l2_wrong", f"the L2 term in {{what}} is λ·W{l} instead of λ/m·W{l}: "
+               f"divide it by m = {m} too"),
+              (2 * unit, "l2_wrong", f"the L2 term in {{what}} is 2λ/m·W{l} instead of "
+               f"λ/m·W{l}: the derivative of λ/(2m)·‖W‖² is λ/m·W"),
+              (unit / 2, "l2_wrong", f"the L2 term in {{what}} is λ/(2m)·W{l} instead of "
+               f"λ/m·W{l}: differentiating ‖W‖² gives 2W, which cancels the ½"),
+              (-unit, "l2_wrong", f"the L2 term in {{what}} has the wrong sign: it must add "
+               f"+λ/m·W{l}")]
+    l2_kind = l2_text = None
+    if not _near(beta, unit):
+        for value, kind, text in wrongs:
+            if (value == 0.0 and abs(beta) <= FACTOR_RTOL * unit) or (value and _near(beta, value)):
+                l2_kind, l2_text = kind, text
+                break
+        else:
+            l2_kind, l2_text = "l2_wrong", (f"the L2 term in {{what}} is {beta / unit:.4g}·λ/m·"
+                                            f"W{l} instead of λ/m·W{l}")
+    data_text = None
+    if not _near(alpha, 1.0):
+        named = _named_factor(alpha, m)
+        if named is None and not (abs(alpha + 1) <= FACTOR_RTOL):
+            return None  # an unexplained factor on the data part: claim nothing about L2 here
+        if named is None:
+            data_kind, data_text = "sign", "the data part dZ·A_prevᵀ/m has the wrong sign"
+        else:
+            data_kind = named[0]
+            data_text = ("the data part dZ·A_prevᵀ/m is "
+                         + _factor_text(data_kind, "param", m, alpha).replace("{it}", "it"))
+    if l2_kind is None and data_text is None:
+        return None
+    if l2_kind is None:
+        return _Obs(data_kind, [name], "in {what}, " + data_text + f" (the L2 term λ/m·W{l} is "
+                    "right)" + _m_note(m), details, (data_kind, "data", alpha))
+    text = l2_text + (f"; also, {data_text}" if data_text else "")
+    return _Obs(l2_kind, [name], text, details, (l2_kind, f"{beta / unit:.6g}", data_text))
+
+
+def _hyp_text(h: _Hypothesis, layers: tuple[int, ...]) -> tuple[str, str, str]:
+    """The hypothesis' wrong/right/explanation texts for its origin layers."""
+    if len(layers) == 1:
+        fill = {"l": str(layers[0]), "p": str(layers[0] - 1)}
+    else:
+        fill = {"l": "", "p": "_prev"}
+    return (h.wrong.format(**fill), h.right.format(**fill), h.explanation.format(**fill))
+
+
+def _subject(h: _Hypothesis, keys) -> list[str]:
+    """The analytic keys a hypothesis is described by (dZ if present, else dW and db)."""
+    keys = set(keys)
+    out = []
+    for l in sorted(h.origin, reverse=True):
+        if h.kind == "a_prev":
+            out += [f"dW{l}"]
+        elif h.kind == "bias":
+            out += [f"db{l}"]
+        elif f"dZ{l}" in keys:
+            out += [f"dZ{l}"]
+        else:
+            out += [k for k in (f"dW{l}", f"db{l}") if k in keys]
+    return [k for k in out if k in keys] or sorted(keys, key=_sort_key)[:1]
+
+
+def _hyp_sentence(h: _Hypothesis, keys, single: str | None = None) -> str:
+    wrong, right, expl = _hyp_text(h, h.origin)
+    if h.kind == "dA_prev":
+        l = ",".join(str(o) for o in h.origin)
+        prev = f"dA{h.origin[0] - 1}" if len(h.origin) == 1 else "dA_prev"
+        where = f"in layer {l}" if len(h.origin) == 1 else f"in {_layers(h.origin)}"
+        return (f"{prev} is computed as {wrong} instead of {right} {where} ({expl}): look at "
+                f"how dA_prev is passed back")
+    subject = [single] if single else _subject(h, keys)
+    v = _verbs(len(subject))
+    if h.kind == "activation_derivative" and h.id == "a_minus_y_as_da":
+        return (f"{_join(subject)} {v['matches']} {wrong} followed by the {h.act} derivative "
+                f"instead of {right}: {expl}")
+    if h.kind == "activation_derivative":
+        note = NOTATION.get(get_activation(h.act).name, "").format(
+            l=str(h.origin[0]) if len(h.origin) == 1 else "")
+        return (f"{_join(subject)} {v['matches']} {wrong} instead of {right} as the {h.act} "
+                f"derivative in {_layers(h.origin)}{note}: {expl}")
+    if h.kind == "loss_derivative":
+        return (f"{_join(subject)} {v['matches']} the output gradient dA{h.origin[0]} = {wrong} "
+                f"instead of {right}: {expl}")
+    return f"{_join(subject)} {v['matches']} {wrong} instead of {right}: {expl}"
+
+
+def _hyp_obs_single(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
+    md = ctx.model_for(name, e)
+    if md is None:
+        return None
+    parsed = _parse(name)
+    local = [h for h in ctx.hypotheses if parsed and parsed[1] in h.origin]
+    others = [h for h in ctx.hypotheses if h not in local]
+    for h in local + others:
+        if h.acceptable or name not in h.grads or h.grads[name].shape != a.shape:
+            continue
+        if _equal(a, h.grads[name]) and not _equal(e, h.grads[name]):
+            text = _hyp_sentence(h, [name], single=name)
+            if h not in local and h.kind != "dA_prev":
+                text = (f"{name} is what this mistake upstream gives — " + text)
+            return _Obs(h.kind, [name], _esc(text),
+                        {"candidate": h.id, "layers": list(h.origin)}, None)
+    return None
+
+
+def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs | None:
+    bad = _differing(a, e)
+    k, n = int(np.sum(bad)), a.size
+    scale = _absmax(e)
+    diff = np.abs(a - e)
+    if 0 < k <= NEAR_MISS_MAX_ELEMENTS and k < n:
+        parts = []
+        for idx in map(tuple, np.argwhere(bad)):
+            where = _index(name, idx)
+            if e[idx] != 0:
+                parts.append(f"{where} is {a[idx] / e[idx]:.6g}× the expected value")
+            else:
+                parts.append(f"{where} is {a[idx]:.4g} where 0 is expected")
+        verb = "differs" if k == 1 else "differ"
+        text = f"{k} of {n} elements {verb}: " + "; ".join(parts)
+        return _Obs("near_miss", [name], _esc(text),
+                    {"count": k, "size": n, "elements": [list(map(int, i)) for i in
+                                                         np.argwhere(bad)]}, None)
+    if scale > 0 and float(np.max(diff)) <= NEAR_MISS_RTOL * scale:
+        idx = tuple(np.unravel_index(int(np.argmax(diff)), a.shape))
+        rel = float(np.max(diff)) / scale
+        text = (f"{k} of {n} elements of {name} differ slightly: the largest difference is "
+                f"{rel:.1e} of the largest entry, at {_index(name, idx)} ({a[idx]:.8g} instead "
+                f"of {e[idx]:.8g}); a near miss, e.g. float32 arithmetic or a rounded constant")
+        return _Obs("near_miss", [name], _esc(text),
+                    {"count": k, "size": n, "max_relative": rel}, None)
+    return None
+
+
+def _mismatch_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs:
+    diff = np.abs(a - e)
+    idx = tuple(np.unravel_index(int(np.argmax(diff)), a.shape)) if a.ndim else ()
+    norm_e = float(np.linalg.norm(e))
+    rel = float(np.linalg.norm(a - e)) / norm_e if norm_e > 0 else math.inf
+    rel_text = f"relative error {rel:.3g}" if math.isfinite(rel) else "expected all zeros"
+    text = (f"{name} does not match the expected gradient ({rel_text}); the largest difference "
+            f"is at {_index(name, idx)}: {a[idx]:.6g} instead of {e[idx]:.6g}. No simple pattern "
+            f"(a factor, the sign, a transpose, a known slip) explains it")
+    return _Obs("mismatch", [name], _esc(text),
+                {"relative_error": rel if math.isfinite(rel) else None,
+                 "worst": list(map(int, idx)), "analytic": float(a[idx]),
+                 "expected": float(e[idx])}, None)
+
+
+def _value_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
+    """Diagnose two arrays of the same shape."""
+    if _equal(a, e):
+        return None
+    md = ctx.model_for(name, e)
+    if md is not None:  # the other one-sided derivative at exact kinks is fine
+        for h in ctx.hypotheses:
+            if h.acceptable and name in h.grads and _equal(a, h.grads[name]):
+                return None
+    if _absmax(a) <= MATCH_ATOL:
+        return _Obs("zero", [name], "{what} {is} all zeros: nothing was computed or nothing "
+                    "reached {it}", {}, ("zero",))
+    r = _fit_scale(a, e)
+    if r is not None:
+        support = int(np.sum(np.abs(e) > 1e-3 * _absmax(e)))
+        obs = _scale_obs(name, r, support, ctx)
+        if obs is not None:
+            return obs
+    obs = _l2_obs(name, a, e, ctx)
+    if obs is not None:
+        return obs
+    if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and _equal(a, e.T):
+        return _Obs("transpose", [name], "{what} {is} the transpose of the expected gradient "
+                    "(square, so the shape did not reveal it): e.g. dW = A_prev·dZᵀ/m instead "
+                    "of dZ·A_prevᵀ/m", {}, ("transpose", "square"))
+    obs = _hyp_obs_single(name, a, e, ctx)
+    if obs is not None:
+        return obs
+    return _near_miss_obs(name, a, e) or _mismatch_obs(name, a, e)
+
+
+def _shape_meaning(name: str, shape: tuple) -> str:
+    parsed = _parse(name)
+    if parsed is None:
+        return ""
+    p, l = parsed
+    return {"W": f" = (n_{l}, n_{l - 1}), the shape of W{l}",
+            "b": f" = (n_{l}, 1), the shape of b{l}",
+            "Z": f" = (n_{l}, m), the shape of Z{l}",
+            "A": f" = (n_{l}, m), the shape of A{l}"}[p]
+
+
+def _shape_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs:
+    details = {"shape": list(a.shape), "expected_shape": list(e.shape)}
+    m = ctx.m
+    if a.size == e.size and a.ndim == 2 and e.ndim == 2 and a.shape == e.shape[::-1]:
+        inner = _value_obs(name, a.T, e, ctx)
+        if e.shape[1] == 1:
+            text = (f"{{what}} is a row of shape {a.shape} instead of a column {e.shape}: sum "
+                    f"over the examples with axis=1, keepdims=True")
+        else:
+            text = (f"{{what}} has the transposed shape {a.shape} instead of {e.shape}"
+                    f"{_shape_meaning(name, e.shape)}: e.g. A_prev·dZᵀ instead of dZ·A_prevᵀ")
+        if inner is None:
+            text += " (its values are right once transposed)"
+        else:
+            text += "; even transposed, " + _esc(inner.finding().message)
+            details["then"] = inner.kind
+        return _Obs("transpose", [name], text, details, None)
+    if a.size == e.size and [s for s in a.shape if s != 1] == [s for s in e.shape if s != 1]:
+        inner = _value_obs(name, a.reshape(e.shape), e, ctx)
+        text = (f"{{what}} has shape {a.shape} instead of {e.shape}: the singleton axis was "
+                f"lost or added (use keepdims=True, or reshape)")
+        if inner is None:
+            text += "; the values are right"
+        else:
+            text += "; also, " + _esc(inner.finding().message)
+            details["then"] = inner.kind
+        return _Obs("keepdims", [name], text, details,
+                    ("keepdims",) if inner is None else None)
+    parsed = _parse(name)
+    column = e.ndim == 2 and e.shape[1] == 1 or e.ndim == 1
+    n = e.shape[0] if e.ndim else 1
+    if column and m is not None and m != n and a.size == m and (a.ndim == 1 or 1 in a.shape):
+        text = (f"{{what}} has shape {a.shape}, one entry per example (m = {m}), instead of "
+                f"{e.shape}: the sum runs over the wrong axis; sum over the examples with "
+                f"np.sum(dZ, axis=1, keepdims=True)")
+        if parsed and parsed[0] == "b":
+            dZ = ctx.dZ(parsed[1])
+            if dZ is not None and dZ.shape[1] == m:
+                flat = a.ravel()
+                for value, how in ((np.sum(dZ, axis=0) / m, "Σ over axis 0, over m"),
+                                   (np.sum(dZ, axis=0), "Σ over axis 0"),
+                                   (np.mean(dZ, axis=0), "the mean over axis 0")):
+                    if _equal(flat, value):
+                        text += f" (the values are {how} of dZ{parsed[1]})"
+                        details["verified"] = how
+                        break
+        return _Obs("wrong_axis", [name], text, details, None)
+    if a.size == 1 and e.size > 1 and column:
+        text = (f"{{what}} is a single number instead of shape {e.shape}: the sum runs over all "
+                f"entries instead of over the examples only (np.sum(dZ, axis=1, keepdims=True))")
+        if parsed and parsed[0] == "b":
+            dZ = ctx.dZ(parsed[1])
+            if dZ is not None and m is not None:
+                value = float(a.ravel()[0])
+                for ref, how in ((np.sum(dZ) / m, "Σ of all of dZ, over m"),
+                                 (np.mean(dZ), "the mean of all of dZ")):
+                    if _equal(np.array([value]), np.array([ref])):
+                        text += f" (the value is {how})"
+                        details["verified"] = how
+                        break
+        return _Obs("wrong_axis", [name], text, details, None)
+    text = f"{{what}} has shape {a.shape} but should be {e.shape}{_shape_meaning(name, e.shape)}"
+    if parsed and parsed[0] == "W":
+        l = parsed[1]
+        if a.shape == (e.shape[0], e.shape[0]):
+            text += f": it looks like A{l} (this layer's output) was used instead of A{l - 1}"
+        elif m is not None and a.shape == (e.shape[0], m):
+            text += (f": one column per example, so the product with A{l - 1}ᵀ (which sums over "
+                     f"the examples) is missing")
+    return _Obs("shape", [name], text, details, None)
+
+
+def _as_array(value) -> tuple[np.ndarray | None, str | None]:
+    if isinstance(value, np.ndarray):
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):
+            return None, type(value).__name__
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                 or np.issubdtype(arr.dtype, np.floating)):
+        return None, f"{type(value).__name__} of dtype {arr.dtype}"
+    return arr.astype(np.float64), None
+
+
+def _expected_array(name: str, value) -> np.ndarray:
+    arr, problem = _as_array(value)
+    if arr is None:
+        raise TypeError(f"expected[{name!r}] must be a real numeric array, got {problem}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"expected[{name!r}] contains NaN or infinity; the true gradient must "
+                         f"be finite")
+    return arr
+
+
+def _diagnose_one(name: str, analytic, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
+    if analytic is None:
+        return _Obs("missing", [name], f"{{what}} {{is}} missing: expected an array of shape "
+                    f"{e.shape}", {}, ("missing",))
+    a, problem = _as_array(analytic)
+    if a is None:
+        return _Obs("type", [name], f"{{what}} is a {problem}, not a numeric array of shape "
+                    f"{e.shape}", {}, None)
+    bad = ~np.isfinite(a)
+    if np.any(bad):
+        first = tuple(np.argwhere(bad)[0]) if a.ndim else ()
+        return _Obs("nonfinite", [name], f"{{what}} contains {int(np.sum(bad))} NaN or infinite "
+                    f"value(s), first at {_index(name, first)}: look for a division by zero or "
+                    f"a log of 0 (e.g. saturated sigmoid outputs)", {"count": int(np.sum(bad))},
+                    None)
+    if a.shape != e.shape:
+        return _shape_obs(name, a, e, ctx)
+    return _value_obs(name, a, e, ctx)
+
+
+# --------------------------------------------------------------------------- public API
+def diagnose_array(name: str, analytic, expected, context: Mapping | None = None
+                   ) -> Finding | None:
+    """Diagnose one array: None if ``analytic`` equals ``expected`` up to rounding.
+
+    Parameters
+    ----------
+    name : str
+        The array's key, e.g. ``"dW2"`` (a layer index enables the network-aware recognisers),
+        ``"dW"``, ``"AL"`` or ``"cost"``.
+    analytic : array-like or None
+        The value under test (None: missing). Any shape or content is diagnosed.
+    expected : array-like
+        The true value: a real, finite array (else ``TypeError``/``ValueError``).
+    context : dict or None
+        ``{"m", "net", "params", "cache", "X", "Y"}``, any of them absent or None.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    e = _expected_array(name, expected)
+    obs = _diagnose_one(name, analytic, e, _Ctx(context))
+    return obs.finding() if obs is not None else None
+
+
+def diagnose(analytic: Mapping, expected: Mapping, context: Mapping | None = None
+             ) -> list[Finding]:
+    """Diagnose a whole set of gradients: an empty list when they are right.
+
+    Parameters
+    ----------
+    analytic : dict
+        The gradients under test: ``"dW1", "db1", …`` and optionally ``"dZ1", …, "dA0", …``
+        (per-example). Keys may be missing and arrays may have any shape.
+    expected : dict
+        The true gradients with the same keys. ``dW``/``db`` keys (and keys without a layer
+        index) missing from ``analytic`` are reported; ``dZ``/``dA`` keys are optional.
+    context : dict or None
+        ``{"m": int, "net": Network, "params": dict, "cache": dict, "X", "Y"}``; every entry
+        may be None or absent. With a network, parameters, targets and a cache (or X), the
+        candidate mistakes are recomputed and matched.
+
+    Returns
+    -------
+    list of Finding
+        Most important first: a whole-network explanation when one fits, else the per-array
+        findings, merged where they share a cause, with a by-layer summary.
+    """
+    if not isinstance(analytic, Mapping):
+        raise TypeError(f"analytic must be a dict of arrays {{'dW1', 'db1', …}}, "
+                        f"got {type(analytic).__name__}")
+    if not isinstance(expected, Mapping):
+        raise TypeError(f"expected must be a dict of arrays {{'dW1', 'db1', …}}, "
+                        f"got {type(expected).__name__}")
+    exp = {k: _expected_array(k, v) for k, v in expected.items()}
+    ctx = _Ctx(context, exp)
+    keys = sorted(exp, key=_sort_key)
+    obs: dict[str, _Obs | None] = {}
+    compared: dict[str, np.ndarray] = {}
+    for k in keys:
+        parsed = _parse(k)
+        if k not in analytic and parsed is not None and parsed[0] in "ZA":
+            continue  # intermediates are optional
+        obs[k] = _diagnose_one(k, analytic.get(k), exp[k], ctx)
+        a, _ = _as_array(analytic.get(k)) if k in analytic else (None, None)
+        if a is not None and a.shape == exp[k].shape and np.all(np.isfinite(a)):
+            compared[k] = a
+    wrong = [k for k, o in obs.items() if o is not None]
+    if not wrong:
+        return []
+
+    whole = _whole_network(obs, compared, exp, ctx)
+    if whole is not None:
+        return whole
+    return _merge_and_summarise(obs, compared, ctx)
+
+
+def _layer_of(key: str) -> int | None:
+    parsed = _parse(key)
+    return parsed[1] if parsed else None
+
+
+def _status(obs: Mapping[str, _Obs | None]) -> tuple[list[int], list[int]]:
+    """(right layers, wrong layers) among the layer-indexed keys (dA_l counts for layer l)."""
+    right, wrong = set(), set()
+    for k, o in obs.items():
+        l = _layer_of(k)
+        if l is None or l == 0:
+            continue
+        (wrong if o is not None else right).add(l)
+    return sorted(right - wrong), sorted(wrong)
+
+
+def _right_phrase(layers: list[int], keys) -> str:
+    if len(layers) == 1:
+        names = [k for k in (f"dW{layers[0]}", f"db{layers[0]}") if k in keys]
+        if names:
+            return f"{_join(names)} {'is' if len(names) == 1 else 'are'} right"
+    return f"{_layers(layers)} {'is' if len(layers) == 1 else 'are'} right"
+
+
+def _whole_network(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
+    """One candidate mistake that reproduces every compared array, as a finding."""
+    if ctx.model is None or not compared:
+        return None
+    wrong_cmp = [k for k in compared if obs[k] is not None]
+    if not wrong_cmp:
+        return None
+    match = None
+    for h in ctx.hypotheses:
+        if any(k not in h.grads or h.grads[k].shape != a.shape for k, a in compared.items()):
+            continue
+        if all(_equal(a, h.grads[k]) for k, a in compared.items()):
+            if h.acceptable:  # only the one-sided derivative at exact kinks differs
+                match = h
+                break
+            if any(not _equal(exp[k], h.grads[k]) for k in compared):
+                match = h
+                break
+    if match is None:
+        return None
+    rest = [o.finding() for k, o in obs.items() if o is not None and k not in compared]
+    if match.acceptable:
+        return rest
+    right, wrong = _status({k: obs[k] for k in compared})
+    text = _hyp_sentence(match, compared.keys())
+    if match.kind == "dA_prev":
+        below = [l for l in wrong if l < min(match.origin)]
+        above = [l for l in right if l >= max(match.origin)]
+        head = []
+        if above:
+            head.append(_right_phrase(above, compared))
+        if below:
+            head.append(f"{_layers(below)} {'is' if len(below) == 1 else 'are'} wrong")
+        text = (", ".join(head) + ": " if head else "") + text
+    else:
+        above = [l for l in right if l > max(match.origin)]
+        below = [l for l in wrong if l < min(match.origin)]
+        tail = []
+        if above:
+            tail.append(_right_phrase(above, compared))
+        if below:
+            tail.append(f"{_layers(below)} {'is' if len(below) == 1 else 'are'} wrong only as "
+                        f"a consequence")
+        if tail:
+            text += "; " + ", and ".join(tail)
+    names = tuple(k for k in sorted(compared, key=_sort_key) if obs[k] is not None)
+    finding = Finding(names, match.kind, text + ".",
+                      {"candidate": match.id, "layers": list(match.origin),
+                       "right_layers": right, "wrong_layers": wrong})
+    return [finding] + rest
+
+
+def _finding(o: _Obs, obs) -> Finding:
+    """A merged observation as a finding; "all the gradients" when it covers every wrong key."""
+    wrong = [k for k, v in obs.items() if v is not None]
+    if len(o.names) >= 4 and sorted(o.names) == sorted(wrong) and len(wrong) == len(obs):
+        text = o.template.format(what=f"all the gradients ({_join(o.names)})", **_verbs(2))
+        return Finding(tuple(o.names), o.kind, text, o.details)
+    return o.finding()
+
+
+def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
+    merged: list[_Obs] = []
+    index: dict[tuple, _Obs] = {}
+    for k, o in obs.items():
+        if o is None:
+            continue
+        if o.merge is not None and o.merge in index:
+            index[o.merge].names.append(k)
+            continue
+        o = _Obs(o.kind, list(o.names), o.template, dict(o.details), o.merge)
+        merged.append(o)
+        if o.merge is not None:
+            index[o.merge] = o
+
+    right, wrong = _status(obs)
+    unexplained = [o for o in merged if o.kind == "mismatch" and _layer_of(o.names[0])]
+    if not (wrong and unexplained):
+        return [_finding(o, obs) for o in merged]
+    top = max(wrong)
+    above = [l for l in right if l > top]
+    top_keys = [k for k in (f"dW{top}", f"db{top}") if k in obs]
+    passing_back = (wrong == list(range(1, top + 1))
+                    and all(obs[k] is not None for k in top_keys))
+    if above and passing_back:
+        # The upper layers are right and nothing explains the lower ones: the mistake enters on
+        # the way down (dA passed back, an activation derivative, or A_prev).
+        names = [n for o in unexplained for n in o.names]
+        worst = max(unexplained, key=lambda o: o.details.get("relative_error") or math.inf)
+        text = (f"{_right_phrase(above, obs)}, {_layers(wrong)} "
+                f"{'is' if len(wrong) == 1 else 'are'} wrong: look at how dA_prev is passed back "
+                f"into layer {top} (dA{top} = W{top + 1}ᵀ·dZ{top + 1}), at layer {top}'s activation "
+                f"derivative and at what it uses as A_prev; an error there propagates to every "
+                f"layer below")
+        summary = _Obs("lower_layers", names, _esc(text), {"right_layers": right,
+                                                            "wrong_layers": wrong,
+                                                            "worst": worst.details}, None)
+        merged = [summary] + [o for o in merged if o not in unexplained]
+    else:
+        below = [o for o in unexplained if _layer_of(o.names[0]) < top]
+        explained_top = any(o.kind != "mismatch" and _layer_of(o.names[0]) == top
+                            for o in merged)
+        if below and explained_top:
+            names = [n for o in below for n in o.names]
+            layers = sorted({_layer_of(n) for n in names})
+            text = (f"{_layers(layers)} {'is' if len(layers) == 1 else 'are'} wrong too, "
+                    f"probably only as a consequence of the mistake in layer {top} (errors "
+                    f"propagate backwards): fix layer {top} first")
+            merged = [o for o in merged if o not in below] + [
+                _Obs("propagated", names, text, {"from_layer": top}, None)]
+    return [_finding(o, obs) for o in merged]

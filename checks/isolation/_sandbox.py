@@ -1,0 +1,158 @@
+"""Enter the sandbox from *inside* the child process: rlimits, no-new-privileges, uid drop.
+
+This file is never imported as part of the ``checks`` package in a child.  It is used in three
+ways, all with the standard library only:
+
+* run as a launcher by path: ``python -I -S _sandbox.py exec SPEC -- ARGV...`` applies
+  :func:`enter` and then ``execvp``'s ``ARGV`` (used by ``run_command``);
+* loaded by path from ``_child.py``, which calls :func:`enter` itself once the interpreter
+  and numpy are imported (the Python harness needs to read the interpreter's files first: the
+  interpreter may live in a directory the throw-away uid cannot read, see ``_child.py``);
+* ``python -I -S _sandbox.py killall UID GID`` drops to ``UID`` and sends ``kill(-1,
+  SIGKILL)``, which atomically kills every process of that uid (also those that escaped the
+  process group with ``setsid``) except the caller.
+
+So there is exactly one piece of code that applies limits and drops privileges, whichever
+entry point started the child.  Doing it in the child (rather than with ``preexec_fn`` in
+the parent) keeps the parent thread-safe: ``subprocess`` forbids nothing, but Python code
+between ``fork`` and ``exec`` in a threaded parent can deadlock.
+
+SPEC is JSON::
+
+    {"as": bytes, "fsize": bytes, "nproc": n, "cpu_soft": s, "cpu_hard": s,
+     "uid": int | null, "gid": int | null}
+
+``cpu_soft``/``cpu_hard`` are seconds *on top of* the CPU time the process has already used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import sys
+
+_INFINITY = resource.RLIM_INFINITY
+
+
+def _cpu_used() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _set_limit(which: int, soft: int, hard: int) -> None:
+    current_soft, current_hard = resource.getrlimit(which)
+    if os.geteuid() != 0 and current_hard != _INFINITY:
+        # an unprivileged process cannot raise its hard limit: keep the stricter one
+        hard = min(hard, current_hard)
+    soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def set_cpu_limit(soft_seconds: float, hard_seconds: float | None = None) -> None:
+    """Arm RLIMIT_CPU to allow ``soft_seconds`` more CPU time from now (soft limit).
+
+    With ``hard_seconds`` None the hard limit is left alone (the soft limit is clamped to it),
+    which is how the persistent harness re-arms the limit before every call.
+    """
+    used = _cpu_used()
+    soft = int(math.ceil(used + soft_seconds))
+    if hard_seconds is None:
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    else:
+        hard = int(math.ceil(used + hard_seconds))
+    if hard != _INFINITY:
+        soft = min(soft, hard)
+    _set_limit(resource.RLIMIT_CPU, soft, hard)
+
+
+def _no_new_privileges() -> bool:
+    """PR_SET_NO_NEW_PRIVS: setuid binaries (su, sudo, ...) can no longer raise privileges."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+    except (OSError, AttributeError):
+        return False
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` for good (real, effective and saved ids), without extra groups."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+        raise OSError(f"privilege drop to uid {uid} did not take effect")
+    if uid != 0:
+        try:
+            os.setresuid(0, 0, 0)
+        except PermissionError:
+            pass
+        else:  # pragma: no cover - would mean the drop is reversible
+            raise OSError("privilege drop is reversible; refusing to run untrusted code")
+
+
+def enter(spec: dict) -> None:
+    """Apply the limits in ``spec`` to the current process, then drop to the sandbox uid."""
+    _set_limit(resource.RLIMIT_CORE, 0, 0)
+    _set_limit(resource.RLIMIT_AS, spec["as"], spec["as"])
+    _set_limit(resource.RLIMIT_FSIZE, spec["fsize"], spec["fsize"])
+    set_cpu_limit(spec["cpu_soft"], spec["cpu_hard"])
+    _set_limit(resource.RLIMIT_NPROC, spec["nproc"], spec["nproc"])
+    os.umask(0o077)
+    # before the drop: ctypes may live in a directory the sandbox uid cannot read
+    _no_new_privileges()
+    if spec.get("uid") is not None:
+        drop_privileges(spec["uid"], spec["gid"])
+
+
+def _execute(command: list[str]) -> None:
+    """``execvp`` without its lazy imports (the stdlib may be unreadable after the drop)."""
+    environment = dict(os.environ)
+    if "/" in command[0]:
+        os.execve(command[0], command, environment)
+    error: OSError | None = None
+    for directory in environment.get("PATH", "/usr/bin:/bin").split(":"):
+        candidate = os.path.join(directory or ".", command[0])
+        try:
+            os.execve(candidate, command, environment)
+        except PermissionError as failure:
+            error = failure  # remember, but keep searching like execvp does
+        except (FileNotFoundError, NotADirectoryError) as failure:
+            error = error or failure
+    raise error or FileNotFoundError(2, "No such file or directory")
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) >= 3 and argv[0] == "exec" and argv[2] == "--" and len(argv) >= 4:
+        enter(json.loads(argv[1]))
+        # Python ignores SIGPIPE and SIGXFSZ; programs we exec expect the defaults.
+        for name in ("SIGPIPE", "SIGXFSZ"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
+        command = argv[3:]
+        try:
+            _execute(command)
+        except OSError as error:
+            sys.stderr.write(f"sandbox: cannot execute {command[0]!r}: {error.strerror}\n")
+            sys.stderr.flush()
+            os._exit(126 if isinstance(error, PermissionError) else 127)
+    if len(argv) == 3 and argv[0] == "killall":
+        uid, gid = int(argv[1]), int(argv[2])
+        if uid == 0:
+            return 2  # never kill(-1) as root
+        drop_privileges(uid, gid)
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return 0
+    sys.stderr.write("usage: _sandbox.py exec SPEC -- ARGV... | killall UID GID\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

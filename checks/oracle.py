@@ -1,9 +1,10 @@
 r"""The autograd oracle: the network cost written again, independently, in ``autograd.numpy``.
 
 Nothing here calls the reference's formulas. Each activation and loss is restated in autograd's
-NumPy (often in a different but equivalent form, e.g. sigmoid as :math:`\exp(-\log(1+e^{-z}))`)
-and every derivative comes from reverse-mode differentiation, never from a hand-written rule. The
-reference's hand-written derivatives are then compared with these.
+NumPy, often in a different but equivalent form (sigmoid in two branches where the reference uses
+:math:`\exp(-\log(1+e^{-z}))`), and every derivative comes from reverse-mode
+differentiation, never from a hand-written rule. The reference's hand-written derivatives are
+then compared with these.
 
 The oracle also returns the per-example intermediates: it adds a zero perturbation
 :math:`E_l` to every :math:`Z_l` and :math:`A_l` and differentiates with respect to it, so
@@ -34,8 +35,16 @@ _C = math.sqrt(2.0 / math.pi)
 
 
 def _sigmoid(z):
-    """sigma(z) = exp(-log(1 + e^-z)), through logaddexp (stable in both tails)."""
-    return anp.exp(-anp.logaddexp(0.0, -z))
+    """sigma(z) as 1/(1 + e^-z) for z >= 0 and e^z/(1 + e^z) for z < 0; each branch sees a
+    clamped copy of z, so no exp overflows and autograd's derivative keeps its precision."""
+    pos = anp.where(z >= 0, z, 0.0)
+    neg = anp.where(z < 0, z, 0.0)
+    return anp.where(z >= 0, 1.0 / (1.0 + anp.exp(-pos)), anp.exp(neg) / (1.0 + anp.exp(neg)))
+
+
+def _softplus(z):
+    """log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)."""
+    return anp.maximum(z, 0.0) + anp.log1p(anp.exp(-anp.abs(z)))
 
 
 #: name -> f(z, **params), written in autograd.numpy.
@@ -46,7 +55,7 @@ ORACLE_ACTIVATIONS: dict[str, Callable] = {
     "leaky_relu": lambda z, slope=0.01: anp.where(z > 0, z, slope * z),
     "linear": lambda z: 1.0 * z,
     "softmax": lambda z: anp.exp(z - _lse(z)),
-    "softplus": lambda z: anp.logaddexp(0.0, z),
+    "softplus": _softplus,
     "elu": lambda z, alpha=1.0: anp.where(z > 0, z, alpha * (anp.exp(z) - 1.0)),
     # (1 + tanh u)/2 = sigma(2u): the tanh-form GELU without autograd's overflowing tanh rule
     "gelu": lambda z: z * _sigmoid(2.0 * _C * (z + 0.044715 * z * z * z)),
@@ -63,7 +72,8 @@ ORACLE_LOSSES: dict[str, Callable] = {
 
 #: (loss, output activation) -> per-example loss from the pre-activation z.
 ORACLE_FUSED: dict[tuple[str, str], Callable] = {
-    ("bce", "sigmoid"): lambda z, y: anp.sum(anp.logaddexp(0.0, z) - y * z, axis=0),
+    # -[y log sigma(z) + (1 - y) log sigma(-z)] with -log sigma(z) = softplus(-z)
+    ("bce", "sigmoid"): lambda z, y: anp.sum(y * _softplus(-z) + (1.0 - y) * _softplus(z), axis=0),
     ("cross_entropy", "softmax"): lambda z, y: anp.sum(y * (_lse(z) - z), axis=0),
 }
 

@@ -28,15 +28,16 @@ def as_float_array(name: str, value: object, *, ndim: int | None = None,
     Rejects: non-numeric data (strings, objects, booleans), complex numbers, NaN or infinity,
     the wrong number of dimensions, and empty arrays unless ``allow_empty``.
     """
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        arr = value  # the common case: no conversion, no dtype questions
+    elif isinstance(value, np.ndarray):
         arr = value
     else:
         try:
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged lists and the like
             raise TypeError(f"{name} must be a numeric array, got {describe(value)}: {exc}") from None
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
-                                 or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype.kind not in "iuf":  # signed, unsigned, float; not bool, complex, str, object
         raise TypeError(f"{name} must be a real numeric array, got {describe(value)} "
                         f"(dtype {arr.dtype})")
     if ndim is not None and arr.ndim != ndim:
@@ -44,7 +45,7 @@ def as_float_array(name: str, value: object, *, ndim: int | None = None,
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one element")
     arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))
         first = tuple(int(i) for i in bad[0])
         raise ValueError(f"{name} contains {len(bad)} non-finite value(s) (NaN or inf), "

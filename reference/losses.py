@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import describe
-from .activations import Activation, log_sigmoid, sigmoid
+from .activations import Activation
 
 __all__ = ["Loss", "Fused", "LOSSES", "register", "get_loss", "loss_names", "logsumexp"]
 
@@ -110,6 +110,8 @@ def get_loss(spec: object) -> Loss:
 
 
 def _check_unit_interval(y: np.ndarray, name: str, loss: str) -> None:
+    if y.min() >= 0 and y.max() <= 1:
+        return
     bad = (y < 0) | (y > 1)
     if np.any(bad):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -125,16 +127,15 @@ class BCE(Loss):
     :math:`\partial\ell/\partial a_k = (a_k - y_k)/(a_k(1-a_k))`. Targets in [0, 1].
 
     Follows a sigmoid output, fused from the logits ``Z``:
-    :math:`\ell = \sum_k \left[\mathrm{softplus}(z_k) - y_k z_k\right]
-    = -\sum_k \left[y_k\log\sigma(z_k) + (1-y_k)\log\sigma(-z_k)\right]`,
-    :math:`\partial\ell/\partial z_k = \sigma(z_k) - y_k`.
+    :math:`\ell = \sum_k \left[\log(1+e^{z_k}) - y_k z_k\right]` (``logaddexp(0, z)``, exact in
+    both tails), :math:`\partial\ell/\partial z_k = \sigma(z_k) - y_k = a_k - y_k`.
     """
 
     name = "bce"
     output_activations = ("sigmoid",)
     fused = {"sigmoid": Fused(
-        value=lambda z, y: -np.sum(y * log_sigmoid(z) + (1.0 - y) * log_sigmoid(-z), axis=0),
-        dz=lambda z, a, y: sigmoid(z) - y,
+        value=lambda z, y: np.sum(np.logaddexp(0.0, z) - y * z, axis=0),
+        dz=lambda z, a, y: a - y,
         doc="sigmoid + bce from logits")}
 
     def value(self, a, y):

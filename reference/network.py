@@ -87,6 +87,10 @@ class Network:
             raise ValueError(f"loss {self.loss.name!r} cannot follow output activation "
                              f"{out.spec!r}; it accepts: {', '.join(self.loss.output_activations)}")
         self._fused = self.loss.fused_with(out)
+        self._shapes = self.param_shapes()
+        # per layer l = 1..L: the dict keys used in the hot loops, formatted once
+        self._keys = [(f"W{l}", f"b{l}", f"Z{l}", f"A{l}", f"A{l - 1}", f"dW{l}", f"db{l}",
+                       f"dZ{l}", f"dA{l - 1}") for l in range(1, len(sizes))]
 
     # ------------------------------------------------------------------ description
     @property
@@ -127,15 +131,20 @@ class Network:
         if not isinstance(params, Mapping):
             raise TypeError(f"{name} must be a dict of arrays {{'W1', 'b1', …}}, "
                             f"got {describe(params)}")
-        shapes = self.param_shapes()
-        missing = [k for k in shapes if k not in params]
-        extra = [k for k in params if k not in shapes]
-        if missing or extra:
+        shapes = self._shapes
+        if len(params) != len(shapes) or any(k not in params for k in shapes):
+            missing = [k for k in shapes if k not in params]
+            extra = [k for k in params if k not in shapes]
             raise ValueError(f"{name} keys do not match layer_sizes {self.layer_sizes}: "
                              f"missing {missing or 'none'}, unexpected {extra or 'none'}")
         checked = {}
         for key, shape in shapes.items():
-            arr = as_float_array(f"{name}[{key!r}]", params[key], ndim=2)
+            arr = params[key]
+            if (type(arr) is np.ndarray and arr.dtype == np.float64 and arr.shape == shape
+                    and np.isfinite(arr).all()):
+                checked[key] = arr  # the common case, without building messages
+                continue
+            arr = as_float_array(f"{name}[{key!r}]", arr, ndim=2)
             if arr.shape != shape:
                 what = "(n_l, n_{l-1})" if key[0] == "W" else "(n_l, 1)"
                 raise ValueError(f"{name}[{key!r}] has shape {arr.shape}, expected {shape} = {what} "
@@ -192,13 +201,22 @@ class Network:
         m = cache["A0"].shape[1]
         return self._backward(params, cache, self.check_Y(Y, m))
 
-    def gradients(self, params: Params, X: object, Y: object) -> tuple[float, dict[str, np.ndarray]]:
-        """``(J, grads)`` for one batch: validation, forward, cost and backward."""
-        params = self.check_params(params)
-        X = self.check_X(X)
-        Y = self.check_Y(Y, X.shape[1])
+    def gradients(self, params: Params, X: object, Y: object, *, intermediates: bool = True,
+                  check: bool = True) -> tuple[float, dict[str, np.ndarray]]:
+        """``(J, grads)`` for one batch: validation, forward, cost and backward.
+
+        With ``intermediates=False`` only ``dW*`` and ``db*`` are returned, and ``dA0`` (the
+        gradient with respect to the input, a whole extra matrix product) is not computed.
+        ``check=False`` skips the validation of ``params``, ``X`` and ``Y``: for hot loops over
+        inputs that were validated once (float64 arrays of the right shapes, finite, targets in
+        the loss's domain); anything else then gives undefined results instead of an error.
+        """
+        if check:
+            params = self.check_params(params)
+            X = self.check_X(X)
+            Y = self.check_Y(Y, X.shape[1])
         _, cache = self._forward(params, X)
-        return self._cost(params, cache, Y), self._backward(params, cache, Y)
+        return self._cost(params, cache, Y), self._backward(params, cache, Y, intermediates)
 
     # ------------------------------------------------------------------ unchecked core
     # The underscore methods trust their inputs (float64, right shapes); the checker and the
@@ -206,46 +224,52 @@ class Network:
     def _forward(self, params: Params, X: np.ndarray):
         cache = {"A0": X}
         A = X
-        for l, act in enumerate(self.activations, start=1):
-            Z = params[f"W{l}"] @ A + params[f"b{l}"]
+        for act, (W, b, Zk, Ak, *_) in zip(self.activations, self._keys, strict=True):
+            Z = params[W] @ A + params[b]
             A = act.value(Z)
-            cache[f"Z{l}"] = Z
-            cache[f"A{l}"] = A
+            cache[Zk] = Z
+            cache[Ak] = A
         return A, cache
 
     def _losses(self, cache: Mapping[str, np.ndarray], Y: np.ndarray) -> np.ndarray:
         """Per-example losses ℓ_i, shape (m,)."""
         if self._fused is not None:
-            return self._fused.value(cache[f"Z{self.L}"], Y)
-        return self.loss.value(cache[f"A{self.L}"], Y)
+            return self._fused.value(cache[self._keys[-1][2]], Y)
+        return self.loss.value(cache[self._keys[-1][3]], Y)
 
     def _cost(self, params: Params, cache: Mapping[str, np.ndarray], Y: np.ndarray) -> float:
         m = Y.shape[1]
         J = float(np.sum(self._losses(cache, Y))) / m
         if self.l2:
-            J += self.l2 / (2.0 * m) * sum(float(np.sum(params[f"W{l}"] ** 2))
-                                           for l in range(1, self.L + 1))
+            J += self.l2 / (2.0 * m) * sum(float(np.sum(params[k[0]] ** 2)) for k in self._keys)
         return J
 
-    def _backward(self, params: Params, cache: Mapping[str, np.ndarray], Y: np.ndarray):
-        L, m = self.L, Y.shape[1]
+    def _backward(self, params: Params, cache: Mapping[str, np.ndarray], Y: np.ndarray,
+                  intermediates: bool = True):
+        m = Y.shape[1]
         grads: dict[str, np.ndarray] = {}
-        ZL, AL = cache[f"Z{L}"], cache[f"A{L}"]
+        _, _, ZL, AL, *_ = self._keys[-1]
         if self._fused is not None:
-            dZ = self._fused.dz(ZL, AL, Y)
+            dZ = self._fused.dz(cache[ZL], cache[AL], Y)
         else:
-            dZ = self.activations[-1].vjp(ZL, AL, self.loss.derivative(AL, Y))
-        for l in range(L, 0, -1):
-            W, A_prev = params[f"W{l}"], cache[f"A{l - 1}"]
-            grads[f"dZ{l}"] = dZ
-            dW = (dZ @ A_prev.T) / m
+            dZ = self.activations[-1].vjp(cache[ZL], cache[AL], self.loss.derivative(cache[AL], Y))
+        for l in range(self.L, 0, -1):
+            W, _, _, _, A_prev, dW_key, db_key, dZ_key, dA_key = self._keys[l - 1]
+            W = params[W]
+            dW = dZ @ cache[A_prev].T
+            dW *= 1.0 / m
             if self.l2:
                 dW += (self.l2 / m) * W
-            grads[f"dW{l}"] = dW
-            grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
+            grads[dW_key] = dW
+            grads[db_key] = np.sum(dZ, axis=1, keepdims=True) * (1.0 / m)
+            if intermediates:
+                grads[dZ_key] = dZ
+            if l == 1 and not intermediates:
+                break
             dA = W.T @ dZ
-            grads[f"dA{l - 1}"] = dA
+            if intermediates:
+                grads[dA_key] = dA
             if l > 1:
-                Z = cache[f"Z{l - 1}"]
-                dZ = self.activations[l - 2].vjp(Z, cache[f"A{l - 1}"], dA)
+                _, _, Z_prev, A_prev_key, *_ = self._keys[l - 2]
+                dZ = self.activations[l - 2].vjp(cache[Z_prev], cache[A_prev_key], dA)
         return grads

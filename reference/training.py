@@ -49,9 +49,9 @@ __all__ = [
 
 Params = dict[str, np.ndarray]
 
-#: With ``progress=None`` a bar is shown only when epochs × m reaches this many example-passes
-#: (and stderr is a terminal).
-PROGRESS_MIN_WORK = 2_000_000
+#: With ``progress=None`` the bar appears only once a run has lasted this many seconds (and only
+#: when stderr is a terminal).
+PROGRESS_DELAY = 1.0
 
 
 # --------------------------------------------------------------------------- checks
@@ -386,17 +386,19 @@ class TrainResult:
         return accuracy(self.predict(X), Y)
 
 
-def _progress_bar(progress: bool | None, epochs: int, m: int):
-    """A tqdm bar over the epochs, or ``None`` (disabled, short run, or tqdm missing)."""
-    if progress is False or (progress is None and epochs * m < PROGRESS_MIN_WORK):
+def _progress_bar(progress: bool | None, epochs: int):
+    """A tqdm bar over the epochs, or ``None`` (``progress=False`` or tqdm missing)."""
+    if progress is False:
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    # disable=None lets tqdm hide the bar when stderr is not a terminal (auto mode only).
-    return tqdm(total=epochs, desc="train", unit="epoch", leave=False,
-                disable=None if progress is None else False)
+    if progress:
+        return tqdm(total=epochs, desc="train", unit="epoch", leave=False)
+    # Auto: hidden when stderr is not a terminal (disable=None) and for short runs (delay).
+    return tqdm(total=epochs, desc="train", unit="epoch", leave=False, disable=None,
+                delay=PROGRESS_DELAY)
 
 
 def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_size: int = 64,
@@ -433,8 +435,8 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     seed : int, None or numpy Generator
         Seeds the one generator used for the initial parameters and every epoch's permutation.
     progress : bool or None
-        True: always a tqdm bar; False: never; None (default): a bar for long runs
-        (epochs × m >= ``PROGRESS_MIN_WORK``) when stderr is a terminal. Without tqdm, no bar.
+        True: always a tqdm bar; False: never; None (default): a bar on a terminal once the
+        run has lasted ``PROGRESS_DELAY`` seconds. Without tqdm, never a bar.
 
     Returns
     -------
@@ -478,7 +480,7 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     costs = np.empty(epochs + 1)
     costs[0] = network.cost(params, Xs, Y)
 
-    bar = _progress_bar(progress, epochs, m)
+    bar = _progress_bar(progress, epochs)
     try:
         for epoch in range(1, epochs + 1):
             perm = rng.permutation(m)

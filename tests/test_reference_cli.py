@@ -203,3 +203,24 @@ def test_python_dash_m_reference_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "test   cost" in proc.stdout
     assert set(json.loads(path.read_text())) >= {"train_accuracy", "test_accuracy", "final_cost"}
+
+
+def test_report_matches_the_split_and_result_it_came_from(tmp_path, monkeypatch):
+    seen = {}
+
+    def spy(name, fn):
+        def wrapper(*a, **k):
+            seen[name] = fn(*a, **k)
+            return seen[name]
+        monkeypatch.setattr(cli, name, wrapper)
+
+    spy("train_test_split", cli.train_test_split)
+    spy("train", cli.train)
+    r = run_json(tmp_path, "--dataset", "moons", "--n", "300", "--epochs", "3")
+    split, result = seen["train_test_split"], seen["train"]
+    # Trained on the training part only, standardised with its statistics.
+    assert result.standardizer.mean_.ravel().tolist() == split.X_train.mean(axis=1).tolist()
+    assert r["test_accuracy"] == result.accuracy(split.X_test, split.Y_test)
+    assert r["train_accuracy"] == result.accuracy(split.X_train, split.Y_train)
+    assert r["test_cost"] == result.cost(split.X_test, split.Y_test)
+    assert r["cost_history"] == result.costs.tolist()

@@ -7,10 +7,15 @@ A new command lives in its own module, which builds a ``Command`` and hands it t
 parser from the list. A command reports a bad combination of options by raising
 :class:`UsageError`, which :func:`main` turns into an argparse-style error (exit code 2).
 
-``train``: generate a dataset from :data:`~reference.datasets.DATASETS`, split it (seeded), train
-a network (:func:`~reference.training.train`) and print the final training and test cost and
-accuracy. Unset options take the dataset's recipe. One ``--seed`` seeds everything: three
-independent generators are spawned from it (data, split, training).
+``train`` (unset options take the dataset's recipe, :attr:`DatasetSpec.recipe`):
+
+1. spawn three independent generators from ``--seed`` (data, split, training);
+2. generate the dataset from :data:`~reference.datasets.DATASETS` (``--n``, ``--noise``);
+   with an output layer of 2 units the labels become one-hot columns
+   :math:`(1-y, y)^\top`;
+3. hold out ``--test-fraction`` of the columns (:func:`~reference.datasets.train_test_split`);
+4. train (:func:`~reference.training.train`; the standardiser is fitted on the training part);
+5. print the final training and test cost J and accuracy; write ``--json`` and ``--plot``.
 
 Exit codes: 0 success; 1 training diverged; 2 bad arguments (or ``--plot`` without matplotlib).
 """

@@ -173,7 +173,8 @@ def halfplanes(n: int = 100_000, *, seed: object = 0) -> tuple[np.ndarray, np.nd
        and the expected share of label 1 is :math:`(\pi + \theta) / (2\pi) \in [5/8, 7/8]`.
 
     Labels are not balanced. Returns ``X`` (2, n) and ``Y`` (1, n) of 0.0/1.0.
-    The default recipe (2, 8, 4, 1 relu) reaches test accuracy >= 0.99.
+    Recipe (2, 8, 4, 1 relu, adam, 4 epochs of batches of 128): test accuracy 0.997 at seed 0
+    (>= 0.994 for seeds 0-9), about half a second.
     """
     n = _check_n(n)
     rng = as_generator(seed)
@@ -194,6 +195,8 @@ def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, *,
     2. Angles :math:`t \sim U[0, 2\pi)`; :math:`x = r(\cos t, \sin t) + \varepsilon`,
        :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2 I_2)`.
     3. Columns shuffled.
+
+    Recipe (2, 10, 5, 1 relu, adam, 30 epochs): train and test accuracy 1.0 at seeds 0-9.
     """
     n = _check_n(n)
     noise = _check_real("noise", noise, low=0.0)
@@ -215,6 +218,9 @@ def moons(n: int = 1000, noise: float = 0.2, *, seed: object = 0) -> tuple[np.nd
     2. Label 0 on the upper arc :math:`(\cos t, \sin t)`; label 1 on the lower arc
        :math:`(1 - \cos t, \tfrac12 - \sin t)`.
     3. Plus :math:`\mathcal N(0, \text{noise}^2 I_2)`; columns shuffled.
+
+    Recipe (2, 10, 5, 1 relu, adam, 30 epochs): test accuracy 0.96 at seed 0 (0.95-0.985 for
+    seeds 0-11, on 200 test points; the classes overlap at noise 0.2).
     """
     n = _check_n(n)
     noise = _check_real("noise", noise, low=0.0)
@@ -241,6 +247,8 @@ def spirals(n: int = 1000, noise: float = 0.05, turns: float = 1.5, *,
     3. Columns shuffled.
 
     Along a ray the two arms alternate every :math:`1/(2\,\text{turns})` in radius.
+    Recipe (2, 32, 32, 1 tanh, adam, 300 epochs): test accuracy 0.97 at seed 0 (0.95-0.985 for
+    seeds 0-9), about 1.5 s.
     """
     n = _check_n(n)
     noise = _check_real("noise", noise, low=0.0)

@@ -346,6 +346,8 @@ class TrainResult:
     network : Network
     optimizer : Optimizer
         The optimizer in its final state.
+    epochs, batch_size, seed
+        The arguments of the call.
     seconds : float
         Wall time of the call.
     """

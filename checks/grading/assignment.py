@@ -1,0 +1,479 @@
+"""Assignment declarations: the file an instructor writes, validated into an :class:`Assignment`.
+
+A declaration (TOML, or the same structure in JSON) names the assignment, its layout, its network,
+the case ranges, default points per check, and one ``[[functions]]`` entry per graded function:
+how to call it, which reference computation it maps to (:mod:`checks.grading.computations`),
+which of that computation's quantities feed its arguments and which it must return, and the
+checks with their points. ``docs/assignments.md`` documents every key.
+
+Every problem is reported by :class:`AssignmentError` naming the key path and the value, e.g.
+``functions[3] (linear_backward).maps_to: unknown computation 'linear_bakward'; valid: …``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+try:  # Python >= 3.11
+    import tomllib as _toml
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as _toml
+
+from .cases import CaseRanges
+from .computations import COMPUTATIONS, Computation, NetworkSpec
+from .tolerances import VALUES_ATOL, VALUES_RTOL
+
+__all__ = ["Assignment", "AssignmentError", "Check", "FunctionSpec", "CHECK_KINDS", "CALL_FORMS",
+           "VISIBILITIES", "builtin_assignments", "load_assignment", "parse_assignment"]
+
+#: What a check verifies, on the selected outputs of every case.
+CHECK_KINDS = ("shape", "dtype", "values", "cache")
+#: How a graded name is called: a module-level function, a method of an object built with a
+#: constructor, or an attribute of such an object.
+CALL_FORMS = ("function", "method", "attribute")
+#: Gradescope's visibilities.
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+_DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
+_TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
+             "points", "functions")
+_FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
+                  "maps_to", "args", "kwargs", "returns", "variants", "options", "cases",
+                  "points", "checks", "uses", "visibility")
+_CHECK_KEYS = ("check", "points", "of", "title")
+_CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m")
+
+
+class AssignmentError(ValueError):
+    """A declaration cannot be read or does not validate; the message names the key and value."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check: its kind, points, the outputs it looks at (fnmatch patterns over output
+    names and dict keys; empty = the kind's default) and its title in the test name."""
+
+    kind: str
+    points: float
+    of: tuple[str, ...] = ()
+    title: str = ""
+
+    def selects(self, label: str, is_cache: bool) -> bool:
+        if self.of:
+            return any(fnmatch.fnmatchcase(label, p) for p in self.of)
+        return is_cache if self.kind == "cache" else not is_cache
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One ``[[functions]]`` entry, validated."""
+
+    name: str
+    computation: Computation
+    args: tuple[str, ...]
+    returns: tuple[str, ...]
+    returns_tuple: bool
+    checks: tuple[Check, ...]
+    ranges: CaseRanges
+    label: str = ""
+    call: str = "function"
+    cls: str | None = None
+    constructor: dict[str, str] = field(default_factory=dict)
+    set_attributes: dict[str, str] = field(default_factory=dict)
+    method: str | None = None
+    attribute: str | None = None
+    kwargs: dict[str, str] = field(default_factory=dict)
+    variants: tuple = (None,)
+    options: dict[str, object] = field(default_factory=dict)
+    uses: tuple[str, ...] = ()
+    visibility: str = "visible"
+
+    @property
+    def display(self) -> str:
+        """The prefix of every test name: the function's name, plus the label if any."""
+        return f"{self.name} ({self.label})" if self.label else self.name
+
+    def test_name(self, check: Check) -> str:
+        return f"{self.display}: {check.title}"
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def signature(self) -> str:
+        """``linear_backward(dZ, linear_cache) -> (dA_prev, dW, db)`` for messages."""
+        args = ", ".join(list(self.args) + [f"{k}={v}" for k, v in self.kwargs.items()])
+        ret = f"({', '.join(self.returns)})" if self.returns_tuple else self.returns[0]
+        return f"{self.name}({args}) -> {ret}"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A validated declaration."""
+
+    name: str
+    title: str
+    description: str
+    layout: str
+    bias: str
+    network: NetworkSpec
+    rtol: float
+    atol: float
+    functions: tuple[FunctionSpec, ...]
+    source: str = ""
+
+    @property
+    def max_score(self) -> float:
+        return sum(f.max_score for f in self.functions)
+
+    def test_names(self) -> list[str]:
+        return [f.test_name(c) for f in self.functions for c in f.checks]
+
+    def with_points(self, points: Mapping[str, float] | None) -> Assignment:
+        """Override points: a key naming a function (its display name) rescales that
+        function's checks to the given total; a key naming a test sets that test's points."""
+        if not points:
+            return self
+        if not isinstance(points, Mapping):
+            raise TypeError(f"points must be a mapping of names to numbers, got {points!r}")
+        displays = {f.display for f in self.functions}
+        tests = set(self.test_names())
+        for key, value in points.items():
+            if key not in displays and key not in tests:
+                raise ValueError(f"points: unknown function or test {key!r}; valid functions: "
+                                 f"{', '.join(sorted(displays))}; or a full test name such as "
+                                 f"{self.test_names()[0]!r}")
+            _number(f"points[{key!r}]", value, minimum=0.0)
+        new = []
+        for f in self.functions:
+            checks = list(f.checks)
+            if f.display in points:
+                total = f.max_score
+                target = float(points[f.display])
+                checks = [replace(c, points=(c.points * target / total) if total else
+                                  target / len(checks)) for c in checks]
+            checks = [replace(c, points=float(points[f.test_name(c)]))
+                      if f.test_name(c) in points else c for c in checks]
+            new.append(replace(f, checks=tuple(checks)))
+        return replace(self, functions=tuple(new))
+
+
+# --------------------------------------------------------------------------- value helpers
+def _fail(where: str, message: str) -> AssignmentError:
+    return AssignmentError(f"{where}: {message}")
+
+
+def _number(where: str, value: object, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(where, f"must be a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise _fail(where, f"must be >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _string(where: str, value: object, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(where, f"must be a non-empty string, got {value!r}")
+    if choices is not None and value not in choices:
+        raise _fail(where, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _table(where: str, value: object) -> dict:
+    if not isinstance(value, Mapping):
+        raise _fail(where, f"must be a table (mapping), got {value!r}")
+    return dict(value)
+
+
+def _strings(where: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _fail(where, f"must be a list of strings, got {value!r}")
+    return tuple(_string(f"{where}[{i}]", v) for i, v in enumerate(value))
+
+
+def _known_keys(where: str, table: Mapping, valid: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in valid:
+            raise _fail(where, f"unknown key {key!r}; valid keys: {', '.join(valid)}")
+
+
+def _ranges(where: str, value: object, base: CaseRanges) -> CaseRanges:
+    table = _table(where, value)
+    _known_keys(where, table, _CASE_KEYS)
+    changes: dict[str, object] = {}
+    for key, item in table.items():
+        if key == "count":
+            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 50:
+                raise _fail(f"{where}.count", f"must be an integer from 1 to 50, got {item!r}")
+            changes[key] = item
+            continue
+        ok = (isinstance(item, (list, tuple)) and len(item) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in item))
+        if not ok or not 1 <= item[0] <= item[1] or item[1] > 4096:
+            raise _fail(f"{where}.{key}", f"must be [low, high] with 1 <= low <= high <= 4096, "
+                                          f"got {item!r}")
+        changes[key] = (int(item[0]), int(item[1]))
+    return base.replace(**changes)
+
+
+# --------------------------------------------------------------------------- functions
+def _checks(where: str, entry: dict, comp: Computation, returns: tuple[str, ...],
+            default_points: dict[str, float]) -> tuple[Check, ...]:
+    has_cache = any(comp.kind(r) == "cache" for r in returns)
+    has_dict = any(comp.kind(r) == "dict" for r in returns)
+    if "checks" in entry:
+        if "points" in entry:
+            raise _fail(where, "give either 'points' (per check kind) or 'checks' (explicit "
+                               "list), not both")
+        raw = entry["checks"]
+        if not isinstance(raw, list) or not raw:
+            raise _fail(f"{where}.checks", f"must be a non-empty list of tables, got {raw!r}")
+        checks = []
+        for j, item in enumerate(raw):
+            cw = f"{where}.checks[{j}]"
+            item = _table(cw, item)
+            _known_keys(cw, item, _CHECK_KEYS)
+            if "check" not in item:
+                raise _fail(cw, f"missing key 'check' (one of {', '.join(CHECK_KINDS)})")
+            kind = _string(f"{cw}.check", item["check"], CHECK_KINDS)
+            pts = _number(f"{cw}.points", item.get("points", default_points[kind]), minimum=0.0)
+            of = _strings(f"{cw}.of", item["of"]) if "of" in item else ()
+            for p in of:
+                if not has_dict and not any(fnmatch.fnmatchcase(r, p) for r in returns):
+                    raise _fail(f"{cw}.of", f"pattern {p!r} matches none of the returned "
+                                            f"outputs {', '.join(returns)}")
+            if kind == "cache" and not of and not has_cache:
+                raise _fail(cw, f"a 'cache' check needs a returned cache; {comp.name} returns "
+                                f"{', '.join(returns)} and none is a cache")
+            title = item.get("title")
+            if title is None:
+                title = ({"shape": "shapes", "dtype": "dtypes", "values": "values",
+                          "cache": "cache"}[kind] + (f" of {', '.join(of)}" if of else ""))
+            checks.append(Check(kind, pts, of, _string(f"{cw}.title", title)))
+        return tuple(checks)
+    pts_table = dict(default_points)
+    if "points" in entry:
+        table = _table(f"{where}.points", entry["points"])
+        _known_keys(f"{where}.points", table, CHECK_KINDS)
+        for k, v in table.items():
+            pts_table[k] = _number(f"{where}.points.{k}", v, minimum=0.0)
+    titles = {"shape": "shapes", "dtype": "dtypes", "values": "values", "cache": "cache"}
+    return tuple(Check(k, pts_table[k], (), titles[k]) for k in CHECK_KINDS
+                 if pts_table[k] > 0 and (k != "cache" or has_cache))
+
+
+def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
+    where = f"functions[{i}]"
+    entry = _table(where, raw)
+    if isinstance(entry.get("name"), str):
+        where = f"functions[{i}] ({entry['name']})"
+    _known_keys(where, entry, _FUNCTION_KEYS)
+    for key in ("name", "maps_to", "returns"):
+        if key not in entry:
+            raise _fail(where, f"missing required key {key!r}")
+    name = _string(f"{where}.name", entry["name"])
+    comp_name = _string(f"{where}.maps_to", entry["maps_to"])
+    if comp_name not in COMPUTATIONS:
+        raise _fail(f"{where}.maps_to", f"unknown computation {comp_name!r}; valid: "
+                                        f"{', '.join(COMPUTATIONS)}")
+    comp = COMPUTATIONS[comp_name]
+
+    args = _strings(f"{where}.args", entry.get("args", []))
+    kwargs = {k: _string(f"{where}.kwargs.{k}", v)
+              for k, v in _table(f"{where}.kwargs", entry.get("kwargs", {})).items()}
+    call = _string(f"{where}.call", entry.get("call", "function"), CALL_FORMS)
+    constructor = {k: _string(f"{where}.constructor.{k}", v)
+                   for k, v in _table(f"{where}.constructor", entry.get("constructor", {})).items()}
+    set_attrs = {k: _string(f"{where}.set.{k}", v)
+                 for k, v in _table(f"{where}.set", entry.get("set", {})).items()}
+    for field_name, mapping in (("args", dict.fromkeys(args)), ("kwargs", kwargs),
+                                ("constructor", constructor), ("set", set_attrs)):
+        for key, q in mapping.items():
+            q = key if field_name == "args" else q
+            if q not in comp.inputs:
+                raise _fail(f"{where}.{field_name}", f"unknown input {q!r} of computation "
+                                                     f"{comp.name!r}; valid: {', '.join(comp.inputs)}")
+    cls = method = attribute = None
+    if call == "function":
+        for key in ("class", "constructor", "set", "method", "attribute"):
+            if key in entry:
+                raise _fail(f"{where}.{key}", "only allowed with call = 'method' or 'attribute'")
+        if not name.isidentifier():
+            raise _fail(f"{where}.name", f"{name!r} is not a Python function name (for a "
+                                         f"method, set call = 'method', class and method)")
+    else:
+        if "class" not in entry:
+            raise _fail(where, f"call = {call!r} needs the key 'class'")
+        cls = _string(f"{where}.class", entry["class"])
+        if call == "method":
+            method = _string(f"{where}.method", entry.get("method", name.rpartition(".")[2]))
+            if "attribute" in entry:
+                raise _fail(f"{where}.attribute", "only allowed with call = 'attribute'")
+        else:
+            attribute = _string(f"{where}.attribute", entry.get("attribute", ""))
+            if args or kwargs:
+                raise _fail(f"{where}.args", "an attribute takes no arguments")
+        for ident_where, ident in ((f"{where}.class", cls), (f"{where}.method", method),
+                                   (f"{where}.attribute", attribute)):
+            if ident is not None and not ident.isidentifier():
+                raise _fail(ident_where, f"{ident!r} is not a Python identifier")
+
+    raw_returns = entry["returns"]
+    if isinstance(raw_returns, str):
+        returns, returns_tuple = (raw_returns,), False
+    else:
+        returns, returns_tuple = _strings(f"{where}.returns", raw_returns), True
+        if not returns:
+            raise _fail(f"{where}.returns", "must name at least one output")
+    for r in returns:
+        if r not in comp.outputs:
+            raise _fail(f"{where}.returns", f"unknown output {r!r} of computation {comp.name!r}; "
+                                            f"valid: {', '.join(comp.outputs)}")
+    if len(set(returns)) != len(returns):
+        raise _fail(f"{where}.returns", f"names an output twice: {list(returns)}")
+
+    if "variants" in entry:
+        if comp.variant is None:
+            raise _fail(f"{where}.variants", f"computation {comp.name!r} has no variants")
+        variants = entry["variants"]
+        if not isinstance(variants, list) or not variants:
+            raise _fail(f"{where}.variants", f"must be a non-empty list, got {variants!r}")
+        variants = tuple(variants)
+    else:
+        variants = comp.variants or (None,)
+    options = _table(f"{where}.options", entry.get("options", {}))
+    for key in options:
+        if key not in comp.options:
+            valid = ", ".join(comp.options) or "none"
+            raise _fail(f"{where}.options", f"unknown option {key!r} for computation "
+                                            f"{comp.name!r}; valid: {valid}")
+    ranges = defaults["cases"]
+    if "cases" in entry:
+        ranges = _ranges(f"{where}.cases", entry["cases"], ranges)
+    checks = _checks(where, entry, comp, returns, defaults["points"])
+    label = entry.get("label", "")
+    if label:
+        label = _string(f"{where}.label", label)
+    return FunctionSpec(
+        name=name, computation=comp, args=args, returns=returns, returns_tuple=returns_tuple,
+        checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
+        set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
+        variants=variants, options=options,
+        uses=_strings(f"{where}.uses", entry.get("uses", [])),
+        visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
+
+
+# --------------------------------------------------------------------------- whole file
+def parse_assignment(data: object, source: str = "<declaration>") -> Assignment:
+    """Validate a parsed declaration (a dict from TOML or JSON) into an :class:`Assignment`."""
+    try:
+        return _parse(data, source)
+    except AssignmentError as exc:
+        raise AssignmentError(f"{source}: {exc}") from None
+
+
+def _parse(data: object, source: str) -> Assignment:
+    top = _table("declaration", data)
+    _known_keys("declaration", top, _TOP_KEYS)
+    for key in ("name", "functions"):
+        if key not in top:
+            raise _fail("declaration", f"missing required key {key!r}")
+    name = _string("name", top["name"])
+    layout = _string("layout", top.get("layout", "columns"), ("columns", "rows"))
+    bias = _string("bias", top.get("bias", "column" if layout == "columns" else "row"),
+                   ("column", "row", "flat"))
+    net_table = _table("network", top.get("network", {}))
+    _known_keys("network", net_table, ("hidden", "output", "loss"))
+    network = NetworkSpec(**{k: _string(f"network.{k}", v) for k, v in net_table.items()})
+    try:
+        network.network([2, 2, 2])
+    except (ValueError, TypeError) as exc:
+        raise _fail("network", str(exc)) from None
+    tol = _table("tolerance", top.get("tolerance", {}))
+    _known_keys("tolerance", tol, ("rtol", "atol"))
+    rtol = _number("tolerance.rtol", tol.get("rtol", VALUES_RTOL), minimum=0.0)
+    atol = _number("tolerance.atol", tol.get("atol", VALUES_ATOL), minimum=0.0)
+    points = dict(_DEFAULT_POINTS)
+    pts = _table("points", top.get("points", {}))
+    _known_keys("points", pts, CHECK_KINDS)
+    for k, v in pts.items():
+        points[k] = _number(f"points.{k}", v, minimum=0.0)
+    defaults = {"cases": _ranges("cases", top.get("cases", {}), CaseRanges()), "points": points}
+    raw_functions = top["functions"]
+    if not isinstance(raw_functions, list) or not raw_functions:
+        raise _fail("functions", f"must be a non-empty list of tables, got {raw_functions!r}")
+    functions = tuple(_function(i, f, defaults) for i, f in enumerate(raw_functions))
+    seen: dict[str, int] = {}
+    for i, f in enumerate(functions):
+        if f.display in seen:
+            raise _fail(f"functions[{i}] ({f.name})", f"{f.display!r} is declared twice "
+                                                      f"(also functions[{seen[f.display]}]); "
+                                                      f"give one a 'label'")
+        seen[f.display] = i
+        titles = [c.title for c in f.checks]
+        dup = {t for t in titles if titles.count(t) > 1}
+        if dup:
+            raise _fail(f"functions[{i}] ({f.name}).checks", f"duplicate check title(s) "
+                                                             f"{sorted(dup)}; set 'title'")
+    names = {f.name for f in functions}
+    for i, f in enumerate(functions):
+        for u in f.uses:
+            if u not in names:
+                raise _fail(f"functions[{i}] ({f.name}).uses", f"{u!r} is not a declared "
+                                                               f"function; declared: {', '.join(sorted(names))}")
+    return Assignment(name=name, title=str(top.get("title", name)),
+                      description=str(top.get("description", "")), layout=layout, bias=bias,
+                      network=network, rtol=rtol, atol=atol, functions=functions, source=source)
+
+
+def builtin_assignments() -> list[str]:
+    """Names of the declarations shipped in ``checks/grading/assignments``."""
+    folder = resources.files("checks.grading").joinpath("assignments")
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir()
+                  if p.name.endswith((".toml", ".json")))
+
+
+def _read(path: Path, text: str) -> Assignment:
+    try:
+        data = json.loads(text) if path.suffix == ".json" else _toml.loads(text)
+    except (ValueError, _toml.TOMLDecodeError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise AssignmentError(f"{path}: not valid {kind}: {exc}") from None
+    return parse_assignment(data, str(path))
+
+
+def load_assignment(spec: object = "step-by-step") -> Assignment:
+    """An :class:`Assignment` from a built-in name, a path to a .toml/.json file, or unchanged.
+
+    Raises :class:`AssignmentError` for an unknown name, an unreadable or malformed file.
+    """
+    if isinstance(spec, Assignment):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"assignment must be a built-in name, a path or an Assignment, got {spec!r}")
+    text_spec = os.fspath(spec)
+    builtins = builtin_assignments()
+    if text_spec in builtins:
+        folder = resources.files("checks.grading").joinpath("assignments")
+        for ext in (".toml", ".json"):
+            entry = folder.joinpath(text_spec + ext)
+            if entry.is_file():
+                return _read(Path(text_spec + ext), entry.read_text(encoding="utf-8"))
+    path = Path(text_spec)
+    if path.suffix not in (".toml", ".json"):
+        raise AssignmentError(f"unknown assignment {text_spec!r}; built-in: {', '.join(builtins)}; "
+                              f"or give the path of a .toml or .json declaration")
+    if not path.is_file():
+        raise AssignmentError(f"assignment file {text_spec!r} does not exist (or is not a file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AssignmentError(f"cannot read assignment file {text_spec!r}: {exc}") from None
+    return _read(path, text)

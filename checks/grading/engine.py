@@ -1,0 +1,581 @@
+"""Grade a submission: run each declared function in the sandbox on random cases, score, explain.
+
+For every function of the assignment, in order:
+
+1. generate its cases (:mod:`.cases`) and build each case's quantities with the reference
+   (:mod:`.computations`): the arguments - reference-made, so a bug in one function does not
+   cascade into the grading of the next - and the expected outputs;
+2. call the student's function in the sandboxed child (:mod:`checks.isolation`) - a plain
+   function, or a method/attribute of an object built with the declared constructor - and split
+   its return value into named outputs;
+3. run each declared check (shape, dtype, values, cache) on every case; a check earns its points
+   only when it passes on all cases;
+4. for a failing check, shrink the first failing case (smaller m, fewer and narrower layers) to
+   the smallest on which the check still fails, and explain it there: the case, the offending
+   arrays, what is wrong and the diagnosis of :mod:`checks.diagnosis` ("dW is m = 2 times too
+   large: the 1/m averaging is missing").
+
+Nothing the submission does raises here: a syntax error, a missing function, an exception, a
+timeout or a wrong return type all become failed checks with an explanation. Only problems of
+the grading itself raise (:class:`~checks.grading.assignment.AssignmentError`,
+:class:`SubmissionError`, ``FileNotFoundError``, ``IsolationError``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from checks.isolation import CallResult, Limits, PythonSubmission, load_source
+
+from .assignment import Assignment, Check, FunctionSpec, load_assignment
+from .cases import Case, generate_cases, shrink
+from .computations import Built, Layout, RandomWeights
+from .report import GradeReport, TestResult
+
+__all__ = ["grade_submission", "grade_source", "SubmissionError", "WRAPPER_FUNCTION",
+           "SUPPORTED_SUFFIXES"]
+
+SUPPORTED_SUFFIXES = (".py", ".ipynb")
+
+#: The helper appended to every submission so the sandbox can reach methods and attributes of a
+#: class: it builds the object, sets the declared attributes, and calls or reads.
+WRAPPER_FUNCTION = "__gradref_call__"
+_WRAPPER_SOURCE = f'''
+
+
+# ---- appended by the grader (gradref): calls a method or reads an attribute of a class ----
+def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, args, kwargs):
+    cls = globals().get(class_name)
+    if cls is None:
+        raise NameError(f"class {{class_name}} is not defined in the submission")
+    obj = cls(**constructor)
+    for name, value in attributes.items():
+        setattr(obj, name, value)
+    if method is not None:
+        return getattr(obj, method)(*args, **kwargs)
+    return getattr(obj, attribute)
+'''
+
+#: Failures after which a function is not called again (each would cost the full time limit).
+_FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
+#: Arrays up to this many entries are printed in failure explanations.
+_PRINT_MAX = 24
+_MISSING = object()
+
+
+class SubmissionError(ValueError):
+    """The submission file cannot be graded at all (not a .py/.ipynb, not readable)."""
+
+
+# --------------------------------------------------------------------------- data per case
+@dataclass
+class _Leaf:
+    """One comparable piece of a function's return value."""
+
+    label: str
+    kind: str                  # "array", "scalar", "random" or "cache"
+    got: object
+    expected: object
+    problem: str | None = None  # e.g. "missing key 'dW2'"
+
+
+@dataclass
+class _Outcome:
+    case: Case
+    built: Built
+    call: CallResult | None
+    error: str | None = None
+    leaves: list[_Leaf] = field(default_factory=list)
+
+
+@dataclass
+class _Verdict:
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    leaves: list[_Leaf] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- small helpers
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return f"a dict with keys {list(value)[:8]}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _numeric(value: object) -> np.ndarray | None:
+    """``value`` as a real numeric ndarray, or None (strings, objects, None, nested junk)."""
+    if value is None or isinstance(value, (str, bytes, dict)):
+        return None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        return None
+    return arr
+
+
+def _show(arr: object) -> str:
+    a = np.asarray(arr)
+    if a.size > _PRINT_MAX:
+        return f"(shape {a.shape}, not shown)"
+    with np.printoptions(precision=5, suppress=False, floatmode="maxprec"):
+        text = np.array2string(a, separator=", ", max_line_width=100)
+    return text.replace("\n", "\n" + " " * 12)
+
+
+def _bound(expected: np.ndarray, rtol: float, atol: float) -> float:
+    return rtol * float(np.max(np.abs(expected), initial=0.0)) + atol
+
+
+# --------------------------------------------------------------------------- leaf checks
+def _shape_problem(leaf: _Leaf) -> str | None:
+    if leaf.problem:
+        return leaf.problem
+    exp = leaf.expected
+    if leaf.kind == "scalar":
+        a = _numeric(leaf.got)
+        if a is None or a.size != 1 or a.ndim > 2:
+            return (f"{leaf.label} should be a single number (a float, a 0-d or a (1, 1) "
+                    f"array), got {_describe(leaf.got)}")
+        return None
+    shape = exp.shape if isinstance(exp, (np.ndarray, RandomWeights)) else None
+    a = _numeric(leaf.got)
+    if a is None:
+        return f"{leaf.label} should be an array of shape {shape}, got {_describe(leaf.got)}"
+    if a.shape != shape:
+        return f"{leaf.label} has shape {a.shape}, expected {shape}"
+    return None
+
+
+def _dtype_problem(leaf: _Leaf) -> str | None:
+    if leaf.problem:
+        return leaf.problem
+    if isinstance(leaf.got, float):
+        return None
+    a = _numeric(leaf.got)
+    if a is None:
+        return f"{leaf.label} should be a floating-point array, got {_describe(leaf.got)}"
+    if a.dtype.kind != "f":
+        return f"{leaf.label} has dtype {a.dtype}, expected floating point (float64)"
+    return None
+
+
+def _random_problem(leaf: _Leaf, spec: RandomWeights) -> str | None:
+    a = _numeric(leaf.got)
+    if a is None:
+        return f"{leaf.label} should be an array of random numbers, got {_describe(leaf.got)}"
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        return f"{leaf.label} is empty or contains NaN/inf"
+    std = float(np.std(a))
+    if std < spec.std_min:
+        return (f"{leaf.label} is constant (standard deviation {std:.3g}): the weights must be "
+                f"random, or every unit of the layer stays the same (symmetry is never broken)")
+    if std > spec.std_max:
+        return (f"{leaf.label} has standard deviation {std:.3g}, more than {spec.std_max:g}: "
+                f"the random weights must be small (e.g. np.random.randn(...) * 0.01)")
+    return None
+
+
+def _values_problem(leaf: _Leaf, rtol: float, atol: float) -> str | None:
+    if leaf.problem:
+        return leaf.problem
+    exp = leaf.expected
+    if isinstance(exp, RandomWeights):
+        return _random_problem(leaf, exp)
+    a = _numeric(leaf.got)
+    if a is None:
+        return f"{leaf.label} is not a number or a numeric array: got {_describe(leaf.got)}"
+    if leaf.kind == "scalar":
+        if a.size != 1:
+            return f"{leaf.label} should be a single number, got an array of shape {a.shape}"
+        got, want = float(a.reshape(-1)[0]), float(exp)
+        if not np.isfinite(got):
+            return f"{leaf.label} is {got}, expected {want:.6g}"
+        if abs(got - want) > rtol * abs(want) + atol:
+            return f"{leaf.label} is {got:.8g}, expected {want:.8g}"
+        return None
+    exp = np.asarray(exp)
+    if a.shape != exp.shape:
+        if a.size == exp.size and np.squeeze(a).shape == np.squeeze(exp).shape:
+            a = a.reshape(exp.shape)   # a lost/extra singleton axis is the shape check's business
+        else:
+            return (f"{leaf.label} cannot be compared: shape {a.shape}, expected {exp.shape}")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        return f"{leaf.label} contains {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s)"
+    err = float(np.max(np.abs(a - exp), initial=0.0))
+    if err > _bound(exp, rtol, atol):
+        rel = err / max(float(np.max(np.abs(exp), initial=0.0)), 1e-300)
+        return (f"{leaf.label} is wrong: max |yours - expected| = {err:.3g} "
+                f"({rel:.2g} of its largest entry; allowed {rtol:g})")
+    return None
+
+
+def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float) -> str | None:
+    if isinstance(exp, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            return f"{path} should be a tuple of {len(exp)}, got {_describe(got)}"
+        if len(got) != len(exp):
+            return f"{path} should have {len(exp)} items, got {len(got)}"
+        for i, (g, e) in enumerate(zip(got, exp)):
+            problem = _tree_problem(g, e, f"{path}[{i}]", rtol, atol)
+            if problem:
+                return problem
+        return None
+    a = _numeric(got)
+    if a is None:
+        return f"{path} should be an array of shape {np.shape(exp)}, got {_describe(got)}"
+    if a.shape != np.shape(exp):
+        return f"{path} has shape {a.shape}, expected {np.shape(exp)}"
+    err = float(np.max(np.abs(a.astype(np.float64) - exp), initial=0.0))
+    if not np.isfinite(err) or err > _bound(np.asarray(exp), rtol, atol):
+        return f"{path} holds the wrong values (max |yours - expected| = {err:.3g})"
+    return None
+
+
+def _leaf_problem(kind: str, leaf: _Leaf, rtol: float, atol: float) -> str | None:
+    if kind == "cache":
+        return leaf.problem or _tree_problem(leaf.got, leaf.expected, leaf.label, rtol, atol)
+    if kind == "shape":
+        return _shape_problem(leaf)
+    if kind == "dtype":
+        return _dtype_problem(leaf)
+    return _values_problem(leaf, rtol, atol)
+
+
+# --------------------------------------------------------------------------- one function
+class _FunctionGrader:
+    """Runs one declared function on cases (memoised) and evaluates its checks."""
+
+    def __init__(self, sub: PythonSubmission, fn: FunctionSpec, asg: Assignment, seed: int):
+        self.sub, self.fn, self.asg, self.seed = sub, fn, asg, seed
+        self.layout = Layout(asg.layout, asg.bias)
+        self.outcomes: dict[Case, _Outcome] = {}
+        self.fatal: CallResult | None = None
+        self.calls = 0
+
+    # ----------------------------------------------------------------- running
+    def cases(self) -> list[Case]:
+        comp = self.fn.computation
+        return generate_cases(comp.level, self.fn.ranges, seed=self.seed, label=self.fn.display,
+                              variants=self.fn.variants, variant_name=comp.variant)
+
+    def _call(self, q: dict) -> CallResult:
+        fn = self.fn
+        args = [q[a] for a in fn.args]
+        kwargs = {k: q[v] for k, v in fn.kwargs.items()}
+        self.calls += 1
+        if fn.call == "function":
+            return self.sub.call(fn.name, *args, **kwargs)
+        constructor = {k: q[v] for k, v in fn.constructor.items()}
+        attributes = {k: q[v] for k, v in fn.set_attributes.items()}
+        return self.sub.call(WRAPPER_FUNCTION, fn.cls, constructor, attributes, fn.method,
+                             fn.attribute, args, kwargs)
+
+    def run(self, case: Case) -> _Outcome:
+        if case in self.outcomes:
+            return self.outcomes[case]
+        built = self.fn.computation.build(case, self.layout, self.asg.network,
+                                          self.fn.options)
+        if self.fatal is not None:
+            out = _Outcome(case, built, None, error=f"not run: {self.fatal.message}")
+        else:
+            result = self._call(built.quantities)
+            out = _Outcome(case, built, result)
+            if not result.ok:
+                out.error = self._call_error(result)
+                if result.kind in _FATAL_KINDS:
+                    self.fatal = result
+            else:
+                self._split(out, result.value)
+        self.outcomes[case] = out
+        return out
+
+    def _call_error(self, result: CallResult) -> str:
+        text = result.message or f"{self.fn.name} failed ({result.kind})"
+        if result.kind == "missing-function" and self.fn.call == "function":
+            text = (f"{self.fn.name} is not defined in your submission (expected "
+                    f"{self.fn.signature()})")
+        tb = (result.traceback or "").strip()
+        if tb and result.kind in ("exception", "memory", "load-error"):
+            lines = tb.splitlines()
+            text += "\n" + "\n".join("  " + line for line in lines[-8:])
+        if result.stderr.strip() and result.kind in ("crash", "load-error"):
+            text += "\nstderr:\n" + "\n".join("  " + s for s in result.stderr.strip().splitlines()[-5:])
+        return text
+
+    def _split(self, out: _Outcome, value: object) -> None:
+        fn, comp, q = self.fn, self.fn.computation, out.built.quantities
+        if fn.returns_tuple:
+            if not isinstance(value, (tuple, list)) or len(value) != len(fn.returns):
+                out.error = (f"{fn.display} should return {len(fn.returns)} values "
+                             f"({', '.join(fn.returns)}), got {_describe(value)}")
+                return
+            parts = dict(zip(fn.returns, value))
+        else:
+            parts = {fn.returns[0]: value}
+        for name, got in parts.items():
+            kind, exp = comp.kind(name), q[name]
+            if kind == "dict":
+                mapping = got if isinstance(got, Mapping) else None
+                for key, e in exp.items():
+                    leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
+                    if mapping is None:
+                        problem = f"{name} should be a dict with keys {list(exp)}, got {_describe(got)}"
+                        out.leaves.append(_Leaf(key, leaf_kind, _MISSING, e, problem))
+                    elif key not in mapping:
+                        out.leaves.append(_Leaf(key, leaf_kind, _MISSING, e,
+                                                f"{name} has no key {key!r} (keys: {list(mapping)})"))
+                    else:
+                        out.leaves.append(_Leaf(key, leaf_kind, mapping[key], e))
+            else:
+                out.leaves.append(_Leaf(name, kind, got, exp))
+
+    # ----------------------------------------------------------------- checking
+    def verdict(self, check: Check, out: _Outcome) -> _Verdict:
+        if out.error is not None:
+            return _Verdict(False, [out.error])
+        leaves = [leaf for leaf in out.leaves if check.selects(leaf.label, leaf.kind == "cache")]
+        problems, bad = [], []
+        for leaf in leaves:
+            problem = _leaf_problem(check.kind, leaf, self.asg.rtol, self.asg.atol)
+            if problem:
+                problems.append(problem)
+                bad.append(leaf)
+        return _Verdict(not problems, problems, bad)
+
+    def grade(self) -> list[TestResult]:
+        cases = self.cases()
+        for case in cases:
+            self.run(case)
+        results = []
+        for check in self.fn.checks:
+            verdicts = [(c, self.verdict(check, self.outcomes[c])) for c in cases]
+            failing = [c for c, v in verdicts if not v.ok]
+            name = self.fn.test_name(check)
+            if not failing:
+                results.append(TestResult(name, check.points, check.points, "passed",
+                                          f"Passed on {len(cases)} random cases.",
+                                          self.fn.visibility))
+                continue
+            first = self.outcomes[failing[0]]
+            if first.call is not None and (first.call.ok or first.call.kind not in _FATAL_KINDS):
+                smallest = shrink(failing[0], self.fn.ranges,
+                                  lambda c: not self.verdict(check, self.run(c)).ok)
+            else:
+                smallest = failing[0]
+            text = self._explain(check, self.run(smallest), len(failing), len(cases))
+            results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
+        return results
+
+    # ----------------------------------------------------------------- explaining
+    def _explain(self, check: Check, out: _Outcome, n_failing: int, n_cases: int) -> str:
+        verdict = self.verdict(check, out)
+        lines = [f"Failed on {n_failing} of {n_cases} random cases. "
+                 f"Smallest failing case: {out.case.describe()}."]
+        if out.error is not None:
+            lines.append(out.error)
+            lines += self._inputs(out)
+            return "\n".join(lines)
+        lines += verdict.problems[:6]
+        if len(verdict.problems) > 6:
+            lines.append(f"... and {len(verdict.problems) - 6} more")
+        lines += self._diagnoses(check, out, verdict)
+        for leaf in verdict.leaves[:3]:
+            if leaf.kind in ("array", "scalar") and leaf.got is not _MISSING \
+                    and _numeric(leaf.got) is not None:
+                lines.append(f"  {leaf.label} yours:    {_show(leaf.got)}")
+                lines.append(f"  {leaf.label} expected: {_show(leaf.expected)}")
+        lines += self._inputs(out)
+        return "\n".join(lines)
+
+    def _inputs(self, out: _Outcome) -> list[str]:
+        q = out.built.quantities
+        shown = []
+        names = list(self.fn.args) + list(self.fn.kwargs.values())
+        for name in names:
+            value = q[name]
+            if isinstance(value, np.ndarray):
+                if value.size > _PRINT_MAX:
+                    return []
+                shown.append(f"  {name} = {_show(value)}")
+            elif isinstance(value, (int, float, str)) or value is None:
+                shown.append(f"  {name} = {value!r}")
+        return ["Inputs of this case:"] + shown if shown and len(shown) == len(names) else []
+
+    def _canonical(self, label: str, arr: np.ndarray) -> tuple[str, np.ndarray]:
+        """A student's array in the reference layout, for the diagnosis."""
+        name = label
+        if self.fn.computation.name == "fc_net_loss" and label[:1] in ("W", "b"):
+            name = "d" + label     # grads keyed like params
+        if not self.layout.rows:
+            return name, arr
+        base = name[1:] if name[:2] in ("dW", "db") else name
+        if base[:1] == "b" and arr.ndim <= 2:
+            return name, arr.reshape(-1, 1) if arr.size else arr
+        return name, (arr.T if arr.ndim == 2 else arr)
+
+    def _diagnoses(self, check: Check, out: _Outcome, verdict: _Verdict) -> list[str]:
+        if check.kind not in ("values", "shape"):
+            return []
+        try:
+            from checks.diagnosis import diagnose, diagnose_array
+        except ImportError:  # pragma: no cover - diagnosis is part of gradref
+            return []
+        context = out.built.context
+        candidates = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
+                      and leaf.got is not _MISSING and _numeric(leaf.got) is not None
+                      and isinstance(leaf.expected, (np.ndarray, float))]
+        if not candidates:
+            return []
+        messages: list[str] = []
+        try:
+            if self.fn.computation.kind(self.fn.returns[0]) == "dict" and len(candidates) > 1:
+                got, exp = {}, {}
+                for leaf in candidates:
+                    name, g = self._canonical(leaf.label, _numeric(leaf.got).astype(np.float64))
+                    _, e = self._canonical(leaf.label, np.asarray(leaf.expected))
+                    got[name], exp[name] = g, e
+                selected = {self._canonical(leaf.label, np.zeros(1))[0] for leaf in verdict.leaves}
+                findings = diagnose(got, exp, context)
+                findings = [f for f in findings if set(f.names) & selected] or findings
+                messages = [f.message for f in findings[:3]]
+            else:
+                for leaf in verdict.leaves:
+                    if leaf not in candidates:
+                        continue
+                    name, g = self._canonical(leaf.label, _numeric(leaf.got).astype(np.float64))
+                    _, e = self._canonical(leaf.label, np.asarray(leaf.expected, dtype=np.float64))
+                    if leaf.kind == "scalar":
+                        g = g.reshape(()) if g.size == 1 else g
+                    finding = self._diagnose_leaf(diagnose_array, name, g, e, leaf, out, context)
+                    if finding is not None and finding.kind != "mismatch":
+                        messages.append(finding.message)
+        except (TypeError, ValueError, KeyError, IndexError, FloatingPointError):
+            return []
+        seen = []
+        for m in messages:
+            if m not in seen:
+                seen.append(m)
+        return [f"Diagnosis: {m}" for m in seen[:3]]
+
+    def _diagnose_leaf(self, diagnose_array, name, g, e, leaf, out, context):
+        """A step function (update_parameters) is diagnosed on its step, new − old."""
+        if self.fn.computation.name == "update_parameters":
+            old = out.built.quantities["parameters"].get(leaf.label)
+            if old is not None and g.shape == np.shape(old):
+                _, old = self._canonical(leaf.label, np.asarray(old))
+                return diagnose_array(f"the step {name} − old {name}", g - old, e - old,
+                                      {"m": None})
+        return diagnose_array(name, g, e, context)
+
+
+# --------------------------------------------------------------------------- whole submission
+def _summary(asg: Assignment, tests: list[TestResult], score: float, max_score: float,
+             load_error: CallResult | None) -> str:
+    lines = [f"{asg.title}: {score:g} / {max_score:g} points."]
+    if load_error is not None:
+        lines.append(f"Your submission could not be loaded, so no function could be run: "
+                     f"{load_error.message}")
+        tb = (load_error.traceback or "").strip()
+        if tb:
+            lines += ["  " + line for line in tb.splitlines()[-8:]]
+        return "\n".join(lines)
+    by_function: dict[str, list[TestResult]] = {}
+    for t in tests:
+        by_function.setdefault(t.name.partition(": ")[0], []).append(t)
+    for fname, ts in by_function.items():
+        got = sum(t.score for t in ts)
+        total = sum(t.max_score for t in ts)
+        failed = [t.name.partition(": ")[2] for t in ts if t.status == "failed"]
+        mark = "ok" if not failed else "failed: " + ", ".join(failed)
+        lines.append(f"  {fname}: {got:g}/{total:g} ({mark})")
+    return "\n".join(lines)
+
+
+def grade_source(source: str, assignment: object = "step-by-step", *, seed: int = 0,
+                 limits: Limits | None = None, points: Mapping[str, float] | None = None,
+                 name: str = "<source>") -> GradeReport:
+    """Grade Python source text (see :func:`grade_submission`)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a checks.isolation.Limits, got {type(limits).__name__}")
+    asg = load_assignment(assignment).with_points(points)
+    started = time.monotonic()
+    tests: list[TestResult] = []
+    with PythonSubmission(source + _WRAPPER_SOURCE, limits=limits) as sub:
+        load_error = sub.start()
+        graders = [_FunctionGrader(sub, fn, asg, int(seed)) for fn in asg.functions]
+        per_function = []
+        for grader in graders:
+            results = grader.grade()
+            per_function.append(results)
+            tests += results
+    _add_dependency_notes(asg, per_function)
+    score = round(sum(t.score for t in tests), 6)
+    max_score = round(sum(t.max_score for t in tests), 6)
+    return GradeReport(score=score, max_score=max_score,
+                       execution_time=time.monotonic() - started,
+                       output=_summary(asg, tests, score, max_score, load_error), tests=tests,
+                       assignment=asg.name, submission=name, seed=int(seed))
+
+
+def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]]) -> None:
+    failing = {fn.name for fn, results in zip(asg.functions, per_function)
+               if any(t.status == "failed" for t in results)}
+    for fn, results in zip(asg.functions, per_function):
+        culprits = [u for u in fn.uses if u in failing]
+        if not culprits:
+            continue
+        note = (f"Note: {fn.name} usually calls your {', '.join(culprits)}, which also fails "
+                f"its checks; fix that first, this failure may only be a consequence.")
+        for t in results:
+            if t.status == "failed":
+                t.output = f"{t.output}\n{note}"
+
+
+def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step", *,
+                     seed: int = 0, limits: Limits | None = None,
+                     points: Mapping[str, float] | None = None) -> GradeReport:
+    """Grade the submission at ``path`` (.py or .ipynb) against ``assignment``.
+
+    ``assignment`` is a built-in name ("step-by-step", "layered"), the path of a declaration
+    file, or an :class:`~checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
+    (the same submission and seed always get the same grade); ``limits`` the sandbox's
+    per-call limits; ``points`` overrides points (a function's name rescales its checks to that
+    total, a full test name sets that test's points).
+
+    Never raises for anything the submission does. Raises ``FileNotFoundError`` (missing path),
+    :class:`SubmissionError` (not a .py/.ipynb, unreadable), ``AssignmentError`` (unknown
+    name, bad declaration) and ``ValueError``/``TypeError`` for bad arguments.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    file = Path(path)
+    asg = load_assignment(assignment)            # a bad assignment is reported first
+    if not file.exists():
+        raise FileNotFoundError(f"submission not found: {file}")
+    if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise SubmissionError(f"unsupported submission {file}: expected a .py or .ipynb file, "
+                              f"got {file.suffix or 'no extension'!r}")
+    try:
+        source = load_source(file)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise SubmissionError(str(exc)) from None
+    return grade_source(source, asg, seed=seed, limits=limits, points=points, name=str(file))

@@ -1,0 +1,33 @@
+"""The grader's tolerances, in one place (the reference suite's own live in ``checks.tolerances``).
+
+A student's array passes a value check when
+
+.. math:: \\max_i |\\text{yours}_i - \\text{expected}_i| \\le
+          \\texttt{VALUES_RTOL} \\cdot \\max_i |\\text{expected}_i| + \\texttt{VALUES_ATOL},
+
+a bound relative to the array's scale rather than to each entry, so that a correct solution that
+computes in another (equally valid) order - the unfused ``dAL`` then ``sigmoid_backward`` instead
+of the reference's ``AL - Y``, ``np.mean`` instead of ``np.sum / m`` - is never flagged, while the
+bugs we grade for (a factor m, a sign, a transpose, a wrong mask) are off by O(1) relative error.
+An assignment declaration may override both numbers (``[tolerance]`` table).
+"""
+
+__all__ = ["VALUES_RTOL", "VALUES_ATOL", "CASE_MIN_ABS_Z", "CASE_OUTPUT_RANGE",
+           "INIT_STD_MAX", "INIT_STD_MIN"]
+
+#: Relative part of the value bound (relative to the largest expected magnitude).
+VALUES_RTOL = 1e-6
+#: Absolute floor of the value bound, for arrays that are (nearly) all zero.
+VALUES_ATOL = 1e-9
+
+#: Generated cases keep every pre-activation at least this far from a kink (0 for relu), so a
+#: mask written ``Z > 0`` and one written ``Z >= 0`` are both right.
+CASE_MIN_ABS_Z = 1e-3
+#: Generated networks keep sigmoid outputs inside this range, so ``log(AL)``, ``1/AL`` and
+#: ``1/(1-AL)`` in a student's unfused cost and dAL are well conditioned.
+CASE_OUTPUT_RANGE = (0.02, 0.98)
+
+#: Random initial weights: the default bounds on the standard deviation of each W_l when the
+#: declaration does not demand exact values ("small": at most 0.1; "not all zero": at least 1e-6).
+INIT_STD_MAX = 0.1
+INIT_STD_MIN = 1e-6

@@ -301,7 +301,7 @@ class DerivativeCandidate:
 def _other(name: str) -> DerivativeCandidate:
     other = get_activation(name)
     return DerivativeCandidate(
-        f"derivative_of_{name}", None, f"{name}'s derivative {DERIVATIVE_TEXT[name]}",
+        f"derivative_of_{name}", None, f"{name}'s derivative ({DERIVATIVE_TEXT[name]})",
         f"this is the derivative of {name}, not of the layer's activation",
         factor=lambda Z, A, act, o=other: o.derivative(Z), excludes=(name,))
 
@@ -357,9 +357,12 @@ DERIVATIVE_CANDIDATES: tuple[DerivativeCandidate, ...] = (
     DerivativeCandidate("missing", ("softmax",), "dZ{l} = dA{l}",
                         "the softmax backward step is missing",
                         vjp=lambda Z, A, dA, act: dA),
+    DerivativeCandidate("relu_mask_a_nonneg", ("relu",), "the mask [A{l} ≥ 0] (always 1)",
+                        "A{l} = max(Z{l}, 0) is never negative, so the mask keeps everything "
+                        "and the relu derivative is missing: mask with Z{l} > 0",
+                        factor=lambda Z, A, act: np.ones_like(Z)),
     DerivativeCandidate("missing", None, "1 (dZ{l} = dA{l})",
-                        "the activation derivative is missing (a relu mask such as A >= 0 is "
-                        "always true, since A = max(Z, 0) ≥ 0)",
+                        "the activation derivative is missing",
                         factor=lambda Z, A, act: np.ones_like(Z), excludes=("linear",)),
     DerivativeCandidate("activation_value", None, "the activation value A{l} = g(Z{l})",
                         "the activation itself was used instead of its derivative",
@@ -374,8 +377,8 @@ DERIVATIVE_CANDIDATES: tuple[DerivativeCandidate, ...] = (
 
 @dataclass(frozen=True)
 class LossCandidate:
-    """A wrong derivative of the loss with respect to the output activation, ``dA(A, Y)``,
-    followed by the output activation's correct backward step."""
+    """A wrong derivative of the loss with respect to the output activation,
+    ``dA(A, Y, loss)``, followed by the output activation's correct backward step."""
 
     id: str
     losses: tuple[str, ...]
@@ -391,21 +394,33 @@ LOSS_CANDIDATES: tuple[LossCandidate, ...] = (
     LossCandidate("a_minus_y_as_da", ("bce", "cross_entropy"), "dA = a − y", "the fused dZ = a − y",
                   "a − y is already dℓ/dZ (the output activation's derivative is included); "
                   "applying the output activation's derivative on top of it counts it twice",
-                  lambda A, Y: A - Y, kind="activation_derivative"),
+                  lambda A, Y, loss: A - Y, kind="activation_derivative"),
+    LossCandidate("output_sign", ("bce", "cross_entropy", "square", "half_square"), "−dℓ/da",
+                  "dℓ/da", "the output gradient has the wrong sign, and so every gradient below "
+                  "it: following them is gradient ascent instead of descent",
+                  lambda A, Y, loss: -loss.derivative(A, Y), kind="sign"),
+    LossCandidate("square_missing_2", ("square",), "a − y", "2(a − y)",
+                  "a factor 2 is missing: the derivative of (a − y)² is 2(a − y)",
+                  lambda A, Y, loss: A - Y, kind="half"),
+    LossCandidate("half_square_extra_2", ("half_square",), "2(a − y)", "a − y",
+                  "an extra factor 2: the derivative of ½(a − y)² is a − y",
+                  lambda A, Y, loss: 2 * (A - Y), kind="times_2"),
     LossCandidate("bce_sign_term", ("bce",), "−(y/a + (1−y)/(1−a))", "−(y/a − (1−y)/(1−a))",
-                  "a sign error in the bce derivative", lambda A, Y: -(Y / A + (1 - Y) / (1 - A))),
+                  "a sign error in the bce derivative",
+                  lambda A, Y, loss: -(Y / A + (1 - Y) / (1 - A))),
     LossCandidate("bce_for_softmax", ("cross_entropy",), "the bce derivative "
                   "−(y/a − (1−y)/(1−a))", "−y/a", "the binary cross-entropy derivative was used "
-                  "for a categorical cross-entropy", lambda A, Y: -(Y / A - (1 - Y) / (1 - A))),
+                  "for a categorical cross-entropy",
+                  lambda A, Y, loss: -(Y / A - (1 - Y) / (1 - A))),
 )
 
 
 @dataclass(frozen=True)
 class StepCandidate:
-    """A wrong linear backward step at layer l: ``step`` is "dA_prev", "dW" or "db".
+    """A wrong linear backward step at layer l: ``step`` is "dA_prev", "dW", "db" or "l2".
 
     ``fn(model, l, dZ, dA)`` returns the wrong value (for "dW": the data part, without the L2
-    term), or None when it does not apply (e.g. a shape that cannot match). Texts may use
+    term; for "l2": the L2 term of dW), or None when it does not apply (e.g. a shape that cannot match). Texts may use
     ``{l}`` and ``{p}`` (= l − 1).
     """
 
@@ -434,16 +449,34 @@ STEP_CANDIDATES: tuple[StepCandidate, ...] = (
                   "the activation derivative was skipped when passing back",
                   lambda md, l, dZ, dA: md.W(l).T @ dA),
     StepCandidate("z_prev", "dW", "a_prev", "dZ{l}·Z{p}ᵀ/m", "dZ{l}·A{p}ᵀ/m",
-                  "the pre-activation Z{p} was used instead of A_prev = A{p} = g(Z{p})",
+                  "the pre-activation Z{p} was used instead of the activation A{p} = g(Z{p})",
                   lambda md, l, dZ, dA: dZ @ md.cache[f"Z{l - 1}"].T / md.m if l > 1 else None),
     StepCandidate("a_current", "dW", "a_prev", "dZ{l}·A{l}ᵀ/m", "dZ{l}·A{p}ᵀ/m",
-                  "the layer's output A{l} was used instead of its input A_prev = A{p}",
+                  "the layer's output A{l} was used instead of its input A{p}",
                   lambda md, l, dZ, dA: _if_square(md.W(l), lambda: dZ @ md.cache[f"A{l}"].T / md.m)),
     StepCandidate("x_input", "dW", "a_prev", "dZ{l}·Xᵀ/m", "dZ{l}·A{p}ᵀ/m",
-                  "the network input X was used instead of the layer's input A_prev = A{p}",
+                  "the network input X was used instead of the layer's input A{p}",
                   lambda md, l, dZ, dA: (dZ @ md.cache["A0"].T / md.m
                                          if l > 1 and md.W(l).shape[1] == md.cache["A0"].shape[0]
                                          else None)),
+    *(StepCandidate(cid, "l2", kind, "dZ{l}·A{p}ᵀ/m" + term, "dZ{l}·A{p}ᵀ/m + λ/m·W{l}", expl,
+                    lambda md, l, dZ, dA, c=c: c(md.lam, md.m) * md.W(l) if md.lam else None)
+      for cid, kind, term, expl, c in (
+          ("l2_missing", "l2_missing", " alone", "the L2 term λ/m·W{l} is missing",
+           lambda lam, m: 0.0),
+          ("l2_no_m", "l2_wrong", " + λ·W{l}", "the L2 term λ·W{l} must be divided by m too",
+           lambda lam, m: lam),
+          ("l2_double", "l2_wrong", " + 2λ/m·W{l}", "the derivative of λ/(2m)·‖W{l}‖² is "
+           "λ/m·W{l}, not 2λ/m·W{l}", lambda lam, m: 2 * lam / m),
+          ("l2_half", "l2_wrong", " + λ/(2m)·W{l}", "differentiating ‖W{l}‖² gives 2·W{l}, "
+           "which cancels the ½ of λ/(2m)", lambda lam, m: lam / (2 * m)),
+          ("l2_sign", "l2_wrong", " − λ/m·W{l}", "the L2 term has the wrong sign",
+           lambda lam, m: -lam / m))),
+    StepCandidate("l2_on_bias", "db", "l2_bias", "Σ_columns dZ{l}/m + λ/m·b{l}",
+                  "Σ_columns dZ{l}/m", "biases are not regularised, only weights",
+                  lambda md, l, dZ, dA: (np.sum(dZ, axis=1, keepdims=True) / md.m
+                                         + md.lam / md.m * md.params[f"b{l}"]) if md.lam
+                  else None),
     StepCandidate("db_from_dA", "db", "bias", "Σ_columns dA{l}/m", "Σ_columns dZ{l}/m",
                   "db must sum dZ{l} (after the activation derivative), not dA{l}",
                   lambda md, l, dZ, dA: np.sum(dA, axis=1, keepdims=True) / md.m),
@@ -501,10 +534,19 @@ class _Model:
                 data = hook(self, l, dZ, dA) if hook else dZ @ c[f"A{l - 1}"].T / m
                 if data is None:
                     return {}
-                grads[f"dW{l}"] = data + (self.lam / m) * W if self.lam else data
+                hook = steps.get(("l2", l))
+                if hook:
+                    term = hook(self, l, dZ, dA)
+                    if term is None:
+                        return {}
+                    grads[f"dW{l}"] = data + term
+                else:
+                    grads[f"dW{l}"] = data + (self.lam / m) * W if self.lam else data
                 hook = steps.get(("db", l))
-                grads[f"db{l}"] = (hook(self, l, dZ, dA) if hook
-                                   else np.sum(dZ, axis=1, keepdims=True) / m)
+                db = hook(self, l, dZ, dA) if hook else np.sum(dZ, axis=1, keepdims=True) / m
+                if db is None:
+                    return {}
+                grads[f"db{l}"] = db
                 hook = steps.get(("dA_prev", l))
                 dA = hook(self, l, dZ, dA) if hook else W.T @ dZ
                 if dA is None:
@@ -530,10 +572,11 @@ class _Hypothesis:
 
 
 def _subsets(layers: list[int]) -> list[tuple[int, ...]]:
-    """Each single layer, then all of them together (if more than one)."""
+    """Each single layer, all of them together, and all but the last or the first."""
     out = [(l,) for l in layers]
-    if len(layers) > 1:
-        out.append(tuple(layers))
+    for group in (layers, layers[:-1], layers[1:]):
+        if len(group) > 1 and tuple(group) not in out:
+            out.append(tuple(group))
     return out
 
 
@@ -562,7 +605,8 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
     # Output gradients.
     for cand in LOSS_CANDIDATES:
         if md.net.loss.name in cand.losses:
-            add(cand.id, cand.kind, (L,), lambda c=cand: md.run(loss_dA=c.dA), cand.wrong, cand.right,
+            add(cand.id, cand.kind, (L,),
+                lambda c=cand: md.run(loss_dA=lambda A, Y: c.dA(A, Y, md.net.loss)), cand.wrong, cand.right,
                 cand.explanation, act=md.acts[-1].spec)
 
     # Activation derivatives, in one layer or in every layer with the same activation.
@@ -581,6 +625,8 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
 
     # Linear backward steps.
     for cand in STEP_CANDIDATES:
+        if cand.step == "l2" and not md.lam:
+            continue
         layers = list(range(2 if cand.step == "dA_prev" else 1, L + 1))
         for origin in _subsets(layers):
             hooks = {(cand.step, l): cand.fn for l in origin}
@@ -752,9 +798,9 @@ def _scale_obs(name: str, r: float, support: int, ctx: _Ctx) -> _Obs | None:
                   else ": a minus sign is missing or extra")
         return _Obs("sign", [name], "{what} {has} the wrong sign" + ascent, details, ("sign",))
     if abs(r - 1.0) <= NEAR_MISS_RTOL:
-        text = (f"every element of {{what}} is {r:.8g}× the expected value: a tiny consistent "
-                f"error (relative {abs(r - 1):.1e}), e.g. a slightly wrong constant")
-        return _Obs("near_miss", [name], text, details, None)
+        text = (f"every element of {{what}} is {r:.8g}× the expected value: a near miss, a tiny "
+                f"consistent error (relative {abs(r - 1):.1e}), e.g. a slightly wrong constant")
+        return _Obs("near_miss", [name], text, details, ("near_miss", role, f"{r:.9g}"))
     named = _named_factor(r, m)
     if named is not None:
         kind, f = named
@@ -860,8 +906,8 @@ def _l2_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
     if l2_kind is None and data_text is None:
         return None
     if l2_kind is None:
-        return _Obs(data_kind, [name], "in {what}, " + data_text + f" (the L2 term λ/m·W{l} is "
-                    "right)" + _m_note(m), details, (data_kind, "data", alpha))
+        return _Obs(data_kind, [name], "in {what}, " + data_text + " (the L2 term λ/m·W is "
+                    "right)" + _m_note(m), details, (data_kind, "data", f"{alpha:.6g}"))
     text = l2_text + (f"; also, {data_text}" if data_text else "")
     return _Obs(l2_kind, [name], text, details, (l2_kind, f"{beta / unit:.6g}", data_text))
 
@@ -880,9 +926,9 @@ def _subject(h: _Hypothesis, keys) -> list[str]:
     keys = set(keys)
     out = []
     for l in sorted(h.origin, reverse=True):
-        if h.kind == "a_prev":
+        if h.kind in ("a_prev", "l2_missing", "l2_wrong"):
             out += [f"dW{l}"]
-        elif h.kind == "bias":
+        elif h.kind in ("bias", "l2_bias"):
             out += [f"db{l}"]
         elif f"dZ{l}" in keys:
             out += [f"dZ{l}"]
@@ -1046,8 +1092,7 @@ def _shape_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs:
         else:
             text += "; also, " + _esc(inner.finding().message)
             details["then"] = inner.kind
-        return _Obs("keepdims", [name], text, details,
-                    ("keepdims",) if inner is None else None)
+        return _Obs("keepdims", [name], text, details, None)
     parsed = _parse(name)
     column = e.ndim == 2 and e.shape[1] == 1 or e.ndim == 1
     n = e.shape[0] if e.ndim else 1
@@ -1069,7 +1114,8 @@ def _shape_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs:
         return _Obs("wrong_axis", [name], text, details, None)
     if a.size == 1 and e.size > 1 and column:
         text = (f"{{what}} is a single number instead of shape {e.shape}: the sum runs over all "
-                f"entries instead of over the examples only (np.sum(dZ, axis=1, keepdims=True))")
+                f"entries instead of over the examples only; use np.sum(dZ, axis=1, "
+                f"keepdims=True) / m")
         if parsed and parsed[0] == "b":
             dZ = ctx.dZ(parsed[1])
             if dZ is not None and m is not None:
@@ -1262,7 +1308,7 @@ def _whole_network(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
     right, wrong = _status({k: obs[k] for k in compared})
     text = _hyp_sentence(match, compared.keys())
     if match.kind == "dA_prev":
-        below = [l for l in wrong if l < min(match.origin)]
+        below = [l for l in wrong if l < max(match.origin)]
         above = [l for l in right if l >= max(match.origin)]
         head = []
         if above:

@@ -1,0 +1,1054 @@
+r"""``python -m checks validate``: check another implementation's gradients against the reference.
+
+The implementation runs isolated (:mod:`checks.isolation`), on seeded random cases, and every
+gradient it returns is compared with :class:`reference.Network`'s in the canonical layout::
+
+    python -m checks validate FILE.py:FUNCTION --layers 2,16,16,1 \
+        --activations relu,relu,sigmoid --loss bce [--layout rows] [--forward FILE.py:COST]
+    python -m checks validate --command "./impl {case} {out}" --layers … (any language)
+
+Contract (Python): ``grads = FUNCTION(params, X, Y)`` with ``params = {"W1", "b1", …}`` in the
+stated layout and ``grads = {"dW1", "db1", …}`` the gradient of
+:math:`J = \frac1m\sum_i \ell_i + \frac{\lambda}{2m}\sum_l\lVert W_l\rVert^2` in the same layout.
+With ``--random-architectures`` a fourth argument describes each case's network:
+``{"layer_sizes", "activations", "loss", "l2"}``. ``--forward FILE.py:COST`` (``J = COST(params,
+X, Y[, arch])``) adds the cost to the comparison and, when a gradient is wrong, finite
+differences of that forward pass tell a wrong forward from a wrong backward.
+
+Contract (command): see :data:`reference.casefile.FORMAT_DOC`. ``{case}`` and ``{out}`` are
+replaced by paths, ``{python}`` by this interpreter; the command runs in the current directory.
+
+Verdicts per case: *match*; *mismatch* (the implementation answered, and some array is wrong,
+missing or of the wrong shape, or its cost differs); *error* (no usable answer: an exception,
+a crash, a time-out, a non-zero exit status, a result that is not a dict of arrays or an
+unreadable ``{out}`` file). Exit codes (:data:`EXIT_OK`, :data:`EXIT_FAILED`,
+:data:`EXIT_ERROR`): 0 when every case matches; 1 when at least one case produced gradients and
+something is wrong (mismatches, or errors on some cases); 2 when nothing could be compared
+(file or function missing, load error, errors on every case) or the arguments are bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shlex
+import stat
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reference import Network, get_activation, get_loss
+from reference.casefile import CaseFileError, read_npz, write_case
+from reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
+
+from . import tolerances as _tolerances
+
+__all__ = [
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "VALIDATE_RTOL", "VALIDATE_ATOL",
+    "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
+    "Target", "Answer", "callable_target", "python_target", "command_target",
+    "validate", "add_arguments", "run",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+#: An array matches when ``max|got - expected| <= VALIDATE_RTOL * max|expected| + VALIDATE_ATOL``
+#: (a correct float64 implementation computing in another order is ~1e-15 off; raise ``rtol``
+#: for float32 code). The cost uses the same rule.
+VALIDATE_RTOL = float(getattr(_tolerances, "VALIDATE_RTOL", 1e-7))
+VALIDATE_ATOL = float(getattr(_tolerances, "VALIDATE_ATOL", 1e-12))
+
+_MAX_SHRINK_TRIES = 40
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Settings:
+    """What to validate. ``layers`` is None only with ``random_architectures`` (then it bounds
+    the depth and widths explored when given); ``losses`` has one entry unless exploring."""
+
+    activations: tuple[str, ...]
+    losses: tuple[str, ...]
+    layers: tuple[int, ...] | None = None
+    layout: str = "columns"
+    bias: str = "column"
+    l2: float = 0.0
+    random_architectures: bool = False
+    cases: int = 5
+    seed: int = 0
+    rtol: float = VALIDATE_RTOL
+    atol: float = VALIDATE_ATOL
+    shrink: bool = True
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if self.bias not in BIASES:
+            raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {self.bias!r}")
+        for name in ("cases",):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("l2", "rtol", "atol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not self.activations:
+            raise ValueError("activations must name at least one activation")
+        if not self.losses:
+            raise ValueError("losses must name at least one loss")
+        acts = [get_activation(a) for a in self.activations]  # raises naming the bad one
+        losses = [get_loss(x) for x in self.losses]
+        if self.random_architectures:
+            if not any(loss.accepts(a) for loss in losses for a in acts):
+                raise ValueError(f"no activation in {', '.join(self.activations)} can be the "
+                                 f"output of loss {', '.join(self.losses)}")
+        else:
+            if self.layers is None:
+                raise ValueError("layers is required unless random_architectures is set")
+            if len(self.losses) != 1:
+                raise ValueError(f"one loss is needed for a fixed architecture, got "
+                                 f"{', '.join(self.losses)}")
+            Network(self.layers, list(self.activations), self.losses[0], self.l2)
+
+    def pairings(self) -> list[tuple[str, str]]:
+        """(output activation, loss) pairs the random architectures draw from."""
+        return [(a, x) for x in self.losses for a in self.activations
+                if get_loss(x).accepts(get_activation(a))]
+
+    def describe(self) -> dict:
+        """JSON-ready summary."""
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+# --------------------------------------------------------------------------- cases
+@dataclass
+class _Case:
+    net: Network
+    params: dict[str, np.ndarray]
+    X: np.ndarray
+    Y: np.ndarray
+    layout: str
+    bias: str
+    arch_arg: bool
+    J: float = field(init=False)
+    grads: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        J, grads = self.net.gradients(self.params, self.X, self.Y)
+        self.J = J
+        self.grads = {f"d{k}": grads[f"d{k}"] for k in self.net.param_shapes()}
+
+    @property
+    def m(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def size(self) -> int:
+        return self.net.n_params + self.m
+
+    def args(self, params: Mapping[str, np.ndarray] | None = None) -> tuple:
+        """The implementation's arguments in its layout (fresh copies)."""
+        params = self.params if params is None else params
+        X, Y = (self.X, self.Y) if self.layout == "columns" else (self.X.T, self.Y.T)
+        args = (to_layout(params, self.layout, self.bias), X.copy(), Y.copy())
+        return (*args, self.net.describe()) if self.arch_arg else args
+
+
+def _inputs(net: Network, m: int, rng: np.random.Generator):
+    from .strategies import make_targets
+
+    params = net.init_params("xavier", seed=rng)
+    for l in range(1, net.L + 1):
+        params[f"b{l}"] = 0.1 * rng.standard_normal(params[f"b{l}"].shape)
+    X = rng.standard_normal((net.layer_sizes[0], m))
+    return params, X, make_targets(net, m, rng)
+
+
+def _network(settings: Settings, rng: np.random.Generator) -> Network:
+    if not settings.random_architectures:
+        return Network(settings.layers, list(settings.activations), settings.losses[0],
+                       settings.l2)
+    max_depth = len(settings.layers) - 1 if settings.layers else 3
+    max_width = max(settings.layers) if settings.layers else 5
+    depth = int(rng.integers(1, max_depth + 1))
+    sizes = [int(w) for w in rng.integers(1, max_width + 1, size=depth + 1)]
+    pairs = settings.pairings()
+    out, loss = pairs[int(rng.integers(len(pairs)))]
+    if loss == "cross_entropy":
+        sizes[-1] = max(sizes[-1], 2)
+    hidden = [settings.activations[int(i)]
+              for i in rng.integers(len(settings.activations), size=depth - 1)]
+    return Network(sizes, hidden + [out], loss, settings.l2)
+
+
+def _make_case(settings: Settings, index: int) -> _Case:
+    rng = np.random.default_rng([settings.seed, index])
+    net = _network(settings, rng)
+    m = int(rng.integers(2, 9))
+    return _Case(net, *_inputs(net, m, rng), settings.layout, settings.bias,
+                 settings.random_architectures)
+
+
+def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
+    net = Network(list(sizes), [a.spec for a in case.net.activations], case.net.loss.name,
+                  case.net.l2)
+    rng = np.random.default_rng([salt, *sizes, m])
+    return _Case(net, *_inputs(net, m, rng), case.layout, case.bias, case.arch_arg)
+
+
+# --------------------------------------------------------------------------- targets
+@dataclass(frozen=True)
+class Answer:
+    """What one call of the implementation gave: ``value`` or ``error`` (a sentence)."""
+
+    value: object = None
+    error: str | None = None
+    seconds: float = 0.0
+    output: str = ""
+
+
+class Target:
+    """An implementation under validation. Subclasses implement :meth:`call`."""
+
+    description = "implementation"
+
+    def ready(self) -> str | None:
+        """None when the implementation can be called, else why not (load error, …)."""
+        return None
+
+    def call(self, case: _Case, params: Mapping[str, np.ndarray] | None = None) -> Answer:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release processes and files."""
+
+
+class _Callable(Target):
+    def __init__(self, fn: Callable, description: str) -> None:
+        self.fn = fn
+        self.description = description
+
+    def call(self, case, params=None):
+        start = time.perf_counter()
+        try:
+            value = self.fn(*case.args(params))
+        except Exception as exc:  # the implementation's fault, reported, never raised
+            tb = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f" (at {Path(tb[0].filename).name}:{tb[0].lineno})" if tb else ""
+            return Answer(error=f"{self.description} raised {type(exc).__name__}: {exc}{where}",
+                          seconds=time.perf_counter() - start)
+        return Answer(value=value, seconds=time.perf_counter() - start)
+
+
+def callable_target(fn: Callable, description: str | None = None) -> Target:
+    """An in-process target: ``fn(params, X, Y[, arch])`` is called directly (no isolation)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    return _Callable(fn, description or f"{getattr(fn, '__qualname__', repr(fn))}()")
+
+
+def _parse_function_spec(spec: str, what: str) -> tuple[Path, str]:
+    path, sep, function = str(spec).rpartition(":")
+    if not sep or not path or not function.isidentifier():
+        raise ValueError(f"{what} must be FILE.py:FUNCTION, got {spec!r}")
+    if not path.endswith((".py", ".ipynb")):
+        raise ValueError(f"{what}: {path!r} must be a .py or .ipynb file (in {spec!r})")
+    if not Path(path).is_file():
+        raise ValueError(f"{what}: file {path!r} does not exist (in {spec!r})")
+    return Path(path), function
+
+
+class _Submission(Target):
+    """``FILE.py:FUNCTION`` in a persistent sandboxed child (shared per file)."""
+
+    def __init__(self, path: Path, function: str, submission) -> None:
+        self.path, self.function, self.sub = path, function, submission
+        self.description = f"{path}:{function}"
+
+    def ready(self):
+        failure = self.sub.start()
+        if failure is not None:
+            return f"could not load {self.path}: {failure.message}{_tail(failure.stderr)}"
+        if self.function not in self.sub.functions:
+            names = ", ".join(sorted(self.sub.functions)) or "none"
+            return f"{self.path} defines no function {self.function!r} (its functions: {names})"
+        return None
+
+    def call(self, case, params=None):
+        result = self.sub.call(self.function, *case.args(params))
+        if result.ok:
+            return Answer(value=result.value, seconds=result.seconds, output=result.stdout)
+        return Answer(error=f"{self.description}: {result.kind}: {result.message}"
+                            f"{_tail(result.stderr or result.traceback)}",
+                      seconds=result.seconds, output=result.stdout)
+
+    def close(self):
+        self.sub.close()
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    text = (text or "").strip()
+    if not text:
+        return ""
+    return "\n" + "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+def python_target(spec: str, *, limits=None, same_user: bool = False,
+                  _shared: dict | None = None) -> Target:
+    """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`checks.isolation`).
+
+    Raises ``ValueError`` naming ``spec`` when it is malformed or the file does not exist.
+    """
+    from .isolation import Limits, PythonSubmission
+
+    path, function = _parse_function_spec(spec, "target")
+    key = str(path.resolve())
+    shared = {} if _shared is None else _shared
+    if key not in shared:
+        shared[key] = PythonSubmission(path, limits=limits or Limits(),
+                                       drop_privileges=False if same_user else None)
+    return _Submission(path, function, shared[key])
+
+
+class _Command(Target):
+    def __init__(self, template: str, limits, same_user: bool, cwd: str) -> None:
+        self.template, self.limits, self.same_user, self.cwd = template, limits, same_user, cwd
+        self.description = f"command {template!r}"
+        self.dir = Path(tempfile.mkdtemp(prefix="gradref-validate-"))
+        os.chmod(self.dir, 0o1777)  # the sandbox uid writes {out} here; sticky: no renames
+        self.count = 0
+
+    def call(self, case, params=None):
+        from .isolation import run_command
+
+        self.count += 1
+        case_path = self.dir / f"case_{self.count}.npz"
+        out_path = self.dir / f"out_{self.count}.npz"
+        params = case.params if params is None else params
+        write_case(case_path, case.net, params, case.X, case.Y, layout=case.layout,
+                   bias=case.bias)
+        for p in (case_path, case_path.with_suffix(".json")):
+            os.chmod(p, 0o644)
+        command = (self.template.replace("{case}", shlex.quote(str(case_path)))
+                   .replace("{out}", shlex.quote(str(out_path)))
+                   .replace("{python}", shlex.quote(sys.executable)))
+        result = run_command(command, self.limits, cwd=self.cwd,
+                             drop_privileges=False if self.same_user else None)
+        try:
+            if not result.ok:
+                return Answer(error=f"the command {result.reason}{_tail(result.stderr)}",
+                              seconds=result.seconds, output=result.stdout)
+            try:
+                info = os.lstat(out_path)
+            except FileNotFoundError:
+                return Answer(error=f"the command exited 0 but wrote no {{out}} file "
+                                    f"({out_path.name}){_tail(result.stderr)}",
+                              seconds=result.seconds, output=result.stdout)
+            if not stat.S_ISREG(info.st_mode):
+                return Answer(error="the command's {out} is not a regular file",
+                              seconds=result.seconds)
+            try:
+                value = read_npz(out_path, "the command's {out} file")
+            except CaseFileError as exc:
+                return Answer(error=str(exc), seconds=result.seconds, output=result.stdout)
+            return Answer(value=value, seconds=result.seconds, output=result.stdout)
+        finally:
+            for p in (case_path, case_path.with_suffix(".json"), out_path):
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+
+    def close(self):
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def command_target(template: str, *, limits=None, same_user: bool = False,
+                   cwd: str | os.PathLike | None = None) -> Target:
+    """A command line run once per case through :func:`checks.isolation.run_command`.
+
+    ``template`` must contain ``{case}`` and ``{out}``; ``{python}`` is replaced by this
+    interpreter. Raises ``ValueError`` naming the template otherwise.
+    """
+    from .isolation import Limits
+
+    if not isinstance(template, str) or not template.strip():
+        raise ValueError(f"command must be a non-empty string, got {template!r}")
+    missing = [p for p in ("{case}", "{out}") if p not in template]
+    if missing:
+        raise ValueError(f"command {template!r} must contain {' and '.join(missing)} "
+                         f"(replaced by the case file and the gradients file to write)")
+    return _Command(template, limits or Limits(), same_user, os.fspath(cwd or os.getcwd()))
+
+
+# --------------------------------------------------------------------------- verdicts
+@dataclass
+class ArrayVerdict:
+    """One gradient array of one case: ``ok``, or what is wrong with it."""
+
+    name: str
+    ok: bool
+    problem: str = ""  # "", "missing", "type", "shape", "values"
+    max_abs_error: float | None = None
+    rel_error: float | None = None
+    shape: tuple | None = None
+    expected_shape: tuple | None = None
+
+    def describe(self) -> str:
+        if self.problem == "missing":
+            return "missing"
+        if self.problem == "type":
+            return "not a real numeric array"
+        if self.problem == "shape":
+            return f"shape {self.shape}, expected {self.expected_shape}"
+        return f"max abs error {self.max_abs_error:.2e}, relative {self.rel_error:.2e}"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "problem": self.problem or None,
+                "max_abs_error": _num(self.max_abs_error), "rel_error": _num(self.rel_error),
+                "shape": list(self.shape) if self.shape is not None else None,
+                "expected_shape": list(self.expected_shape) if self.expected_shape else None}
+
+
+def _num(x: float | None):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+@dataclass
+class CaseReport:
+    """The verdict on one case: ``status`` is "match", "mismatch" or "error"."""
+
+    index: int | str
+    network: dict
+    m: int
+    status: str
+    arrays: list[ArrayVerdict] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+    cost: dict | None = None  # {"got", "expected", "ok"} when the implementation gave a cost
+    case: _Case | None = field(default=None, repr=False)
+    answer: dict | None = field(default=None, repr=False)
+
+    @property
+    def failing(self) -> list[str]:
+        return [a.name for a in self.arrays if not a.ok]
+
+    def to_json(self, arrays: bool = False) -> dict:
+        out = {"case": self.index, "network": self.network, "m": self.m, "status": self.status,
+               "arrays": [a.to_json() for a in self.arrays], "findings": self.findings,
+               "error": self.error or None, "seconds": self.seconds, "cost": self.cost}
+        if arrays and self.case is not None:
+            c = self.case
+            params, X, Y = c.args()[:3]
+            out["inputs"] = {"params": {k: v.tolist() for k, v in params.items()},
+                             "X": X.tolist(), "Y": Y.tolist()}
+            out["expected"] = {k: v.tolist() for k, v in
+                               to_layout(c.grads, c.layout, c.bias).items()}
+            if self.answer is not None:
+                out["got"] = {k: np.asarray(v).tolist() for k, v in self.answer.items()}
+        return out
+
+
+def _compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float):
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got - expected)
+        err = float(np.max(diff)) if diff.size else 0.0
+        if not np.all(np.isfinite(got)):
+            err = float("inf")
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    rel = err / scale if scale > 0 else err
+    return err <= rtol * scale + atol, err, rel
+
+
+def _as_real_array(value) -> np.ndarray | None:
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        return None
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        return None
+    return arr.astype(np.float64)
+
+
+def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport:
+    report = CaseReport(index, case.net.describe(), case.m, "error", seconds=answer.seconds,
+                        case=case)
+    if answer.error is not None:
+        report.error = answer.error
+        return report
+    value = answer.value
+    if not isinstance(value, Mapping):
+        report.error = (f"returned {type(value).__name__}, expected a dict of gradient arrays "
+                        f"{{'dW1', 'db1', …}}")
+        return report
+    report.answer = {k: v for k, v in value.items() if isinstance(k, str)}
+    expected_layout = to_layout(case.grads, case.layout, case.bias)
+    good, bad = {}, {}
+    for key, exp in expected_layout.items():
+        verdict = ArrayVerdict(key, False, expected_shape=exp.shape)
+        if key not in value:
+            verdict.problem = "missing"
+        elif (arr := _as_real_array(value[key])) is None:
+            verdict.problem = "type"
+        elif arr.shape != exp.shape:
+            verdict.problem, verdict.shape = "shape", arr.shape
+            bad[key] = arr
+        else:
+            canonical = from_layout({key: arr}, case.layout, case.bias)[key]
+            ok, err, rel = _compare(canonical, case.grads[key], settings.rtol, settings.atol)
+            verdict.ok, verdict.max_abs_error, verdict.rel_error = ok, err, rel
+            verdict.problem, verdict.shape = ("" if ok else "values"), arr.shape
+            good[key] = canonical
+        report.arrays.append(verdict)
+    if "J" in value and (J := _as_real_array(value["J"])) is not None and J.size == 1:
+        report.cost = _cost_verdict(float(J.reshape(())), case.J, settings)
+    wrong = not all(a.ok for a in report.arrays) or (report.cost and not report.cost["ok"])
+    report.status = "mismatch" if wrong else "match"
+    if not all(a.ok for a in report.arrays):
+        report.findings = _diagnose(case, good, bad, expected_layout)
+    return report
+
+
+def _cost_verdict(got: float, expected: float, settings: Settings) -> dict:
+    ok = abs(got - expected) <= settings.rtol * abs(expected) + settings.atol
+    return {"got": got, "expected": expected, "ok": bool(ok)}
+
+
+def _diagnose(case: _Case, good: dict, bad: dict, expected_layout: dict) -> list[str]:
+    from .diagnosis import diagnose, diagnose_array
+
+    context = {"m": case.m, "net": case.net, "params": case.params, "X": case.X, "Y": case.Y}
+    findings = []
+    for key, arr in bad.items():
+        finding = diagnose_array(key, arr, expected_layout[key])
+        if finding is not None:
+            findings.append(finding.message)
+    expected = {k: v for k, v in case.grads.items() if k not in bad}
+    analytic = {k: v for k, v in good.items()}
+    findings += [f.message for f in diagnose(analytic, expected, context)]
+    return findings
+
+
+# --------------------------------------------------------------------------- shrinking
+def _shrink(target: Target, report: CaseReport, settings: Settings) -> tuple[CaseReport, int]:
+    """The smallest variant of a failing case (fewer examples, narrower layers) whose wrong
+    arrays are still the same ones; returns it and the number of variants tried.
+
+    m = 2 is skipped: there a missing 1/m and a factor 2 look alike.
+    """
+    best = report
+    wanted = set(report.failing)
+    tries = 0
+    salt = settings.seed + 7919
+
+    def attempt(sizes, m):
+        nonlocal best, tries
+        if tries >= _MAX_SHRINK_TRIES:
+            return False
+        tries += 1
+        try:
+            case = _resized(best.case, sizes, m, salt + tries)
+        except ValueError:
+            return False
+        candidate = _judge(case, target.call(case), settings, f"{report.index} (shrunk)")
+        if candidate.status == "mismatch" and set(candidate.failing) == wanted:
+            best = candidate
+            return True
+        return False
+
+    for m in sorted({1, 3, best.m // 2} - {2}):
+        if m < best.m and attempt(best.case.net.layer_sizes, m):
+            break
+    changed = True
+    while changed and tries < _MAX_SHRINK_TRIES:
+        changed = False
+        sizes = list(best.case.net.layer_sizes)
+        floor_out = 2 if best.case.net.loss.name == "cross_entropy" else 1
+        order = list(range(1, len(sizes) - 1)) + [0, len(sizes) - 1]
+        for i in order:
+            floor = floor_out if i == len(sizes) - 1 else 1
+            for w in sorted({floor, floor + 1, sizes[i] // 2} - {0}):
+                if floor <= w < sizes[i]:
+                    trial = list(best.case.net.layer_sizes)
+                    trial[i] = w
+                    if attempt(trial, best.m):
+                        changed = True
+                        break
+    return best, tries
+
+
+# --------------------------------------------------------------------------- forward
+@dataclass
+class ForwardAnalysis:
+    """Where the mistake is, from the implementation's own forward pass (``--forward``).
+
+    ``cost_matches``: the forward's cost equals the reference's on every case where both ran;
+    ``consistent``: per gradient array, whether the implementation's backward agrees with
+    finite differences of its own forward on the reported case (None when not checked);
+    ``verdict``: one sentence.
+    """
+
+    description: str
+    cost_matches: bool | None
+    cost_cases: list[dict] = field(default_factory=list)
+    consistent: dict[str, bool] | None = None
+    verdict: str = ""
+    error: str = ""
+
+    def to_json(self) -> dict:
+        return {"forward": self.description, "cost_matches": self.cost_matches,
+                "costs": self.cost_cases, "consistent": self.consistent,
+                "verdict": self.verdict, "error": self.error or None}
+
+
+class _CallFailed(Exception):
+    pass
+
+
+def _forward_cost(forward: Target, case: _Case, params=None) -> float:
+    answer = forward.call(case, params)
+    if answer.error is not None:
+        raise _CallFailed(answer.error)
+    arr = _as_real_array(answer.value)
+    if arr is None or arr.size != 1:
+        raise _CallFailed(f"{forward.description} returned {type(answer.value).__name__}, "
+                          f"expected one number (the cost J)")
+    return float(arr.reshape(()))
+
+
+def _consistency(forward: Target, report: CaseReport, seed: int) -> dict[str, bool]:
+    """Directional finite differences of the implementation's forward, one random unit
+    direction per parameter array, against its own gradients along the same directions."""
+    from .finite_diff import central_differences, judge
+    from .tolerances import fd_tolerances
+
+    case = report.case
+    keys = [k for k in case.net.param_shapes()]
+    got = {k: np.asarray(report.answer[f"d{k}"], dtype=float) for k in keys
+           if f"d{k}" in report.answer}
+    canonical = from_layout(got, case.layout, case.bias) if got else {}
+    rng = np.random.default_rng([seed, 104729])
+    directions = {}
+    for k in keys:
+        v = rng.standard_normal(case.params[k].shape)
+        directions[k] = v / np.linalg.norm(v)
+
+    def f(x):
+        params = {k: case.params[k] + x[i] * directions[k] for i, k in enumerate(keys)}
+        return _forward_cost(forward, case, params)
+
+    est = central_differences(f, np.zeros(len(keys)))
+    analytic = np.array([float(np.sum(canonical[k] * directions[k]))
+                         if k in canonical and canonical[k].shape == directions[k].shape
+                         else np.nan for k in keys])
+    verdict = judge(analytic, est, fd_tolerances())
+    return {f"d{k}": bool(not verdict.failed[i]) for i, k in enumerate(keys)}
+
+
+def _forward_analysis(forward: Target, reports: list[CaseReport], smallest: CaseReport | None,
+                      settings: Settings) -> ForwardAnalysis:
+    analysis = ForwardAnalysis(forward.description, None)
+    problem = forward.ready()
+    if problem is not None:
+        analysis.error = problem
+        return analysis
+    matches = []
+    for r in reports:
+        if r.case is None:
+            continue
+        try:
+            J = _forward_cost(forward, r.case)
+        except _CallFailed as exc:
+            analysis.cost_cases.append({"case": r.index, "error": str(exc)})
+            continue
+        verdict = _cost_verdict(J, r.case.J, settings)
+        analysis.cost_cases.append({"case": r.index, **verdict})
+        matches.append(verdict["ok"])
+    if not matches:
+        analysis.error = next((c["error"] for c in analysis.cost_cases if "error" in c),
+                              "the forward function was not called")
+        return analysis
+    analysis.cost_matches = all(matches)
+    backward_ok = all(r.status == "match" for r in reports if r.status != "error")
+    if smallest is not None and smallest.answer is not None:
+        try:
+            analysis.consistent = _consistency(forward, smallest, settings.seed)
+        except _CallFailed as exc:
+            analysis.error = f"finite differences of the forward failed: {exc}"
+    analysis.verdict = _forward_verdict(analysis.cost_matches, backward_ok, analysis.consistent)
+    return analysis
+
+
+def _forward_verdict(cost_ok: bool, backward_ok: bool, consistent: dict | None) -> str:
+    if backward_ok and cost_ok:
+        return "your forward and your backward both match the reference"
+    if backward_ok:
+        return ("your backward matches the reference but your forward does not: the cost it "
+                "computes differs (look at the loss, the 1/m or the L2 term)")
+    if consistent is None:
+        return ("your forward differs from the reference too" if not cost_ok else
+                "your forward matches the reference, your backward does not")
+    agree = all(consistent.values())
+    wrong = [k for k, ok in consistent.items() if not ok]
+    if cost_ok and not agree:
+        return (f"your forward matches the reference, your backward does not: "
+                f"{', '.join(wrong)} disagree with finite differences of your own forward; "
+                f"look at the backward pass")
+    if not cost_ok and agree:
+        return ("your backward is consistent with your forward, but your forward differs "
+                "from the reference: look at the cost")
+    if not cost_ok:
+        return (f"your forward differs from the reference, and your backward is not its "
+                f"gradient either ({', '.join(wrong)} disagree with finite differences of your "
+                f"forward): look at both")
+    return ("your forward matches the reference's cost on these cases and your backward is its "
+            "gradient, yet differs from the reference's: your forward must differ near these "
+            "points (e.g. another convention at a kink)")
+
+
+# --------------------------------------------------------------------------- the report
+@dataclass
+class ValidationReport:
+    """Everything :func:`validate` found; ``exit_code`` follows the module docstring."""
+
+    target: str
+    settings: Settings
+    cases: list[CaseReport] = field(default_factory=list)
+    smallest: CaseReport | None = None
+    shrink_tries: int = 0
+    forward: ForwardAnalysis | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ran(self) -> list[CaseReport]:
+        return [c for c in self.cases if c.status != "error"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.error or not self.ran:
+            return EXIT_ERROR
+        forward_bad = self.forward is not None and (self.forward.error or
+                                                    self.forward.cost_matches is False)
+        if all(c.status == "match" for c in self.cases) and not forward_bad:
+            return EXIT_OK
+        return EXIT_FAILED
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == EXIT_OK
+
+    def parameter_summary(self) -> list[dict]:
+        """Per gradient name: in how many cases it was right, and the worst relative error."""
+        rows: dict[str, dict] = {}
+        for c in self.cases:
+            for a in c.arrays:
+                row = rows.setdefault(a.name, {"name": a.name, "ok": 0, "wrong": 0,
+                                               "worst": 0.0, "problems": []})
+                row["ok" if a.ok else "wrong"] += 1
+                if a.rel_error is not None:
+                    row["worst"] = max(row["worst"], a.rel_error)
+                if a.problem and a.problem != "values" and a.problem not in row["problems"]:
+                    row["problems"].append(a.problem)
+        return sorted(rows.values(), key=lambda r: (int(r["name"][2:]), r["name"][1]))
+
+    def summary(self) -> str:
+        """One line: the verdict."""
+        n, ran = len(self.cases), len(self.ran)
+        if self.error:
+            return f"ERROR: {self.error.splitlines()[0]}"
+        if not ran:
+            return f"ERROR: the implementation gave no usable answer on any of {n} cases"
+        bad = sum(c.status != "match" for c in self.cases)
+        if self.exit_code == EXIT_OK:
+            return f"OK: all {n} cases match the reference"
+        if bad == 0:
+            return f"FAILED: gradients match on all {n} cases, but the forward does not"
+        errors = n - ran
+        extra = f" ({errors} without an answer)" if errors else ""
+        return f"FAILED: {bad} of {n} cases differ from the reference{extra}"
+
+    def render(self, fmt: str = "text") -> str:
+        from . import validate_report
+
+        return validate_report.render(self, fmt)
+
+
+# --------------------------------------------------------------------------- the driver
+def validate(target: Target | Callable | str, settings: Settings, *,
+             forward: Target | Callable | str | None = None, limits=None,
+             same_user: bool = False) -> ValidationReport:
+    """Run ``target`` on ``settings.cases`` cases and compare with the reference.
+
+    ``target``: a :class:`Target`, a callable (run in-process), or ``"FILE.py:FUNCTION"`` (run
+    isolated). ``forward`` likewise, for the cost function. Never raises for the
+    implementation's faults; raises ``ValueError``/``TypeError`` for bad arguments.
+    """
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings must be a Settings, got {type(settings).__name__}")
+    shared: dict = {}
+    owned = []
+
+    def resolve(t, what):
+        if t is None or isinstance(t, Target):
+            return t
+        if isinstance(t, str):
+            resolved = python_target(t, limits=limits, same_user=same_user, _shared=shared)
+            owned.append(resolved)
+            return resolved
+        if callable(t):
+            return callable_target(t)
+        raise TypeError(f"{what} must be a Target, a callable or 'FILE.py:FUNCTION', "
+                        f"got {type(t).__name__}")
+
+    start = time.perf_counter()
+    impl = resolve(target, "target")
+    fwd = resolve(forward, "forward")
+    report = ValidationReport(impl.description, settings)
+    try:
+        problem = impl.ready()
+        if problem is not None:
+            report.error = problem
+            return report
+        for k in range(settings.cases):
+            case = _make_case(settings, k)
+            report.cases.append(_judge(case, impl.call(case), settings, k + 1))
+        failing = [c for c in report.cases if c.status == "mismatch"]
+        if failing:
+            first = min(failing, key=lambda c: c.case.size)
+            report.smallest, report.shrink_tries = (
+                _shrink(impl, first, settings) if settings.shrink else (first, 0))
+        if fwd is not None and report.ran:
+            report.forward = _forward_analysis(fwd, report.ran, report.smallest, settings)
+    finally:
+        for t in owned:
+            t.close()
+        for sub in shared.values():
+            sub.close()
+        report.seconds = time.perf_counter() - start
+    return report
+
+
+# --------------------------------------------------------------------------- command line
+_SPLIT = re.compile(r",(?![^()]*\))")
+
+
+def _arg_type(name: str, parse: Callable):
+    def convert(text: str):
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
+    convert.__name__ = name
+    return convert
+
+
+def _layers(text):
+    sizes = tuple(int(p) for p in text.split(","))
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError("expected at least two comma-separated positive integers, e.g. 2,16,1")
+    return sizes
+
+
+def _activations(text):
+    names = tuple(p.strip() for p in _SPLIT.split(text))
+    if not all(names):
+        raise ValueError("expected comma-separated activation names, e.g. relu,relu,sigmoid")
+    for n in names:
+        get_activation(n)
+    return names
+
+
+def _losses(text):
+    names = tuple(p.strip() for p in text.split(","))
+    for n in names:
+        get_loss(n)
+    return names
+
+
+def _count(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if value < 0:
+        raise ValueError("expected a non-negative integer")
+    return value
+
+
+def _nonneg(text):
+    value = float(text)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError("expected a finite number >= 0")
+    return value
+
+
+def _positive(text):
+    value = float(text)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError("expected a finite number > 0")
+    return value
+
+
+def _slope(text):
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _function_spec(text):
+    _parse_function_spec(text, "FILE.py:FUNCTION")
+    return text
+
+
+def _out_path(text):
+    path = Path(text)
+    if path.is_dir() or not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise ValueError("cannot write a file there (a directory, or its directory does not "
+                         "exist)")
+    return path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``python -m checks validate``."""
+    p.add_argument("target", nargs="?", type=_arg_type("FILE.py:FUNCTION", _function_spec),
+                   metavar="FILE.py:FUNCTION",
+                   help="the gradient function: grads = FUNCTION(params, X, Y[, arch])")
+    p.add_argument("--layers", type=_arg_type("layers", _layers), metavar="2,16,16,1",
+                   help="layer sizes n_0,…,n_L (with --random-architectures: the largest "
+                        "depth and width explored)")
+    p.add_argument("--activations", required=True, type=_arg_type("activations", _activations),
+                   metavar="relu,…,sigmoid",
+                   help="one per layer (with --random-architectures: the pool to draw from)")
+    p.add_argument("--loss", required=True, type=_arg_type("loss", _losses), metavar="LOSS",
+                   help="the loss (with --random-architectures: comma-separated pool)")
+    p.add_argument("--layout", choices=LAYOUTS, default="columns",
+                   help="columns: X (n_0, m), W (n_l, n_{l-1}); rows: X (m, n_0), "
+                        "W (n_{l-1}, n_l) (default columns)")
+    p.add_argument("--bias", choices=BIASES,
+                   help="bias shape: column (n,1), row (1,n) or flat (n,) (default: column "
+                        "for columns, row for rows)")
+    p.add_argument("--leaky-slope", type=_arg_type("slope", _slope), metavar="S",
+                   help="the negative-side slope of every leaky_relu in --activations")
+    p.add_argument("--l2", type=_arg_type("l2", _nonneg), default=0.0, metavar="L",
+                   help="L2 strength λ of the cost (default 0)")
+    p.add_argument("--random-architectures", action="store_true",
+                   help="explore random architectures; FUNCTION gets a 4th argument "
+                        "{layer_sizes, activations, loss, l2}")
+    p.add_argument("--cases", type=_arg_type("cases", _count), default=5, metavar="N",
+                   help="number of random cases (default 5)")
+    p.add_argument("--seed", type=_arg_type("seed", _seed), default=0, metavar="S",
+                   help="seed of the cases (default 0)")
+    p.add_argument("--rtol", type=_arg_type("rtol", _nonneg), default=VALIDATE_RTOL, metavar="R",
+                   help=f"relative tolerance per array (default {VALIDATE_RTOL:g}; ~1e-4 "
+                        f"for float32 code)")
+    p.add_argument("--timeout", type=_arg_type("timeout", _positive), default=10.0,
+                   metavar="SECONDS", help="limit per call or command run (default 10)")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                   help="report format (default text)")
+    p.add_argument("--out", type=_arg_type("out", _out_path), metavar="PATH",
+                   help="write the report to PATH (the one-line verdict still goes to stdout)")
+    p.add_argument("--forward", type=_arg_type("FILE.py:FUNCTION", _function_spec),
+                   metavar="FILE.py:FUNC",
+                   help="the implementation's cost J = FUNC(params, X, Y[, arch]), to tell a "
+                        "wrong forward from a wrong backward")
+    p.add_argument("--command", metavar='"CMD {case} {out}"',
+                   help="validate a program instead of a Python function: it reads {case} "
+                        "(.npz + .json, see docs/formats.md) and writes the gradients to {out} "
+                        "(.npz); {python} is this interpreter")
+    p.add_argument("--same-user", action="store_true",
+                   help="run the implementation as the current user, not a throw-away uid "
+                        "(matters only as root; for toolchains that uid cannot read)")
+    p.add_argument("--no-shrink", action="store_true",
+                   help="do not look for a smaller failing case")
+
+
+def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Settings:
+    activations = list(args.activations)
+    if args.leaky_slope is not None:
+        if "leaky_relu" not in activations:
+            error(f"argument --leaky-slope: {args.leaky_slope:g} given, but --activations "
+                  f"{','.join(activations)} has no plain leaky_relu to apply it to")
+        activations = [f"leaky_relu({args.leaky_slope:g})" if a == "leaky_relu" else a
+                       for a in activations]
+    if not args.random_architectures:
+        if args.layers is None:
+            error("argument --layers: required unless --random-architectures is given")
+        if len(activations) != len(args.layers) - 1:
+            error(f"argument --activations: {len(activations)} activation(s) "
+                  f"{','.join(activations)} for --layers {','.join(map(str, args.layers))}, "
+                  f"which needs {len(args.layers) - 1} (one per layer)")
+        if len(args.loss) != 1:
+            error(f"argument --loss: one loss for a fixed architecture, got "
+                  f"{','.join(args.loss)} (a list needs --random-architectures)")
+    bias = args.bias or ("column" if args.layout == "columns" else "row")
+    try:
+        return Settings(tuple(activations), tuple(args.loss), args.layers, args.layout, bias,
+                        args.l2, args.random_architectures, args.cases, args.seed,
+                        rtol=args.rtol, shrink=not args.no_shrink)
+    except ValueError as exc:
+        option = "--loss" if "loss" in str(exc) else "--activations"
+        error(f"argument {option}: {exc}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run(args: argparse.Namespace) -> int:
+    """``python -m checks validate``; returns the exit code."""
+    def error(message: str) -> None:
+        print(f"python -m checks validate: error: {message}", file=sys.stderr)
+        raise _UsageExit()
+
+    try:
+        if (args.target is None) == (args.command is None):
+            error("give exactly one of FILE.py:FUNCTION and --command "
+                  f"(got {'both' if args.target else 'neither'})")
+        settings = _settings_from(args, error)
+        from .isolation import Limits
+
+        limits = Limits(wall=args.timeout, cpu=args.timeout)
+        target = args.target
+        if args.command is not None:
+            try:
+                target = command_target(args.command, limits=limits, same_user=args.same_user)
+            except ValueError as exc:
+                error(f"argument --command: {exc}")
+    except _UsageExit:
+        return EXIT_ERROR
+    try:
+        report = validate(target, settings, forward=args.forward, limits=limits,
+                          same_user=args.same_user)
+    finally:
+        if isinstance(target, Target):
+            target.close()
+    text = report.render(args.format)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(report.summary())
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return report.exit_code
+
+
+class _UsageExit(Exception):
+    pass

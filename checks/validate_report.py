@@ -1,0 +1,179 @@
+"""Rendering of a :class:`checks.validate.ValidationReport` as text, JSON or JUnit XML.
+
+JSON (format ``"gradref-validate/1"``): the settings, the verdict and exit code, per-parameter
+summaries, every case (per-array verdicts, findings, errors), the smallest failing case with its
+inputs, expected and returned gradients (in the implementation's layout), and the forward
+analysis. JUnit: one ``testcase`` per case and gradient array (classname
+``gradref.validate.caseK``), a ``failure`` carrying the diagnosis, an ``error`` for a case
+without an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+__all__ = ["REPORT_FORMAT", "render", "to_text", "to_json", "to_junit"]
+
+REPORT_FORMAT = "gradref-validate/1"
+
+
+def render(report, fmt: str = "text") -> str:
+    """``report`` as ``"text"``, ``"json"`` or ``"junit"``."""
+    try:
+        return {"text": to_text, "json": to_json, "junit": to_junit}[fmt](report)
+    except KeyError:
+        raise ValueError(f"fmt must be text, json or junit, got {fmt!r}") from None
+
+
+def _net(d: dict) -> str:
+    return (f"{d['layer_sizes']} {','.join(d['activations'])}, loss {d['loss']}"
+            + (f", λ = {d['l2']:g}" if d["l2"] else ""))
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def to_text(report) -> str:
+    s = report.settings
+    lines = [f"gradref validate: {report.target}"]
+    if s.random_architectures:
+        bound = f", no larger than {list(s.layers)}" if s.layers else ""
+        lines.append(f"  random architectures from activations {','.join(s.activations)} and "
+                     f"losses {','.join(s.losses)}{bound}" + (f", λ = {s.l2:g}" if s.l2 else ""))
+    else:
+        lines.append(f"  network {list(s.layers)} {','.join(s.activations)}, loss "
+                     f"{s.losses[0]}" + (f", λ = {s.l2:g}" if s.l2 else ""))
+    lines.append(f"  layout {s.layout}, {s.bias} biases; {s.cases} cases, seed {s.seed}, "
+                 f"rtol {s.rtol:g}")
+    if report.error:
+        lines += ["", "could not run:", _indent(report.error, "  ")]
+        lines += ["", report.summary()]
+        return "\n".join(lines) + "\n"
+    params = report.parameter_summary()
+    if params:
+        lines += ["", f"per parameter ({len(report.ran)} cases with an answer):"]
+        for row in params:
+            total = row["ok"] + row["wrong"]
+            state = "ok   " if not row["wrong"] else "WRONG"
+            extra = f" ({', '.join(row['problems'])})" if row["problems"] else ""
+            lines.append(f"  {row['name']:<5} {state} right in {row['ok']}/{total}, worst "
+                         f"relative error {row['worst']:.1e}{extra}")
+    lines += ["", "cases:"]
+    for c in report.cases:
+        head = f"  case {c.index}: m = {c.m}, {_net(c.network)}"
+        if c.status == "match":
+            lines.append(f"{head}: match ({c.seconds * 1e3:.1f} ms)")
+        elif c.status == "mismatch":
+            what = ", ".join(c.failing) or "the cost"
+            lines.append(f"{head}: MISMATCH in {what}")
+        else:
+            lines.append(f"{head}: ERROR")
+            lines.append(_indent(c.error, "      "))
+        if c.cost is not None and not c.cost["ok"]:
+            lines.append(f"      cost J = {c.cost['got']!r}, reference {c.cost['expected']!r}")
+    if report.smallest is not None:
+        c = report.smallest
+        lines += ["", f"smallest failing case (from case {str(c.index).split()[0]}, "
+                      f"{report.shrink_tries} smaller variants tried): m = {c.m}, "
+                      f"{_net(c.network)}"]
+        for a in c.arrays:
+            lines.append(f"  {a.name:<5} {'ok   ' if a.ok else 'WRONG'} {a.describe()}")
+        if c.cost is not None:
+            lines.append(f"  J     {'ok   ' if c.cost['ok'] else 'WRONG'} got {c.cost['got']!r}, "
+                         f"reference {c.cost['expected']!r}")
+        if c.findings:
+            lines.append("  diagnosis:")
+            lines += [_indent(f"- {f}", "    ") for f in c.findings]
+    if report.forward is not None:
+        f = report.forward
+        lines += ["", f"forward {f.description}:"]
+        costs = [x for x in f.cost_cases if "ok" in x]
+        if costs:
+            good = sum(x["ok"] for x in costs)
+            lines.append(f"  its cost matches the reference on {good}/{len(costs)} cases")
+        if f.consistent is not None:
+            marks = ", ".join(f"{k} {'yes' if ok else 'NO'}" for k, ok in f.consistent.items())
+            lines.append(f"  your backward agrees with finite differences of your forward "
+                         f"(smallest failing case): {marks}")
+        if f.error:
+            lines.append(_indent(f"error: {f.error}", "  "))
+        if f.verdict:
+            lines.append(f"  => {f.verdict}")
+    lines += ["", f"{report.summary()} ({report.seconds:.2f} s)"]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report) -> str:
+    out = {
+        "format": REPORT_FORMAT,
+        "target": report.target,
+        "settings": report.settings.describe(),
+        "exit_code": report.exit_code,
+        "summary": report.summary(),
+        "error": report.error or None,
+        "parameters": report.parameter_summary(),
+        "cases": [c.to_json() for c in report.cases],
+        "smallest_failing_case": (report.smallest.to_json(arrays=True)
+                                  if report.smallest is not None else None),
+        "shrink_tries": report.shrink_tries,
+        "forward": report.forward.to_json() if report.forward is not None else None,
+        "seconds": report.seconds,
+    }
+    return json.dumps(out, indent=1, allow_nan=False) + "\n"
+
+
+def _case_message(c) -> str:
+    return "\n".join(c.findings) or "gradients differ from the reference"
+
+
+def to_junit(report) -> str:
+    suite = ET.Element("testsuite", name="gradref.validate")
+    tests = failures = errors = 0
+    if report.error:
+        case = ET.SubElement(suite, "testcase", classname="gradref.validate", name="load")
+        ET.SubElement(case, "error", message=report.error.splitlines()[0]).text = report.error
+        tests, errors = 1, 1
+    for c in report.cases:
+        classname = f"gradref.validate.case{c.index}"
+        if c.status == "error":
+            tc = ET.SubElement(suite, "testcase", classname=classname, name="run",
+                               time=f"{c.seconds:.6f}")
+            ET.SubElement(tc, "error", message=c.error.splitlines()[0]).text = c.error
+            tests, errors = tests + 1, errors + 1
+            continue
+        for a in c.arrays:
+            tc = ET.SubElement(suite, "testcase", classname=classname, name=a.name,
+                               time=f"{c.seconds / max(len(c.arrays), 1):.6f}")
+            tests += 1
+            if not a.ok:
+                failures += 1
+                ET.SubElement(tc, "failure", message=f"{a.name}: {a.describe()}").text = (
+                    f"m = {c.m}, {_net(c.network)}\n{_case_message(c)}")
+        if c.cost is not None:
+            tc = ET.SubElement(suite, "testcase", classname=classname, name="J")
+            tests += 1
+            if not c.cost["ok"]:
+                failures += 1
+                ET.SubElement(tc, "failure", message=f"cost {c.cost['got']!r}, reference "
+                                                      f"{c.cost['expected']!r}")
+    if report.forward is not None:
+        f = report.forward
+        tc = ET.SubElement(suite, "testcase", classname="gradref.validate.forward",
+                           name="cost")
+        tests += 1
+        if f.error:
+            errors += 1
+            ET.SubElement(tc, "error", message=f.error.splitlines()[0]).text = f.error
+        elif f.cost_matches is False or (f.verdict and report.exit_code != 0):
+            failures += 1
+            ET.SubElement(tc, "failure", message=f.verdict)
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("time", f"{report.seconds:.3f}")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

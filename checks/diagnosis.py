@@ -420,8 +420,8 @@ class StepCandidate:
     """A wrong linear backward step at layer l: ``step`` is "dA_prev", "dW", "db" or "l2".
 
     ``fn(model, l, dZ, dA)`` returns the wrong value (for "dW": the data part, without the L2
-    term; for "l2": the L2 term of dW), or None when it does not apply (e.g. a shape that cannot match). Texts may use
-    ``{l}`` and ``{p}`` (= l − 1).
+    term; for "l2": the L2 term of dW), or None when it does not apply (e.g. a shape that
+    cannot match). Texts may use ``{l}`` and ``{p}`` (= l − 1).
     """
 
     id: str
@@ -617,7 +617,7 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
                 groups.setdefault(md.acts[l - 1].spec, []).append(l)
         for spec, layers in groups.items():
             for origin in _subsets(layers):
-                overrides = {l: (lambda Z, A, dA, a=md.acts[l - 1]: cand.dz(Z, A, dA, a))
+                overrides = {l: (lambda Z, A, dA, a=md.acts[l - 1], c=cand: c.dz(Z, A, dA, a))
                              for l in origin}
                 right = DERIVATIVE_TEXT.get(md.acts[origin[0] - 1].name, "g'(Z{l})")
                 add(cand.id, "activation_derivative", origin, lambda o=overrides: md.run(act=o), cand.wrong,
@@ -630,7 +630,8 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
         layers = list(range(2 if cand.step == "dA_prev" else 1, L + 1))
         for origin in _subsets(layers):
             hooks = {(cand.step, l): cand.fn for l in origin}
-            add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong, cand.right, cand.explanation)
+            add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong,
+                cand.right, cand.explanation)
     return hyps
 
 
@@ -742,8 +743,8 @@ class _Obs:
 
 def _m_note(m: int | None) -> str:
     if m == 1:
-        return (" (With m = 1 a missing or doubled 1/m cannot show at all: check with m > 1 "
-                "to rule it out.)")
+        return ("; note that with m = 1 a missing or doubled 1/m cannot show at all: check "
+                "with m > 1 to rule it out")
     return ""
 
 
@@ -806,7 +807,7 @@ def _scale_obs(name: str, r: float, support: int, ctx: _Ctx) -> _Obs | None:
         kind, f = named
         text = "{what} {is} " + _factor_text(kind, role, m, r)
         if r < 0:
-            text += ", and {has} the wrong sign"
+            text += "; also, the sign is wrong"
         return _Obs(kind, [name], text + _m_note(m), details, (kind, role, r < 0))
     if support < SCALE_MIN_SUPPORT:
         return None
@@ -1015,7 +1016,8 @@ def _mismatch_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs:
     norm_e = float(np.linalg.norm(e))
     rel = float(np.linalg.norm(a - e)) / norm_e if norm_e > 0 else math.inf
     rel_text = f"relative error {rel:.3g}" if math.isfinite(rel) else "expected all zeros"
-    text = (f"{name} does not match the expected gradient ({rel_text}); the largest difference "
+    what = "gradient" if name.startswith("d") else "value"
+    text = (f"{name} does not match the expected {what} ({rel_text}); the largest difference "
             f"is at {_index(name, idx)}: {a[idx]:.6g} instead of {e[idx]:.6g}. No simple pattern "
             f"(a factor, the sign, a transpose, a known slip) explains it")
     return _Obs("mismatch", [name], _esc(text),

@@ -14,8 +14,16 @@ import pytest
 from hypothesis import given, settings
 
 from checks.diagnosis import KINDS, diagnose
-from checks.mutants import (ARCHITECTURES, MUTANTS, Backprop, Mutant, architecture,
-                            correct_backward, example_case, mutants_for)
+from checks.mutants import (
+    ARCHITECTURES,
+    MUTANTS,
+    Backprop,
+    Mutant,
+    architecture,
+    correct_backward,
+    example_case,
+    mutants_for,
+)
 from checks.oracle import oracle_gradients
 from checks.strategies import network_cases
 

@@ -26,8 +26,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff check --fix reference checks tests bench examples
 
-bench: $(STAMP)    ## performance against peers measured in the same run
-	$(PY) bench/run.py
+bench: $(VENV)/.bench-stamp    ## performance against peers measured in the same run
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+$(VENV)/.bench-stamp: $(STAMP) pyproject.toml   # the peers (torch CPU wheel, jax): bench only
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[plot,dev,bench]'
+	touch $@
 
 gradescope-bundle: $(STAMP)
 	$(PY) -m checks.grading.bundle --out gradescope-bundle.zip

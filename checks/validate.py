@@ -349,7 +349,14 @@ class _Command(Target):
                              drop_privileges=False if self.same_user else None)
         try:
             if not result.ok:
-                return Answer(error=f"the command {result.reason}{_tail(result.stderr)}",
+                hint = ""
+                if (result.exit_code in (126, 127) and not self.same_user
+                        and hasattr(os, "geteuid") and os.geteuid() == 0):
+                    hint = ("\n    (as root, the command runs as a throw-away unprivileged uid, "
+                            "which cannot reach private directories such as /root; "
+                            "--same-user runs it as you)")
+                return Answer(error=f"the command failed: {result.reason}"
+                                    f"{_tail(result.stderr)}{hint}",
                               seconds=result.seconds, output=result.stdout)
             try:
                 info = os.lstat(out_path)

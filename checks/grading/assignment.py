@@ -45,7 +45,7 @@ _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
              "points", "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
-                  "maps_to", "args", "kwargs", "returns", "variants", "options", "cases",
+                  "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m")
@@ -94,6 +94,7 @@ class FunctionSpec:
     options: dict[str, object] = field(default_factory=dict)
     uses: tuple[str, ...] = ()
     visibility: str = "visible"
+    rename: dict[str, str] = field(default_factory=dict)
 
     @property
     def display(self) -> str:
@@ -109,8 +110,10 @@ class FunctionSpec:
 
     def signature(self) -> str:
         """``linear_backward(dZ, linear_cache) -> (dA_prev, dW, db)`` for messages."""
-        args = ", ".join(list(self.args) + [f"{k}={v}" for k, v in self.kwargs.items()])
-        ret = f"({', '.join(self.returns)})" if self.returns_tuple else self.returns[0]
+        args = ", ".join([self.rename.get(a, a) for a in self.args]
+                         + [f"{k}={v}" for k, v in self.kwargs.items()])
+        shown = [self.rename.get(r, r).replace("{key}", "…") for r in self.returns]
+        ret = f"({', '.join(shown)})" if self.returns_tuple else shown[0]
         return f"{self.name}({args}) -> {ret}"
 
 
@@ -338,6 +341,14 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
                                             f"valid: {', '.join(comp.outputs)}")
     if len(set(returns)) != len(returns):
         raise _fail(f"{where}.returns", f"names an output twice: {list(returns)}")
+    rename = {}
+    for key, value in _table(f"{where}.rename", entry.get("rename", {})).items():
+        if key not in returns and key not in args:
+            raise _fail(f"{where}.rename", f"{key!r} is neither an argument nor a returned "
+                                           f"output; valid: {', '.join(args + returns)}")
+        rename[key] = _string(f"{where}.rename.{key}", value)
+        if "{key}" in value and comp.kind(key) != "dict":
+            raise _fail(f"{where}.rename.{key}", f"'{{key}}' is only for dict outputs, got {value!r}")
 
     if "variants" in entry:
         if comp.variant is None:
@@ -366,7 +377,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
-        uses=_strings(f"{where}.uses", entry.get("uses", [])),
+        uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 

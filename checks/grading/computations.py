@@ -234,16 +234,20 @@ def _network_inputs(case, spec: NetworkSpec, l2: float = 0.0):
 
 
 def _upstream_backward(activation: str, A_prev, W, b, dA):
-    """Reference gradients of one layer given the upstream dA (see the module docstring)."""
+    """Reference gradients of one layer given the upstream dA (see the module docstring).
+
+    Returns ``(grads, cache, net, Y)`` with ``Y = A - dA`` the half-square target."""
     net = Network([W.shape[1], W.shape[0]], [activation], "half_square")
     params = {"W1": W, "b1": b}
     A, cache = net.forward(params, A_prev)
-    grads = net.backward(params, cache, A - dA)
-    return grads, cache, net
+    Y = A - dA
+    return net.backward(params, cache, Y), cache, net, Y
 
 
-def _layer_context(case, net, params, cache, X):
-    return {"m": case.m, "net": net, "params": params, "cache": cache, "X": X, "Y": None}
+def _layer_context(case, net, params, cache, X, Y=None):
+    """Diagnosis context of a one-layer network (with the half-square target Y of the upstream
+    injection when there is one: then the diagnosis can replay the layer's candidate mistakes)."""
+    return {"m": case.m, "net": net, "params": params, "cache": cache, "X": X, "Y": Y}
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -407,11 +411,11 @@ _register(Computation(
 def _build_linear_backward(case, lay, spec, options):
     rng, A_prev, W, b = _layer_inputs(case, "linear")
     dZ = rng.standard_normal((W.shape[0], case.m))
-    grads, cache, net = _upstream_backward("linear", A_prev, W, b, dZ)
+    grads, cache, net, Y = _upstream_backward("linear", A_prev, W, b, dZ)
     q = {"dZ": lay.data(dZ), "linear_cache": lay.linear_cache(A_prev, W, b),
          "dA_prev": lay.data(grads["dA0"]), "dW": lay.weight(grads["dW1"]),
          "db": lay.bias(grads["db1"])}
-    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev))
+    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
 _register(Computation(
@@ -428,11 +432,11 @@ def _build_affine_backward(case, lay, spec, options):
     rng, A_prev, W, b = _layer_inputs(case, "linear")
     m = case.m
     dout = rng.standard_normal((W.shape[0], m))
-    grads, cache, net = _upstream_backward("linear", A_prev, W, b, m * dout)
+    grads, cache, net, Y = _upstream_backward("linear", A_prev, W, b, m * dout)
     q = {"dout": lay.data(dout), "linear_cache": lay.linear_cache(A_prev, W, b),
          "dA_prev": lay.data(grads["dA0"] / m), "dW": lay.weight(grads["dW1"]),
          "db": lay.bias(grads["db1"])}
-    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev))
+    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
 _register(Computation(
@@ -450,12 +454,12 @@ def _build_linear_activation_backward(case, lay, spec, options):
     act = case.variant
     rng, A_prev, W, b = _layer_inputs(case, act)
     dA = rng.standard_normal((W.shape[0], case.m))
-    grads, cache, net = _upstream_backward(act, A_prev, W, b, dA)
+    grads, cache, net, Y = _upstream_backward(act, A_prev, W, b, dA)
     linear_cache = lay.linear_cache(A_prev, W, b)
     q = {"dA": lay.data(dA), "layer_cache": (linear_cache, lay.data(cache["Z1"])),
          "activation": act, "dA_prev": lay.data(grads["dA0"]), "dW": lay.weight(grads["dW1"]),
          "db": lay.bias(grads["db1"]), "dZ": lay.data(grads["dZ1"])}
-    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev))
+    return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
 _register(Computation(

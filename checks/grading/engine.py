@@ -23,8 +23,8 @@ the grading itself raise (:class:`~checks.grading.assignment.AssignmentError`,
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +65,8 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
 
 #: Failures after which a function is not called again (each would cost the full time limit).
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
+#: Failures that do not depend on the case: no case is shown.
+_CASELESS_KINDS = ("missing-function", "load-error")
 #: Arrays up to this many entries are printed in failure explanations.
 _PRINT_MAX = 24
 _MISSING = object()
@@ -79,7 +81,8 @@ class SubmissionError(ValueError):
 class _Leaf:
     """One comparable piece of a function's return value."""
 
-    label: str
+    key: str                   # output or dict-key name: what checks select and diagnosis reads
+    label: str                 # the name shown to the student (the declaration's rename)
     kind: str                  # "array", "scalar", "random" or "cache"
     got: object
     expected: object
@@ -127,13 +130,14 @@ def _numeric(value: object) -> np.ndarray | None:
     return arr
 
 
-def _show(arr: object) -> str:
+def _show(arr: object, indent: int = 0) -> str:
+    """A small array on a few lines (continuation lines indented by ``indent``)."""
     a = np.asarray(arr)
     if a.size > _PRINT_MAX:
         return f"(shape {a.shape}, not shown)"
     with np.printoptions(precision=5, suppress=False, floatmode="maxprec"):
         text = np.array2string(a, separator=", ", max_line_width=100)
-    return text.replace("\n", "\n" + " " * 12)
+    return text.replace("\n", "\n" + " " * indent)
 
 
 def _bound(expected: np.ndarray, rtol: float, atol: float) -> float:
@@ -218,9 +222,10 @@ def _values_problem(leaf: _Leaf, rtol: float, atol: float) -> str | None:
         return f"{leaf.label} contains {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s)"
     err = float(np.max(np.abs(a - exp), initial=0.0))
     if err > _bound(exp, rtol, atol):
-        rel = err / max(float(np.max(np.abs(exp), initial=0.0)), 1e-300)
-        return (f"{leaf.label} is wrong: max |yours - expected| = {err:.3g} "
-                f"({rel:.2g} of its largest entry; allowed {rtol:g})")
+        scale = float(np.max(np.abs(exp), initial=0.0))
+        rel = (f"relative error {err / scale:.2g}, allowed {rtol:g}"
+               if scale > 0 else "expected all zeros")
+        return f"{leaf.label} is wrong: largest difference {err:.3g} ({rel})"
     return None
 
 
@@ -291,7 +296,9 @@ class _FunctionGrader:
         built = self.fn.computation.build(case, self.layout, self.asg.network,
                                           self.fn.options)
         if self.fatal is not None:
-            out = _Outcome(case, built, None, error=f"not run: {self.fatal.message}")
+            out = _Outcome(case, built, None, error=self._call_error(self.fatal)
+                           if self.fatal.kind in _CASELESS_KINDS
+                           else f"Not run: an earlier case failed: {self.fatal.message}")
         else:
             result = self._call(built.quantities)
             out = _Outcome(case, built, result)
@@ -305,13 +312,16 @@ class _FunctionGrader:
         return out
 
     def _call_error(self, result: CallResult) -> str:
+        if result.kind == "load-error":
+            return "Not graded: your submission failed to load (see the summary)."
         text = result.message or f"{self.fn.name} failed ({result.kind})"
+        text = text.replace(f"{WRAPPER_FUNCTION}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
                     f"{self.fn.signature()})")
         tb = (result.traceback or "").strip()
         if tb and result.kind in ("exception", "memory", "load-error"):
-            lines = tb.splitlines()
+            lines = _without_wrapper(tb.splitlines())
             text += "\n" + "\n".join("  " + line for line in lines[-8:])
         if result.stderr.strip() and result.kind in ("crash", "load-error"):
             text += "\nstderr:\n" + "\n".join("  " + s for s in result.stderr.strip().splitlines()[-5:])
@@ -319,36 +329,41 @@ class _FunctionGrader:
 
     def _split(self, out: _Outcome, value: object) -> None:
         fn, comp, q = self.fn, self.fn.computation, out.built.quantities
+        shown = [fn.rename.get(r, r).replace("{key}", "…") for r in fn.returns]
         if fn.returns_tuple:
             if not isinstance(value, (tuple, list)) or len(value) != len(fn.returns):
                 out.error = (f"{fn.display} should return {len(fn.returns)} values "
-                             f"({', '.join(fn.returns)}), got {_describe(value)}")
+                             f"({', '.join(shown)}), got {_describe(value)}")
                 return
             parts = dict(zip(fn.returns, value))
         else:
             parts = {fn.returns[0]: value}
         for name, got in parts.items():
-            kind, exp = comp.kind(name), q[name]
-            if kind == "dict":
-                mapping = got if isinstance(got, Mapping) else None
-                for key, e in exp.items():
-                    leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
-                    if mapping is None:
-                        problem = f"{name} should be a dict with keys {list(exp)}, got {_describe(got)}"
-                        out.leaves.append(_Leaf(key, leaf_kind, _MISSING, e, problem))
-                    elif key not in mapping:
-                        out.leaves.append(_Leaf(key, leaf_kind, _MISSING, e,
-                                                f"{name} has no key {key!r} (keys: {list(mapping)})"))
-                    else:
-                        out.leaves.append(_Leaf(key, leaf_kind, mapping[key], e))
-            else:
-                out.leaves.append(_Leaf(name, kind, got, exp))
+            kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
+            if kind != "dict":
+                out.leaves.append(_Leaf(name, label, kind, got, exp))
+                continue
+            mapping = got if isinstance(got, Mapping) else None
+            what = label.replace("{key}", "").strip("[]'\" ") or name
+            for key, e in exp.items():
+                leaf_label = label.format(key=key) if "{key}" in label else key
+                leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
+                if mapping is None:
+                    problem = (f"{what} should be a dict with keys {list(exp)}, "
+                               f"got {_describe(got)}")
+                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, _MISSING, e, problem))
+                elif key not in mapping:
+                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, _MISSING, e,
+                                            f"{what} has no key {key!r} (its keys: "
+                                            f"{list(mapping)[:12]})"))
+                else:
+                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, mapping[key], e))
 
     # ----------------------------------------------------------------- checking
     def verdict(self, check: Check, out: _Outcome) -> _Verdict:
         if out.error is not None:
             return _Verdict(False, [out.error])
-        leaves = [leaf for leaf in out.leaves if check.selects(leaf.label, leaf.kind == "cache")]
+        leaves = [leaf for leaf in out.leaves if check.selects(leaf.key, leaf.kind == "cache")]
         problems, bad = [], []
         for leaf in leaves:
             problem = _leaf_problem(check.kind, leaf, self.asg.rtol, self.asg.atol)
@@ -377,13 +392,21 @@ class _FunctionGrader:
                                   lambda c: not self.verdict(check, self.run(c)).ok)
             else:
                 smallest = failing[0]
-            text = self._explain(check, self.run(smallest), len(failing), len(cases))
+            text = self._explain(check, self.run(smallest), len(failing), len(cases),
+                                 self.outcomes[failing[0]])
             results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
         return results
 
     # ----------------------------------------------------------------- explaining
-    def _explain(self, check: Check, out: _Outcome, n_failing: int, n_cases: int) -> str:
+    def _explain(self, check: Check, out: _Outcome, n_failing: int, n_cases: int,
+                 larger: _Outcome) -> str:
         verdict = self.verdict(check, out)
+        fatal = out.call if out.call is not None else self.fatal
+        if fatal is not None and fatal.kind in _CASELESS_KINDS:
+            return out.error or fatal.message    # nothing about the case matters
+        if fatal is not None and fatal.kind in _FATAL_KINDS:   # later cases were not run
+            return "\n".join([f"On the case {out.case.describe()}:", out.error or fatal.message]
+                             + self._inputs(out))
         lines = [f"Failed on {n_failing} of {n_cases} random cases. "
                  f"Smallest failing case: {out.case.describe()}."]
         if out.error is not None:
@@ -393,12 +416,13 @@ class _FunctionGrader:
         lines += verdict.problems[:6]
         if len(verdict.problems) > 6:
             lines.append(f"... and {len(verdict.problems) - 6} more")
-        lines += self._diagnoses(check, out, verdict)
+        lines += self._diagnoses(check, out, verdict, larger)
         for leaf in verdict.leaves[:3]:
             if leaf.kind in ("array", "scalar") and leaf.got is not _MISSING \
                     and _numeric(leaf.got) is not None:
-                lines.append(f"  {leaf.label} yours:    {_show(leaf.got)}")
-                lines.append(f"  {leaf.label} expected: {_show(leaf.expected)}")
+                pad = len(leaf.label) + 13
+                lines.append(f"  {leaf.label} yours:    {_show(leaf.got, pad)}")
+                lines.append(f"  {leaf.label} expected: {_show(leaf.expected, pad)}")
         lines += self._inputs(out)
         return "\n".join(lines)
 
@@ -411,14 +435,15 @@ class _FunctionGrader:
             if isinstance(value, np.ndarray):
                 if value.size > _PRINT_MAX:
                     return []
-                shown.append(f"  {name} = {_show(value)}")
+                shown_name = self.fn.rename.get(name, name)
+                shown.append(f"  {shown_name} = {_show(value, len(shown_name) + 5)}")
             elif isinstance(value, (int, float, str)) or value is None:
-                shown.append(f"  {name} = {value!r}")
+                shown.append(f"  {self.fn.rename.get(name, name)} = {value!r}")
         return ["Inputs of this case:"] + shown if shown and len(shown) == len(names) else []
 
-    def _canonical(self, label: str, arr: np.ndarray) -> tuple[str, np.ndarray]:
-        """A student's array in the reference layout, for the diagnosis."""
-        name = label
+    def _canonical(self, key: str, arr: np.ndarray) -> tuple[str, np.ndarray]:
+        """A student's array in the reference layout, named as the diagnosis expects."""
+        name = label = key
         if self.fn.computation.name == "fc_net_loss" and label[:1] in ("W", "b"):
             name = "d" + label     # grads keyed like params
         if not self.layout.rows:
@@ -428,59 +453,128 @@ class _FunctionGrader:
             return name, arr.reshape(-1, 1) if arr.size else arr
         return name, (arr.T if arr.ndim == 2 else arr)
 
-    def _diagnoses(self, check: Check, out: _Outcome, verdict: _Verdict) -> list[str]:
+    def _diagnoses(self, check: Check, out: _Outcome, verdict: _Verdict,
+                   larger: _Outcome | None) -> list[str]:
+        """Diagnosis sentences for the failing leaves, from :mod:`checks.diagnosis`.
+
+        When the smallest case gives no clear answer (m = 2 cannot tell "missing 1/m" from "a
+        factor 2"), the first failing case, larger, is diagnosed too."""
         if check.kind not in ("values", "shape"):
             return []
+        if check.kind == "shape" and larger is not None and larger is not out:
+            # a shrunk case with sizes of 1 cannot tell a transpose from a lost axis
+            more = self._findings(larger, self.verdict(check, larger))
+            if more:
+                return [f"Diagnosis (on the case {larger.case.describe()}): {f.message}"
+                        for f in more[:3]]
+        findings = self._findings(out, verdict)
+        if larger is not None and larger is not out and not any(
+                f.kind not in _WEAK_FINDINGS for f in findings):
+            more = self._findings(larger, self.verdict(check, larger))
+            if any(f.kind not in _WEAK_FINDINGS for f in more):
+                return [f"Diagnosis (on the case {larger.case.describe()}): {f.message}"
+                        for f in more[:3]]
+        return [f"Diagnosis: {f.message}" for f in findings[:3]]
+
+    def _findings(self, out: _Outcome, verdict: _Verdict) -> list:
+        """Findings for the failing leaves of one outcome, worded with the student's names."""
         try:
             from checks.diagnosis import diagnose, diagnose_array
         except ImportError:  # pragma: no cover - diagnosis is part of gradref
             return []
+        comp = self.fn.computation
         context = out.built.context
-        candidates = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
-                      and leaf.got is not _MISSING and _numeric(leaf.got) is not None
-                      and isinstance(leaf.expected, (np.ndarray, float))]
-        if not candidates:
+        usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
+                  and leaf.got is not _MISSING and _numeric(leaf.got) is not None
+                  and isinstance(leaf.expected, (np.ndarray, float))]
+        failing = [leaf for leaf in verdict.leaves if leaf in usable]
+        if not failing:
             return []
-        messages: list[str] = []
+        names: dict[str, str] = {}     # the diagnosis' names -> the student's
+
+        def canonical(leaf: _Leaf, value) -> tuple[str, np.ndarray]:
+            name, arr = self._canonical(leaf.key, np.asarray(value, dtype=np.float64))
+            if layer_mode:
+                name = _LAYER_NAMES.get(name, name)
+            names[name] = leaf.label
+            return name, arr
+
+        layer_mode = comp.level == "layer" and {leaf.key for leaf in usable} <= set(_LAYER_NAMES)
+        findings = []
         try:
-            if self.fn.computation.kind(self.fn.returns[0]) == "dict" and len(candidates) > 1:
+            if comp.name == "update_parameters":
+                for leaf in failing:        # a step is diagnosed on the step, new - old
+                    name, g = canonical(leaf, _numeric(leaf.got))
+                    _, e = canonical(leaf, leaf.expected)
+                    _, old = canonical(leaf, out.built.quantities["parameters"][leaf.key])
+                    if g.shape == old.shape:
+                        findings.append(diagnose_array(
+                            f"your step on {name} (new {name} - old {name})", g - old, e - old,
+                            {"m": None}))
+            elif len(usable) > 1 and (layer_mode or comp.kind(self.fn.returns[0]) == "dict"):
                 got, exp = {}, {}
-                for leaf in candidates:
-                    name, g = self._canonical(leaf.label, _numeric(leaf.got).astype(np.float64))
-                    _, e = self._canonical(leaf.label, np.asarray(leaf.expected))
-                    got[name], exp[name] = g, e
-                selected = {self._canonical(leaf.label, np.zeros(1))[0] for leaf in verdict.leaves}
-                findings = diagnose(got, exp, context)
-                findings = [f for f in findings if set(f.names) & selected] or findings
-                messages = [f.message for f in findings[:3]]
+                for leaf in usable:
+                    name, got[name] = canonical(leaf, _numeric(leaf.got))
+                    exp[name] = canonical(leaf, leaf.expected)[1]
+                selected = {canonical(leaf, 0.0)[0] for leaf in failing}
+                found = diagnose(got, exp, context)
+                findings += [f for f in found if set(f.names) & selected] or found
             else:
-                for leaf in verdict.leaves:
-                    if leaf not in candidates:
-                        continue
-                    name, g = self._canonical(leaf.label, _numeric(leaf.got).astype(np.float64))
-                    _, e = self._canonical(leaf.label, np.asarray(leaf.expected, dtype=np.float64))
-                    if leaf.kind == "scalar":
-                        g = g.reshape(()) if g.size == 1 else g
-                    finding = self._diagnose_leaf(diagnose_array, name, g, e, leaf, out, context)
-                    if finding is not None and finding.kind != "mismatch":
-                        messages.append(finding.message)
+                for leaf in failing:
+                    name, g = canonical(leaf, _numeric(leaf.got))
+                    _, e = canonical(leaf, leaf.expected)
+                    if leaf.kind == "scalar" and g.size == 1:
+                        g = g.reshape(())
+                    findings.append(diagnose_array(name, g, e, context))
         except (TypeError, ValueError, KeyError, IndexError, FloatingPointError):
             return []
-        seen = []
-        for m in messages:
-            if m not in seen:
-                seen.append(m)
-        return [f"Diagnosis: {m}" for m in seen[:3]]
+        unique, seen = [], set()
+        for f in findings:
+            if f is None or f.kind == "mismatch":
+                continue
+            text = _reword(f.message, names, layer_mode)
+            if text not in seen:
+                seen.add(text)
+                unique.append(type(f)(f.names, f.kind, text, f.details))
+        return unique
 
-    def _diagnose_leaf(self, diagnose_array, name, g, e, leaf, out, context):
-        """A step function (update_parameters) is diagnosed on its step, new − old."""
-        if self.fn.computation.name == "update_parameters":
-            old = out.built.quantities["parameters"].get(leaf.label)
-            if old is not None and g.shape == np.shape(old):
-                _, old = self._canonical(leaf.label, np.asarray(old))
-                return diagnose_array(f"the step {name} − old {name}", g - old, e - old,
-                                      {"m": None})
-        return diagnose_array(name, g, e, context)
+
+def _without_wrapper(lines: list[str]) -> list[str]:
+    """A child traceback without the frames of the grader's appended wrapper."""
+    out, skipping = [], False
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith("File "):
+            skipping = f"in {WRAPPER_FUNCTION}" in stripped
+        elif not line.startswith(" "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return out
+
+
+#: Findings that do not settle the cause (a second, larger case is diagnosed too).
+_WEAK_FINDINGS = ("m_or_2", "near_miss", "scale", "mismatch", "lower_layers")
+#: A per-layer function's outputs as the one-layer network the diagnosis replays.
+_LAYER_NAMES = {"dA_prev": "dA0", "dW": "dW1", "db": "db1", "dZ": "dZ1"}
+#: The one-layer network's other symbols, in a per-layer function's words.
+_LAYER_SYMBOLS = {"dA1": "dA", "A0": "A_prev", "Z1": "Z", "A1": "A", "W1": "W", "b1": "b"}
+
+
+def _reword(text: str, names: Mapping[str, str], layer_mode: bool) -> str:
+    """A diagnosis sentence with the student's names (``dW1`` -> ``dw``, ``dW3`` -> ``grads['W3']``)."""
+    table = dict(names)
+    if layer_mode:
+        text = re.sub(r" (in|of) layer 1\b", "", text)
+        text = re.sub(r"\blayer 1\b", "the layer", text)
+        for k, v in _LAYER_SYMBOLS.items():
+            table.setdefault(k, v)
+    table = {k: v for k, v in table.items() if k != v}
+    if not table:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(table, key=len, reverse=True)))
+                         + r")\b")
+    return pattern.sub(lambda m: table[m.group(1)], text)
 
 
 # --------------------------------------------------------------------------- whole submission
@@ -491,7 +585,7 @@ def _summary(asg: Assignment, tests: list[TestResult], score: float, max_score: 
         lines.append(f"Your submission could not be loaded, so no function could be run: "
                      f"{load_error.message}")
         tb = (load_error.traceback or "").strip()
-        if tb:
+        if tb and tb.splitlines()[-1].strip() not in load_error.message:
             lines += ["  " + line for line in tb.splitlines()[-8:]]
         return "\n".join(lines)
     by_function: dict[str, list[TestResult]] = {}
@@ -525,7 +619,8 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
             results = grader.grade()
             per_function.append(results)
             tests += results
-    _add_dependency_notes(asg, per_function)
+    if load_error is None:
+        _add_dependency_notes(asg, per_function)
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     return GradeReport(score=score, max_score=max_score,

@@ -1,0 +1,301 @@
+r"""Generic central differences with a measured error estimate for every element.
+
+For a scalar function :math:`f` of a flat vector :math:`\theta` and a coordinate :math:`i`,
+with relative step :math:`s` (see :mod:`checks.tolerances`):
+
+.. math::
+
+    h = s \max(1, |\theta_i|), \qquad
+    h_\pm = \mathrm{fl}(\theta_i \pm h) - \theta_i \quad\text{(the steps actually taken)},
+
+    D(h) = \frac{f(\theta + h_+ e_i) - f(\theta - h_- e_i)}{h_+ + h_-} = g_i + c h^2 + O(h^4).
+
+Second order (``order=2``): the estimate is :math:`D(h)`; its truncation error is measured as
+:math:`\tfrac43|D(h) - D(h/2)|`. Fourth order (``order=4``, Richardson): with
+:math:`R(h) = (4D(h/2) - D(h))/3 = g_i + O(h^4)` the estimate is :math:`R(h)` and its truncation
+error :math:`\tfrac{16}{15}|R(h) - R(h/2)|` (steps h, h/2, h/4; the step is
+:math:`\varepsilon^{1/5}`-scaled). The rounding error of :math:`D(h)` is
+:math:`c_r\,\varepsilon S/h` (three times that for :math:`R`), with :math:`S` the magnitude of
+the quantities :math:`f` is computed from.
+
+Elements flagged as crossing a kink get an interval of one-sided slopes instead (see
+:mod:`checks.kinks`).
+
+The same combination (:func:`combine`) serves this generic loop and the network-aware fast
+mode (:mod:`checks.network_fd`), which feed it differences :math:`f(\theta \pm h e_i) - f(\theta)`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kinks import example_intervals
+from .tolerances import fd_tolerances
+
+__all__ = ["Estimate", "Packer", "levels", "relative_steps", "combine", "judge", "Judgement",
+           "central_differences", "scalar_value"]
+
+
+@dataclass
+class Estimate:
+    """Finite-difference estimates of ∂f/∂θ_i for the coordinates ``index`` (flat indices).
+
+    ``numeric`` is the estimate, ``error`` the estimated |numeric - true| (truncation plus
+    rounding, before the safety factor), ``step`` the step h used. For elements where a kink
+    was crossed (``kink``), ``lower``/``upper`` bound the one-sided slopes and ``error`` is the
+    rounding allowance of that interval; elsewhere they are NaN. ``unverified`` marks kink
+    elements that finite differences cannot judge (several kinked units crossed within one
+    example, so the one-sided slopes do not bound every subgradient convention).
+    """
+
+    index: np.ndarray
+    numeric: np.ndarray
+    error: np.ndarray
+    step: np.ndarray
+    kink: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    unverified: np.ndarray
+    evaluations: int = 0
+    seconds: float = 0.0
+    order: int = 2
+
+    @classmethod
+    def concatenate(cls, parts: list[Estimate]) -> Estimate:
+        """One estimate from several (e.g. chunks), in order."""
+        if not parts:
+            return cls.empty()
+        cat = {name: np.concatenate([getattr(p, name) for p in parts])
+               for name in ("index", "numeric", "error", "step", "kink", "lower", "upper",
+                            "unverified")}
+        return cls(**cat, evaluations=sum(p.evaluations for p in parts),
+                   seconds=sum(p.seconds for p in parts), order=parts[0].order)
+
+    @classmethod
+    def empty(cls, order: int = 2) -> Estimate:
+        z = np.zeros(0)
+        b = np.zeros(0, dtype=bool)
+        return cls(np.zeros(0, dtype=np.intp), z, z, z, b, z, z, b, order=order)
+
+
+# --------------------------------------------------------------------------- flat vectors
+@dataclass
+class Packer:
+    """Flattens a dict of arrays ``{"W1": …, "b1": …}`` (in its key order) to one vector.
+
+    ``offsets[k]`` is where array ``names[k]`` starts in the flat vector.
+    """
+
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+
+    @classmethod
+    def of(cls, arrays: Mapping[str, np.ndarray]) -> Packer:
+        arrays = dict(arrays)
+        dtypes = [np.asarray(a).dtype for a in arrays.values()]
+        dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
+        if not np.issubdtype(dtype, np.floating):
+            dtype = np.dtype(np.float64)
+        return cls(list(arrays), [np.shape(a) for a in arrays.values()], np.dtype(dtype))
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+
+    @property
+    def offsets(self) -> list[int]:
+        return [0, *np.cumsum(self.sizes).tolist()][:-1]
+
+    @property
+    def size(self) -> int:
+        return int(sum(self.sizes))
+
+    def pack(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        if not self.names:
+            return np.zeros(0, dtype=self.dtype)
+        return np.concatenate([np.asarray(arrays[k], dtype=self.dtype).ravel()
+                               for k in self.names])
+
+    def unpack(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for name, shape, off, size in zip(self.names, self.shapes, self.offsets, self.sizes, strict=False):
+            out[name] = flat[off:off + size].reshape(shape)
+        return out
+
+    def locate(self, flat_index: int) -> tuple[str, tuple[int, ...]]:
+        """``(name, multi-index)`` of a flat index."""
+        for name, shape, off, size in zip(self.names, self.shapes, self.offsets, self.sizes, strict=False):
+            if off <= flat_index < off + size:
+                return name, tuple(int(i) for i in np.unravel_index(flat_index - off, shape))
+        raise IndexError(f"flat index {flat_index} outside [0, {self.size})")
+
+
+# --------------------------------------------------------------------------- steps
+def levels(order: int) -> int:
+    """Number of step sizes h, h/2, … that ``order`` needs (2 for order 2, 3 for order 4)."""
+    if order == 2:
+        return 2
+    if order == 4:
+        return 3
+    raise ValueError(f"order must be 2 (central) or 4 (Richardson), got {order!r}")
+
+
+def relative_steps(theta: np.ndarray, tol: Mapping[str, float], order: int) -> np.ndarray:
+    r""":math:`h_i = s\max(1, |\theta_i|)`, :math:`s` = ``step`` (order 2) or
+    ``step_richardson`` (order 4)."""
+    s = tol["step"] if order == 2 else tol["step_richardson"]
+    return s * np.maximum(1.0, np.abs(np.asarray(theta, dtype=np.float64)))
+
+
+# --------------------------------------------------------------------------- combination
+def combine(dplus: np.ndarray, dminus: np.ndarray, hplus: np.ndarray, hminus: np.ndarray,
+            noise: np.ndarray | float, kink: np.ndarray, tol: Mapping[str, float],
+            order: int, examples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+            ) -> tuple[np.ndarray, ...]:
+    r"""Turn function differences into estimates.
+
+    ``dplus[s] = f(θ + h_{+,s} e_i) - f(θ)`` and ``dminus[s] = f(θ) - f(θ - h_{-,s} e_i)``,
+    shape (levels, n), with steps :math:`h_s = h/2^s`. ``noise`` is :math:`\varepsilon S`
+    (scalar or per element). ``kink`` flags the elements whose perturbation crossed a kink.
+
+    ``examples``, when f is a sum over examples (a network cost), is
+    ``(ex_plus, ex_minus, crossings)``: the per-example parts of ``dplus``/``dminus``, shape
+    (levels, n, m), and the number of kinked units each example's perturbation crossed,
+    shape (n, m). Kink elements are then judged example by example
+    (:func:`checks.kinks.example_intervals`); without it, the whole sum counts as one example
+    with one kinked unit. Kink elements need three levels (h, h/2, h/4).
+
+    Returns ``(numeric, error, step, lower, upper, unverified)``.
+    """
+    dplus, dminus = np.asarray(dplus, float), np.asarray(dminus, float)
+    hplus, hminus = np.asarray(hplus, float), np.asarray(hminus, float)
+    D = (dplus[:2 if order == 2 else 3] + dminus[:2 if order == 2 else 3]) / (
+        hplus[:2 if order == 2 else 3] + hminus[:2 if order == 2 else 3])
+    h0 = 0.5 * (hplus[0] + hminus[0])
+    rounding = np.broadcast_to(tol["rounding"] * np.asarray(noise, float) / h0, h0.shape)
+    if order == 2:
+        numeric = D[0]
+        error = (4.0 / 3.0) * np.abs(D[0] - D[1]) + rounding
+    else:
+        R0 = (4.0 * D[1] - D[0]) / 3.0
+        R1 = (4.0 * D[2] - D[1]) / 3.0
+        numeric = R0
+        error = (16.0 / 15.0) * np.abs(R0 - R1) + 3.0 * rounding
+    n = numeric.shape[0]
+    lower = np.full(n, np.nan)
+    upper = np.full(n, np.nan)
+    unverified = np.zeros(n, dtype=bool)
+    kink = np.asarray(kink, bool)
+    if np.any(kink):
+        numeric, error = np.array(numeric, dtype=float), np.array(error, dtype=float)
+        k = kink
+        if examples is None:
+            examples = (dplus[:, :, None], dminus[:, :, None], np.ones((n, 1), dtype=int))
+        ex_plus, ex_minus, crossings = examples
+        lo, hi, err, unv = example_intervals(
+            dplus[:, k], dminus[:, k], np.asarray(ex_plus)[:, k], np.asarray(ex_minus)[:, k],
+            np.asarray(crossings)[k], hplus[:, k], hminus[:, k], rounding[k])
+        lower[k], upper[k], error[k], unverified[k] = lo, hi, err, unv
+        numeric[k] = 0.5 * (lo + hi)
+    return numeric, np.asarray(error, float), h0, lower, upper, unverified
+
+
+@dataclass
+class Judgement:
+    """Per-element verdicts: ``err`` = |analytic - numeric| (for a kink element, the distance
+    from the analytic value to the one-sided interval), ``tol`` its tolerance, ``failed``;
+    ``kink_accepted`` (at a kink, inside the interval) and ``unverified`` (at a kink that finite
+    differences cannot judge: neither failed nor accepted)."""
+
+    err: np.ndarray
+    tol: np.ndarray
+    failed: np.ndarray
+    kink_accepted: np.ndarray
+    unverified: np.ndarray
+
+
+def judge(analytic: np.ndarray, est: Estimate, tol: Mapping[str, float]) -> Judgement:
+    r"""Compare analytic values with ``est``: element i fails when
+    :math:`|a_i - n_i| > \kappa\,\hat e_i + r|a_i| + a` (at a kink: when :math:`a_i` lies
+    farther than that from :math:`[\mathrm{lower}_i, \mathrm{upper}_i]`). Non-finite values
+    always fail; unverifiable kink elements never do."""
+    a = np.asarray(analytic, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bound = tol["safety"] * est.error + tol["rtol"] * np.abs(a) + tol["atol"]
+        err = np.abs(a - est.numeric)
+        if np.any(est.kink):
+            k = est.kink
+            outside = np.maximum(np.maximum(est.lower[k] - a[k], a[k] - est.upper[k]), 0.0)
+            err = err.copy()
+            err[k] = outside
+        failed = ~(err <= bound)  # NaN compares False: non-finite fails
+    failed |= ~np.isfinite(a) | ~np.isfinite(est.numeric)
+    unverified = est.unverified & np.isfinite(a)
+    failed &= ~unverified
+    return Judgement(err=err, tol=bound, failed=failed,
+                     kink_accepted=est.kink & ~failed & ~unverified, unverified=unverified)
+
+
+# --------------------------------------------------------------------------- generic loop
+def scalar_value(f: Callable, x: object, what: str = "f") -> float:
+    """``float(f(x))``, refusing results that are not real scalars with an error naming f."""
+    value = f(x)
+    arr = np.asarray(value)
+    if arr.size != 1 or not (np.issubdtype(arr.dtype, np.floating)
+                             or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{what} must return a real scalar, got {type(value).__name__} "
+                        f"of shape {arr.shape} and dtype {arr.dtype}")
+    return float(arr.reshape(()))
+
+
+def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
+                        indices: np.ndarray | None = None, order: int = 2,
+                        tolerances: Mapping[str, float] | None = None,
+                        f_scale: float | None = None) -> Estimate:
+    r"""Central differences of a scalar ``f`` of the flat vector ``theta`` (float32 or
+    float64), one coordinate at a time, with the error estimate of the module docstring.
+
+    ``f`` receives a perturbed copy of ``theta``. ``indices``: the flat coordinates to
+    estimate (default all). ``f_scale``: :math:`S`, the magnitude of the quantities f is
+    computed from (default :math:`|f(\theta)|`); raise it when f cancels large terms.
+    """
+    theta = np.asarray(theta)
+    if theta.ndim != 1:
+        raise ValueError(f"theta must be a flat vector, got shape {theta.shape}")
+    tol = fd_tolerances(theta.dtype) if tolerances is None else tolerances
+    nlev = levels(order)
+    start = time.perf_counter()
+    idx = np.arange(theta.size) if indices is None else np.asarray(indices, dtype=np.intp)
+    work = theta.copy()
+    f0 = scalar_value(f, work)
+    scale = abs(f0) if f_scale is None else float(f_scale)
+    if not math.isfinite(scale):
+        scale = math.inf
+    h = relative_steps(theta[idx], tol, order)
+    dplus = np.empty((nlev, idx.size))
+    dminus = np.empty((nlev, idx.size))
+    hplus = np.empty((nlev, idx.size))
+    hminus = np.empty((nlev, idx.size))
+    for c, i in enumerate(idx):
+        xi = work[i]
+        for s in range(nlev):
+            hs = h[c] / 2.0 ** s
+            work[i] = xi + hs
+            hplus[s, c] = float(work[i]) - float(xi)
+            dplus[s, c] = scalar_value(f, work) - f0
+            work[i] = xi - hs
+            hminus[s, c] = float(xi) - float(work[i])
+            dminus[s, c] = f0 - scalar_value(f, work)
+        work[i] = xi
+    no = np.zeros(idx.size, bool)
+    numeric, error, step, lower, upper, _ = combine(
+        dplus, dminus, hplus, hminus, tol["eps"] * scale, no, tol, order)
+    return Estimate(idx, numeric, error, step, no, lower, upper, no.copy(),
+                    evaluations=1 + 2 * nlev * idx.size,
+                    seconds=time.perf_counter() - start, order=order)

@@ -66,7 +66,7 @@ def write_npz(path: str | Path, arrays: Mapping[str, object]) -> Path:
             arr = np.asarray(value)
             if arr.dtype == bool or arr.dtype.kind not in "iuf":
                 raise TypeError(f"array {key!r} must be real numeric, got dtype {arr.dtype}")
-            arr = np.ascontiguousarray(arr, dtype="<f8")
+            arr = np.array(arr, dtype="<f8", order="C")
             member = io.BytesIO()
             npy_format.write_array(member, arr, version=(1, 0), allow_pickle=False)
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
@@ -87,10 +87,11 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CaseFileError(f"{what} {str(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise CaseFileError(f"{what} {str(path)!r} is a single .npy array, not an .npz "
-                                    f"archive of named arrays")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise CaseFileError(f"{what} {str(path)!r} is a single .npy array, not an .npz "
+                                f"archive of named arrays")
+        with data:
             return {key: data[key] for key in data.files}
     except CaseFileError:
         raise

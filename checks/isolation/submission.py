@@ -67,6 +67,7 @@ _CPU_LIFETIME_CALLS = 20  # the child's hard CPU limit, in units of Limits.cpu (
 _MAX_TEXT = 8000
 _PIPE_SIZE = 1 << 20
 _CHUNK = 1 << 20
+_EXIT_GRACE = 0.25
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,7 @@ class PythonSubmission:
         except _ChildGone:
             status = sandbox.kill()
             failure = ("load-error", None, f"the child process died while executing its top "
-                       f"level ({self._death_reason(status)})", "")
+                       f"level ({self._death_reason(status, self.limits.load)})", "")
         except protocol.ProtocolError as error:
             sandbox.kill()
             failure = ("load-error", None, f"the child sent an invalid message while loading: {error}", "")
@@ -378,9 +379,16 @@ class PythonSubmission:
             raise ValueError(f"function must be a Python identifier, got {function!r}")
         self._next_id += 1
         call_id = self._next_id
-        request = protocol.pack(
-            {"op": "call", "id": call_id, "function": function}, (args, kwargs)
-        )
+        try:
+            request = protocol.pack(
+                {"op": "call", "id": call_id, "function": function}, (args, kwargs)
+            )
+        except protocol.ProtocolError as error:
+            text = str(error)
+            for prefix, name in (("value[0]", "args"), ("value[1]", "kwargs")):
+                if text.startswith(prefix):
+                    text = name + text[len(prefix):]
+            raise ValueError(f"cannot send the arguments of {function}(): {text}") from None
         for attempt in (1, 2):
             load_failure = self.start()
             if load_failure is not None:
@@ -441,7 +449,16 @@ class PythonSubmission:
                         f"{self.limits.wall:g} s; the child was killed",
             )
         except _ChildGone:
+            # EOF arrives while the exiting child is still closing its files: give it a
+            # moment to become a zombie before concluding that it is still alive
+            exited_by_itself = sandbox.wait_exit(time.monotonic() + _EXIT_GRACE) == "exited"
             status = sandbox.kill()
+            if not exited_by_itself:
+                return self._finish(
+                    function, started, marks, child, kind="crash",
+                    message=f"the child closed its result channel during {function}(); "
+                            "it was killed",
+                )
             if status == -signal.SIGXCPU:
                 return self._finish(
                     function, started, marks, child, kind="timeout",
@@ -512,15 +529,14 @@ class PythonSubmission:
             seconds=seconds,
         )
 
-    def _death_reason(self, status: int | None) -> str:
+    def _death_reason(self, status: int | None, cpu_limit: float | None = None) -> str:
         if status == -signal.SIGXCPU:
-            return f"CPU time limit of {self.limits.cpu:g} s exceeded"
+            return f"CPU time limit of {cpu_limit or self.limits.cpu:g} s exceeded"
         if status == -signal.SIGXFSZ:
             return f"file size limit of {self.limits.file_size} bytes exceeded"
         if status == -signal.SIGKILL:
             return ("killed by signal 9 (SIGKILL): the CPU hard limit, the kernel's "
-                    "out-of-memory killer, or the submission itself; or it closed the "
-                    "result channel and was killed by the grader")
+                    "out-of-memory killer, or the submission itself")
         return describe_status(status)
 
     # ----------------------------------------------------------------------- transport

@@ -61,6 +61,7 @@ class Case:
     seed: int = 0
     salt: int = 0
     variant_name: str | None = None
+    batched: bool = True       # False: the computation ignores m (initialisation)
 
     def rng(self) -> np.random.Generator:
         """The Generator the case's arrays are drawn from: a function of the fields only."""
@@ -80,13 +81,16 @@ class Case:
         elif self.level == "array":
             text = f"n = {self.layer_dims[0]}, m = {self.m}"
         else:
-            text = f"layer_dims = {list(self.layer_dims)}, m = {self.m}"
+            text = f"layer_dims = {list(self.layer_dims)}"
+            if self.batched:
+                text += f", m = {self.m}"
         if self.variant is not None:
             text += f", {self.variant_name or 'variant'} = {self.variant!r}"
         return text
 
     def to_dict(self) -> dict:
-        out = {"layer_dims": list(self.layer_dims), "m": self.m, "seed": self.seed}
+        out = {"layer_dims": list(self.layer_dims), "m": self.m if self.batched else None,
+               "seed": self.seed}
         if self.variant is not None:
             out[self.variant_name or "variant"] = self.variant
         return out
@@ -99,7 +103,8 @@ def _draw(rng: np.random.Generator, lo: int, hi: int) -> int:
 
 
 def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
-                   variants: tuple = (None,), variant_name: str | None = None) -> list[Case]:
+                   variants: tuple = (None,), variant_name: str | None = None,
+                   batched: bool = True) -> list[Case]:
     """``ranges.count`` cases (at least one per variant) for the function labelled ``label``.
 
     The first network case has the largest declared depth, so every layer type is exercised.
@@ -110,7 +115,7 @@ def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
     cases = []
     for i in range(count):
         rng = np.random.default_rng([seed, salt, i])
-        m = _draw(rng, *ranges.m)
+        m = _draw(rng, *ranges.m) if batched else 1
         if level == "layer":
             dims = (_draw(rng, *ranges.width), _draw(rng, *ranges.width))
         elif level == "array":
@@ -120,7 +125,8 @@ def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
             dims = (_draw(rng, *ranges.input_width),
                     *(_draw(rng, *ranges.width) for _ in range(depth - 1)),
                     _draw(rng, *ranges.output_width))
-        cases.append(Case(level, dims, m, variants[i % len(variants)], seed, salt, variant_name))
+        cases.append(Case(level, dims, m, variants[i % len(variants)], seed, salt, variant_name,
+                          batched))
     return cases
 
 
@@ -139,7 +145,7 @@ def shrink_candidates(case: Case, ranges: CaseRanges) -> Iterator[Case]:
         return None
 
     out = []
-    for m in smaller(case.m, ranges.m[0]):
+    for m in smaller(case.m, ranges.m[0]) if case.batched else ():
         out.append(emit(case.layer_dims, m))
     dims = list(case.layer_dims)
     if case.level == "network" and len(dims) - 1 > ranges.depth[0]:

@@ -152,6 +152,7 @@ class Computation:
     variant: str | None = None
     variants: tuple = ()
     options: dict[str, object] = field(default_factory=dict)
+    batched: bool = True
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")
@@ -280,7 +281,7 @@ _register(Computation(
     outputs={"parameters": "{'W1', 'b1', …}: W random (shape and scale checked), b zero"},
     kinds={"parameters": "dict"},
     options={"seed": None, "scale": 0.01, "std_min": INIT_STD_MIN, "std_max": INIT_STD_MAX},
-    build=_build_init,
+    build=_build_init, batched=False,
 ))
 
 

@@ -276,7 +276,8 @@ class _FunctionGrader:
     def cases(self) -> list[Case]:
         comp = self.fn.computation
         return generate_cases(comp.level, self.fn.ranges, seed=self.seed, label=self.fn.display,
-                              variants=self.fn.variants, variant_name=comp.variant)
+                              variants=self.fn.variants, variant_name=comp.variant,
+                              batched=comp.batched)
 
     def _call(self, q: dict) -> CallResult:
         fn = self.fn

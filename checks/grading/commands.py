@@ -1,0 +1,86 @@
+"""``python -m checks grade SUBMISSION``: grade one submission and print or write the report.
+
+Exit codes: 0 when the submission was graded (whatever its score); 2 when grading could not run
+(a missing or unsupported submission file, an unknown assignment or a malformed declaration, a
+bad option value); 1 when the sandbox itself could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .report import FORMATS
+
+__all__ = ["add_arguments", "run"]
+
+
+def _points(text: str) -> tuple[str, float]:
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--points expects NAME=POINTS, got {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--points {text!r}: {value!r} is not a number") from None
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``grade``."""
+    parser.add_argument("submission", help="the student's .py or .ipynb file")
+    parser.add_argument("--assignment", default="step-by-step",
+                        help="a built-in assignment (step-by-step, layered) or the path of a "
+                             "declaration file (.toml or .json); default: step-by-step")
+    parser.add_argument("--format", default="text", choices=list(FORMATS),
+                        help="report format (default: text)")
+    parser.add_argument("--out", metavar="PATH",
+                        help="write the report to PATH instead of standard output")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="seed of the random cases (default 0; same seed, same grade)")
+    parser.add_argument("--points", type=_points, action="append", default=[],
+                        metavar="NAME=POINTS",
+                        help="override points: a function's name rescales its checks, a full "
+                             "test name ('linear_backward: values of dW') sets one check "
+                             "(repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Grade ``args.submission``; see the module docstring for the exit codes."""
+    from checks.isolation import IsolationError
+
+    from .assignment import AssignmentError
+    from .engine import SubmissionError, grade_submission
+    from .report import render
+
+    points = dict(args.points) or None
+    try:
+        report = grade_submission(args.submission, args.assignment, seed=args.seed,
+                                  points=points)
+    except (AssignmentError, SubmissionError, FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"python -m checks grade: error: {exc}", file=sys.stderr)
+        return 2
+    except IsolationError as exc:
+        print(f"python -m checks grade: the sandbox could not run: {exc}", file=sys.stderr)
+        return 1
+    text = render(report, args.format)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"python -m checks grade: error: cannot write --out {args.out!r}: {exc}",
+                  file=sys.stderr)
+            return 2
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from checks.cli import main
-from checks.grading import batch
-from checks.grading.batch import SubmissionError, atomic_write_text, discover, find_submission, grade_all
+from checks.grading import AssignmentError, SubmissionError, batch
+from checks.grading.batch import atomic_write_text, discover, find_submission, grade_all
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "submissions"
 
@@ -23,12 +23,13 @@ class FakeReport:
         self.tests = tests
 
     def to_dict(self):
-        return {"score": sum(t["score"] for t in self.tests), "max_score": 2.0, "execution_time": 0.0,
-                "output": "", "tests": self.tests}
+        return {"score": sum(t["score"] for t in self.tests), "max_score": 3.0, "execution_time": 0.0,
+                "output": "Fake: summary\nno test passed" if not any(t["score"] for t in self.tests) else "",
+                "tests": self.tests}
 
 
 class FakeGrader:
-    """Grades a file by its text: test ``f`` passes if it contains "f", ``g`` if "g";
+    """Grades a file by its text: the tests of function ``f`` pass if it contains "f", ``g`` if "g";
     "RAISE" makes grading itself fail, "INTERRUPT" simulates Ctrl-C. Counts its calls."""
 
     def __init__(self):
@@ -43,9 +44,9 @@ class FakeGrader:
             raise RuntimeError("the sandbox is unavailable")
         if "INTERRUPT" in text:
             raise KeyboardInterrupt
-        return FakeReport([{"name": name, "score": float(name in text), "max_score": 1.0,
-                            "status": "passed" if name in text else "failed", "output": "",
-                            "visibility": "visible"} for name in ("f", "g")])
+        return FakeReport([{"name": name, "score": float(name[0] in text), "max_score": 1.0,
+                            "status": "passed" if name[0] in text else "failed", "output": "",
+                            "visibility": "visible"} for name in ("f: shape", "f: values", "g: values")])
 
 
 def make_class(root: Path, files: dict) -> Path:
@@ -105,9 +106,11 @@ def test_gradebook_csv_and_reports(tmp_path):
     assert list(rows[0]) == ["student", "score", "max_score", "f", "g", "status", "error"]
     table = {r["student"]: r for r in rows}
     assert [r["student"] for r in rows] == ["'=evil", "alice", "bob", "carol", "dave", "erin"]
-    assert (table["alice"]["score"], table["alice"]["max_score"], table["alice"]["f"]) == ("2", "2", "1")
-    assert (table["bob"]["f"], table["bob"]["g"], table["bob"]["status"]) == ("1", "0", "graded")
-    assert [table["dave"][k] for k in ("score", "max_score", "status")] == ["0", "2", "invalid"]
+    assert [table["alice"][k] for k in ("score", "max_score", "f", "g", "error")] == ["3", "3", "2", "1", ""]
+    assert [table["bob"][k] for k in ("f", "g", "status", "error")] == ["2", "0", "graded", ""]
+    assert [table["carol"][k] for k in ("f", "g", "status")] == ["0", "1", "graded"]
+    # no report: the assignment's maximum (step-by-step: 100 points), the reason in `error`
+    assert [table["dave"][k] for k in ("score", "max_score", "f", "status")] == ["0", "100", "", "invalid"]
     assert "several submissions in 'dave'" in table["dave"]["error"]
     assert table["erin"]["status"] == "error"
     assert table["erin"]["error"] == "grading failed: RuntimeError: the sandbox is unavailable"
@@ -117,10 +120,12 @@ def test_gradebook_csv_and_reports(tmp_path):
     assert sorted(p.name for p in reports.iterdir()) == [
         "=evil.json", "alice.json", "bob.json", "carol.json", "dave.json", "erin.json"]
     carol = json.loads((reports / "carol.json").read_text())
-    assert carol["score"] == 1.0 and [t["name"] for t in carol["tests"]] == ["f", "g"]
+    assert carol["score"] == 1.0
+    assert [t["name"] for t in carol["tests"]] == ["f: shape", "f: values", "g: values"]
     assert carol["gradref_batch"] | {"sha256": None} == {
         "version": 1, "student": "carol", "submission": "carol/hw.ipynb", "assignment": "step-by-step",
-        "seed": 0, "sha256": None, "status": "graded", "error": None}
+        "assignment_sha256": None, "seed": 0, "points": None, "sha256": None, "status": "graded",
+        "error": None}
 
 
 def test_resume_skips_up_to_date_and_force_regrades(tmp_path):
@@ -135,13 +140,13 @@ def test_resume_skips_up_to_date_and_force_regrades(tmp_path):
     result = grade_all(subs, out, jobs=2, grader=again)
     assert again.calls == [] and result.skipped == [f"s{i}" for i in range(6)]
     assert mtimes(tmp_path / "gb_reports") == before
-    assert [r["score"] for r in read_csv(out)] == ["1"] * 6
+    assert [r["score"] for r in read_csv(out)] == ["2"] * 6
 
     (subs / "s3.py").write_text("f g")                 # a resubmission: only it is regraded
     changed = FakeGrader()
     result = grade_all(subs, out, jobs=2, grader=changed)
     assert changed.calls == ["s3.py"] and result.graded == ["s3"]
-    assert read_csv(out)[3]["score"] == "2"
+    assert read_csv(out)[3]["score"] == "3"
 
     os.utime(subs / "s4.py", ns=(before["s4.json"] + 10**9,) * 2)   # newer than its report
     touched = FakeGrader()
@@ -204,7 +209,7 @@ def test_interrupted_batch_leaves_complete_files_and_resumes(tmp_path, monkeypat
     reports = tmp_path / "gb_reports"
     done = sorted(p.name for p in reports.iterdir())
     assert done == ["a.json", "b.json", "c.json"]             # in sorted order, one worker
-    assert all(json.loads((reports / n).read_text())["score"] == 1.0 for n in done)
+    assert [json.loads((reports / n).read_text())["score"] for n in done] == [2.0, 2.0, 1.0]
     assert leftovers(reports) == leftovers(tmp_path) == []
 
     # a failing CSV write (disk full, say) leaves the old gradebook and no temporary file
@@ -247,7 +252,9 @@ BAD_CLI = [
     ("seed-negative", ["grade-all", "{tmp}/subs", "--out", "{tmp}/gb.csv", "--seed", "-1"],
      "argument --seed: must be >= 0, got '-1'"),
     ("assignment-unknown", ["grade-all", "{tmp}/subs", "--out", "{tmp}/gb.csv", "--assignment", "nope"],
-     "argument --assignment/-a: unknown assignment 'nope'"),
+     "argument --assignment/-a: unknown assignment 'nope'; built-in: "),
+    ("points-syntax", ["grade-all", "{tmp}/subs", "--out", "{tmp}/gb.csv", "--points", "dW"],
+     "argument --points: expected NAME=POINTS with a number, got 'dW'"),
 ]
 
 
@@ -270,7 +277,12 @@ BAD_CALLS = [
     ("jobs-bool", dict(jobs=True), TypeError, "jobs must be an int, got True"),
     ("jobs-float", dict(jobs=2.0), TypeError, "jobs must be an int, got 2.0"),
     ("seed-negative", dict(seed=-3), ValueError, "seed must be >= 0, got -3"),
-    ("assignment-empty", dict(assignment=""), ValueError, "assignment must be a non-empty string, got ''"),
+    ("assignment-empty", dict(assignment=""), ValueError,
+     "assignment must be a built-in name or a declaration path, got ''"),
+    ("assignment-unknown", dict(assignment="nope"), AssignmentError, "unknown assignment 'nope'"),
+    ("assignment-file", dict(assignment="{tmp}/missing.toml"), AssignmentError,
+     "assignment file '.*missing.toml' does not exist"),
+    ("points-unknown", dict(points={"nope": 1}), ValueError, "points: unknown function or test 'nope'"),
     ("force-type", dict(force="yes"), TypeError, "force must be a bool, got 'yes'"),
     ("grader-type", dict(grader="grade"), TypeError, "grader must be callable, got 'grade'"),
 ]
@@ -312,12 +324,18 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     assert float(rows["dan"]["score"]) == 0 and "SyntaxError" in rows["dan"]["error"]
     assert rows["dan"]["status"] == "graded"
     assert rows["fay"]["status"] == "invalid" and float(rows["fay"]["score"]) == 0
-    tests = [c for c in read_csv(out)[0] if c not in ("student", "score", "max_score", "status", "error")]
-    assert "compute_cost" in tests and "L_model_backward" in tests
-    assert float(rows["cat"]["compute_cost"]) == 0 < float(rows["cat"]["L_model_backward"])
+    columns = list(read_csv(out)[0])
+    functions = ["initialize_parameters_deep", "linear_forward", "linear_activation_forward",
+                 "L_model_forward", "compute_cost", "linear_backward", "linear_activation_backward",
+                 "L_model_backward", "update_parameters"]
+    assert columns == ["student", "score", "max_score", *functions, "status", "error"]
+    assert sum(float(rows["amy"][f]) for f in functions) == full
+    lost = {who: [f for f in functions if float(rows[who][f] or 0) < float(rows["amy"][f])] for who in rows}
+    assert lost["cat"] == ["compute_cost"] and lost["eve"] == []
+    assert lost["ben"] == ["linear_backward", "linear_activation_backward", "L_model_backward"]
     reports = tmp_path / "gradebook_reports"
     amy = json.loads((reports / "amy.json").read_text())
-    assert amy["score"] == full and {t["name"] for t in amy["tests"]} == set(tests)
+    assert amy["score"] == full and amy["tests"] and amy["gradref_batch"]["submission"] == "amy.py"
     before = mtimes(reports)
 
     assert main(argv) == 0
@@ -327,4 +345,5 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     assert main(argv + ["--force"]) == 0
     assert "5 graded, 0 up to date" in capsys.readouterr().out
     after = mtimes(reports)
-    assert all(after[name] > before[name] for name in before)
+    assert [name for name in sorted(before) if after[name] > before[name]] == [
+        "amy.json", "ben.json", "cat.json", "dan.json", "eve.json"]      # fay.json: unchanged, invalid

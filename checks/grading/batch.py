@@ -53,12 +53,16 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable, Mapping
+
+from tqdm import tqdm
+
+from .assignment import AssignmentError, load_assignment
+from .engine import SubmissionError, grade_submission
 
 __all__ = [
     "BatchResult",
     "Student",
-    "SubmissionError",
     "add_arguments",
     "atomic_write",
     "atomic_write_text",
@@ -77,10 +81,6 @@ _IGNORED_DIRS = frozenset({"__pycache__", "__MACOSX"})
 _FIXED_HEAD = ("student", "score", "max_score")
 _FIXED_TAIL = ("status", "error")
 _ERROR_CHARS = 300
-
-
-class SubmissionError(ValueError):
-    """No single submission file can be chosen in a student's folder (none, or ambiguous)."""
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def _is_submission_file(p: Path) -> bool:
 def find_submission(folder: str | os.PathLike) -> Path:
     """The one file to grade in ``folder`` (see the module docstring for the rule).
 
-    Raises :class:`SubmissionError` naming the folder when there is no candidate or several
-    candidates and no ``submission.py``/``submission.ipynb`` among them.
+    Raises :class:`checks.grading.SubmissionError` naming the folder when there is no candidate,
+    or several candidates and no ``submission.py``/``submission.ipynb`` among them.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -245,65 +245,78 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
 
 
-def _meta(student: Student, directory: Path, assignment: str, seed: int, sha256: str | None,
-          status: str, error: str | None) -> dict[str, Any]:
-    return {"version": _RECORD_VERSION, "student": student.id,
-            "submission": None if student.submission is None
-            else student.submission.relative_to(directory).as_posix(),
-            "assignment": assignment, "seed": seed, "sha256": sha256,
-            "status": status, "error": error}
+@dataclass(frozen=True)
+class _Batch:
+    """Everything one run needs besides the student: settings, where files go, the grader."""
 
+    directory: Path
+    reports_dir: Path
+    assignment: str
+    settings: dict[str, Any]      # what a cached report must have been graded with
+    max_score: float | None
+    seed: int
+    limits: Any
+    points: Any
+    grader: Callable[..., Any]
 
-def _no_report(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"score": 0.0, "max_score": None, "execution_time": None, "output": meta["error"],
-            "tests": [], _RECORD_KEY: meta}
+    def json_path(self, student: Student) -> Path:
+        return self.reports_dir / f"{student.id}.json"
+
+    def meta(self, student: Student, sha256: str | None, status: str, error: str | None) -> dict:
+        return {"version": _RECORD_VERSION, "student": student.id,
+                "submission": None if student.submission is None
+                else student.submission.relative_to(self.directory).as_posix(),
+                **self.settings, "sha256": sha256, "status": status, "error": error}
+
+    def no_report(self, student: Student, sha256: str | None, status: str, error: str) -> dict:
+        return {"score": 0.0, "max_score": self.max_score, "execution_time": None, "output": error,
+                "tests": [], _RECORD_KEY: self.meta(student, sha256, status, error)}
 
 
 def _report_error(report: dict[str, Any]) -> str | None:
-    """A one-line reason when the report gives no test any credit and says why (e.g. no import)."""
+    """Why a report gave no test any credit (e.g. the file does not import): its summary without
+    the title line, on one line; None when some test passed."""
     tests = report.get("tests") or []
-    if not tests or all(t.get("status") not in ("passed", "failed") for t in tests):
-        text = report.get("output") or next((t.get("output") for t in tests if t.get("output")), "")
-        return _one_line(text) or None
-    return None
+    if tests and any(t.get("status") == "passed" for t in tests):
+        return None
+    lines = str(report.get("output") or "").strip().splitlines()
+    return _one_line("\n".join(lines[1:] or lines)) or "no test passed"
 
 
-def _up_to_date(json_path: Path, assignment: str, seed: int, sha256: str, newest: int) -> dict | None:
+def _up_to_date(batch: _Batch, student: Student, sha256: str, newest: int) -> dict | None:
+    """The cached record of ``student`` if it is still valid, else None."""
+    path = batch.json_path(student)
     try:
-        if json_path.stat().st_mtime_ns < newest:
+        if path.stat().st_mtime_ns < newest:
             return None
-        record = json.loads(json_path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     meta = record.get(_RECORD_KEY) if isinstance(record, dict) else None
     if (isinstance(meta, dict) and meta.get("version") == _RECORD_VERSION
-            and meta.get("status") == "graded" and meta.get("assignment") == assignment
-            and meta.get("seed") == seed and meta.get("sha256") == sha256):
+            and meta.get("status") in ("graded", "invalid") and meta.get("sha256") == sha256
+            and all(meta.get(k) == v for k, v in batch.settings.items())):
         return record
     return None
 
 
-def _grade_one(student: Student, directory: Path, json_path: Path, assignment: str, seed: int,
-               sha256: str, grader: Callable[..., Any], limits: Any, points: Any) -> dict[str, Any]:
+def _grade_one(batch: _Batch, student: Student, sha256: str) -> dict[str, Any]:
+    """Grade one student and write its JSON; never raises for anything the submission does."""
     try:
-        report = grader(student.submission, assignment, seed=seed, limits=limits, points=points)
+        report = batch.grader(student.submission, batch.assignment, seed=batch.seed,
+                              limits=batch.limits, points=batch.points)
         record = dict(report.to_dict())
-        record[_RECORD_KEY] = _meta(student, directory, assignment, seed, sha256, "graded",
-                                    _report_error(record))
+        record[_RECORD_KEY] = batch.meta(student, sha256, "graded", _report_error(record))
         text = json.dumps(record, indent=2, allow_nan=False)
-    except Exception as exc:  # grading itself failed: keep the batch going, retry next run
-        meta = _meta(student, directory, assignment, seed, sha256, "error",
-                     _one_line(f"grading failed: {type(exc).__name__}: {exc}"))
-        record = _no_report(meta)
+    except SubmissionError as exc:   # the engine cannot read the file (a corrupt notebook...)
+        record = batch.no_report(student, sha256, "invalid", _one_line(exc))
         text = json.dumps(record, indent=2)
-    atomic_write_text(json_path, text + "\n")
+    except Exception as exc:         # grading itself failed: keep going, retried by the next run
+        record = batch.no_report(student, sha256, "error",
+                                 _one_line(f"grading failed: {type(exc).__name__}: {exc}"))
+        text = json.dumps(record, indent=2)
+    atomic_write_text(batch.json_path(student), text + "\n")
     return record
-
-
-def _default_grader() -> Callable[..., Any]:
-    from checks.grading import grade_submission
-
-    return grade_submission
 
 
 # --------------------------------------------------------------------------- the gradebook
@@ -320,33 +333,31 @@ def _cell(text: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _test_columns(records: list[dict[str, Any]]) -> list[str]:
-    columns: list[str] = []
-    for record in sorted(records, key=lambda r: -len(r.get("tests") or [])):
-        for test in record.get("tests") or []:
-            if test.get("name") not in columns:
-                columns.append(test.get("name"))
-    return columns
+def _function_of(test_name: str) -> str:
+    """A test is named ``"<function>: <check>"``; its gradebook column is the function."""
+    return test_name.partition(": ")[0]
 
 
-def _csv_text(records: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    tests = _test_columns(records)
-    maxima = {r.get("max_score") for r in records if r.get("max_score") is not None}
-    default_max = maxima.pop() if len(maxima) == 1 else None
+def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str, list[dict[str, Any]]]:
+    seen = list(dict.fromkeys(_function_of(t["name"]) for r in records for t in r.get("tests") or []))
+    columns = [f for f in functions if f in seen] + [f for f in seen if f not in functions] if seen \
+        else list(functions)
     rows = []
     for record in records:
         meta = record[_RECORD_KEY]
-        row: dict[str, Any] = {"student": _cell(meta["student"]),
-                               "score": _number(record.get("score") or 0.0),
-                               "max_score": _number(record.get("max_score") or default_max)}
-        scores = {t.get("name"): t.get("score") for t in record.get("tests") or []}
-        for name in tests:
-            row[name] = _number(scores.get(name))
+        row: dict[str, Any] = {"student": _cell(meta["student"]), "score": _number(record.get("score") or 0),
+                               "max_score": _number(record.get("max_score"))}
+        per_function: dict[str, float] = {}
+        for test in record.get("tests") or []:
+            key = _function_of(test["name"])
+            per_function[key] = per_function.get(key, 0.0) + float(test["score"])
+        for column in columns:
+            row[column] = _number(per_function.get(column))
         row["status"] = meta["status"]
         row["error"] = _cell(meta.get("error"))
         rows.append(row)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*_FIXED_HEAD, *tests, *_FIXED_TAIL], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*_FIXED_HEAD, *columns, *_FIXED_TAIL], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue(), rows
@@ -362,25 +373,27 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _known_assignments() -> Iterable[str] | None:
-    try:
-        import checks.grading as grading
-    except ImportError:
-        return None
-    known = getattr(grading, "ASSIGNMENTS", None)
-    return None if known is None else list(known)
+def _settings(assignment: str, seed: int, points: Any) -> dict[str, Any]:
+    """What a report depends on besides the submission; a declaration file counts by content."""
+    path = Path(assignment)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.suffix in (".toml", ".json") \
+        and path.is_file() else None
+    return {"assignment": assignment, "assignment_sha256": digest, "seed": seed,
+            "points": None if not points else sorted([str(k), float(v)] for k, v in points.items())}
 
 
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
               seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
-              limits: Any = None, points: Any = None,
+              limits: Any = None, points: Mapping[str, float] | None = None,
               grader: Callable[..., Any] | None = None) -> BatchResult:
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
-    ``grader(path, assignment, *, seed, limits, points)`` returns a report with ``to_dict()``;
-    it defaults to :func:`checks.grading.grade_submission` (another one is for tests).
+    ``assignment``, ``seed``, ``limits`` and ``points`` are passed to
+    :func:`checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
+    ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
     ``progress`` shows a tqdm bar on stderr. Bad arguments raise ``TypeError``/``ValueError``
-    naming the argument and its value; nothing a submission does makes this function raise.
+    (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
+    submission does makes this function raise.
     """
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {directory!r}")
@@ -393,11 +406,10 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
         raise ValueError(f"out={str(out)!r} is a directory; expected a CSV file path")
     if not out.parent.is_dir():
         raise ValueError(f"out={str(out)!r}: its folder {str(out.parent)!r} does not exist")
-    if not isinstance(assignment, str) or not assignment:
-        raise ValueError(f"assignment must be a non-empty string, got {assignment!r}")
-    known = _known_assignments() if grader is None else None
-    if known is not None and assignment not in known:
-        raise ValueError(f"assignment={assignment!r} is unknown; expected one of {sorted(known)}")
+    if not isinstance(assignment, (str, os.PathLike)) or not os.fspath(assignment):
+        raise ValueError(f"assignment must be a built-in name or a declaration path, got {assignment!r}")
+    assignment = os.fspath(assignment)
+    declared = load_assignment(assignment).with_points(points)   # AssignmentError / ValueError
     seed = _check_int("seed", seed, 0)
     jobs = _check_int("jobs", jobs, 1)
     for name, value in (("force", force), ("progress", progress)):
@@ -405,54 +417,57 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             raise TypeError(f"{name} must be a bool, got {value!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
-    grader = _default_grader() if grader is None else grader
-
     reports_dir = reports_dir_for(out)
     if reports_dir.exists() and not reports_dir.is_dir():
         raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
     reports_dir.mkdir(exist_ok=True)
+
+    batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points),
+                   declared.max_score, seed, limits, points,
+                   grade_submission if grader is None else grader)
     students = discover(directory, exclude=[out, reports_dir])
     result = BatchResult(csv_path=out, reports_dir=reports_dir, rows=[])
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for student in students:
-        json_path = reports_dir / f"{student.id}.json"
         if student.submission is None:
-            record = _no_report(_meta(student, directory, assignment, seed, None, "invalid", student.error))
-            atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
+            record = batch.no_report(student, None, "invalid", student.error or "no submission")
+            text = json.dumps(record, indent=2) + "\n"
+            try:
+                unchanged = batch.json_path(student).read_text(encoding="utf-8") == text
+            except (OSError, ValueError):
+                unchanged = False
+            if not unchanged:
+                atomic_write_text(batch.json_path(student), text)
             records[student.id] = record
             result.invalid.append(student.id)
             continue
         sha256, newest = _fingerprint(student)
-        record = None if force else _up_to_date(json_path, assignment, seed, sha256, newest)
-        if record is not None:
+        record = None if force else _up_to_date(batch, student, sha256, newest)
+        if record is None:
+            todo.append((student, sha256))
+        else:
             records[student.id] = record
             result.skipped.append(student.id)
-        else:
-            todo.append((student, json_path, sha256))
-
-    from tqdm import tqdm
 
     bar = tqdm(total=len(todo), file=sys.stderr, disable=not progress, unit="submission",
                desc="grading", dynamic_ncols=True)
     with bar, ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade-all") as pool:
-        futures = {pool.submit(_grade_one, student, directory, json_path, assignment, seed, sha256,
-                               grader, limits, points): student
-                   for student, json_path, sha256 in todo}
+        futures = {pool.submit(_grade_one, batch, student, sha256): student for student, sha256 in todo}
         try:
             for future in as_completed(futures):
                 student = futures[future]
-                record = future.result()
-                records[student.id] = record
+                records[student.id] = record = future.result()
                 status = record[_RECORD_KEY]["status"]
-                (result.graded if status == "graded" else result.errors).append(student.id)
+                {"graded": result.graded, "invalid": result.invalid}.get(status, result.errors).append(
+                    student.id)
                 bar.update(1)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
-    ordered = [records[s.id] for s in students]
-    text, result.rows = _csv_text(ordered)
+    text, result.rows = _csv_text([records[s.id] for s in students],
+                                  list(dict.fromkeys(f.display for f in declared.functions)))
     atomic_write_text(out, text)
     for name in ("graded", "skipped", "invalid", "errors"):
         getattr(result, name).sort()
@@ -491,11 +506,21 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 
 def _assignment(value: str) -> str:
-    known = _known_assignments()
-    if not value or (known is not None and value not in known):
-        expected = f"; expected one of {', '.join(sorted(known))}" if known is not None else ""
-        raise argparse.ArgumentTypeError(f"unknown assignment {value!r}{expected}")
+    try:
+        load_assignment(value)
+    except AssignmentError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value
+
+
+def _points(value: str) -> tuple[str, float]:
+    name, sep, number = value.rpartition("=")
+    try:
+        if sep and name:
+            return name, float(number)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected NAME=POINTS with a number, got {value!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -507,11 +532,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", required=True, type=_out_path, metavar="CSV",
                         help="the gradebook to write, e.g. gradebook.csv")
     parser.add_argument("--assignment", "-a", default="step-by-step", type=_assignment,
-                        help="the assignment to grade against (default: step-by-step)")
+                        help="a built-in assignment (step-by-step, layered) or the path of a declaration "
+                             "file (.toml or .json); default: step-by-step")
     parser.add_argument("--jobs", "-j", default=1, type=_int_at_least(1), metavar="N",
                         help="submissions graded at a time (default: 1)")
     parser.add_argument("--seed", default=0, type=_int_at_least(0), metavar="S",
                         help="the seed of the grading inputs (default: 0)")
+    parser.add_argument("--points", type=_points, action="append", default=[], metavar="NAME=POINTS",
+                        help="override points, as for `grade` (repeatable)")
     parser.add_argument("--force", action="store_true", help="regrade even up-to-date reports")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
@@ -520,11 +548,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
-                           jobs=args.jobs, force=args.force,
+                           jobs=args.jobs, force=args.force, points=dict(args.points) or None,
                            progress=not args.quiet and sys.stderr.isatty())
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:     # AssignmentError is a ValueError
         print(f"python -m checks grade-all: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"python -m checks grade-all: cannot write the gradebook: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("python -m checks grade-all: interrupted; the reports written so far are kept, "
               "run the same command again to finish", file=sys.stderr)

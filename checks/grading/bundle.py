@@ -8,6 +8,7 @@ from ``/autograder/results/results.json``. The zip holds::
     setup.sh          (0755) pip-installs the bundled project into the image's python3
     run_autograder    (0755) picks the student's file and runs ``python -m checks grade``
     gradref/          the project's source: pyproject.toml, README.md, reference/, checks/
+    assignment.toml   only when --assignment is a declaration file (a copy of it)
 
 ``run_autograder`` chooses the file with :func:`checks.grading.batch.find_submission` (the rule
 ``grade-all`` uses for a student's folder), then runs ``python -m checks grade FILE
@@ -30,7 +31,8 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from checks.grading.batch import _known_assignments, atomic_write
+from .assignment import builtin_assignments, load_assignment
+from .batch import atomic_write
 
 __all__ = ["PROJECT_FILES", "RUN_AUTOGRADER", "SETUP_SH", "build_bundle", "main", "project_root"]
 
@@ -40,6 +42,7 @@ _REQUIRED = ("pyproject.toml", "reference", "checks/cli.py", "checks/grading/__i
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp")
 _DATE = (1980, 1, 1, 0, 0, 0)
+_DECLARATION = "assignment"        # + .toml/.json: a declaration file given as --assignment
 _EXECUTABLE = 0o100755
 _REGULAR = 0o100644
 
@@ -72,8 +75,8 @@ import os
 import sys
 from pathlib import Path
 
-ASSIGNMENT = @ASSIGNMENT@
 ROOT = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
+ASSIGNMENT = @ASSIGNMENT@
 SOURCE = ROOT / "source" / "gradref"
 RESULTS = ROOT / "results" / "results.json"
 
@@ -135,9 +138,11 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
                  root: str | os.PathLike | None = None) -> Path:
     """Write the Gradescope autograder zip to ``out`` (atomically) and return its path.
 
-    ``root`` is the project checkout to bundle (default: :func:`project_root`). Raises
-    ``ValueError`` naming the argument when ``out``'s folder is missing, ``assignment`` is not a
-    known assignment, or ``root`` is not a gradref source checkout.
+    ``assignment`` is a built-in name or the path of a declaration file (bundled as
+    ``assignment.toml``/``.json``). ``root`` is the project checkout to bundle (default:
+    :func:`project_root`). Raises ``ValueError`` naming the argument when ``out``'s folder is
+    missing, ``assignment`` cannot be loaded (``AssignmentError``), or ``root`` is not a gradref
+    source checkout.
     """
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a path, got {out!r}")
@@ -146,11 +151,15 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
         raise ValueError(f"out={str(out)!r} is a directory; expected a .zip file path")
     if not out.parent.is_dir():
         raise ValueError(f"out={str(out)!r}: its folder {str(out.parent)!r} does not exist")
-    if not isinstance(assignment, str) or not assignment:
-        raise ValueError(f"assignment must be a non-empty string, got {assignment!r}")
-    known = _known_assignments()
-    if known is not None and assignment not in known:
-        raise ValueError(f"assignment={assignment!r} is unknown; expected one of {sorted(known)}")
+    if not isinstance(assignment, (str, os.PathLike)) or not os.fspath(assignment):
+        raise ValueError(f"assignment must be a built-in name or a declaration path, got {assignment!r}")
+    load_assignment(assignment)          # AssignmentError (a ValueError) naming the problem
+    assignment = os.fspath(assignment)
+    if assignment in builtin_assignments():
+        declaration, assignment_code = None, repr(assignment)
+    else:                                # a declaration file travels in the zip
+        declaration = _DECLARATION + Path(assignment).suffix
+        assignment_code = f"str(ROOT / 'source' / {declaration!r})"
     root = project_root() if root is None else Path(root)
     missing = [name for name in _REQUIRED if not (root / name).exists()]
     if missing:
@@ -158,12 +167,14 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
                          f"{', '.join(missing)}); build the bundle from a clone of the project")
 
     files = list(_project_entries(root))
-    script = RUN_AUTOGRADER.replace("@ASSIGNMENT@", repr(assignment))
+    script = RUN_AUTOGRADER.replace("@ASSIGNMENT@", assignment_code)
 
     def write(f) -> None:
         with zipfile.ZipFile(f, "w") as archive:
             _add(archive, "setup.sh", SETUP_SH.encode(), _EXECUTABLE)
             _add(archive, "run_autograder", script.encode(), _EXECUTABLE)
+            if declaration is not None:
+                _add(archive, declaration, Path(assignment).read_bytes(), _REGULAR)
             for name, path in files:
                 mode = _EXECUTABLE if os.access(path, os.X_OK) else _REGULAR
                 _add(archive, f"gradref/{name}", path.read_bytes(), mode)
@@ -178,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Build the Gradescope autograder zip (setup.sh, run_autograder, the project's source).")
     parser.add_argument("--out", "-o", required=True, metavar="ZIP", help="the zip to write")
     parser.add_argument("--assignment", "-a", default="step-by-step",
-                        help="the assignment run_autograder grades (default: step-by-step)")
+                        help="the assignment run_autograder grades: a built-in name or the path of a "
+                             "declaration file, which is bundled (default: step-by-step)")
     args = parser.parse_args(argv)
     try:
         path = build_bundle(args.out, assignment=args.assignment)

@@ -1,0 +1,135 @@
+r"""Part 1: one gradient of the reference against the bare NumPy script and the autodiff peers.
+
+What every side computes (see :mod:`bench.peers`): the mean BCE cost of an MLP with ReLU hidden
+layers and a sigmoid output, computed from the logits, and its gradient with respect to every
+``W_l`` and ``b_l`` — nothing else (no per-example ``dZ``/``dA``, no gradient for the input).
+
+* ``gradref``: ``net.gradients(params, X, Y, intermediates=False)`` — validation of
+  ``params``, ``X`` and ``Y`` (dtype, shapes, finiteness, targets in [0, 1]) and the kernel;
+* ``gradref_kernel``: the same with ``check=False`` (inputs validated once, outside the loop);
+* ``numpy``: the bare script, ``torch``, ``autograd``, ``jax``: the peers.
+
+The fraction of matmul peak divides the matrix-product FLOPs of one gradient
+(:func:`bench.peers.matmul_flops`) by its time, and that by the single-thread float64 GEMM rate
+measured in the same run on a large square product (:func:`gemm_peak`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import peers
+from .timing import measure
+
+__all__ = ["SHAPES", "SIDES", "gemm_peak", "gradient_cases", "run_gradients"]
+
+#: name -> (layer sizes, batch size m)
+SHAPES: dict[str, tuple[list[int], int]] = {
+    "tiny": ([2, 8, 4, 1], 64),
+    "medium": ([100, 64, 32, 8, 1], 256),
+    "large": ([784, 512, 512, 10], 512),
+}
+
+SIDES = ("gradref", "gradref_kernel", "numpy", "torch", "autograd", "jax")
+
+COMPUTES = {
+    "gradref": "net.gradients(params, X, Y, intermediates=False): validates params, X, Y; "
+               "returns J (float) and dW_l, db_l (dict of arrays)",
+    "gradref_kernel": "net.gradients(params, X, Y, intermediates=False, check=False): no "
+                      "validation; returns J and dW_l, db_l",
+    "numpy": "bare NumPy script: J (stable BCE from logits) and [dW_l, db_l]",
+    "torch": "PyTorch eager, 1 thread: J.item() and torch.autograd.grad(J, [W_l, b_l])",
+    "autograd": "HIPS autograd.value_and_grad(cost)([W_l, b_l])",
+    "jax": "jax.jit(jax.value_and_grad(cost)), float64, block_until_ready",
+}
+
+
+def gemm_peak(n: int = 2048, repeats: int = 5) -> dict:
+    """Single-thread float64 GEMM rate of an ``n × n`` product into a preallocated output."""
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    C = np.empty((n, n))
+    t = measure({"gemm": lambda: np.matmul(A, B, out=C)}, repeats=repeats, batch_seconds=0.0,
+                warmup_seconds=0.0)["gemm"]
+    flops = 2.0 * n ** 3
+    return {"n": n, "flops": flops, "timing": t.to_dict(), "gflops": flops / t.median / 1e9,
+            "gflops_best": flops / t.minimum / 1e9}
+
+
+def _network(layer_sizes: Sequence[int]):
+    from reference import Network
+
+    return Network(list(layer_sizes), ["relu"] * (len(layer_sizes) - 2) + ["sigmoid"], "bce")
+
+
+def gradient_cases(layer_sizes: Sequence[int], m: int, sides: Sequence[str] = SIDES,
+                   seed: int = 0) -> tuple[dict[str, Callable[[], object]], dict[str, str]]:
+    """The zero-argument callables of one shape, and the skip reason of each side left out."""
+    params = peers.init_mlp(layer_sizes, seed)
+    X, Y = peers.random_batch(layer_sizes, m, seed + 1)
+    net = _network(layer_sizes)
+    d = {f"{p}{l}": params[2 * (l - 1) + i] for l in range(1, net.L + 1)
+         for i, p in enumerate("Wb")}
+    fns: dict[str, Callable[[], object]] = {}
+    skips: dict[str, str] = {}
+    for side in sides:
+        if side == "gradref":
+            fns[side] = lambda: net.gradients(d, X, Y, intermediates=False)
+        elif side == "gradref_kernel":
+            fns[side] = lambda: net.gradients(d, X, Y, intermediates=False, check=False)
+        else:
+            try:
+                fns[side] = peers.PEERS[side][0](params, X, Y)
+            except peers.PeerUnavailable as exc:
+                skips[side] = str(exc)
+    return fns, skips
+
+
+def _agreement(fns: Mapping[str, Callable[[], object]]) -> dict[str, float]:
+    """Largest relative deviation of each side's J and gradient from ``gradref``'s."""
+    J0, g0 = peers.to_numpy(fns["gradref"]())
+    out = {}
+    for side, fn in fns.items():
+        J, g = peers.to_numpy(fn())
+        dev = abs(J - J0) / max(abs(J0), 1e-300)
+        for a, b in zip(g, g0, strict=True):
+            dev = max(dev, float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), 1e-300))
+        out[side] = dev
+    return out
+
+
+def run_gradients(shapes: Mapping[str, tuple[Sequence[int], int]] = SHAPES, *,
+                  sides: Sequence[str] = SIDES, repeats: int = 15, batch_seconds: float = 0.05,
+                  peak_n: int = 2048, log: Callable[[str], None] = print) -> dict:
+    """Measure every side on every shape; returns the JSON-ready section."""
+    section: dict = {"computes": {s: COMPUTES[s] for s in sides}, "shapes": {}}
+    log(f"  GEMM peak: {peak_n}x{peak_n} float64 product, 1 thread …")
+    section["peak"] = peak = gemm_peak(peak_n, repeats=max(3, repeats // 3))
+    log(f"    {peak['gflops']:.1f} GFLOP/s (median), {peak['gflops_best']:.1f} best")
+    for name, (sizes, m) in shapes.items():
+        log(f"  {name} {list(sizes)}, m={m} …")
+        fns, skips = gradient_cases(sizes, m, sides)
+        agreement = _agreement(fns)
+        timings = measure(fns, repeats=repeats, batch_seconds=batch_seconds)
+        flops = peers.matmul_flops(sizes, m)
+        med = {s: t.median for s, t in timings.items()}
+        ratios = {}
+        for mine in ("gradref", "gradref_kernel"):
+            if mine in med:
+                for peer in med:
+                    if peer != mine:
+                        ratios[f"{mine}/{peer}"] = med[mine] / med[peer]
+        section["shapes"][name] = {
+            "layer_sizes": list(sizes), "m": m,
+            "n_params": sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)),
+            "matmul_flops": flops,
+            "timings": {s: t.to_dict() for s, t in timings.items()},
+            "ratios": ratios,
+            "fraction_of_peak": {s: flops / t / (peak["gflops"] * 1e9) for s, t in med.items()},
+            "max_relative_deviation_from_gradref": agreement,
+            "skipped": skips,
+        }
+        log("    " + ", ".join(f"{s} {t * 1e3:.4g} ms" for s, t in med.items()))
+    return section

@@ -423,6 +423,8 @@ class ArrayVerdict:
             return "not a real numeric array"
         if self.problem == "shape":
             return f"shape {self.shape}, expected {self.expected_shape}"
+        if not np.isfinite(self.max_abs_error):
+            return "contains NaN or infinity"
         return f"max abs error {self.max_abs_error:.2e}, relative {self.rel_error:.2e}"
 
     def to_json(self) -> dict:
@@ -562,14 +564,21 @@ def _diagnose(case: _Case, good: dict, bad: dict, expected_layout: dict) -> list
 
 
 # --------------------------------------------------------------------------- shrinking
+def _failure_signature(report: CaseReport) -> set:
+    return {(a.name, a.problem, bool(a.max_abs_error is not None
+                                     and not np.isfinite(a.max_abs_error)))
+            for a in report.arrays if not a.ok}
+
+
 def _shrink(target: Target, report: CaseReport, settings: Settings) -> tuple[CaseReport, int]:
     """The smallest variant of a failing case (fewer examples, narrower layers) whose wrong
-    arrays are still the same ones; returns it and the number of variants tried.
+    arrays are the same ones, wrong in the same way (values, shape, missing, non-finite);
+    returns it and the number of variants tried.
 
     m = 2 is skipped: there a missing 1/m and a factor 2 look alike.
     """
     best = report
-    wanted = set(report.failing)
+    wanted = _failure_signature(report)
     tries = 0
     salt = settings.seed + 7919
 
@@ -583,7 +592,7 @@ def _shrink(target: Target, report: CaseReport, settings: Settings) -> tuple[Cas
         except ValueError:
             return False
         candidate = _judge(case, target.call(case), settings, f"{report.index} (shrunk)")
-        if candidate.status == "mismatch" and set(candidate.failing) == wanted:
+        if candidate.status == "mismatch" and _failure_signature(candidate) == wanted:
             best = candidate
             return True
         return False
@@ -776,10 +785,11 @@ class ValidationReport:
         for c in self.cases:
             for a in c.arrays:
                 row = rows.setdefault(a.name, {"name": a.name, "ok": 0, "wrong": 0,
-                                               "worst": 0.0, "problems": []})
+                                               "worst": None, "problems": []})
                 row["ok" if a.ok else "wrong"] += 1
                 if a.rel_error is not None:
-                    row["worst"] = max(row["worst"], a.rel_error)
+                    rel = a.rel_error if np.isfinite(a.rel_error) else float("inf")
+                    row["worst"] = rel if row["worst"] is None else max(row["worst"], rel)
                 if a.problem and a.problem != "values" and a.problem not in row["problems"]:
                     row["problems"].append(a.problem)
         return sorted(rows.values(), key=lambda r: (int(r["name"][2:]), r["name"][1]))

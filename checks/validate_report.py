@@ -1,16 +1,17 @@
 """Rendering of a :class:`checks.validate.ValidationReport` as text, JSON or JUnit XML.
 
-JSON (format ``"gradref-validate/1"``): the settings, the verdict and exit code, per-parameter
-summaries, every case (per-array verdicts, findings, errors), the smallest failing case with its
-inputs, expected and returned gradients (in the implementation's layout), and the forward
-analysis. JUnit: one ``testcase`` per case and gradient array (classname
-``gradref.validate.caseK``), a ``failure`` carrying the diagnosis, an ``error`` for a case
-without an answer.
+JSON (format ``"gradref-validate/1"``; NaN and infinities become ``null``): the settings, the
+verdict and exit code, per-parameter summaries, every case (per-array verdicts, findings,
+errors), the smallest failing case with its inputs, expected and returned gradients (in the
+implementation's layout), and the forward analysis. JUnit: one ``testcase`` per case and
+gradient array (classname ``gradref.validate.caseK``), a ``failure`` carrying the diagnosis, an
+``error`` for a case without an answer.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 
 __all__ = ["REPORT_FORMAT", "render", "to_text", "to_json", "to_junit"]
@@ -58,8 +59,10 @@ def to_text(report) -> str:
             total = row["ok"] + row["wrong"]
             state = "ok   " if not row["wrong"] else "WRONG"
             extra = f" ({', '.join(row['problems'])})" if row["problems"] else ""
-            lines.append(f"  {row['name']:<5} {state} right in {row['ok']}/{total}, worst "
-                         f"relative error {row['worst']:.1e}{extra}")
+            worst = (f", worst relative error {row['worst']:.1e}"
+                     if row["worst"] is not None else "")
+            lines.append(f"  {row['name']:<5} {state} right in {row['ok']}/{total}"
+                         f"{worst}{extra}")
     lines += ["", "cases:"]
     for c in report.cases:
         head = f"  case {c.index}: m = {c.m}, {_net(c.network)}"
@@ -121,7 +124,18 @@ def to_json(report) -> str:
         "forward": report.forward.to_json() if report.forward is not None else None,
         "seconds": report.seconds,
     }
-    return json.dumps(out, indent=1, allow_nan=False) + "\n"
+    return json.dumps(_clean(out), indent=1, allow_nan=False) + "\n"
+
+
+def _clean(obj):
+    """The tree with NaN and ±inf replaced by null (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
 
 
 def _case_message(c) -> str:

@@ -437,8 +437,9 @@ def _parse(data: object, source: str) -> Assignment:
     for i, f in enumerate(functions):
         for u in f.uses:
             if u not in names:
-                raise _fail(f"functions[{i}] ({f.name}).uses", f"{u!r} is not a declared "
-                                                               f"function; declared: {', '.join(sorted(names))}")
+                raise _fail(f"functions[{i}] ({f.name}).uses",
+                            f"{u!r} is not a declared function; declared: "
+                            f"{', '.join(sorted(names))}")
     return Assignment(name=name, title=str(top.get("title", name)),
                       description=str(top.get("description", "")), layout=layout, bias=bias,
                       network=network, rtol=rtol, atol=atol, functions=functions, source=source)

@@ -214,7 +214,8 @@ def _network_inputs(case, spec: NetworkSpec, l2: float = 0.0):
         X = rng.standard_normal((dims[0], m))
         AL, cache = net.forward(params, X)
         hidden_ok = all(_away_from_kinks(spec.hidden, cache[f"Z{l}"]) for l in range(1, net.L))
-        out_ok = _away_from_kinks(spec.output, cache[f"Z{net.L}"]) if net.activations[-1].elementwise else True
+        out_ok = (_away_from_kinks(spec.output, cache[f"Z{net.L}"])
+                  if net.activations[-1].elementwise else True)
         if spec.output == "sigmoid":
             lo, hi = CASE_OUTPUT_RANGE
             out_ok = out_ok and bool(np.all((AL > lo) & (AL < hi)))

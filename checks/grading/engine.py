@@ -235,7 +235,7 @@ def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float)
             return f"{path} should be a tuple of {len(exp)}, got {_describe(got)}"
         if len(got) != len(exp):
             return f"{path} should have {len(exp)} items, got {len(got)}"
-        for i, (g, e) in enumerate(zip(got, exp)):
+        for i, (g, e) in enumerate(zip(got, exp, strict=True)):
             problem = _tree_problem(g, e, f"{path}[{i}]", rtol, atol)
             if problem:
                 return problem
@@ -336,7 +336,7 @@ class _FunctionGrader:
                 out.error = (f"{fn.display} should return {len(fn.returns)} values "
                              f"({', '.join(shown)}), got {_describe(value)}")
                 return
-            parts = dict(zip(fn.returns, value))
+            parts = dict(zip(fn.returns, value, strict=True))
         else:
             parts = {fn.returns[0]: value}
         for name, got in parts.items():
@@ -390,7 +390,7 @@ class _FunctionGrader:
             first = self.outcomes[failing[0]]
             if first.call is not None and (first.call.ok or first.call.kind not in _FATAL_KINDS):
                 smallest = shrink(failing[0], self.fn.ranges,
-                                  lambda c: not self.verdict(check, self.run(c)).ok)
+                                  lambda c, check=check: not self.verdict(check, self.run(c)).ok)
             else:
                 smallest = failing[0]
             text = self._explain(check, self.run(smallest), len(failing), len(cases),
@@ -631,9 +631,9 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
 
 
 def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]]) -> None:
-    failing = {fn.name for fn, results in zip(asg.functions, per_function)
+    failing = {fn.name for fn, results in zip(asg.functions, per_function, strict=True)
                if any(t.status == "failed" for t in results)}
-    for fn, results in zip(asg.functions, per_function):
+    for fn, results in zip(asg.functions, per_function, strict=True):
         culprits = [u for u in fn.uses if u in failing]
         if not culprits:
             continue

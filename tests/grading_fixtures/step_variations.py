@@ -26,7 +26,8 @@ _DERIVATIVE = {
 def initialize_parameters_deep(layer_dims):
     params = {}
     for l in range(1, len(layer_dims)):
-        params[f"W{l}"] = _rng.standard_normal((layer_dims[l], layer_dims[l - 1])) / np.sqrt(layer_dims[l - 1])
+        shape = (layer_dims[l], layer_dims[l - 1])
+        params[f"W{l}"] = _rng.standard_normal(shape) / np.sqrt(layer_dims[l - 1])
         params[f"b{l}"] = np.zeros((layer_dims[l], 1))
     return params
 

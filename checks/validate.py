@@ -689,10 +689,6 @@ def _consistency(forward: Target, report: CaseReport, seed: int) -> dict[str, bo
 def _forward_analysis(forward: Target, reports: list[CaseReport], smallest: CaseReport | None,
                       settings: Settings) -> ForwardAnalysis:
     analysis = ForwardAnalysis(forward.description, None)
-    problem = forward.ready()
-    if problem is not None:
-        analysis.error = problem
-        return analysis
     matches = []
     for r in reports:
         if r.case is None:
@@ -848,10 +844,11 @@ def validate(target: Target | Callable | str, settings: Settings, *,
     fwd = resolve(forward, "forward")
     report = ValidationReport(impl.description, settings)
     try:
-        problem = impl.ready()
-        if problem is not None:
-            report.error = problem
-            return report
+        for t in (impl, fwd):
+            problem = t.ready() if t is not None else None
+            if problem is not None:
+                report.error = problem
+                return report
         for k in range(settings.cases):
             case = _make_case(settings, k)
             report.cases.append(_judge(case, impl.call(case), settings, k + 1))

@@ -417,13 +417,16 @@ Losses, per example (column) `a`, target `y`, summed over output units k:
 ## Case files and the command contract
 
 `python -m checks validate --command "CMD {case} {out}"` writes each case as `case_K.npz` with
-`case_K.json`, replaces `{case}` by the `.npz` path and `{out}` by the path to write, and runs
-the command. The case holds `X`, `Y`, `W1`, `b1`, … in the stated layout. The command must
-write `{out}` as an `.npz` (any valid one, compressed or not) with `dW1`, `db1`, … of the
-shapes in `outputs`, in the case's layout, and exit 0. An optional scalar `J`, the cost, is
-compared with the reference's too. A non-zero exit status, a time-out, or a missing or
-malformed `{out}` is an error for that case (exit status 2 if no case produced gradients,
-1 if some did); wrong values are a failure (exit status 1).
+`case_K.json`, replaces `{case}` by the `.npz` path, `{out}` by the path to write and
+`{python}` by gradref's interpreter, and runs the command in the current directory, sandboxed
+(as root: as a throw-away unprivileged uid unless `--same-user`). The case holds `X`, `Y`,
+`W1`, `b1`, … in the stated layout. The command must write `{out}` as an `.npz` (any valid
+one, compressed or not) with `dW1`, `db1`, … in the case's layout (shapes in `outputs`) and
+exit 0. An optional scalar `J`, the cost, is compared with the reference's too.
+
+Verdicts and exit status: a non-zero exit status, a time-out, no `{out}` or one that is not a
+readable `.npz` is an *error* for that case; missing keys, wrong shapes or wrong values are a
+*mismatch*. Exit status 0 if every case matches, 2 if no case produced gradients, else 1.
 
 ## Fixtures
 

@@ -129,6 +129,9 @@ def test_command_failing_on_some_cases_is_a_failure(c_binary, capsys, tmp_path):
 def test_missing_function_and_load_error(tmp_path, capsys):
     code, out, _ = cli([f"{EX / 'buggy.py'}:nope", *NET], capsys)
     assert code == EXIT_ERROR and "defines no function 'nope'" in out and "gradients" in out
+    code, out, _ = cli([f"{EX / 'buggy.py'}:gradients", *NET, "--forward",
+                        f"{EX / 'buggy.py'}:nocost"], capsys)
+    assert code == EXIT_ERROR and "defines no function 'nocost'" in out
     broken = tmp_path / "broken.py"
     broken.write_text("def gradients(params, X, Y)\n    return {}\n")
     code, out, _ = cli([f"{broken}:gradients", *NET], capsys)

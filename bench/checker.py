@@ -285,15 +285,97 @@ def _api():
     return api
 
 
-def gradref_run(problem: Problem, mode: str, *, repeats: int = 1, seed: int = 0) -> dict:
-    """``checks.api.check_network`` on the correct gradient in ``mode``."""
-    raise CheckerUnavailable("checks.api.check_network has not landed yet")
+def _result_error(problem: Problem, result, mode: str) -> float | None:
+    """The accuracy of a ``CheckResult``: scaled max error of the finite-difference arrays, or
+    for directional mode the largest relative error of a draw."""
+    if mode == "directional":
+        errs = [abs(d.analytic - d.numeric) / max(abs(d.analytic), 1e-300) for d in result.draws]
+        return max(errs) if errs else None
+    errs = [a.max_abs_err for a in result.arrays if a.oracle == "fd" and a.problem is None]
+    return max(errs) / problem.scale if errs else None
 
 
-def planted_localisation(problem: Problem, *, repeats: int = 1, seed: int = 0) -> dict:
-    """A single wrong element planted in the correct gradient; the directional mode must flag
-    it and localise it by bisection."""
-    raise CheckerUnavailable("checks.api.check_network has not landed yet")
+_GRADREF_WARM = False
+
+
+def warm_up_gradref() -> None:
+    """Run every mode once on a tiny network: the first call in a process imports modules
+    lazily (the oracle, the diagnosis) and must not be timed."""
+    global _GRADREF_WARM
+    if _GRADREF_WARM:
+        return
+    api = _api()
+    pb = Problem([3, 4, 2], 5)
+    wrong = {"d" + k: v.copy() for k, v in pb.grads.items()}
+    wrong["dW1"][0, 0] += 0.1
+    for target in (pb.net, lambda p, X, Y: wrong):
+        for mode in ("full", "sampled", "directional"):
+            for oracle in ("fd", "both"):
+                api.check_network(target, pb.net, pb.params, pb.X, pb.Y, mode=mode,
+                                  oracle=oracle)
+    _GRADREF_WARM = True
+
+
+def gradref_run(problem: Problem, mode: str, *, repeats: int = 1, seed: int = 0,
+                oracle: str = "fd", intermediates: bool = False) -> dict:
+    """``checks.api.check_network(net, net, params, X, Y, mode=…)`` on the correct gradient:
+    the reference checked by the checker. By default only finite differences (``oracle="fd"``)
+    of the parameter gradients (``intermediates=False``), like the naive loop and gradcheck."""
+    api = _api()
+    warm_up_gradref()
+    net = problem.net
+
+    def once():
+        return api.check_network(net, net, problem.params, problem.X, problem.Y, mode=mode,
+                                 oracle=oracle, seed=seed, intermediates=intermediates)
+
+    timing, result = time_once(once, repeats)
+    checked = sum(a.checked for a in result.arrays if a.oracle == "fd")
+    return {"seconds": timing.median, "timing": timing.to_dict(), "elements_timed": checked,
+            "extrapolated": False, "evaluations": int(result.evaluations),
+            "error": _result_error(problem, result, mode), "passed": bool(result.passed),
+            "call": f"check_network(net, net, params, X, Y, mode={mode!r}, oracle={oracle!r}, "
+                    f"intermediates={intermediates})",
+            "sensitivity": [s.statement for s in result.sensitivity],
+            "note": "error: max relative error of the directional draws" if mode == "directional"
+            else ""}
+
+
+def planted_localisation(problem: Problem, *, repeats: int = 1, seed: int = 0,
+                         name: str = "W2", relative: float = 0.05, oracle: str = "fd") -> dict:
+    r"""A single wrong element planted in the correct gradient: ``d{name}`` at its element of
+    largest magnitude is off by ``relative``·max|g|. ``check_network(mode="directional")``
+    must fail and its bisection must end on that element."""
+    api = _api()
+    warm_up_gradref()
+    net = problem.net
+    g = problem.grads[name]
+    flat = int(np.argmax(np.abs(g)))
+    index = tuple(int(i) for i in np.unravel_index(flat, g.shape))
+    delta = relative * problem.scale
+    wrong = {"d" + k: v.copy() for k, v in problem.grads.items()}
+    wrong["d" + name][index] += delta
+
+    def target(params, X, Y):
+        return wrong
+
+    def once():
+        return api.check_network(target, net, problem.params, problem.X, problem.Y,
+                                 mode="directional", oracle=oracle, seed=seed,
+                                 intermediates=False)
+
+    timing, result = time_once(once, repeats)
+    found = [(loc.name, tuple(loc.index)) for loc in result.localisations]
+    localised = bool(found) and all(f == (name, index) for f in found)
+    return {"seconds": timing.median, "timing": timing.to_dict(),
+            "evaluations": int(result.evaluations), "passed": bool(result.passed),
+            "error": None, "planted": [name, list(index)], "delta": delta,
+            "found": [[n, list(i)] for n, i in found], "localised": localised,
+            "failed_draws": sum(d.failed for d in result.draws), "draws": len(result.draws),
+            "diagnosis": len(result.diagnosis),
+            "call": f"check_network(wrong_gradients, net, params, X, Y, mode='directional', "
+                    f"oracle={oracle!r}, intermediates=False)",
+            "note": f"d{name}{list(index)} off by {relative:g} x max|g| = {delta:.3g}"}
 
 
 # --------------------------------------------------------------------------- the part
@@ -309,6 +391,8 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
         "naive": lambda pb, big: naive_run(pb, subset=naive_subset if big else None,
                                            repeats=1 if big else min(repeats, 3)),
         "gradref_full": lambda pb, big: gradref_run(pb, "full", repeats=1 if big else repeats),
+        "gradref_full_default": lambda pb, big: gradref_run(pb, "full", repeats=1, oracle="both",
+                                                            intermediates=True),
         "gradref_sampled": lambda pb, big: gradref_run(pb, "sampled", repeats=repeats),
         "gradref_directional": lambda pb, big: gradref_run(pb, "directional", repeats=repeats),
         "gradcheck_slow": lambda pb, big: gradcheck_run(
@@ -323,7 +407,11 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
                  "skipped": {}}
         for method, run in methods.items():
             if method == "gradref_full" and big and not full_large:
-                entry["skipped"][method] = "full mode above 20,000 parameters runs with --full-large"
+                entry["skipped"][method] = (f"full mode above {exact_limit:,} parameters runs "
+                                            f"with --full-large")
+                continue
+            if method == "gradref_full_default" and big:
+                entry["skipped"][method] = f"informational row, only up to {exact_limit:,} parameters"
                 continue
             try:
                 start = time.perf_counter()
@@ -335,13 +423,16 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
             except CheckerUnavailable as exc:
                 entry["skipped"][method] = str(exc)
                 log(f"    {method}: skipped: {exc}")
+        entry["ratios"] = _ratios(entry["methods"])
         section["sizes"][name] = entry
     layer_sizes, m = large
     problem = make_problem(layer_sizes, m)
     log(f"  large: {layer_sizes}, m={m}, P={problem.P:,} …")
     big: dict = {"layer_sizes": list(layer_sizes), "m": m, "P": problem.P, "skipped": {}}
     jobs = {"full": lambda: gradref_run(problem, "full", repeats=1),
-            "planted": lambda: planted_localisation(problem, repeats=repeats)}
+            "planted": lambda: planted_localisation(problem, repeats=repeats),
+            "naive": lambda: naive_run(problem, subset=naive_subset),
+            "gradcheck_slow": lambda: gradcheck_run(problem, fast=False, subset=gradcheck_subset)}
     for key, job in jobs.items():
         if key == "full" and not full_large:
             big["skipped"][key] = "takes minutes: run with --full-large"
@@ -353,5 +444,18 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
         except CheckerUnavailable as exc:
             big["skipped"][key] = str(exc)
             log(f"    {key}: skipped: {exc}")
+    if "full" in big:
+        big["ratios"] = {f"full/{k}": big["full"]["seconds"] / big[k]["seconds"]
+                         for k in ("naive", "gradcheck_slow") if k in big}
     section["large"] = big
     return section
+
+
+def _ratios(methods: Mapping[str, dict]) -> dict[str, float]:
+    """Time ratios gradref ÷ peer for every gradref mode and every peer method."""
+    out = {}
+    for mine in ("gradref_full", "gradref_sampled", "gradref_directional"):
+        for peer in ("naive", "gradcheck_slow", "gradcheck_fast"):
+            if mine in methods and peer in methods and methods[peer]["seconds"]:
+                out[f"{mine}/{peer}"] = methods[mine]["seconds"] / methods[peer]["seconds"]
+    return out

@@ -273,13 +273,18 @@ def format_report(results: dict) -> str:
             for method, why in e["skipped"].items():
                 lines.append(f"{size:6} {e['P']:>9,} {method:20} skipped: {why}")
         big = chk.get("large", {})
-        for key in ("full", "planted"):
+        full = big.get("full")
+        for key in ("naive", "gradcheck_slow", "full", "planted"):
             r = big.get(key)
             if r:
-                extra = f", localised {r.get('localised')} ({r.get('found')})" if key == "planted" else ""
-                lines.append(f"{'large':6} {big.get('P', 0):>9,} {key:20} {_fmt_s(r['seconds']):>10} "
+                star = "*" if r.get("extrapolated") else " "
+                speed = full["seconds"] / r["seconds"] if full and key != "planted" else None
+                verdict = {True: "pass", False: "FAIL", None: "-"}[r.get("passed")]
+                extra = (f"  planted {r['planted']}, found {r['found']}, "
+                         f"{r['failed_draws']}/{r['draws']} draws failed" if key == "planted" else "")
+                lines.append(f"{'large':6} {big.get('P', 0):>9,} {key:20} {_fmt_s(r['seconds']):>9}{star} "
                              f"{r['evaluations']:>13,} {_fmt(r.get('error'), '.2e'):>9} "
-                             f"{ {True: 'pass', False: 'FAIL', None: '-'}[r.get('passed')]:>7}{extra}")
+                             f"{verdict:>7} {_fmt(speed, '.4f'):>7}{extra}")
         for key, why in big.get("skipped", {}).items():
             lines.append(f"{'large':6} {big.get('P', 0):>9,} {key:20} skipped: {why}")
     gr = results.get("grading")
@@ -314,8 +319,8 @@ def profile_names(cfg: dict) -> list[str]:
     names = [f"gradients.{shape}.{side}" for shape in cfg["gradients"]["shapes"]
              for side in gradients.SIDES]
     names += [f"checker.{size}.{method}" for size in cfg["checker"]["sizes"]
-              for method in ("naive", "gradref_full", "gradref_sampled", "gradref_directional",
-                             "gradcheck_slow", "gradcheck_fast")]
+              for method in ("naive", "gradref_full", "gradref_full_default", "gradref_sampled",
+                             "gradref_directional", "gradcheck_slow", "gradcheck_fast")]
     names += ["checker.large.full", "checker.large.planted"]
     return names
 
@@ -363,6 +368,8 @@ def run_profile(name: str, cfg: dict, top: int = 30) -> int:
             target = {
                 "naive": lambda: checker.naive_run(problem, subset=c["naive_subset"] if big else None),
                 "gradref_full": lambda: checker.gradref_run(problem, "full"),
+                "gradref_full_default": lambda: checker.gradref_run(problem, "full", oracle="both",
+                                                                    intermediates=True),
                 "gradref_sampled": lambda: checker.gradref_run(problem, "sampled"),
                 "gradref_directional": lambda: checker.gradref_run(problem, "directional"),
                 "gradcheck_slow": lambda: checker.gradcheck_run(
@@ -370,6 +377,12 @@ def run_profile(name: str, cfg: dict, top: int = 30) -> int:
                 "gradcheck_fast": lambda: checker.gradcheck_run(problem, fast=True),
             }[method]
         label = "1 call"
+        if "gradref" in method or method in ("full", "planted"):
+            try:
+                checker.warm_up_gradref()
+            except checker.CheckerUnavailable as exc:
+                print(f"{name}: skipped: {exc}", file=sys.stderr)
+                return 1
     prof = cProfile.Profile()
     start = time.perf_counter()
     try:

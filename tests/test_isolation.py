@@ -15,8 +15,10 @@ import shutil
 import signal
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -35,9 +37,10 @@ from checks.isolation import (
     ProcessResult,
     PythonSubmission,
     load_source,
+    procfs,
+    protocol,
     run_command,
 )
-from checks.isolation import procfs, protocol
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile"
@@ -83,94 +86,169 @@ def assert_good_still_works(sub: PythonSubmission) -> None:
 
 # --------------------------------------------------------------------------- hostile calls
 
+def _body(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
 HOSTILE_CALLS = [
-    # (id, body defining bad(), expected kind, fragment of the message)
-    ("busy-loop", "def bad():\n    while True:\n        pass", "timeout", "limit"),
-    ("sleep-forever", "import time\ndef bad():\n    time.sleep(10**6)", "timeout", "wall-clock"),
-    ("huge-array", "def bad():\n    return np.ones(10**10)", "memory", "out of memory"),
-    (
-        "grow-until-oom",
-        "def bad():\n    keep = []\n    while True:\n        keep.append(np.empty(10**7, dtype=np.uint8))",
-        "memory",
-        "512 MiB",
-    ),
-    (
-        "fork-bomb",
-        "import os\ndef bad():\n    while True:\n        try:\n            os.fork()\n"
-        "        except OSError:\n            pass",
-        "timeout",
-        "wall-clock",
-    ),
-    (
-        "children-ignore-sigterm",
-        "import os, signal, time\ndef bad():\n    for _ in range(3):\n        if os.fork() == 0:\n"
-        "            signal.signal(signal.SIGTERM, signal.SIG_IGN)\n            os.setsid()\n"
-        "            time.sleep(1000)\n    time.sleep(1000)",
-        "timeout",
-        "wall-clock",
-    ),
-    ("sys-exit", "import sys\ndef bad():\n    sys.exit(0)", "exception", "SystemExit"),
-    ("os-exit", "import os\ndef bad():\n    os._exit(3)", "crash", "exit code 3"),
-    ("keyboard-interrupt", "def bad():\n    raise KeyboardInterrupt", "exception", "KeyboardInterrupt"),
-    ("raise", "def bad():\n    raise ValueError('shapes do not match')", "exception", "ValueError: shapes"),
-    ("recursion", "def bad(n=0):\n    return bad(n + 1)", "exception", "RecursionError"),
-    (
-        "segfault",
-        "def bad():\n    import ctypes\n    return ctypes.string_at(0)",
-        "crash",
-        "SIGSEGV",
-    ),
-    ("sigstop-self", "import os, signal\ndef bad():\n    os.kill(os.getpid(), signal.SIGSTOP)", "timeout", "wall-clock"),
-    (
-        "ignore-sigxcpu",
-        "import signal\ndef bad():\n    signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n    while True:\n        pass",
-        "timeout",
-        "killed",
-    ),
-    (
-        "close-protocol-fds",
-        "import os\ndef bad():\n    for fd in range(3, 256):\n        try:\n            os.close(fd)\n"
-        "        except OSError:\n            pass\n    return 1",
-        "crash",
-        "bad()",
-    ),
-    (
-        "garbage-on-protocol-fds",
-        "import os\ndef bad():\n    for fd in range(3, 64):\n        try:\n            os.write(fd, b'garbage' * 100)\n"
-        "        except OSError:\n            pass\n    return 1",
-        "bad-output",
-        "invalid answer",
-    ),
-    ("generator", "def bad():\n    return (i for i in range(3))", "bad-output", "generator"),
-    ("object", "def bad():\n    return object()", "bad-output", "builtins.object"),
-    ("matrix", "def bad():\n    return np.matrix([[1.0, 2.0]])", "bad-output", "numpy.matrix"),
-    ("masked-array", "def bad():\n    return np.ma.masked_array([1.0, 2.0], mask=[0, 1])", "bad-output", "MaskedArray"),
-    ("object-array", "def bad():\n    return np.array([1, 'a', None], dtype=object)", "bad-output", "object"),
-    ("string-array", "def bad():\n    return {'W1': np.array(['a', 'b'])}", "bad-output", "value['W1']"),
-    ("nested-object", "def bad():\n    return [1, (2, {'c': {3}})]", "bad-output", "value[1][1]['c']"),
-    ("self-reference", "def bad():\n    x = []\n    x.append(x)\n    return x", "bad-output", "contains itself"),
-    ("too-large-answer", "def bad():\n    return np.zeros(2 * 10**6)", "bad-output", "limit"),
+    # (id, source defining bad(), expected kind, fragment of the message)
+    ("busy-loop", """
+        def bad():
+            while True:
+                pass
+     """, "timeout", "limit"),
+    ("sleep-forever", """
+        import time
+        def bad():
+            time.sleep(10**6)
+     """, "timeout", "wall-clock"),
+    ("huge-array", """
+        def bad():
+            return np.ones(10**10)
+     """, "memory", "out of memory"),
+    ("grow-until-oom", """
+        def bad():
+            keep = []
+            while True:
+                keep.append(np.empty(10**7, dtype=np.uint8))
+     """, "memory", "512 MiB"),
+    ("fork-bomb", """
+        import os
+        def bad():
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+     """, "timeout", "wall-clock"),
+    ("children-ignore-sigterm", """
+        import os, signal, time
+        def bad():
+            for _ in range(3):
+                if os.fork() == 0:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    os.setsid()
+                    time.sleep(1000)
+            time.sleep(1000)
+     """, "timeout", "wall-clock"),
+    ("sys-exit", """
+        import sys
+        def bad():
+            sys.exit(0)
+     """, "exception", "SystemExit"),
+    ("os-exit", """
+        import os
+        def bad():
+            os._exit(3)
+     """, "crash", "exit code 3"),
+    ("keyboard-interrupt", """
+        def bad():
+            raise KeyboardInterrupt
+     """, "exception", "KeyboardInterrupt"),
+    ("raise", """
+        def bad():
+            raise ValueError('shapes do not match')
+     """, "exception", "ValueError: shapes"),
+    ("recursion", """
+        def bad(n=0):
+            return bad(n + 1)
+     """, "exception", "RecursionError"),
+    ("segfault", """
+        def bad():
+            import ctypes
+            return ctypes.string_at(0)
+     """, "crash", "SIGSEGV"),
+    ("sigstop-self", """
+        import os, signal
+        def bad():
+            os.kill(os.getpid(), signal.SIGSTOP)
+     """, "timeout", "wall-clock"),
+    ("ignore-sigxcpu", """
+        import signal
+        def bad():
+            signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+            while True:
+                pass
+     """, "timeout", "killed"),
+    ("close-protocol-fds", """
+        import os
+        def bad():
+            for fd in range(3, 256):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            return 1
+     """, "crash", "bad()"),
+    ("garbage-on-protocol-fds", """
+        import os
+        def bad():
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, b'garbage' * 100)
+                except OSError:
+                    pass
+            return 1
+     """, "bad-output", "invalid answer"),
+    ("generator", """
+        def bad():
+            return (i for i in range(3))
+     """, "bad-output", "generator"),
+    ("object", """
+        def bad():
+            return object()
+     """, "bad-output", "builtins.object"),
+    ("matrix", """
+        def bad():
+            return np.matrix([[1.0, 2.0]])
+     """, "bad-output", "numpy.matrix"),
+    ("masked-array", """
+        def bad():
+            return np.ma.masked_array([1.0, 2.0], mask=[0, 1])
+     """, "bad-output", "MaskedArray"),
+    ("object-array", """
+        def bad():
+            return np.array([1, 'a', None], dtype=object)
+     """, "bad-output", "object"),
+    ("string-array", """
+        def bad():
+            return {'W1': np.array(['a', 'b'])}
+     """, "bad-output", "value['W1']"),
+    ("nested-object", """
+        def bad():
+            return [1, (2, {'c': {3}})]
+     """, "bad-output", "value[1][1]['c']"),
+    ("self-reference", """
+        def bad():
+            x = []
+            x.append(x)
+            return x
+     """, "bad-output", "contains itself"),
+    ("too-large-answer", """
+        def bad():
+            return np.zeros(2 * 10**6)
+     """, "bad-output", "limit"),
     ("missing", "", "missing-function", "not defined"),
     ("not-callable", "bad = 3", "missing-function", "int"),
-    (
-        "unprintable-exception",
-        "class Sneaky(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n"
-        "def bad():\n    raise Sneaky()",
-        "exception",
-        "Sneaky",
-    ),
-    (
-        "break-builtins",
-        "import builtins\ndef bad():\n    builtins.len = lambda obj: 0\n    return 1",
-        "bad-output",
-        "invalid answer",
-    ),
+    ("unprintable-exception", """
+        class Sneaky(Exception):
+            def __str__(self):
+                raise RuntimeError('no')
+        def bad():
+            raise Sneaky()
+     """, "exception", "Sneaky"),
+    ("break-builtins", """
+        import builtins
+        def bad():
+            builtins.len = lambda obj: 0
+            return 1
+     """, "bad-output", "invalid answer"),
 ]
 
 
 @pytest.mark.parametrize(
     ("body", "kind", "fragment"),
-    [pytest.param(body, kind, fragment, id=name) for name, body, kind, fragment in HOSTILE_CALLS],
+    [pytest.param(_body(body), kind, fragment, id=name) for name, body, kind, fragment in HOSTILE_CALLS],
 )
 def test_hostile_call_fails_cleanly_and_next_call_works(body, kind, fragment):
     limits = LIMITS.replace(transfer=1 * MiB)
@@ -232,14 +310,26 @@ def test_cpu_limit_is_reported_as_timeout():
 
 def test_cpu_limit_is_per_call_not_per_child():
     # each call burns 0.35 s of CPU; together well beyond the 1 s per-call limit
-    body = "import time\ndef burn():\n    end = time.process_time() + 0.35\n    while time.process_time() < end:\n        pass\n    return 1\n"
+    body = _body("""
+        import time
+        def burn():
+            end = time.process_time() + 0.35
+            while time.process_time() < end:
+                pass
+            return 1
+    """)
     with PythonSubmission(body, limits=LIMITS.replace(cpu=1.0, wall=10.0)) as sub:
         results = [sub.call("burn") for _ in range(5)]
     assert all(result.ok for result in results), [r.message for r in results if not r.ok]
 
 
 def test_late_exit_from_a_thread_does_not_break_the_next_call():
-    body = GOOD + "import os, threading\ndef bad():\n    threading.Timer(0.05, os._exit, (5,)).start()\n    return 1\n"
+    body = GOOD + _body("""
+        import os, threading
+        def bad():
+            threading.Timer(0.05, os._exit, (5,)).start()
+            return 1
+    """)
     with PythonSubmission(body, limits=LIMITS) as sub:
         assert sub.call("bad").value == 1
         time.sleep(0.3)
@@ -257,7 +347,15 @@ def test_forked_copies_never_answer():
 
 
 def test_restart_after_timeout_reloads_the_submission():
-    body = GOOD + "import time\ncounter = [0]\ndef bump():\n    counter[0] += 1\n    return counter[0]\ndef hang():\n    time.sleep(100)\n"
+    body = GOOD + _body("""
+        import time
+        counter = [0]
+        def bump():
+            counter[0] += 1
+            return counter[0]
+        def hang():
+            time.sleep(100)
+    """)
     with PythonSubmission(body, limits=LIMITS.replace(wall=0.5)) as sub:
         assert [sub.call("bump").value for _ in range(3)] == [1, 2, 3]
         assert sub.call("hang").kind == "timeout"
@@ -414,7 +512,14 @@ def test_stdout_and_stderr_are_per_call_and_truncated():
 
 
 def test_exception_traceback_is_short_and_points_at_the_submission():
-    body = "def inner(n):\n    if n == 0:\n        raise ValueError('deep')\n    return inner(n - 1)\ndef bad():\n    return inner(50)\n"
+    body = _body("""
+        def inner(n):
+            if n == 0:
+                raise ValueError('deep')
+            return inner(n - 1)
+        def bad():
+            return inner(50)
+    """)
     with PythonSubmission(body, limits=LIMITS) as sub:
         result = sub.call("bad")
     assert result.kind == "exception" and result.exception == "ValueError"
@@ -440,7 +545,11 @@ def test_call_latency_and_start_time_are_small():
 
 
 def test_numpy_scalars_come_back_as_zero_d_arrays():
-    body = "import numpy as np\ndef scalars():\n    return np.float32(1.5), np.int64(3), np.bool_(True), 2.5, 7, True\n"
+    body = _body("""
+        import numpy as np
+        def scalars():
+            return np.float32(1.5), np.int64(3), np.bool_(True), 2.5, 7, True
+    """)
     with PythonSubmission(body, limits=LIMITS) as sub:
         f32, i64, b, f, i, t = sub.call("scalars").value
     assert isinstance(f32, np.ndarray) and f32.shape == () and f32.dtype == np.float32
@@ -477,32 +586,77 @@ def test_round_trip_through_the_child_preserves_structure():
 # --------------------------------------------------------------------------- lifecycle
 
 
+ESCAPING_SPAWNER = """
+import os, signal, time
+
+def spawn():
+    pids = []
+    for _ in range(3):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()  # leave the process group
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            grandchild = os.fork()
+            if grandchild == 0:
+                time.sleep(1000)
+            os.write(write_end, str(grandchild).encode())
+            os._exit(0)  # the grandchild is orphaned
+        os.close(write_end)
+        pids += [pid, int(os.read(read_end, 32))]
+    if os.fork() == 0:
+        os._exit(0)  # a zombie-to-be
+    return pids
+"""
+
+
 def test_no_leftover_processes_after_exit_even_escaped_ones():
-    body = (
-        "import os, signal, time\n"
-        "def spawn():\n"
-        "    pids = []\n"
-        "    for _ in range(3):\n"
-        "        pid = os.fork()\n"
-        "        if pid == 0:\n"
-        "            os.setsid()\n"
-        "            signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "            if os.fork() == 0:\n"
-        "                time.sleep(1000)\n"
-        "            os._exit(0)  # the grandchild is orphaned\n"
-        "        pids.append(pid)\n"
-        "    if os.fork() == 0:\n"
-        "        os._exit(0)  # a zombie-to-be\n"
-        "    return pids\n"
-    )
-    with PythonSubmission(body, limits=LIMITS) as sub:
+    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS) as sub:
         result = sub.call("spawn")
         assert result.ok, result
         uid, pid = sub.child_uid, sub.pid
         time.sleep(0.1)
         if ROOT:
             assert len(sandbox_processes(uid)) >= 4
+        assert all(procfs.read_process(p) for p in result.value[1::2])  # sleepers alive
     assert sandbox_processes(uid, [pid, *result.value]) == []
+
+
+def test_without_privilege_drop_escaped_processes_are_found_by_token():
+    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS, drop_privileges=False) as sub:
+        result = sub.call("spawn")
+        assert result.ok, result
+        assert sub.child_uid == os.getuid()
+        pid = sub.pid
+    assert sandbox_processes(None, [pid, *result.value]) == []
+
+
+def test_child_dies_with_its_parent():
+    script = (
+        "import time\n"
+        "from checks.isolation import Limits, PythonSubmission\n"
+        "sub = PythonSubmission('def f():\\n    return 1\\n', limits=Limits(memory=512 * 2**20))\n"
+        "sub.start()\n"
+        "print(sub.pid, flush=True)\n"
+        "time.sleep(100)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=REPO)
+    try:
+        child = int(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        info = procfs.read_process(child)
+        if info is None or info.zombie:
+            break
+        time.sleep(0.02)
+    info = procfs.read_process(child)
+    assert info is None or info.zombie, info
+    if info is not None and info.ppid == os.getpid():
+        os.waitpid(child, 0)  # adopted by us (subreaper): reap it
 
 
 def test_close_is_idempotent_and_closed_object_refuses_calls():
@@ -603,7 +757,7 @@ def test_protocol_round_trip_nested_structures():
     value = {
         "list": [1, [2, [3, []]]],
         "tuple": (1, ("a", None), ()),
-        "dict": {1: "int key", 2.5: "float key", None: "none", True: "bool", ("a", 1): "tuple"},
+        "dict": {1: "int key", 2.5: "float key", None: "none", False: "bool", ("a", 1): "tuple"},
         "big": 2**100,
         "text": "ünïcødé \udc80",
         "arrays": [np.ones(2), (np.zeros((1, 1)), {"x": np.array(True)})],
@@ -619,7 +773,12 @@ def test_protocol_round_trip_nested_structures():
 
 @given(
     hnp.arrays(
-        dtype=st.one_of(hnp.integer_dtypes(), hnp.floating_dtypes(), hnp.complex_number_dtypes(), hnp.boolean_dtypes()),
+        dtype=st.one_of(
+            hnp.integer_dtypes(),
+            hnp.floating_dtypes(),
+            hnp.complex_number_dtypes(),
+            hnp.boolean_dtypes(),
+        ),
         shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
     )
 )
@@ -669,8 +828,10 @@ def _frame(envelope, blobs=(), magic=protocol.MAGIC):
     return struct.pack(">4sI", magic, len(text)) + text + b"".join(blobs)
 
 
-def _npy_with_header(header: str, data: bytes) -> bytes:
-    text = header.encode("latin1")
+def _npy(descr: str, shape: str, data_bytes: int) -> bytes:
+    """A hand-made .npy blob whose header claims ``descr``/``shape`` (possibly lying)."""
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".encode("latin1")
+    data = b"\0" * data_bytes
     padding = 64 - (10 + len(text) + 1) % 64
     text += b" " * padding + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
@@ -711,10 +872,10 @@ def test_protocol_rejects_malformed_frames(frame, match):
 @pytest.mark.parametrize(
     ("blob", "match"),
     [
-        (_npy_with_header("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", b"\0" * 16), "numeric dtype"),
-        (_npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000,), }", b"\0" * 8), "needs"),
-        (_npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", b"\0" * 24), "needs"),
-        (_npy_with_header("{'descr': '<U3', 'fortran_order': False, 'shape': (1,), }", b"\0" * 12), "numeric dtype"),
+        (_npy("|O", "(2,)", 16), "numeric dtype"),
+        (_npy("<f8", "(1000000000,)", 8), "needs"),
+        (_npy("<f8", "(2,)", 24), "needs"),
+        (_npy("<U3", "(1,)", 12), "numeric dtype"),
         (b"\x93NUMPY\x01\x00\x05\x00hello", "invalid .npy header"),
         (b"not an npy file at all", "invalid .npy header"),
     ],

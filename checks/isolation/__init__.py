@@ -64,9 +64,9 @@ Residual risks (honest list)
   then adopted by it as well.
 """
 
+from .command import ProcessResult, run_command
 from .errors import IsolationError
 from .limits import Limits
-from .command import ProcessResult, run_command
 from .source import load_source
 from .submission import CallResult, PythonSubmission
 

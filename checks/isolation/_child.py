@@ -200,7 +200,7 @@ def _cpu_left():
 
 
 def _start(spec):
-    """Steps 1-3; returns (protocol module, sandbox module)."""
+    """Steps 1-3; returns (protocol module, sandbox module, submission source)."""
     for entry in spec["site_paths"]:
         if entry not in sys.path:
             sys.path.append(entry)
@@ -217,17 +217,19 @@ def _start(spec):
                 directory_fds[entry] = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError:
                 pass
+    # read the submission before the drop: an unreachable workdir must not look like a
+    # fault of the submission
+    with open(spec["source_path"], "rb") as handle:
+        source = handle.read().decode("utf-8", "replace")
     sandbox.enter(spec["sandbox"])
     _remap_unreadable_paths(directory_fds)
     sys.dont_write_bytecode = True
-    return protocol, sandbox
+    return protocol, sandbox, source
 
 
-def _load(channel, sandbox, spec):
+def _load(channel, sandbox, spec, source):
     """Step 5; returns the submission module, or None after reporting a load error."""
     path = spec["source_path"]
-    with open(path, "rb") as handle:
-        source = handle.read().decode("utf-8", "replace")
     filename = "submission.py"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = types.ModuleType("submission")
@@ -316,7 +318,7 @@ def main():
     spec = json.loads(sys.argv[1])
     channel = None
     try:
-        protocol, sandbox = _start(spec)
+        protocol, sandbox, source = _start(spec)
         channel = _Channel(protocol, spec["request_fd"], spec["response_fd"], spec["transfer"])
         channel.send({"status": "ready", "pid": os.getpid(), "uid": os.getuid()})
     except BaseException as error:  # noqa: BLE001
@@ -324,7 +326,7 @@ def main():
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(70)
-    module = _load(channel, sandbox, spec)
+    module = _load(channel, sandbox, spec, source)
     if module is not None:
         _serve(channel, sandbox, module, spec)
     _flush_output()

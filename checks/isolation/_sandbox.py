@@ -20,7 +20,7 @@ between ``fork`` and ``exec`` in a threaded parent can deadlock.
 SPEC is JSON::
 
     {"as": bytes, "fsize": bytes, "nproc": n, "cpu_soft": s, "cpu_hard": s,
-     "uid": int | null, "gid": int | null}
+     "uid": int | null, "gid": int | null, "parent": pid, "name": comm}
 
 ``cpu_soft``/``cpu_hard`` are seconds *on top of* the CPU time the process has already used.
 """
@@ -68,15 +68,46 @@ def set_cpu_limit(soft_seconds: float, hard_seconds: float | None = None) -> Non
     _set_limit(resource.RLIMIT_CPU, soft, hard)
 
 
+_libc = None
+
+
+def _prctl(option: int, value: int) -> bool:
+    """Best-effort ``prctl(option, value)``; ctypes is loaded before the privilege drop."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+
+            _libc = ctypes.CDLL(None, use_errno=True)
+        return _libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def _no_new_privileges() -> bool:
     """PR_SET_NO_NEW_PRIVS: setuid binaries (su, sudo, ...) can no longer raise privileges."""
+    return _prctl(38, 1)
+
+
+def _set_name(name: str) -> None:
+    """PR_SET_NAME: the command name, inherited by forked children and kept by zombies, lets
+    a non-root parent recognise (and reap) sandbox zombies that left the process group."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
-    except (OSError, AttributeError):
-        return False
+        buffer = ctypes.create_string_buffer(name.encode()[:15])
+        if _libc is not None:
+            _libc.prctl(15, buffer, 0, 0, 0)
+    except (OSError, AttributeError, ImportError):
+        pass
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """PR_SET_PDEATHSIG(SIGKILL): if the grader dies, the child dies too (set after the uid
+    change, which clears it).  If the grader is already gone, exit now."""
+    _prctl(1, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def drop_privileges(uid: int, gid: int) -> None:
@@ -107,6 +138,9 @@ def enter(spec: dict) -> None:
     _no_new_privileges()
     if spec.get("uid") is not None:
         drop_privileges(spec["uid"], spec["gid"])
+    _die_with_parent(spec.get("parent"))
+    if spec.get("name"):
+        _set_name(spec["name"])
 
 
 def _execute(command: list[str]) -> None:

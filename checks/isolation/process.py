@@ -25,7 +25,8 @@ Killing (:meth:`Sandbox.kill`) is deliberately blunt and always complete:
    ``kill(-1, SIGKILL)`` executed *as that uid* (atomic, so a fork bomb cannot outrun it, and
    it also catches processes that left the group with ``setsid``), repeated until ``/proc``
    shows none.  Without a dedicated uid (non-root parent) we can only find stragglers that kept
-   our environment token, which is best effort.
+   our environment token (alive) or our command name (zombies; ``PR_SET_NAME`` is inherited
+   by forks), which is best effort.
 4. zombies: the parent marks itself a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so
    orphaned sandbox processes are re-parented to it instead of to PID 1 (which, in some
    containers, never reaps); the parent reaps those that belong to the sandbox uid.  Side
@@ -194,6 +195,7 @@ class Sandbox:
         self.lease = lease
         self.workdir = Path(tempfile.mkdtemp(prefix="gradref-sandbox-"))
         self.token = secrets.token_hex(16)
+        self.process_name = "sandbox-" + self.token[:7]  # <= 15 bytes (comm)
         self.stdout: OutputCapture | None = None
         self.stderr: OutputCapture | None = None
         self.popen: subprocess.Popen[bytes] | None = None
@@ -202,6 +204,7 @@ class Sandbox:
         self._tracked: set[tuple[int, int]] = set()  # (pid, start time) with our token
         try:
             if lease is not None:
+                _check_reachable(self.workdir)
                 os.chown(self.workdir, lease.uid, lease.gid)
             os.chmod(self.workdir, 0o700)
             self.stdout = OutputCapture(self.workdir, ".stdout")
@@ -219,6 +222,7 @@ class Sandbox:
             "workdir": self.workdir,
             "captures": (self.stdout, self.stderr),
             "token": self.token,
+            "name": self.process_name,
         }
         self._finalizer = weakref.finalize(self, _finalize, self._state)
 
@@ -234,6 +238,8 @@ class Sandbox:
             "cpu_hard": cpu_hard,
             "uid": None if self.lease is None else self.lease.uid,
             "gid": None if self.lease is None else self.lease.gid,
+            "parent": os.getpid(),
+            "name": self.process_name,
         }
 
     def write_input(self, name: str, data: bytes) -> None:
@@ -253,7 +259,8 @@ class Sandbox:
     def read_output(self, name: str, limit: int) -> bytes | None:
         """Read file ``name`` the child left in the workdir (regular files only, no symlinks)."""
         try:
-            fd = os.open(self.workdir / _plain_name(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            fd = os.open(self.workdir / _plain_name(name), flags)
         except OSError:
             return None
         try:
@@ -370,7 +377,7 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 pass
         self.returncode = popen.returncode
-        _kill_stragglers(self.lease, self.token, self._tracked, popen.pid)
+        _kill_stragglers(self.lease, self.token, self._tracked, popen.pid, self.process_name)
         return self.returncode
 
     def close(self) -> None:
@@ -390,6 +397,17 @@ class Sandbox:
 
     def _remove_workdir(self) -> None:
         _remove_tree(self.workdir)
+
+
+def _check_reachable(workdir: Path) -> None:
+    """The sandbox uid must be able to enter every ancestor of its workdir."""
+    for parent in workdir.parents:
+        if not os.stat(parent).st_mode & stat.S_IXOTH:
+            raise IsolationError(
+                f"the sandbox uid cannot enter {parent} (no execute permission for others), "
+                f"so it could not use its workdir {workdir}; point TMPDIR to a directory "
+                "such as /tmp"
+            )
 
 
 def _plain_name(name: str) -> str:
@@ -429,7 +447,11 @@ def _run_killall(lease: UidLease) -> None:
 
 
 def _kill_stragglers(
-    lease: UidLease | None, token: str, tracked: set[tuple[int, int]], child_pid: int
+    lease: UidLease | None,
+    token: str,
+    tracked: set[tuple[int, int]],
+    child_pid: int,
+    name: str,
 ) -> None:
     """Kill and reap every remaining process of the sandbox (see the module docstring)."""
     me = os.getpid()
@@ -450,7 +472,9 @@ def _kill_stragglers(
                     tracked.add((p.pid, p.start_time))
                     ours.append(p)
                 elif p.zombie and p.ppid == me and (
-                    (p.pid, p.start_time) in tracked or child_pid in (p.pgrp, p.session)
+                    (p.pid, p.start_time) in tracked
+                    or child_pid in (p.pgrp, p.session)
+                    or p.name == name
                 ):
                     ours.append(p)
         alive = [p for p in ours if not p.zombie]
@@ -505,7 +529,7 @@ def _finalize(state: dict) -> None:
                 popen.wait(timeout=_KILL_DEADLINE)
             except subprocess.TimeoutExpired:
                 pass
-            _kill_stragglers(state["lease"], state["token"], set(), popen.pid)
+            _kill_stragglers(state["lease"], state["token"], set(), popen.pid, state["name"])
         for capture in state["captures"]:
             if capture is not None:
                 capture.close()

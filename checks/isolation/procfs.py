@@ -20,6 +20,7 @@ class ProcessInfo:
 
     pid: int
     ppid: int
+    name: str  # the command name (``comm``), kept by zombies
     state: str
     uids: tuple[int, ...]  # real, effective, saved, filesystem
     pgrp: int
@@ -43,9 +44,10 @@ def read_process(pid: int) -> ProcessInfo | None:
     except OSError:
         return None
     # the command name (field 2) is in parentheses and may itself contain spaces or ')'
+    open_ = stat.find("(")
     close = stat.rfind(")")
     fields = stat[close + 2 :].split()
-    if close < 0 or len(fields) < 20:
+    if open_ < 0 or close < 0 or len(fields) < 20:
         return None
     uids: tuple[int, ...] = ()
     for line in status.splitlines():
@@ -55,6 +57,7 @@ def read_process(pid: int) -> ProcessInfo | None:
     try:
         return ProcessInfo(
             pid=pid,
+            name=stat[open_ + 1 : close],
             state=fields[0],
             ppid=int(fields[1]),
             pgrp=int(fields[2]),

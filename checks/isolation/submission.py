@@ -401,9 +401,8 @@ class PythonSubmission:
             child = self._child
             if child is None:  # pragma: no cover - start() guarantees a child
                 raise IsolationError("no child process after start()")
-            if child.sandbox.has_exited() or (
-                child.cpu_left is not None and child.cpu_left < self.limits.cpu + 1
-            ):
+            worn_out = child.cpu_left is not None and child.cpu_left < self.limits.cpu + 1
+            if attempt == 1 and (worn_out or child.sandbox.has_exited()):
                 # died between calls (e.g. a background thread exited it) or used up its
                 # lifetime CPU budget: replace it without blaming this call
                 self._stop_child()
@@ -419,15 +418,18 @@ class PythonSubmission:
                 if attempt == 1:
                     self._stop_child()
                     continue
-                return self._finish(function, started, marks, child, kind="crash",
-                                    message=f"the child process died before {function}() could be called")
+                return self._finish(
+                    function, started, marks, child, kind="crash",
+                    message=f"the child process died before {function}() could be called "
+                            f"(twice in a row; {self._death_reason(sandbox.returncode)})",
+                )
             except _Timeout:
                 sandbox.kill()
                 return self._finish(function, started, marks, child, kind="timeout",
                                     message=f"{function}() did not accept its arguments within "
                                             f"{self.limits.wall:g} s; the child was killed")
             return self._await_answer(function, call_id, child, started, deadline, marks)
-        raise IsolationError("could not start a working child process")  # pragma: no cover
+        raise IsolationError("unreachable: the second attempt always returns")  # pragma: no cover
 
     def _await_answer(
         self, function: str, call_id: int, child: _Child, started: float, deadline: float,
@@ -485,7 +487,8 @@ class PythonSubmission:
                         "call; the child was killed",
             )
         cpu_left = header.get("cpu_left")
-        child.cpu_left = float(cpu_left) if isinstance(cpu_left, (int, float)) and not isinstance(cpu_left, bool) else None
+        numeric = isinstance(cpu_left, (int, float)) and not isinstance(cpu_left, bool)
+        child.cpu_left = float(cpu_left) if numeric else None
         if header["status"] == "ok":
             return self._finish(function, started, marks, child, ok=True, value=value)
         kind = header.get("kind")

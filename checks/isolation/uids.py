@@ -31,6 +31,7 @@ import random
 import shutil
 import stat
 import tempfile
+import weakref
 from pathlib import Path
 
 from . import procfs
@@ -136,6 +137,9 @@ class UidLease:
         self.gid = uid
         self._lock_fd: int | None = lock_fd
         self._lock_path = lock_path
+        # a forgotten lease is released at garbage collection / interpreter exit (after the
+        # sandboxes holding it, which reference it and are finalized first)
+        self._finalizer = weakref.finalize(self, _release, uid, lock_fd, lock_path)
 
     @property
     def active(self) -> bool:
@@ -148,18 +152,22 @@ class UidLease:
         """
         if self._lock_fd is None:
             return
-        try:
-            remove_files_owned_by(self.uid)
-            try:
-                os.unlink(self._lock_path)
-            except OSError:
-                pass
-        finally:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self._lock_fd = None
+        self._finalizer()
 
     def __repr__(self) -> str:
         return f"UidLease(uid={self.uid}, active={self.active})"
+
+
+def _release(uid: int, lock_fd: int, lock_path: Path) -> None:
+    try:
+        remove_files_owned_by(uid)
+        try:
+            os.unlink(lock_path)
+        except OSError:
+            pass
+    finally:
+        os.close(lock_fd)
 
 
 def acquire_uid() -> UidLease:

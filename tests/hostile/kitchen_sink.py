@@ -6,7 +6,6 @@ the child runs in its own process (and, as root, as its own uid).
 
 import builtins
 import json
-import os
 import sys
 
 import numpy as np

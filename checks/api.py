@@ -1,0 +1,565 @@
+r"""The checker's two entry points.
+
+:func:`check_gradients` checks the gradient of any scalar function of an array (or of a dict of
+arrays) against central differences. :func:`check_network` checks a network's gradients — the
+reference's own ``backward`` or any function ``grads = f(params, X, Y)`` — against finite
+differences of the reference cost and against the autograd oracle, in one of three modes:
+
+``full``
+    every parameter element by the network-aware elementwise finite differences
+    (:mod:`checks.network_fd`), and every provided intermediate ``dZ_l``/``dA_l`` by finite
+    differences with respect to an additive perturbation of :math:`Z_l`/:math:`A_l`;
+``sampled``
+    ``samples`` elements, drawn without replacement and stratified over the arrays
+    (:math:`k_a = \max(1, \mathrm{round}(k P_a/P))` in an array of :math:`P_a` elements);
+``directional``
+    ``draws`` random directions :math:`v` (Rademacher or Gaussian), :math:`\nabla J\cdot v`
+    against a central difference along :math:`v`; a failing draw is localised by bisection
+    (:mod:`checks.directional`).
+
+The autograd oracle (:func:`checks.oracle.oracle_gradients`) compares every provided array
+elementwise: :math:`|a - o| \le r_a|o| + a_a s` (``autograd_rtol``/``autograd_atol`` of
+:mod:`checks.tolerances`), with :math:`s` the largest oracle value over all arrays or the size
+of the output's loss derivative, :math:`\max(|A_L| + |Y|)`, whichever is larger.
+When autograd and the gradients under test disagree at an element that finite differences find
+at a kink and accept (or cannot judge), the difference is a subgradient convention, not a
+mistake: it is counted, not failed.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from reference import Network
+
+from .diagnosis import diagnose
+from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
+from .directional import localise as _localise
+from .finite_diff import Estimate, Packer, central_differences, judge
+from .network_fd import CHUNK_ELEMENTS, NetworkFD
+from .oracle import oracle_gradients
+from .result import ArrayCheck, CheckResult, summarise
+from .tolerances import Sensitivity, fd_tolerances, sensitivity
+
+__all__ = ["check_gradients", "check_network", "MODES", "ORACLES", "ADJUDICATE_MAX"]
+
+MODES = ("full", "sampled", "directional")
+ORACLES = ("both", "fd", "autograd")
+#: At most this many autograd disagreements per array are re-examined by finite differences
+#: for kinks (beyond that the array simply fails).
+ADJUDICATE_MAX = 2000
+
+
+# --------------------------------------------------------------------------- arguments
+def _choice(name: str, value: object, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _seed(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _order(value: object) -> int:
+    if value not in (2, 4) or isinstance(value, bool):
+        raise ValueError(f"order must be 2 (central differences) or 4 (Richardson), got {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- gradients under test
+def _target_gradients(target, net: Network, params, X, Y) -> tuple[object, str | None]:
+    copies = {k: v.copy() for k, v in params.items()}
+    try:
+        if isinstance(target, Network):
+            _, cache = target.forward(copies, X.copy())
+            grads = target.backward(copies, cache, Y.copy())
+        else:
+            grads = target(copies, X.copy(), Y.copy())
+    except Exception as exc:  # the code under test may raise anything: report it
+        return None, f"the gradient function raised {type(exc).__name__}: {exc}"
+    if not isinstance(grads, Mapping):
+        return None, (f"the gradient function returned {type(grads).__name__}, expected a dict "
+                      f"{{'dW1', 'db1', …}}")
+    return grads, None
+
+
+def _shape_hint(key: str, got: tuple, want: tuple) -> str:
+    msg = f"{key} has shape {got}, expected {want}"
+    if key.startswith("db") and got in ((want[0],), (1, want[0])) and want[0] != 1 \
+            or key.startswith("db") and got == (want[0],):
+        msg += (": keep the bias gradient a column of shape (n_l, 1), e.g. "
+                "np.sum(dZ, axis=1, keepdims=True) / m")
+    elif len(got) == 2 and got == want[::-1]:
+        msg += ": it looks transposed"
+    return msg
+
+
+def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None, str | None]:
+    """The array to compare, or a problem sentence (not numeric, wrong shape, non-finite)."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        return None, f"{key} is not an array: {exc}"
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
+                                 or np.issubdtype(arr.dtype, np.integer)):
+        return None, f"{key} is not a real numeric array (dtype {arr.dtype})"
+    if arr.shape != want:
+        return None, _shape_hint(key, arr.shape, want)
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr)
+    if np.any(bad):
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        return None, (f"{key} contains {int(bad.sum())} non-finite value(s) (NaN or inf), "
+                      f"first at index {first}")
+    return arr, None
+
+
+def _expected_shapes(net: Network, m: int) -> tuple[dict, dict]:
+    params = {f"d{k}": s for k, s in net.param_shapes().items()}
+    inter = {f"dZ{l}": (net.layer_sizes[l], m) for l in range(1, net.L + 1)}
+    inter.update({f"dA{l}": (net.layer_sizes[l], m) for l in range(net.L)})
+    return params, inter
+
+
+# --------------------------------------------------------------------------- comparisons
+def _autograd_check(name: str, a: np.ndarray, o: np.ndarray, scale: float, tol: Mapping,
+                    worst: int):
+    finite = np.isfinite(o)
+    with np.errstate(invalid="ignore"):
+        bound = tol["autograd_rtol"] * np.abs(o) + tol["autograd_atol"] * scale
+        err = np.abs(a - o)
+        failed = finite & ~(err <= bound)
+    return err, bound, failed, finite
+
+
+def _sample(rng: np.random.Generator, sizes: dict[str, int], k: int) -> dict[str, np.ndarray]:
+    total = sum(sizes.values())
+    out = {}
+    for name, size in sizes.items():
+        ka = min(size, max(1, round(k * size / total)))
+        out[name] = np.sort(rng.choice(size, size=ka, replace=False))
+    return out
+
+
+def check_network(target: object, net: Network, params: Mapping[str, np.ndarray], X: object,
+                  Y: object, *, mode: str = "full", oracle: str = "both", seed: int = 0,
+                  order: int = 2, samples: int = 100, draws: int = 4,
+                  direction_kind: str = "rademacher", tolerances: Mapping | None = None,
+                  intermediates: bool = True, localise: bool = True, worst: int = 3,
+                  chunk_elements: int = CHUNK_ELEMENTS) -> CheckResult:
+    r"""Check a network's gradients; returns a :class:`~checks.result.CheckResult`.
+
+    Parameters
+    ----------
+    target : Network or callable
+        The reference :class:`~reference.Network` itself (its ``forward``/``backward`` are
+        checked) or any ``f(params, X, Y) -> {"dW1", "db1", …}`` in the canonical layout,
+        optionally with the per-example ``"dZ1"`` … and ``"dA0"`` …. Missing keys, wrong
+        shapes, non-finite values and exceptions become failures with a message.
+    net : Network
+        Defines the cost :math:`J` (architecture, activations, loss, λ).
+    params, X, Y
+        Parameters ``{"W1", "b1", …}``, inputs (n_0, m), targets (n_L, m).
+    mode : "full", "sampled" or "directional"
+    oracle : "both", "fd" (finite differences) or "autograd"
+    seed : int
+        Seeds the sampled coordinates and the directions.
+    order : 2 or 4
+        Central differences, or their fourth-order Richardson form.
+    samples : int
+        Sampled mode: number of elements (stratified over the arrays).
+    draws : int
+        Directional mode: number of directions.
+    direction_kind : "rademacher" or "gaussian"
+    tolerances : dict
+        Overrides of :data:`checks.tolerances.FD_TOLERANCES` names.
+    intermediates : bool
+        Check the provided ``dZ``/``dA`` too.
+    localise : bool
+        Directional mode: bisect failing draws down to an element.
+    worst : int
+        Number of worst elements kept per array.
+    """
+    start = time.perf_counter()
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
+    if not (isinstance(target, Network) or callable(target)):
+        raise TypeError(f"target must be a Network or a callable f(params, X, Y), "
+                        f"got {type(target).__name__}")
+    mode = _choice("mode", mode, MODES)
+    oracle = _choice("oracle", oracle, ORACLES)
+    direction_kind = _choice("direction_kind", direction_kind, DIRECTIONS)
+    seed, order = _seed(seed), _order(order)
+    samples, draws = _positive_int("samples", samples), _positive_int("draws", draws)
+    worst = _positive_int("worst", worst)
+    tol = fd_tolerances(np.float64, tolerances)
+    params = {k: v.copy() for k, v in net.check_params(params).items()}
+    X = net.check_X(X).copy()
+    m = X.shape[1]
+    Y = net.check_Y(Y, m).copy()
+
+    oracles = ("fd", "autograd") if oracle == "both" else (oracle,)
+    result = CheckResult(repr(net), mode, oracles, seed, order, m=m,
+                         tolerances={k: v for k, v in tol.items()})
+    grads, problem = _target_gradients(target, net, params, X, Y)
+    shapes_p, shapes_i = _expected_shapes(net, m)
+    analytic: dict[str, np.ndarray] = {}
+    if problem is not None:
+        result.problems.append(problem)
+    else:
+        for key, want in {**shapes_p, **(shapes_i if intermediates else {})}.items():
+            if key not in grads:
+                if key in shapes_p:
+                    for o in oracles:
+                        result.arrays.append(ArrayCheck(
+                            key, o, want, problem=f"{key} is missing from the returned dict "
+                                                  f"(keys: {', '.join(map(str, grads)) or 'none'})"))
+                continue
+            arr, why = _as_checked(key, grads[key], want)
+            if why is not None:
+                for o in oracles:
+                    result.arrays.append(ArrayCheck(key, o, want, problem=why))
+            else:
+                analytic[key] = arr
+
+    fd_est: dict[str, Estimate] = {}
+    nfd = NetworkFD(net, params, X, Y, order=order, tolerances=tol,
+                    chunk_elements=chunk_elements) if "fd" in oracles else None
+    rng = np.random.default_rng(seed)
+
+    # ---------------------------------------------------------------- finite differences
+    if "fd" in oracles and analytic:
+        if mode in ("full", "sampled"):
+            chosen = None
+            if mode == "sampled":
+                chosen = _sample(rng, {k: params[k].size for k in params}, samples)
+            for key in [k for k in shapes_p if k in analytic]:
+                idx = None if chosen is None else chosen[key[1:]]
+                est = nfd.parameter(key[1:], idx)
+                fd_est[key] = est
+                result.arrays.append(_fd_summary(key, analytic[key], est, tol, worst))
+            if mode == "full":
+                for key in [k for k in shapes_i if k in analytic]:
+                    est = nfd.intermediate(key[1:])
+                    fd_est[key] = est
+                    result.arrays.append(_fd_summary(key, analytic[key], est, tol, worst))
+            result.sensitivity += _fd_sensitivity(mode, fd_est, analytic, tol, params, shapes_p)
+        else:
+            _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
+                         direction_kind, tol, localise)
+
+    # ---------------------------------------------------------------- autograd
+    expected = None
+    if "autograd" in oracles or (not result.passed and analytic):
+        try:
+            # autograd's own formulas may overflow at extreme pre-activations (cosh in the
+            # derivative of tanh): such elements come out non-finite and are skipped below
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                expected = oracle_gradients(net, params, X, Y)
+        except (KeyError, TypeError) as exc:
+            msg = f"the autograd oracle cannot model this network: {exc}"
+            (result.problems if oracle == "autograd" else result.notes).append(msg)
+    if "autograd" in oracles and expected is not None and analytic:
+        _, cache = net._forward(params, X)
+        out_scale = float(np.max(np.abs(cache[f"A{net.L}"]) + np.abs(Y)))
+        _autograd(result, analytic, expected, shapes_p, shapes_i, tol, worst, nfd, fd_est,
+                  oracle == "both", out_scale)
+
+    # ---------------------------------------------------------------- diagnosis
+    if not result.passed and grads is not None:
+        truth = {}
+        for key in (*shapes_p, *shapes_i):
+            if expected is not None and key in expected and np.all(np.isfinite(expected[key])):
+                truth[key] = expected[key]
+            elif key in fd_est and mode == "full":
+                truth[key] = fd_est[key].numeric.reshape(shapes_p.get(key) or shapes_i[key])
+        truth = {k: v for k, v in truth.items() if k in shapes_p or k in grads}
+        if truth:
+            _, cache = net._forward(params, X)
+            context = {"m": m, "net": net, "params": params, "cache": cache, "X": X, "Y": Y}
+            result.diagnosis = diagnose(dict(grads), truth, context)
+        else:
+            result.notes.append("no diagnosis: it needs the autograd oracle or full mode")
+
+    if nfd is not None:
+        result.evaluations += nfd.evaluations
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _tol_of(est: Estimate, a: np.ndarray, tol: Mapping) -> np.ndarray:
+    return judge(a.ravel()[est.index], est, tol).tol
+
+
+def _fd_summary(key: str, a: np.ndarray, est: Estimate, tol: Mapping, worst: int) -> ArrayCheck:
+    flat = a.ravel()[est.index]
+    v = judge(flat, est, tol)
+    return summarise(key, "fd", a.shape, flat, est.numeric, v.err, v.tol, v.failed, est.index,
+                     kink=est.kink, unverified=v.unverified, lower=est.lower, upper=est.upper,
+                     step=est.step, worst=worst)
+
+
+def _fd_sensitivity(mode, fd_est, analytic, tol, params, shapes_p) -> list:
+    out = []
+    if mode == "full":
+        tols = [judge(analytic[k].ravel()[e.index], e, tol).tol[~e.kink]
+                for k, e in fd_est.items() if k in shapes_p]
+        allt = np.concatenate(tols) if tols else np.zeros(0)
+        out.append(sensitivity("full", allt))
+    else:
+        worst = None
+        for k, e in fd_est.items():
+            t = judge(analytic[k].ravel()[e.index], e, tol).tol[~e.kink]
+            s = sensitivity("sampled", t if t.size else [0.0], checked=int(e.index.size),
+                            total=int(params[k[1:]].size))
+            if worst is None or s.probability < worst[1].probability:
+                worst = (k, s)
+        if worst is not None:
+            k, s = worst
+            out.append(Sensitivity(s.mode, s.threshold, s.probability,
+                                   f"{s.statement} (lowest over the arrays: {k})"))
+    return out
+
+
+def _autograd(result, analytic, expected, shapes_p, shapes_i, tol, worst, nfd, fd_est,
+              adjudicate, output_scale) -> None:
+    # One absolute scale for every array: the largest oracle value anywhere, or the size of the
+    # loss derivative at the output (|A_L| + |Y|), whichever is larger. Autograd's own rounding
+    # is about eps times the quantities it combines, and a group of tiny gradients (saturated
+    # units) does not make those quantities tiny.
+    finite = [float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0))
+              for k, v in expected.items() if k in shapes_p or k in shapes_i]
+    scale = max([output_scale, *finite])
+    scale_p = scale_i = scale
+    bounds = []
+    nonfinite = []
+    for key in [k for k in (*shapes_p, *shapes_i) if k in analytic and k in expected]:
+        a, o = analytic[key], expected[key]
+        err, bound, failed, finite = _autograd_check(key, a, o, scale_p if key in shapes_p
+                                                     else scale_i, tol, worst)
+        if not np.all(finite):
+            nonfinite.append(key)
+        kink = np.zeros(a.size, bool)
+        unverified = np.zeros(a.size, bool)
+        adjudicated = 0
+        if adjudicate and np.any(failed) and nfd is not None:
+            bad = np.flatnonzero(failed.ravel())[:ADJUDICATE_MAX]
+            est = _fd_at(nfd, key, bad, fd_est)
+            v = judge(a.ravel()[bad], est, tol)
+            ok = est.kink & ~v.failed
+            kink[bad[ok & ~v.unverified]] = True
+            unverified[bad[ok & v.unverified]] = True
+            flat_failed = failed.ravel().copy()
+            flat_failed[bad[ok]] = False
+            failed = flat_failed.reshape(a.shape)
+            adjudicated = int(ok.sum())
+        keep = finite.ravel()
+        chk = summarise(key, "autograd", a.shape, a.ravel()[keep], o.ravel()[keep],
+                        err.ravel()[keep], bound.ravel()[keep], failed.ravel()[keep],
+                        np.flatnonzero(keep), kink=kink[keep], unverified=unverified[keep],
+                        worst=worst)
+        chk.adjudicated = adjudicated
+        result.arrays.append(chk)
+        if key in shapes_p:
+            bounds.append(bound.ravel()[keep])
+    if nonfinite:
+        result.notes.append(f"the autograd oracle is not finite in {', '.join(nonfinite)} "
+                            f"(overflow in its own formulation); those elements were skipped")
+    if bounds:
+        b = np.concatenate(bounds)
+        if b.size:
+            thr = float(np.max(b))
+            result.sensitivity.append(Sensitivity(
+                "autograd", thr, 1.0,
+                f"every parameter element is compared with autograd: an error larger than "
+                f"autograd_rtol*|g| + autograd_atol*scale (at most {thr:.3g}) is always caught"))
+
+
+def _fd_at(nfd: NetworkFD, key: str, flat: np.ndarray, fd_est: dict) -> Estimate:
+    """Finite-difference estimates of ``key`` at ``flat`` (reusing a full-mode estimate)."""
+    if key in fd_est and fd_est[key].index.size:
+        est = fd_est[key]
+        pos = {int(i): j for j, i in enumerate(est.index)}
+        if all(int(i) in pos for i in flat):
+            sel = np.array([pos[int(i)] for i in flat], dtype=np.intp)
+            return Estimate(flat, est.numeric[sel], est.error[sel], est.step[sel],
+                            est.kink[sel], est.lower[sel], est.upper[sel], est.unverified[sel],
+                            order=est.order)
+    name = key[1:]
+    return nfd.parameter(name, flat) if name[0] in "Wb" else nfd.intermediate(name, flat)
+
+
+def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws, kind, tol,
+                 do_localise) -> None:
+    missing = [k for k in shapes_p if k not in analytic]
+    if missing:
+        result.notes.append(f"directional mode needs every parameter gradient; "
+                            f"{', '.join(missing)} could not be used")
+        return
+    packer = Packer.of(params)
+    theta = packer.pack(params)
+    a = np.concatenate([analytic[f"d{k}"].ravel() for k in packer.names])
+    obj = NetworkObjective(net, params, X, Y, packer, tol["eps"])
+
+    def element_check(i: int):
+        name, _ = packer.locate(i)
+        off = packer.offsets[packer.names.index(name)]
+        est = nfd.parameter(name, [i - off])
+        v = judge(a[i:i + 1], est, tol)
+        return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+
+    tols = []
+    for d in range(draws):
+        v = direction(rng, theta.size, kind)
+        draw, h = check_draw(obj, theta, a, v, d, tol)
+        result.draws.append(draw)
+        if not draw.kink:
+            tols.append(draw.tol)
+        if draw.failed and do_localise and not draw.kink:
+            result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
+                                                  element_check))
+    result.evaluations += obj.evaluations
+    if tols:
+        result.sensitivity.append(sensitivity("directional", tols, direction=kind))
+    unv = sum(d.unverified for d in result.draws)
+    if unv:
+        result.notes.append(f"{unv} of {draws} direction(s) crossed several kinked units in one "
+                            f"example: finite differences cannot judge them")
+
+
+# --------------------------------------------------------------------------- generic
+def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
+                    order: int = 2, samples: int = 100, draws: int = 4,
+                    direction_kind: str = "rademacher", seed: int = 0,
+                    tolerances: Mapping | None = None, f_scale: float | None = None,
+                    localise: bool = True, worst: int = 3) -> CheckResult:
+    r"""Check ``grad`` against central differences of the scalar function ``f``.
+
+    ``x`` is a float array or a dict of float arrays; ``f(x)`` returns a real scalar;
+    ``grad`` is either ``grad(x)`` (a callable returning an array, or a dict, shaped like
+    ``x``) or that value already computed. The tolerance table follows x's dtype (float32 or
+    float64; anything else is treated as float64). ``f_scale`` is the magnitude of the
+    quantities f is computed from (default :math:`|f(x)|`), which sets the rounding term.
+    Modes as in :func:`check_network`; results are named after x's keys (``"x"`` for an
+    array).
+    """
+    start = time.perf_counter()
+    if not callable(f):
+        raise TypeError(f"f must be a callable f(x) -> float, got {type(f).__name__}")
+    mode = _choice("mode", mode, MODES)
+    direction_kind = _choice("direction_kind", direction_kind, DIRECTIONS)
+    seed, order = _seed(seed), _order(order)
+    samples, draws = _positive_int("samples", samples), _positive_int("draws", draws)
+    worst = _positive_int("worst", worst)
+    single = not isinstance(x, Mapping)
+    xs = {"x": x} if single else dict(x)
+    arrays = {}
+    for k, v in xs.items():
+        arr = np.asarray(v)
+        if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
+                                     or np.issubdtype(arr.dtype, np.integer)):
+            raise TypeError(f"x[{k!r}] must be a real numeric array, got dtype {arr.dtype}")
+        if not np.issubdtype(arr.dtype, np.floating) or arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"x[{k!r}] contains non-finite values")
+        arrays[k] = arr
+    packer = Packer.of(arrays)
+    theta = packer.pack(arrays)
+    tol = fd_tolerances(packer.dtype, tolerances)
+
+    def rebuild(flat):
+        parts = {k: v.copy() for k, v in packer.unpack(flat).items()}
+        return parts["x"] if single else parts
+
+    def flat_f(flat):
+        return f(rebuild(flat))
+
+    result = CheckResult(getattr(f, "__name__", "f"), mode, ("fd",), seed, order,
+                         tolerances=dict(tol))
+    if callable(grad):
+        try:
+            g = grad(rebuild(theta))
+        except Exception as exc:  # the gradient under test may raise anything: report it
+            result.problems.append(f"grad raised {type(exc).__name__}: {exc}")
+            result.seconds = time.perf_counter() - start
+            return result
+    else:
+        g = grad
+    gs = {"x": g} if single and not isinstance(g, Mapping) else g
+    if not isinstance(gs, Mapping):
+        result.problems.append(f"grad returned {type(g).__name__}, expected a dict like x")
+        result.seconds = time.perf_counter() - start
+        return result
+    analytic = {}
+    for k, arr in arrays.items():
+        if k not in gs:
+            result.arrays.append(ArrayCheck(k, "fd", arr.shape, problem=f"{k} is missing from "
+                                                                       f"the gradient"))
+            continue
+        got, why = _as_checked(k, gs[k], arr.shape)
+        if why is not None:
+            result.arrays.append(ArrayCheck(k, "fd", arr.shape, problem=why))
+        else:
+            analytic[k] = got
+    rng = np.random.default_rng(seed)
+    if mode in ("full", "sampled") and analytic:
+        chosen = _sample(rng, {k: a.size for k, a in arrays.items()}, samples) \
+            if mode == "sampled" else None
+        all_tols = []
+        for k in analytic:
+            off = packer.offsets[packer.names.index(k)]
+            local = np.arange(arrays[k].size) if chosen is None else chosen[k]
+            est = central_differences(flat_f, theta, indices=local + off, order=order,
+                                      tolerances=tol, f_scale=f_scale)
+            result.evaluations += est.evaluations
+            est.index = local
+            chk = _fd_summary(k, analytic[k], est, tol, worst)
+            result.arrays.append(chk)
+            t = _tol_of(est, analytic[k], tol)
+            all_tols.append(t)
+            if mode == "sampled":
+                result.sensitivity.append(sensitivity("sampled", t, checked=int(local.size),
+                                                      total=int(arrays[k].size)))
+        if mode == "full":
+            result.sensitivity.append(sensitivity("full", np.concatenate(all_tols)))
+    elif mode == "directional":
+        if len(analytic) != len(arrays):
+            result.notes.append("directional mode needs the whole gradient")
+        else:
+            a = np.concatenate([analytic[k].ravel() for k in packer.names]).astype(np.float64)
+            obj = FunctionObjective(flat_f, theta, tol["eps"], f_scale)
+
+            def element_check(i: int):
+                est = central_differences(flat_f, theta, indices=[i], order=order,
+                                          tolerances=tol, f_scale=f_scale)
+                obj.evaluations += est.evaluations
+                v = judge(a[i:i + 1], est, tol)
+                return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+
+            tols = []
+            for d in range(draws):
+                v = direction(rng, theta.size, direction_kind)
+                draw, h = check_draw(obj, theta, a, v, d, tol)
+                result.draws.append(draw)
+                tols.append(draw.tol)
+                if draw.failed and localise:
+                    result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
+                                                          element_check))
+            result.evaluations += obj.evaluations
+            result.sensitivity.append(sensitivity("directional", tols, direction=direction_kind))
+    result.seconds = time.perf_counter() - start
+    return result

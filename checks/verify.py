@@ -1,0 +1,324 @@
+r"""``python -m checks verify``: the reference checked by finite differences and by autograd.
+
+N random architectures are built so that every hidden activation meets every valid (output
+activation, loss) pairing (``checks.strategies``: the registry's activations with default
+parameters plus ``leaky_relu(0.05)`` and ``elu(0.5)``; a pairing is valid when
+``loss.accepts(activation)``). Architecture i takes pairing ``i mod P`` and first hidden
+activation ``(i div P) mod H``, so the default N = P·H covers the whole product once; the other
+widths, depths (2–3 layers), batch sizes and λ are drawn from the seed. The data cycle through
+three kinds: standard normal; *integer* (integer inputs, weights in {-1, 0, 1}, zero biases,
+which put pre-activations exactly on the kinks); *saturated* (weights scaled so that
+|Z| reaches about 30).
+
+Each architecture runs :func:`checks.api.check_network` on the reference's own ``backward``
+with both oracles. The report has one row per pairing — architectures tried, the worst relative
+error against finite differences and against autograd, the kinks met — and one row per hidden
+activation. Exit status 0 only when every check passes, 1 otherwise.
+
+``--plot PNG`` (needs matplotlib) draws the error of the finite differences against autograd as
+a function of the step (the V of truncation against rounding, default step marked) and the
+worst error of every array kind (dW, db, dZ, dA by layer) over all runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference import Network, get_activation
+
+from .api import MODES, check_network
+from .network_fd import NetworkFD
+from .oracle import oracle_gradients
+from .result import CheckResult
+from .strategies import hidden_activations, make_targets, valid_pairings
+
+__all__ = ["DATA_KINDS", "Case", "build_cases", "default_architectures", "verify",
+           "add_arguments", "run", "step_sweep"]
+
+#: The three kinds of data, used in turn.
+DATA_KINDS = ("normal", "integer", "saturated")
+
+
+@dataclass
+class Case:
+    """One architecture with its data and the check's outcome."""
+
+    index: int
+    net: Network
+    data: str
+    params: dict
+    X: np.ndarray
+    Y: np.ndarray
+    result: CheckResult | None = None
+
+    def summary(self) -> dict:
+        r = self.result
+        return {"index": self.index, "network": self.net.describe(), "data": self.data,
+                "passed": None if r is None else r.passed,
+                "worst_rel_fd": _worst(r, "fd"), "worst_rel_autograd": _worst(r, "autograd"),
+                "kinks": _kinks(r), "unverified": _unverified(r)}
+
+
+def default_architectures() -> int:
+    """P·H: every valid pairing times every hidden activation."""
+    return len(valid_pairings()) * len(hidden_activations())
+
+
+def build_cases(n: int, seed: int) -> list[Case]:
+    """The ``n`` architectures and their data (module docstring), all from ``seed``."""
+    pairs, hidden = valid_pairings(), hidden_activations()
+    rng = np.random.default_rng([seed, 7919])
+    cases = []
+    for i in range(n):
+        out, loss = pairs[i % len(pairs)]
+        first = hidden[(i // len(pairs)) % len(hidden)]
+        depth = int(rng.integers(2, 4))
+        acts = [first] + [hidden[int(rng.integers(len(hidden)))] for _ in range(depth - 2)] + [out]
+        sizes = [int(s) for s in rng.integers(1, 6, size=depth + 1)]
+        if loss == "cross_entropy":
+            sizes[-1] = max(2, sizes[-1])
+        net = Network(sizes, acts, loss, l2=float(rng.choice([0.0, 0.3])))
+        m = int(rng.integers(2, 7))
+        kind = DATA_KINDS[i % len(DATA_KINDS)]
+        params = net.init_params("xavier", seed=rng)
+        if kind == "integer":
+            for k in params:
+                params[k] = (rng.integers(-1, 2, size=params[k].shape).astype(np.float64)
+                             if k[0] == "W" else np.zeros(params[k].shape))
+            X = rng.integers(-2, 3, size=(sizes[0], m)).astype(np.float64)
+        else:
+            for k in params:
+                if k[0] == "b":
+                    params[k] = 0.1 * rng.standard_normal(params[k].shape)
+            X = rng.standard_normal((sizes[0], m))
+            if kind == "saturated":
+                for k in params:
+                    params[k] = params[k] * 12.0
+        cases.append(Case(i, net, kind, params, X, make_targets(net, m, rng)))
+    return cases
+
+
+def _worst(r: CheckResult | None, oracle: str) -> float | None:
+    if r is None:
+        return None
+    vals = [a.max_rel_err for a in r.arrays if a.oracle == oracle and a.max_rel_err is not None]
+    return max(vals) if vals else None
+
+
+def _kinks(r: CheckResult | None) -> int:
+    return 0 if r is None else sum(a.kinks for a in r.arrays if a.oracle == "fd")
+
+
+def _unverified(r: CheckResult | None) -> int:
+    return 0 if r is None else sum(a.unverified for a in r.arrays if a.oracle == "fd")
+
+
+@dataclass
+class Row:
+    label: str
+    tried: int = 0
+    failed: int = 0
+    worst_fd: float | None = None
+    worst_autograd: float | None = None
+    worst_ratio: float | None = None
+    kinks: int = 0
+    unverified: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def add(self, case: Case) -> None:
+        r = case.result
+        self.tried += 1
+        self.failed += 0 if r.passed else 1
+        for attr, oracle in (("worst_fd", "fd"), ("worst_autograd", "autograd")):
+            w = _worst(r, oracle)
+            if w is not None:
+                cur = getattr(self, attr)
+                setattr(self, attr, w if cur is None else max(cur, w))
+        ratios = [a.worst_ratio for a in r.arrays if a.worst_ratio is not None]
+        if ratios:
+            self.worst_ratio = max(ratios + ([self.worst_ratio] if self.worst_ratio else []))
+        self.kinks += _kinks(r)
+        self.unverified += _unverified(r)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "architectures": self.tried, "failed": self.failed,
+                "worst_rel_fd": self.worst_fd, "worst_rel_autograd": self.worst_autograd,
+                "worst_err_over_tol": self.worst_ratio, "kinks": self.kinks, "unverified": self.unverified}
+
+
+def verify(n: int | None = None, seed: int = 0, mode: str = "full",
+           progress=None) -> tuple[list[Case], list[Row], list[Row]]:
+    """Run the checks; returns the cases and the rows by pairing and by hidden activation."""
+    n = default_architectures() if n is None else n
+    cases = build_cases(n, seed)
+    by_pair = {(get_activation(o).spec, l): Row(f"{o} + {l}") for o, l in valid_pairings()}
+    by_hidden = {get_activation(h).spec: Row(h) for h in hidden_activations()}
+    for case in cases:
+        case.result = check_network(case.net, case.net, case.params, case.X, case.Y,
+                                    mode=mode, oracle="both", seed=seed + case.index)
+        out = case.net.activations[-1].spec
+        by_pair[(out, case.net.loss.name)].add(case)
+        for a in {a.spec for a in case.net.activations[:-1]}:
+            if a in by_hidden:
+                by_hidden[a].add(case)
+        if progress is not None:
+            progress(case)
+    return cases, list(by_pair.values()), list(by_hidden.values())
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def render(rows: list[Row], title: str) -> list[str]:
+    head = [title, "archs", "failed", "worst rel err vs FD", "vs autograd", "worst err/tol",
+            "kinks", "status"]
+    body = [[r.label, str(r.tried), str(r.failed), _fmt(r.worst_fd), _fmt(r.worst_autograd),
+             _fmt(r.worst_ratio), str(r.kinks) + (f" (+{r.unverified} unverified)" if r.unverified else ""),
+             "-" if not r.tried else ("ok" if not r.failed else "FAIL")] for r in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    fmt = lambda x: "  ".join(c.ljust(w) if i in (0, 7) else c.rjust(w)  # noqa: E731
+                              for i, (c, w) in enumerate(zip(x, widths, strict=True))).rstrip()
+    note = ("relative errors are normwise per array (max|a - e| / max|e|); an element fails "
+            "when its error exceeds its own tolerance (err/tol > 1)")
+    return [fmt(head)] + [fmt(x) for x in body] + [note]
+
+
+# --------------------------------------------------------------------------- plot
+def step_sweep(case: Case, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each relative step: the largest |finite difference - autograd| over the
+    parameters, and the largest error the finite differences estimated for themselves."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        expected = oracle_gradients(case.net, case.params, case.X, case.Y)
+    out, estimated = [], []
+    for s in steps:
+        fd = NetworkFD(case.net, case.params, case.X, case.Y, tolerances=None)
+        fd.tol["step"] = float(s)
+        worst = guess = 0.0
+        for k in case.params:
+            est = fd.parameter(k)
+            worst = max(worst, float(np.max(np.abs(est.numeric - expected[f"d{k}"].ravel()))))
+            guess = max(guess, float(np.max(est.error)))
+        out.append(worst)
+        estimated.append(guess)
+    return np.array(out), np.array(estimated)
+
+
+def _plot(path: str, cases: list[Case]) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'gradref[plot]'): --plot skipped"
+    smooth = next((c for c in cases if c.data == "normal"
+                   and not any(a.kinks for a in c.net.activations)), cases[0])
+    steps = np.logspace(-12, -1, 23)
+    errs, estimated = step_sweep(smooth, steps)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax1.loglog(steps, np.maximum(errs, 1e-18), "o-", label="measured: max |FD - autograd|")
+    ax1.loglog(steps, np.maximum(estimated, 1e-18), "s--", ms=3,
+               label="estimated: 4/3|D(h)-D(h/2)| + rounding")
+    default = float(np.finfo(float).eps ** (1 / 3))
+    ax1.axvline(default, color="grey", ls="--", label=f"default step ε^(1/3) = {default:.1e}")
+    ax1.set_xlabel("relative step h")
+    ax1.set_ylabel("error over the parameters")
+    ax1.set_title(f"error versus step\n{smooth.net!r}", fontsize=8)
+    ax1.legend(fontsize=8)
+    worst: dict[tuple[str, str], float] = {}
+    for c in cases:
+        for a in c.result.arrays:
+            if a.max_rel_err is not None:
+                key = (a.name, a.oracle)
+                worst[key] = max(worst.get(key, 0.0), a.max_rel_err)
+    names = sorted({k[0] for k in worst}, key=lambda s: (s[1], int(s[2:]) if s[2:].isdigit()
+                                                         else 0))
+    x = np.arange(len(names))
+    for off, oracle in ((-0.2, "fd"), (0.2, "autograd")):
+        ax2.bar(x + off, [max(worst.get((n, oracle), 0.0), 1e-18) for n in names], 0.4,
+                label=f"vs {oracle}")
+    ax2.set_yscale("log")
+    ax2.set_xticks(x, names, rotation=60, fontsize=7)
+    ax2.set_ylabel("worst relative error over all runs")
+    ax2.set_title("per-array (per-layer) errors", fontsize=9)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
+# --------------------------------------------------------------------------- command line
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _nonnegative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``verify``'s options on ``parser``."""
+    parser.add_argument("--architectures", type=_positive, default=None, metavar="N",
+                        help=f"number of random architectures (default "
+                             f"{default_architectures()}: every pairing x every hidden "
+                             f"activation)")
+    parser.add_argument("--seed", type=_nonnegative, default=0, metavar="S",
+                        help="seed of the architectures, data, samples and directions")
+    parser.add_argument("--mode", choices=MODES, default="full",
+                        help="finite-difference mode (default: full)")
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also write the report as JSON to PATH")
+    parser.add_argument("--plot", metavar="PNG", default=None,
+                        help="draw error-versus-step and per-layer errors (needs matplotlib)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``verify`` and print the report; 0 when everything passes, 1 otherwise."""
+    start = time.perf_counter()
+    cases, pairs, hidden = verify(args.architectures, args.seed, args.mode)
+    failed = [c for c in cases if not c.result.passed]
+    seconds = time.perf_counter() - start
+    out = [f"gradref verify: {len(cases)} architectures, mode {args.mode}, seed {args.seed}, "
+           f"oracles finite differences + autograd", ""]
+    out += render(pairs, "output + loss") + [""] + render(hidden, "hidden activation")
+    kinds = {k: sum(c.data == k for c in cases) for k in DATA_KINDS}
+    evals = sum(c.result.evaluations for c in cases)
+    out += ["", "data: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
+            + f"; {evals:,} cost evaluations in {seconds:.1f} s"]
+    for c in failed[:3]:
+        out += ["", f"architecture {c.index} ({c.data} data) failed:", c.result.to_text()]
+    verdict = (f"FAILED: {len(failed)} of {len(cases)} architectures" if failed
+               else f"PASSED: all {len(cases)} architectures")
+    out += ["", verdict]
+    print("\n".join(out))
+    if args.json:
+        report = {"passed": not failed, "architectures": len(cases), "seed": args.seed,
+                  "mode": args.mode, "seconds": seconds,
+                  "pairings": [r.to_dict() for r in pairs],
+                  "hidden": [r.to_dict() for r in hidden],
+                  "runs": [c.summary() for c in cases],
+                  "failures": [c.result.to_dict() for c in failed]}
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2)
+    if args.plot:
+        problem = _plot(args.plot, cases)
+        if problem:
+            print(problem, file=sys.stderr)
+    return 1 if failed else 0

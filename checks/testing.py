@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .validate import VALIDATE_RTOL, Settings, validate
+from .validate import Settings, validate
 
 __all__ = ["assert_gradients_match"]
 
@@ -55,7 +55,7 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                            activations: Sequence[str] | str, loss: str,
                            layout: str = "columns", bias: str | None = None, l2: float = 0.0,
                            cases: int = 5, seed: int = 0, isolate: bool = False,
-                           rtol: float = VALIDATE_RTOL) -> None:
+                           rtol: float | None = None) -> None:
     """Assert that ``fn(params, X, Y)`` returns the reference's gradients.
 
     Parameters
@@ -79,8 +79,9 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         λ of the L2 term :math:`\\frac{\\lambda}{2m}\\sum\\lVert W\\rVert^2` in the cost.
     cases, seed : int
         How many seeded random cases.
-    rtol : float
-        Relative tolerance per array (raise to ~1e-4 for float32 code).
+    rtol : float or None
+        Accept ``|got - expected| <= rtol·|expected| + rtol·max|expected|`` per element;
+        None keeps the checker's autograd tolerances (~1e-10). Use ~1e-4 for float32 code.
 
     Raises
     ------

@@ -52,7 +52,7 @@ from reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 from . import tolerances as _tolerances
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "VALIDATE_RTOL", "VALIDATE_ATOL",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",
     "validate", "add_arguments", "run",
@@ -60,13 +60,11 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
-#: An array matches when ``max|got - expected| <= VALIDATE_RTOL * max|expected| + VALIDATE_ATOL``
-#: (a correct float64 implementation computing in another order is ~1e-15 off; raise ``rtol``
-#: for float32 code). The cost uses the same rule.
-VALIDATE_RTOL = float(getattr(_tolerances, "VALIDATE_RTOL", 1e-7))
-VALIDATE_ATOL = float(getattr(_tolerances, "VALIDATE_ATOL", 1e-12))
+#: Relative tolerance for the cost J when ``rtol`` is not given: ``|ΔJ| <= COST_RTOL·|J|``
+#: (the gradients use the checker's autograd tolerances, :mod:`checks.tolerances`).
+COST_RTOL = float(getattr(_tolerances, "VALIDATE_COST_RTOL", 1e-10))
 
-_MAX_SHRINK_TRIES = 40
+_MAX_SHRINK_TRIES = 25
 
 
 # --------------------------------------------------------------------------- settings
@@ -84,8 +82,7 @@ class Settings:
     random_architectures: bool = False
     cases: int = 5
     seed: int = 0
-    rtol: float = VALIDATE_RTOL
-    atol: float = VALIDATE_ATOL
+    rtol: float | None = None
     shrink: bool = True
 
     def __post_init__(self) -> None:
@@ -99,8 +96,10 @@ class Settings:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("l2", "rtol", "atol"):
+        for name in ("l2", "rtol"):
             value = getattr(self, name)
+            if value is None and name == "rtol":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -126,6 +125,11 @@ class Settings:
         """(output activation, loss) pairs the random architectures draw from."""
         return [(a, x) for x in self.losses for a in self.activations
                 if get_loss(x).accepts(get_activation(a))]
+
+    def tolerances(self) -> dict[str, float] | None:
+        """Overrides of the checker's autograd tolerances (None: its defaults)."""
+        return None if self.rtol is None else {"autograd_rtol": self.rtol,
+                                                "autograd_atol": self.rtol}
 
     def describe(self) -> dict:
         """JSON-ready summary."""
@@ -415,6 +419,7 @@ class ArrayVerdict:
     rel_error: float | None = None
     shape: tuple | None = None
     expected_shape: tuple | None = None
+    detail: str = ""
 
     def describe(self) -> str:
         if self.problem == "missing":
@@ -423,6 +428,8 @@ class ArrayVerdict:
             return "not a real numeric array"
         if self.problem == "shape":
             return f"shape {self.shape}, expected {self.expected_shape}"
+        if self.max_abs_error is None:
+            return self.detail or "not compared"
         if not np.isfinite(self.max_abs_error):
             return "contains NaN or infinity"
         return f"max abs error {self.max_abs_error:.2e}, relative {self.rel_error:.2e}"
@@ -453,14 +460,12 @@ class CaseReport:
     case: _Case | None = field(default=None, repr=False)
     answer: dict | None = field(default=None, repr=False)
 
-    _findings: list[str] | None = field(default=None, repr=False)
-    _diagnoser: Callable[[], list[str]] | None = field(default=None, repr=False)
+    check: object = field(default=None, repr=False)  # the checker's CheckResult
+    _findings: list[str] = field(default_factory=list, repr=False)
 
     @property
     def findings(self) -> list[str]:
-        """The checker's diagnosis (computed on first use: it is the expensive part)."""
-        if self._findings is None:
-            self._findings = self._diagnoser() if self._diagnoser is not None else []
+        """The checker's diagnosis (and any problem it had), one sentence each."""
         return self._findings
 
     @property
@@ -480,18 +485,9 @@ class CaseReport:
                                to_layout(c.grads, c.layout, c.bias).items()}
             if self.answer is not None:
                 out["got"] = {k: np.asarray(v).tolist() for k, v in self.answer.items()}
+            if self.check is not None:
+                out["check"] = self.check.to_dict()
         return out
-
-
-def _compare(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float):
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(got - expected)
-        err = float(np.max(diff)) if diff.size else 0.0
-        if not np.all(np.isfinite(got)):
-            err = float("inf")
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    rel = err / scale if scale > 0 else err
-    return err <= rtol * scale + atol, err, rel
 
 
 def _as_real_array(value) -> np.ndarray | None:
@@ -504,7 +500,19 @@ def _as_real_array(value) -> np.ndarray | None:
     return arr.astype(np.float64)
 
 
+def _to_canonical(key: str, arr: np.ndarray, layout: str, bias: str) -> np.ndarray:
+    """``arr`` in the canonical layout when its shape allows, else as close as it gets."""
+    try:
+        return from_layout({key: arr}, layout, bias)[key]
+    except ValueError:
+        return arr.T if layout == "rows" and key[1] == "W" and arr.ndim == 2 else arr
+
+
 def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport:
+    """Compare one answer with the reference through :func:`checks.api.check_network`
+    (against the autograd oracle, which also runs the checker's diagnosis)."""
+    from .api import check_network
+
     report = CaseReport(index, case.net.describe(), case.m, "error", seconds=answer.seconds,
                         case=case)
     if answer.error is not None:
@@ -517,50 +525,47 @@ def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport
         return report
     report.answer = {k: v for k, v in value.items() if isinstance(k, str)}
     expected_layout = to_layout(case.grads, case.layout, case.bias)
-    good, bad = {}, {}
+    submitted = {}
     for key, exp in expected_layout.items():
         verdict = ArrayVerdict(key, False, expected_shape=exp.shape)
+        report.arrays.append(verdict)
         if key not in value:
             verdict.problem = "missing"
         elif (arr := _as_real_array(value[key])) is None:
             verdict.problem = "type"
-        elif arr.shape != exp.shape:
-            verdict.problem, verdict.shape = "shape", arr.shape
-            bad[key] = arr
+            submitted[key] = value[key]
         else:
-            canonical = from_layout({key: arr}, case.layout, case.bias)[key]
-            ok, err, rel = _compare(canonical, case.grads[key], settings.rtol, settings.atol)
-            verdict.ok, verdict.max_abs_error, verdict.rel_error = ok, err, rel
-            verdict.problem, verdict.shape = ("" if ok else "values"), arr.shape
-            good[key] = canonical
-        report.arrays.append(verdict)
+            verdict.shape = arr.shape
+            verdict.problem = "shape" if arr.shape != exp.shape else ""
+            submitted[key] = _to_canonical(key, arr, case.layout, case.bias)
+    result = check_network(lambda params, X, Y: submitted, case.net, case.params, case.X,
+                           case.Y, oracle="autograd", intermediates=False,
+                           tolerances=settings.tolerances(), seed=settings.seed)
+    for verdict in report.arrays:
+        if verdict.problem:
+            continue
+        check = result.array(verdict.name, "autograd")
+        verdict.ok = check.passed
+        verdict.problem = "" if check.passed else "values"
+        verdict.max_abs_error = check.max_abs_err
+        verdict.rel_error = check.max_rel_err
+        if not check.passed and not np.all(np.isfinite(submitted[verdict.name])):
+            verdict.max_abs_error = verdict.rel_error = float("inf")
+        elif check.problem:
+            verdict.detail = check.problem
     if "J" in value and (J := _as_real_array(value["J"])) is not None and J.size == 1:
         report.cost = _cost_verdict(float(J.reshape(())), case.J, settings)
     wrong = not all(a.ok for a in report.arrays) or (report.cost and not report.cost["ok"])
     report.status = "mismatch" if wrong else "match"
-    if not all(a.ok for a in report.arrays):
-        report._diagnoser = lambda: _diagnose(case, good, bad, expected_layout)
+    report.check = result
+    report._findings = [f.message for f in result.diagnosis] + list(result.problems)
     return report
 
 
 def _cost_verdict(got: float, expected: float, settings: Settings) -> dict:
-    ok = abs(got - expected) <= settings.rtol * abs(expected) + settings.atol
+    rtol = COST_RTOL if settings.rtol is None else settings.rtol
+    ok = abs(got - expected) <= rtol * abs(expected) + 1e-300
     return {"got": got, "expected": expected, "ok": bool(ok)}
-
-
-def _diagnose(case: _Case, good: dict, bad: dict, expected_layout: dict) -> list[str]:
-    from .diagnosis import diagnose, diagnose_array
-
-    context = {"m": case.m, "net": case.net, "params": case.params, "X": case.X, "Y": case.Y}
-    findings = []
-    for key, arr in bad.items():
-        finding = diagnose_array(key, arr, expected_layout[key])
-        if finding is not None:
-            findings.append(finding.message)
-    expected = {k: v for k, v in case.grads.items() if k not in bad}
-    analytic = {k: v for k, v in good.items()}
-    findings += [f.message for f in diagnose(analytic, expected, context)]
-    return findings
 
 
 # --------------------------------------------------------------------------- shrinking
@@ -658,16 +663,18 @@ def _forward_cost(forward: Target, case: _Case, params=None) -> float:
 
 
 def _consistency(forward: Target, report: CaseReport, seed: int) -> dict[str, bool]:
-    """Directional finite differences of the implementation's forward, one random unit
-    direction per parameter array, against its own gradients along the same directions."""
-    from .finite_diff import central_differences, judge
-    from .tolerances import fd_tolerances
+    """Finite differences of the implementation's own forward against its own gradients,
+    along one random unit direction per parameter array (:func:`checks.api.check_gradients`
+    on the direction coefficients): one verdict per gradient array."""
+    from .api import check_gradients
 
     case = report.case
-    keys = [k for k in case.net.param_shapes()]
-    got = {k: np.asarray(report.answer[f"d{k}"], dtype=float) for k in keys
-           if f"d{k}" in report.answer}
-    canonical = from_layout(got, case.layout, case.bias) if got else {}
+    keys = list(case.net.param_shapes())
+    got = {}
+    for k in keys:
+        arr = _as_real_array(report.answer.get(f"d{k}"))
+        if arr is not None:
+            got[k] = _to_canonical(f"d{k}", arr, case.layout, case.bias)
     rng = np.random.default_rng([seed, 104729])
     directions = {}
     for k in keys:
@@ -675,15 +682,14 @@ def _consistency(forward: Target, report: CaseReport, seed: int) -> dict[str, bo
         directions[k] = v / np.linalg.norm(v)
 
     def f(x):
-        params = {k: case.params[k] + x[i] * directions[k] for i, k in enumerate(keys)}
+        params = {k: case.params[k] + float(x[f"d{k}"][0]) * directions[k] for k in keys}
         return _forward_cost(forward, case, params)
 
-    est = central_differences(f, np.zeros(len(keys)))
-    analytic = np.array([float(np.sum(canonical[k] * directions[k]))
-                         if k in canonical and canonical[k].shape == directions[k].shape
-                         else np.nan for k in keys])
-    verdict = judge(analytic, est, fd_tolerances())
-    return {f"d{k}": bool(not verdict.failed[i]) for i, k in enumerate(keys)}
+    grad = {f"d{k}": np.array([float(np.sum(got[k] * directions[k]))
+                               if k in got and got[k].shape == directions[k].shape else np.nan])
+            for k in keys}
+    result = check_gradients(f, grad, {f"d{k}": np.zeros(1) for k in keys}, seed=seed)
+    return {f"d{k}": result.array(f"d{k}", "fd").passed for k in keys}
 
 
 def _forward_analysis(forward: Target, reports: list[CaseReport], smallest: CaseReport | None,
@@ -983,9 +989,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="number of random cases (default 5)")
     p.add_argument("--seed", type=_arg_type("seed", _seed), default=0, metavar="S",
                    help="seed of the cases (default 0)")
-    p.add_argument("--rtol", type=_arg_type("rtol", _nonneg), default=VALIDATE_RTOL, metavar="R",
-                   help=f"relative tolerance per array (default {VALIDATE_RTOL:g}; ~1e-4 "
-                        f"for float32 code)")
+    p.add_argument("--rtol", type=_arg_type("rtol", _nonneg), metavar="R",
+                   help="accept |got - expected| <= R·|expected| + R·max|expected| per element "
+                        "(default: the checker's autograd tolerances, ~1e-10; use ~1e-4 for "
+                        "float32 code)")
     p.add_argument("--timeout", type=_arg_type("timeout", _positive), default=10.0,
                    metavar="SECONDS", help="limit per call or command run (default 10)")
     p.add_argument("--format", choices=("text", "json", "junit"), default="text",

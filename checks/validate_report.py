@@ -46,8 +46,9 @@ def to_text(report) -> str:
     else:
         lines.append(f"  network {list(s.layers)} {','.join(s.activations)}, loss "
                      f"{s.losses[0]}" + (f", λ = {s.l2:g}" if s.l2 else ""))
+    tolerance = "the checker's tolerances" if s.rtol is None else f"rtol {s.rtol:g}"
     lines.append(f"  layout {s.layout}, {s.bias} biases; {s.cases} cases, seed {s.seed}, "
-                 f"rtol {s.rtol:g}")
+                 f"{tolerance}")
     if report.error:
         lines += ["", "could not run:", _indent(report.error, "  ")]
         lines += ["", report.summary()]

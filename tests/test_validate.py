@@ -366,3 +366,11 @@ def test_bad_settings(name):
     with pytest.raises(ValueError) as info:
         Settings(**{**base, **changes})
     assert message in str(info.value)
+
+
+def test_rtol_admits_float32_code():
+    def float32(params, X, Y):
+        return {k: v.astype(np.float32) for k, v in _correct(params, X, Y).items()}
+
+    assert validate(float32, _fixed(cases=2)).exit_code == EXIT_FAILED
+    assert validate(float32, _fixed(cases=2, rtol=1e-5)).exit_code == EXIT_OK

@@ -374,3 +374,26 @@ def test_rtol_admits_float32_code():
 
     assert validate(float32, _fixed(cases=2)).exit_code == EXIT_FAILED
     assert validate(float32, _fixed(cases=2, rtol=1e-5)).exit_code == EXIT_OK
+
+
+def test_c_implementation_reproduces_the_fixtures_it_supports(c_binary, tmp_path):
+    """A non-Python reader of the fixtures format: every fixture within its repertoire."""
+    from reference.casefile import read_gradients
+    from reference.fixtures import load_fixtures, write_fixtures
+
+    write_fixtures(tmp_path)
+    supported = {"relu", "leaky_relu", "tanh", "sigmoid", "linear"}
+    checked = 0
+    for case in load_fixtures(tmp_path):
+        if not {a.name for a in case.network.activations} <= supported \
+                or case.network.loss.name == "cross_entropy":
+            continue
+        out = tmp_path / f"{case.sidecar['name']}_c.npz"
+        subprocess.run([c_binary, str(case.path), str(out)], check=True, capture_output=True)
+        got = read_gradients(out, case.network)
+        for key in case.sidecar["outputs"]:
+            expected = case.arrays[key]
+            assert np.max(np.abs(got[key] - expected)) <= 1e-9 * np.max(np.abs(expected)) + \
+                1e-12, (case.sidecar["name"], key)
+        checked += 1
+    assert checked >= 10

@@ -1,7 +1,9 @@
 r"""``python -m checks validate``: check another implementation's gradients against the reference.
 
-The implementation runs isolated (:mod:`checks.isolation`), on seeded random cases, and every
-gradient it returns is compared with :class:`reference.Network`'s in the canonical layout::
+The implementation runs isolated (:mod:`checks.isolation`), on seeded random cases; every
+gradient it returns is converted to the canonical layout and checked by
+:func:`checks.api.check_network` against the autograd oracle of the reference cost (the
+checker's tolerances and diagnosis); the smallest failing case is then searched for::
 
     python -m checks validate FILE.py:FUNCTION --layers 2,16,16,1 \
         --activations relu,relu,sigmoid --loss bce [--layout rows] [--forward FILE.py:COST]

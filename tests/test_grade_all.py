@@ -310,20 +310,22 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     (subs / "fay").mkdir()
     shutil.copy(EXAMPLES / "correct.py", subs / "fay" / "part1.py")
     shutil.copy(EXAMPLES / "update_plus.py", subs / "fay" / "part2.py")     # ambiguous
+    (subs / "gus.ipynb").write_text("not a notebook")                       # unreadable
     out = tmp_path / "gradebook.csv"
     argv = ["grade-all", str(subs), "--out", str(out), "--jobs", "2", "--quiet"]
 
     assert main(argv) == 0
     stdout = capsys.readouterr().out
-    assert "6 students: 5 graded, 0 up to date, 1 without a usable submission, 0 grading errors" in stdout
+    assert "7 students: 5 graded, 0 up to date, 2 without a usable submission, 0 grading errors" in stdout
     rows = {r["student"]: r for r in read_csv(out)}
-    assert sorted(rows) == ["amy", "ben", "cat", "dan", "eve", "fay"]
+    assert sorted(rows) == ["amy", "ben", "cat", "dan", "eve", "fay", "gus"]
     full = float(rows["amy"]["max_score"])
     assert float(rows["amy"]["score"]) == full == float(rows["eve"]["score"]) > 0
     assert 0 < float(rows["ben"]["score"]) < full and 0 < float(rows["cat"]["score"]) < full
     assert float(rows["dan"]["score"]) == 0 and "SyntaxError" in rows["dan"]["error"]
     assert rows["dan"]["status"] == "graded"
     assert rows["fay"]["status"] == "invalid" and float(rows["fay"]["score"]) == 0
+    assert rows["gus"]["status"] == "invalid" and "not a valid Jupyter notebook" in rows["gus"]["error"]
     columns = list(read_csv(out)[0])
     functions = ["initialize_parameters_deep", "linear_forward", "linear_activation_forward",
                  "L_model_forward", "compute_cost", "linear_backward", "linear_activation_backward",
@@ -339,11 +341,11 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     before = mtimes(reports)
 
     assert main(argv) == 0
-    assert "0 graded, 5 up to date" in capsys.readouterr().out
+    assert "0 graded, 6 up to date" in capsys.readouterr().out
     assert mtimes(reports) == before
 
     assert main(argv + ["--force"]) == 0
-    assert "5 graded, 0 up to date" in capsys.readouterr().out
+    assert "5 graded, 0 up to date, 2 without" in capsys.readouterr().out
     after = mtimes(reports)
     assert [name for name in sorted(before) if after[name] > before[name]] == [
-        "amy.json", "ben.json", "cat.json", "dan.json", "eve.json"]      # fay.json: unchanged, invalid
+        "amy.json", "ben.json", "cat.json", "dan.json", "eve.json", "gus.json"]   # fay: no file, unchanged

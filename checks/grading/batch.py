@@ -18,26 +18,36 @@ Everything else in ``DIR`` (other files, hidden entries, ``__pycache__``, the gr
 outputs) is ignored. Two entries with one student id (``alice.py`` and ``alice/``) are an error
 for that student, never a silent choice.
 
-Outputs, next to each other: the CSV ``--out`` (columns ``student, score, max_score``, one column
-per test holding its score, then ``status`` and ``error``; one row per student, sorted by id) and
-one JSON per student in ``<out stem>_reports/<student>.json``: the report's ``to_dict()`` plus a
-``"gradref_batch"`` object (student, submission, assignment, seed, sha256, status, error).
-``status`` is ``graded`` (a report exists, whatever the score; a submission that does not even
-import is graded 0 by the engine and its reason lands in ``error``), ``invalid`` (no submission
-could be chosen for the student) or ``error`` (grading itself raised; retried by the next run).
-Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so an
-interrupted run never leaves a truncated JSON or CSV.
+Outputs, next to each other: the CSV ``--out`` and one JSON per student in
+``<out stem>_reports/<student>.json`` (``gradebook.csv`` → ``gradebook_reports/alice.json``).
+
+* CSV: ``student, score, max_score``, one column per graded function (the sum of its tests'
+  scores; tests are named ``"<function>: <check>"``, in the assignment's order), then ``status``
+  and ``error``; one row per student, sorted by id. Text cells that a spreadsheet would read as a
+  formula (``=``, ``+``, ``-``, ``@``) get a leading ``'``: student ids come from students.
+* JSON: the report's ``to_dict()`` (every test, its output and diagnosis) plus a
+  ``"gradref_batch"`` object: student, submission, assignment (and the sha256 of a declaration
+  file), seed, points, the sha256 of the submission, status and error.
+
+``status`` is ``graded`` (a report exists, whatever the score; a file that does not even import
+is graded 0 by the engine and the reason lands in ``error``), ``invalid`` (no file could be chosen
+for the student, or the engine cannot read it: a corrupt notebook) or ``error`` (grading itself
+raised; retried by the next run). A student without a report gets score 0 and the assignment's
+``max_score``. Every file is written atomically (a temporary file in the same folder, then
+``os.replace``), so an interrupted run never leaves a truncated JSON or CSV.
 
 Resuming: a student is skipped when its JSON exists, is not older than any file of the
-submission, and records the same assignment, seed and content hash (sha256) with status
-``graded``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C) keeps the JSONs written so
-far; running the same command again finishes the job.
+submission, and records the same settings (assignment, seed, points) and the same content hash
+with status ``graded`` or ``invalid``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C)
+keeps the JSONs written so far; running the same command again finishes the job.
 
-Workers are threads: each grade already runs the submission in its own sandboxed child process,
-so the parent mostly waits; ``--jobs N`` grades N submissions at a time.
+Workers are threads: each grade runs the submission in its own sandboxed child process, so the
+parent mostly waits; ``--jobs N`` grades N submissions at a time (a process pool measured no
+faster). A tqdm progress bar goes to stderr when it is a terminal, unless ``--quiet``.
 
 Exit status: 0 when the batch ran, whatever the scores; 1 when grading itself failed for every
-submission it attempted; 2 for bad arguments; 130 when interrupted.
+submission it attempted, or the gradebook cannot be written; 2 for bad arguments; 130 when
+interrupted.
 """
 
 from __future__ import annotations

@@ -78,6 +78,22 @@ def sandbox_processes(sub_uid: int | None, pids=()) -> list[procfs.ProcessInfo]:
     return found
 
 
+SHARED = GOOD + """
+def echo(*args, **kwargs):
+    return args, kwargs
+
+def scalars():
+    return np.float32(1.5), np.int64(3), np.bool_(True), 2.5, 7, True
+"""
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """One well-behaved submission for the tests that only need a working child."""
+    with PythonSubmission(SHARED, limits=LIMITS) as sub:
+        yield sub
+
+
 def assert_good_still_works(sub: PythonSubmission) -> None:
     result = sub.call("good", np.arange(3.0))
     assert result.ok, result.message
@@ -299,27 +315,27 @@ def test_dedicated_uid_cannot_touch_the_grader(body, kind):
 
 
 def test_cpu_limit_is_reported_as_timeout():
-    limits = LIMITS.replace(wall=20.0, cpu=1.0)
+    limits = LIMITS.replace(wall=20.0, cpu=0.5)
     with PythonSubmission(GOOD + "def bad():\n    while True:\n        pass\n", limits=limits) as sub:
         result = sub.call("bad")
         assert result.kind == "timeout", result
-        assert "CPU time limit of 1 s" in result.message
+        assert "CPU time limit of 0.5 s" in result.message
         assert result.seconds < 10
         assert_good_still_works(sub)
 
 
 def test_cpu_limit_is_per_call_not_per_child():
-    # each call burns 0.35 s of CPU; together well beyond the 1 s per-call limit
+    # each call burns 0.3 s of CPU; together well beyond the 0.5 s per-call limit
     body = _body("""
         import time
         def burn():
-            end = time.process_time() + 0.35
+            end = time.process_time() + 0.3
             while time.process_time() < end:
                 pass
             return 1
     """)
-    with PythonSubmission(body, limits=LIMITS.replace(cpu=1.0, wall=10.0)) as sub:
-        results = [sub.call("burn") for _ in range(5)]
+    with PythonSubmission(body, limits=LIMITS.replace(cpu=0.5, wall=10.0)) as sub:
+        results = [sub.call("burn") for _ in range(4)]
     assert all(result.ok for result in results), [r.message for r in results if not r.ok]
 
 
@@ -529,36 +545,28 @@ def test_exception_traceback_is_short_and_points_at_the_submission():
     assert result.traceback.count("File ") <= 10
 
 
-def test_call_latency_and_start_time_are_small():
-    with PythonSubmission(GOOD, limits=LIMITS) as sub:
-        start_seconds = sub.last_start_seconds
-        x = np.ones((5, 4))
-        sub.call("good", x)
-        timings = []
-        for _ in range(40):
-            begin = time.perf_counter()
-            result = sub.call("good", x)
-            timings.append(time.perf_counter() - begin)
-            assert result.ok
+def test_call_latency_and_start_time_are_small(shared):
+    start_seconds = shared.last_start_seconds
+    x = np.ones((5, 4))
+    timings = []
+    for _ in range(40):
+        begin = time.perf_counter()
+        result = shared.call("good", x)
+        timings.append(time.perf_counter() - begin)
+        assert result.ok
     assert start_seconds is not None and start_seconds < 5.0
     assert statistics.median(timings) < 0.010
 
 
-def test_numpy_scalars_come_back_as_zero_d_arrays():
-    body = _body("""
-        import numpy as np
-        def scalars():
-            return np.float32(1.5), np.int64(3), np.bool_(True), 2.5, 7, True
-    """)
-    with PythonSubmission(body, limits=LIMITS) as sub:
-        f32, i64, b, f, i, t = sub.call("scalars").value
+def test_numpy_scalars_come_back_as_zero_d_arrays(shared):
+    f32, i64, b, f, i, t = shared.call("scalars").value
     assert isinstance(f32, np.ndarray) and f32.shape == () and f32.dtype == np.float32
     assert i64.dtype == np.int64 and int(i64) == 3
     assert b.dtype == np.bool_ and bool(b)
     assert (type(f), type(i), type(t)) == (float, int, bool)
 
 
-def test_round_trip_through_the_child_preserves_structure():
+def test_round_trip_through_the_child_preserves_structure(shared):
     value = {
         "W1": np.arange(6, dtype=np.float32).reshape(2, 3),
         "b1": np.zeros((2, 1)),
@@ -568,8 +576,7 @@ def test_round_trip_through_the_child_preserves_structure():
         "nan": math.nan,
         ("tuple", 1): "key",
     }
-    with PythonSubmission("def echo(*args, **kwargs):\n    return args, kwargs\n", limits=LIMITS) as sub:
-        result = sub.call("echo", value, 3, flag=False)
+    result = shared.call("echo", value, 3, flag=False)
     args, kwargs = result.value
     assert kwargs == {"flag": False}
     back, three = args
@@ -683,18 +690,17 @@ def test_isolation_error_when_the_interpreter_cannot_start(monkeypatch):
         ((matrix([[1]]),), {}, "subclass"),
     ],
 )
-def test_unsendable_arguments_raise_value_error(args, kwargs, match):
-    with PythonSubmission(GOOD, limits=LIMITS) as sub:
-        with pytest.raises(ValueError, match=match):
-            sub.call("good", *args, **kwargs)
-        assert_good_still_works(sub)
+def test_unsendable_arguments_raise_value_error(shared, args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        shared.call("good", *args, **kwargs)
+    assert_good_still_works(shared)
 
 
 @pytest.mark.parametrize("name", ["", "1abc", "a.b", "os.system('x')", None])
-def test_function_name_must_be_an_identifier(name):
-    with PythonSubmission(GOOD, limits=LIMITS) as sub:
-        with pytest.raises(ValueError, match="identifier"):
-            sub.call(name)
+def test_function_name_must_be_an_identifier(shared, name):
+    with pytest.raises(ValueError, match="identifier"):
+        shared.call(name)
+    assert_good_still_works(shared)
 
 
 def test_constructor_validation(tmp_path):
@@ -974,7 +980,7 @@ def test_run_command_leaves_no_background_process():
 
 
 def test_run_command_cpu_limit():
-    result = run_command("while :; do :; done", CMD_LIMITS.replace(wall=20.0, cpu=1.0))
+    result = run_command("while :; do :; done", CMD_LIMITS.replace(wall=20.0, cpu=0.5))
     assert not result.timed_out
     assert result.signal in (signal.SIGXCPU, signal.SIGKILL)
     assert result.seconds < 10

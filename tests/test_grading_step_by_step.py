@@ -53,6 +53,29 @@ def test_correct_work_gets_full_marks(fixture):
     assert {t.name.partition(": ")[0] for t in report.tests} == set(FUNCTIONS)
 
 
+def test_a_course_notebook_with_its_imports_and_test_cells_gets_full_marks():
+    # imports the course's dnn_utils (provided by the declaration), h5py/testCases/public_tests
+    # (stubs when missing), sets plt.rcParams, and calls public test functions that do not exist
+    report = grade_submission(FIXTURES / "step_course_notebook.ipynb", "step-by-step")
+    assert report.failed == [], "\n".join(f"{t.name}: {t.output}" for t in report.failed)
+    assert "cell 3: NameError: name 'initialize_parameters_deep_test_case' is not defined" \
+        in report.output
+
+
+def test_a_notebook_cell_that_fails_costs_only_what_it_defines(tmp_path):
+    import nbformat
+
+    nb = nbformat.read(FIXTURES / "step_notebook.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("def compute_cost"):
+            cell.source = cell.source.replace("def compute_cost(AL, Y):", "def compute_cost(AL, Y)")
+    path = tmp_path / "hw.ipynb"
+    nbformat.write(nb, path)
+    report = grade_submission(path, "step-by-step")
+    assert failing_functions(report) == {"compute_cost"}
+    assert "SyntaxError" in report.output
+
+
 def test_every_test_name_starts_with_its_function():
     report = graded("correct", CORRECT)
     for t in report.tests:

@@ -43,7 +43,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
-             "points", "functions")
+             "points", "support_modules", "stub_modules", "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility")
@@ -131,6 +131,8 @@ class Assignment:
     atol: float
     functions: tuple[FunctionSpec, ...]
     source: str = ""
+    support_modules: dict[str, str] = field(default_factory=dict)
+    stub_modules: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -433,6 +435,22 @@ def _parse(data: object, source: str) -> Assignment:
         if dup:
             raise _fail(f"functions[{i}] ({f.name}).checks", f"duplicate check title(s) "
                                                              f"{sorted(dup)}; set 'title'")
+    support = {}
+    for key, code in _table("support_modules", top.get("support_modules", {})).items():
+        where = f"support_modules.{key}"
+        if not all(part.isidentifier() for part in key.split(".")):
+            raise _fail(where, f"{key!r} is not a module name")
+        if not isinstance(code, str):
+            raise _fail(where, f"must be Python source text, got {code!r}")
+        try:
+            compile(code, f"<{key}>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise _fail(where, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
+        support[key] = code
+    stubs = _strings("stub_modules", top.get("stub_modules", []))
+    for i, key in enumerate(stubs):
+        if not all(part.isidentifier() for part in key.split(".")):
+            raise _fail(f"stub_modules[{i}]", f"{key!r} is not a module name")
     names = {f.name for f in functions}
     for i, f in enumerate(functions):
         for u in f.uses:
@@ -442,7 +460,8 @@ def _parse(data: object, source: str) -> Assignment:
                             f"{', '.join(sorted(names))}")
     return Assignment(name=name, title=str(top.get("title", name)),
                       description=str(top.get("description", "")), layout=layout, bias=bias,
-                      network=network, rtol=rtol, atol=atol, functions=functions, source=source)
+                      network=network, rtol=rtol, atol=atol, functions=functions, source=source,
+                      support_modules=support, stub_modules=stubs)
 
 
 def builtin_assignments() -> list[str]:

@@ -37,31 +37,13 @@ from checks.isolation import CallResult, Limits, PythonSubmission, load_source
 from .assignment import Assignment, Check, FunctionSpec, load_assignment
 from .cases import Case, generate_cases, shrink
 from .computations import Built, Layout, RandomWeights
+from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
 from .report import GradeReport, TestResult
 
-__all__ = ["grade_submission", "grade_source", "SubmissionError", "WRAPPER_FUNCTION",
+__all__ = ["grade_submission", "grade_source", "SubmissionError",
            "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
-
-#: The helper appended to every submission so the sandbox can reach methods and attributes of a
-#: class: it builds the object, sets the declared attributes, and calls or reads.
-WRAPPER_FUNCTION = "__gradref_call__"
-_WRAPPER_SOURCE = f'''
-
-
-# ---- appended by the grader (gradref): calls a method or reads an attribute of a class ----
-def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, args, kwargs):
-    cls = globals().get(class_name)
-    if cls is None:
-        raise NameError(f"class {{class_name}} is not defined in the submission")
-    obj = cls(**constructor)
-    for name, value in attributes.items():
-        setattr(obj, name, value)
-    if method is not None:
-        return getattr(obj, method)(*args, **kwargs)
-    return getattr(obj, attribute)
-'''
 
 #: Failures after which a function is not called again (each would cost the full time limit).
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
@@ -544,12 +526,12 @@ class _FunctionGrader:
 
 
 def _without_wrapper(lines: list[str]) -> list[str]:
-    """A child traceback without the frames of the grader's appended wrapper."""
+    """A child traceback without the frames of the grader's helpers (:mod:`.driver`)."""
     out, skipping = [], False
     for line in lines:
         stripped = line.lstrip()
         if stripped.startswith("File "):
-            skipping = f"in {WRAPPER_FUNCTION}" in stripped
+            skipping = " in __gradref_" in stripped     # the grader's wrapper and driver
         elif not line.startswith(" "):
             skipping = False
         if not skipping:
@@ -590,7 +572,7 @@ def _summary(asg: Assignment, tests: list[TestResult], score: float, max_score: 
                      f"{load_error.message}")
         tb = (load_error.traceback or "").strip()
         if tb and tb.splitlines()[-1].strip() not in load_error.message:
-            lines += ["  " + line for line in tb.splitlines()[-8:]]
+            lines += ["  " + line for line in _without_wrapper(tb.splitlines())[-8:]]
         return "\n".join(lines)
     by_function: dict[str, list[TestResult]] = {}
     for t in tests:
@@ -606,31 +588,50 @@ def _summary(asg: Assignment, tests: list[TestResult], score: float, max_score: 
 
 def grade_source(source: str, assignment: object = "step-by-step", *, seed: int = 0,
                  limits: Limits | None = None, points: Mapping[str, float] | None = None,
-                 name: str = "<source>") -> GradeReport:
-    """Grade Python source text (see :func:`grade_submission`)."""
+                 name: str = "submission.py", notebook: bool = False) -> GradeReport:
+    """Grade Python source text (see :func:`grade_submission`).
+
+    ``notebook``: ``source`` is :func:`checks.isolation.load_source`'s text of a notebook; its
+    cells then run one by one and a cell that raises is skipped (and reported)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a checks.isolation.Limits, got {type(limits).__name__}")
+    if not isinstance(source, str):
+        raise TypeError(f"source must be Python source text (str), got {type(source).__name__}")
     asg = load_assignment(assignment).with_points(points)
     started = time.monotonic()
     tests: list[TestResult] = []
-    with PythonSubmission(source + _WRAPPER_SOURCE, limits=limits) as sub:
+    text = build_source(source, notebook=notebook, filename=Path(name).name or "submission.py",
+                        support=asg.support_modules, stubs=asg.stub_modules)
+    with PythonSubmission(text, limits=limits) as sub:
         load_error = sub.start()
-        graders = [_FunctionGrader(sub, fn, asg, int(seed)) for fn in asg.functions]
+        skipped = _skipped_cells(sub) if notebook and load_error is None else []
         per_function = []
-        for grader in graders:
-            results = grader.grade()
+        for fn in asg.functions:
+            results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
             per_function.append(results)
             tests += results
     if load_error is None:
         _add_dependency_notes(asg, per_function)
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
+    output = _summary(asg, tests, score, max_score, load_error)
+    if skipped:
+        output += "\nNotebook cells that raised and were skipped (what they define after the error is missing):"
+        output += "".join(f"\n  cell {n}: {why}" for n, why in skipped)
     return GradeReport(score=score, max_score=max_score,
-                       execution_time=time.monotonic() - started,
-                       output=_summary(asg, tests, score, max_score, load_error), tests=tests,
+                       execution_time=time.monotonic() - started, output=output, tests=tests,
                        assignment=asg.name, submission=name, seed=int(seed))
+
+
+def _skipped_cells(sub: PythonSubmission) -> list[tuple[int, str]]:
+    result = sub.call(SKIPPED_FUNCTION)
+    if not result.ok or not isinstance(result.value, list):
+        return []
+    return [(int(n), str(why)) for n, why in (tuple(item) for item in result.value
+                                            if isinstance(item, (list, tuple)) and len(item) == 2)
+            if isinstance(n, int)]
 
 
 def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]]) -> None:
@@ -677,4 +678,5 @@ def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step
         raise
     except (ValueError, OSError) as exc:
         raise SubmissionError(str(exc)) from None
-    return grade_source(source, asg, seed=seed, limits=limits, points=points, name=str(file))
+    return grade_source(source, asg, seed=seed, limits=limits, points=points, name=str(file),
+                        notebook=file.suffix.lower() == ".ipynb")

@@ -618,7 +618,8 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
     if skipped:
-        output += "\nNotebook cells that raised and were skipped (what they define after the error is missing):"
+        output += ("\nNotebook cells that raised and were skipped (what they define after the "
+                   "error is missing):")
         output += "".join(f"\n  cell {n}: {why}" for n, why in skipped)
     return GradeReport(score=score, max_score=max_score,
                        execution_time=time.monotonic() - started, output=output, tests=tests,

@@ -31,27 +31,24 @@ something is wrong (mismatches, or errors on some cases); 2 when nothing could b
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import re
-import shlex
-import stat
-import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from reference import Network, get_activation, get_loss
-from reference.casefile import CaseFileError, read_npz, write_case
 from reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 
 from . import tolerances as _tolerances
+from .validate_targets import (
+    Answer,
+    Target,
+    callable_target,
+    command_target,
+    python_target,
+)
 
 __all__ = [
     "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL",
@@ -213,200 +210,6 @@ def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
                   case.net.l2)
     rng = np.random.default_rng([salt, *sizes, m])
     return _Case(net, *_inputs(net, m, rng), case.layout, case.bias, case.arch_arg)
-
-
-# --------------------------------------------------------------------------- targets
-@dataclass(frozen=True)
-class Answer:
-    """What one call of the implementation gave: ``value`` or ``error`` (a sentence)."""
-
-    value: object = None
-    error: str | None = None
-    seconds: float = 0.0
-    output: str = ""
-
-
-class Target:
-    """An implementation under validation. Subclasses implement :meth:`call`."""
-
-    description = "implementation"
-
-    def ready(self) -> str | None:
-        """None when the implementation can be called, else why not (load error, …)."""
-        return None
-
-    def call(self, case: _Case, params: Mapping[str, np.ndarray] | None = None) -> Answer:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release processes and files."""
-
-
-class _Callable(Target):
-    def __init__(self, fn: Callable, description: str) -> None:
-        self.fn = fn
-        self.description = description
-
-    def call(self, case, params=None):
-        start = time.perf_counter()
-        try:
-            value = self.fn(*case.args(params))
-        except Exception as exc:  # the implementation's fault, reported, never raised
-            tb = traceback.extract_tb(exc.__traceback__)[-1:]
-            where = f" (at {Path(tb[0].filename).name}:{tb[0].lineno})" if tb else ""
-            return Answer(error=f"{self.description} raised {type(exc).__name__}: {exc}{where}",
-                          seconds=time.perf_counter() - start)
-        return Answer(value=value, seconds=time.perf_counter() - start)
-
-
-def callable_target(fn: Callable, description: str | None = None) -> Target:
-    """An in-process target: ``fn(params, X, Y[, arch])`` is called directly (no isolation)."""
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    return _Callable(fn, description or f"{getattr(fn, '__qualname__', repr(fn))}()")
-
-
-def _parse_function_spec(spec: str, what: str) -> tuple[Path, str]:
-    path, sep, function = str(spec).rpartition(":")
-    if not sep or not path or not function.isidentifier():
-        raise ValueError(f"{what} must be FILE.py:FUNCTION, got {spec!r}")
-    if not path.endswith((".py", ".ipynb")):
-        raise ValueError(f"{what}: {path!r} must be a .py or .ipynb file (in {spec!r})")
-    if not Path(path).is_file():
-        raise ValueError(f"{what}: file {path!r} does not exist (in {spec!r})")
-    return Path(path), function
-
-
-class _Submission(Target):
-    """``FILE.py:FUNCTION`` in a persistent sandboxed child (shared per file)."""
-
-    def __init__(self, path: Path, function: str, submission) -> None:
-        self.path, self.function, self.sub = path, function, submission
-        self.description = f"{path}:{function}"
-
-    def ready(self):
-        failure = self.sub.start()
-        if failure is not None:
-            return f"could not load {self.path}: {failure.message}{_tail(failure.stderr)}"
-        if self.function not in self.sub.functions:
-            names = ", ".join(sorted(self.sub.functions)) or "none"
-            return f"{self.path} defines no function {self.function!r} (its functions: {names})"
-        return None
-
-    def call(self, case, params=None):
-        result = self.sub.call(self.function, *case.args(params))
-        if result.ok:
-            return Answer(value=result.value, seconds=result.seconds, output=result.stdout)
-        return Answer(error=f"{self.description}: {result.kind}: {result.message}"
-                            f"{_tail(result.stderr or result.traceback)}",
-                      seconds=result.seconds, output=result.stdout)
-
-    def close(self):
-        self.sub.close()
-
-
-def _tail(text: str, lines: int = 6) -> str:
-    text = (text or "").strip()
-    if not text:
-        return ""
-    return "\n" + "\n".join("    " + line for line in text.splitlines()[-lines:])
-
-
-def python_target(spec: str, *, limits=None, same_user: bool = False,
-                  _shared: dict | None = None) -> Target:
-    """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`checks.isolation`).
-
-    Raises ``ValueError`` naming ``spec`` when it is malformed or the file does not exist.
-    """
-    from .isolation import Limits, PythonSubmission
-
-    path, function = _parse_function_spec(spec, "target")
-    key = str(path.resolve())
-    shared = {} if _shared is None else _shared
-    if key not in shared:
-        shared[key] = PythonSubmission(path, limits=limits or Limits(),
-                                       drop_privileges=False if same_user else None)
-    return _Submission(path, function, shared[key])
-
-
-class _Command(Target):
-    def __init__(self, template: str, limits, same_user: bool, cwd: str) -> None:
-        self.template, self.limits, self.same_user, self.cwd = template, limits, same_user, cwd
-        self.description = f"command {template!r}"
-        self.dir = Path(tempfile.mkdtemp(prefix="gradref-validate-"))
-        os.chmod(self.dir, 0o1777)  # the sandbox uid writes {out} here; sticky: no renames
-        self.count = 0
-
-    def call(self, case, params=None):
-        from .isolation import run_command
-
-        self.count += 1
-        case_path = self.dir / f"case_{self.count}.npz"
-        out_path = self.dir / f"out_{self.count}.npz"
-        params = case.params if params is None else params
-        write_case(case_path, case.net, params, case.X, case.Y, layout=case.layout,
-                   bias=case.bias)
-        for p in (case_path, case_path.with_suffix(".json")):
-            os.chmod(p, 0o644)
-        command = (self.template.replace("{case}", shlex.quote(str(case_path)))
-                   .replace("{out}", shlex.quote(str(out_path)))
-                   .replace("{python}", shlex.quote(sys.executable)))
-        result = run_command(command, self.limits, cwd=self.cwd,
-                             drop_privileges=False if self.same_user else None)
-        try:
-            if not result.ok:
-                hint = ""
-                if (result.exit_code in (126, 127) and not self.same_user
-                        and hasattr(os, "geteuid") and os.geteuid() == 0):
-                    hint = ("\n    (as root, the command runs as a throw-away unprivileged uid, "
-                            "which cannot reach private directories such as /root; "
-                            "--same-user runs it as you)")
-                return Answer(error=f"the command failed: {result.reason}"
-                                    f"{_tail(result.stderr)}{hint}",
-                              seconds=result.seconds, output=result.stdout)
-            try:
-                info = os.lstat(out_path)
-            except FileNotFoundError:
-                return Answer(error=f"the command exited 0 but wrote no {{out}} file "
-                                    f"({out_path.name}){_tail(result.stderr)}",
-                              seconds=result.seconds, output=result.stdout)
-            if not stat.S_ISREG(info.st_mode):
-                return Answer(error="the command's {out} is not a regular file",
-                              seconds=result.seconds)
-            try:
-                value = read_npz(out_path, "the command's {out} file")
-            except CaseFileError as exc:
-                return Answer(error=str(exc), seconds=result.seconds, output=result.stdout)
-            return Answer(value=value, seconds=result.seconds, output=result.stdout)
-        finally:
-            for p in (case_path, case_path.with_suffix(".json"), out_path):
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
-
-    def close(self):
-        import shutil
-
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def command_target(template: str, *, limits=None, same_user: bool = False,
-                   cwd: str | os.PathLike | None = None) -> Target:
-    """A command line run once per case through :func:`checks.isolation.run_command`.
-
-    ``template`` must contain ``{case}`` and ``{out}``; ``{python}`` is replaced by this
-    interpreter. Raises ``ValueError`` naming the template otherwise.
-    """
-    from .isolation import Limits
-
-    if not isinstance(template, str) or not template.strip():
-        raise ValueError(f"command must be a non-empty string, got {template!r}")
-    missing = [p for p in ("{case}", "{out}") if p not in template]
-    if missing:
-        raise ValueError(f"command {template!r} must contain {' and '.join(missing)} "
-                         f"(replaced by the case file and the gradients file to write)")
-    return _Command(template, limits or Limits(), same_user, os.fspath(cwd or os.getcwd()))
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -877,210 +680,15 @@ def validate(target: Target | Callable | str, settings: Settings, *,
 
 
 # --------------------------------------------------------------------------- command line
-_SPLIT = re.compile(r",(?![^()]*\))")
+def add_arguments(parser) -> None:
+    """Options of ``python -m checks validate`` (:mod:`checks.validate_cli`)."""
+    from .validate_cli import add_arguments as add
+
+    add(parser)
 
 
-def _arg_type(name: str, parse: Callable):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
-    convert.__name__ = name
-    return convert
+def run(args) -> int:
+    """``python -m checks validate``; returns the exit code (:mod:`checks.validate_cli`)."""
+    from .validate_cli import run as run_cli
 
-
-def _layers(text):
-    sizes = tuple(int(p) for p in text.split(","))
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError("expected at least two comma-separated positive integers, e.g. 2,16,1")
-    return sizes
-
-
-def _activations(text):
-    names = tuple(p.strip() for p in _SPLIT.split(text))
-    if not all(names):
-        raise ValueError("expected comma-separated activation names, e.g. relu,relu,sigmoid")
-    for n in names:
-        get_activation(n)
-    return names
-
-
-def _losses(text):
-    names = tuple(p.strip() for p in text.split(","))
-    for n in names:
-        get_loss(n)
-    return names
-
-
-def _count(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError("expected a positive integer")
-    return value
-
-
-def _seed(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError("expected a non-negative integer")
-    return value
-
-
-def _nonneg(text):
-    value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError("expected a finite number >= 0")
-    return value
-
-
-def _positive(text):
-    value = float(text)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError("expected a finite number > 0")
-    return value
-
-
-def _slope(text):
-    value = float(text)
-    if not np.isfinite(value):
-        raise ValueError("expected a finite number")
-    return value
-
-
-def _function_spec(text):
-    _parse_function_spec(text, "FILE.py:FUNCTION")
-    return text
-
-
-def _out_path(text):
-    path = Path(text)
-    if path.is_dir() or not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ValueError("cannot write a file there (a directory, or its directory does not "
-                         "exist)")
-    return path
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``python -m checks validate``."""
-    p.add_argument("target", nargs="?", type=_arg_type("FILE.py:FUNCTION", _function_spec),
-                   metavar="FILE.py:FUNCTION",
-                   help="the gradient function: grads = FUNCTION(params, X, Y[, arch])")
-    p.add_argument("--layers", type=_arg_type("layers", _layers), metavar="2,16,16,1",
-                   help="layer sizes n_0,…,n_L (with --random-architectures: the largest "
-                        "depth and width explored)")
-    p.add_argument("--activations", required=True, type=_arg_type("activations", _activations),
-                   metavar="relu,…,sigmoid",
-                   help="one per layer (with --random-architectures: the pool to draw from)")
-    p.add_argument("--loss", required=True, type=_arg_type("loss", _losses), metavar="LOSS",
-                   help="the loss (with --random-architectures: comma-separated pool)")
-    p.add_argument("--layout", choices=LAYOUTS, default="columns",
-                   help="columns: X (n_0, m), W (n_l, n_{l-1}); rows: X (m, n_0), "
-                        "W (n_{l-1}, n_l) (default columns)")
-    p.add_argument("--bias", choices=BIASES,
-                   help="bias shape: column (n,1), row (1,n) or flat (n,) (default: column "
-                        "for columns, row for rows)")
-    p.add_argument("--leaky-slope", type=_arg_type("slope", _slope), metavar="S",
-                   help="the negative-side slope of every leaky_relu in --activations")
-    p.add_argument("--l2", type=_arg_type("l2", _nonneg), default=0.0, metavar="L",
-                   help="L2 strength λ of the cost (default 0)")
-    p.add_argument("--random-architectures", action="store_true",
-                   help="explore random architectures; FUNCTION gets a 4th argument "
-                        "{layer_sizes, activations, loss, l2}")
-    p.add_argument("--cases", type=_arg_type("cases", _count), default=5, metavar="N",
-                   help="number of random cases (default 5)")
-    p.add_argument("--seed", type=_arg_type("seed", _seed), default=0, metavar="S",
-                   help="seed of the cases (default 0)")
-    p.add_argument("--rtol", type=_arg_type("rtol", _nonneg), metavar="R",
-                   help="accept |got - expected| <= R·|expected| + R·max|expected| per element "
-                        "(default: the checker's autograd tolerances, ~1e-10; use ~1e-4 for "
-                        "float32 code)")
-    p.add_argument("--timeout", type=_arg_type("timeout", _positive), default=10.0,
-                   metavar="SECONDS", help="limit per call or command run (default 10)")
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
-                   help="report format (default text)")
-    p.add_argument("--out", type=_arg_type("out", _out_path), metavar="PATH",
-                   help="write the report to PATH (the one-line verdict still goes to stdout)")
-    p.add_argument("--forward", type=_arg_type("FILE.py:FUNCTION", _function_spec),
-                   metavar="FILE.py:FUNC",
-                   help="the implementation's cost J = FUNC(params, X, Y[, arch]), to tell a "
-                        "wrong forward from a wrong backward")
-    p.add_argument("--command", metavar='"CMD {case} {out}"',
-                   help="validate a program instead of a Python function: it reads {case} "
-                        "(.npz + .json, see docs/formats.md) and writes the gradients to {out} "
-                        "(.npz); {python} is this interpreter")
-    p.add_argument("--same-user", action="store_true",
-                   help="run the implementation as the current user, not a throw-away uid "
-                        "(matters only as root; for toolchains that uid cannot read)")
-    p.add_argument("--no-shrink", action="store_true",
-                   help="do not look for a smaller failing case")
-
-
-def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Settings:
-    activations = list(args.activations)
-    if args.leaky_slope is not None:
-        if "leaky_relu" not in activations:
-            error(f"argument --leaky-slope: {args.leaky_slope:g} given, but --activations "
-                  f"{','.join(activations)} has no plain leaky_relu to apply it to")
-        activations = [f"leaky_relu({args.leaky_slope:g})" if a == "leaky_relu" else a
-                       for a in activations]
-    if not args.random_architectures:
-        if args.layers is None:
-            error("argument --layers: required unless --random-architectures is given")
-        if len(activations) != len(args.layers) - 1:
-            error(f"argument --activations: {len(activations)} activation(s) "
-                  f"{','.join(activations)} for --layers {','.join(map(str, args.layers))}, "
-                  f"which needs {len(args.layers) - 1} (one per layer)")
-        if len(args.loss) != 1:
-            error(f"argument --loss: one loss for a fixed architecture, got "
-                  f"{','.join(args.loss)} (a list needs --random-architectures)")
-    bias = args.bias or ("column" if args.layout == "columns" else "row")
-    try:
-        return Settings(tuple(activations), tuple(args.loss), args.layers, args.layout, bias,
-                        args.l2, args.random_architectures, args.cases, args.seed,
-                        rtol=args.rtol, shrink=not args.no_shrink)
-    except ValueError as exc:
-        option = "--loss" if "loss" in str(exc) else "--activations"
-        error(f"argument {option}: {exc}")
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def run(args: argparse.Namespace) -> int:
-    """``python -m checks validate``; returns the exit code."""
-    def error(message: str) -> None:
-        print(f"python -m checks validate: error: {message}", file=sys.stderr)
-        raise _UsageExit()
-
-    try:
-        if (args.target is None) == (args.command is None):
-            error("give exactly one of FILE.py:FUNCTION and --command "
-                  f"(got {'both' if args.target else 'neither'})")
-        settings = _settings_from(args, error)
-        from .isolation import Limits
-
-        limits = Limits(wall=args.timeout, cpu=args.timeout)
-        target = args.target
-        if args.command is not None:
-            try:
-                target = command_target(args.command, limits=limits, same_user=args.same_user)
-            except ValueError as exc:
-                error(f"argument --command: {exc}")
-    except _UsageExit:
-        return EXIT_ERROR
-    try:
-        report = validate(target, settings, forward=args.forward, limits=limits,
-                          same_user=args.same_user)
-    finally:
-        if isinstance(target, Target):
-            target.close()
-    text = report.render(args.format)
-    if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
-        print(report.summary())
-    else:
-        print(text, end="" if text.endswith("\n") else "\n")
-    return report.exit_code
-
-
-class _UsageExit(Exception):
-    pass
+    return run_cli(args)

@@ -65,7 +65,8 @@ __all__ = [
     "DerivativeCandidate", "LossCandidate", "StepCandidate",
     "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES", "DERIVATIVE_TEXT",
     "MATCH_RTOL", "MATCH_ATOL", "SCALE_RTOL", "FACTOR_RTOL", "SCALE_MIN_SUPPORT",
-    "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS", "COLLINEAR_COS",
+    "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS", "COLLINEAR_COS", "FIT2_MIN_SIZE",
+    "ALL_SUBSETS_UP_TO", "MAX_ALTERNATIVES",
 ]
 
 
@@ -88,6 +89,8 @@ SCALE_MIN_SUPPORT = int(_tol("SCALE_MIN_SUPPORT", 2))
 NEAR_MISS_RTOL = _tol("NEAR_MISS_RTOL", 1e-3)
 #: ... or at most this many elements differ (and all others are right).
 NEAR_MISS_MAX_ELEMENTS = int(_tol("NEAR_MISS_MAX_ELEMENTS", 3))
+#: The two-term L2 fit needs at least this many entries (two unknowns plus evidence).
+FIT2_MIN_SIZE = int(_tol("FIT2_MIN_SIZE", 4))
 #: Two regressors (the data part and W) are too collinear for an L2 fit above this |cosine|.
 COLLINEAR_COS = _tol("COLLINEAR_COS", 1.0 - 1e-6)
 
@@ -213,6 +216,13 @@ def _verbs(n: int) -> dict[str, str]:
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _ratio(r: float) -> str:
+    """A ratio with enough digits to show how far it is from 1 (1.0001, 0.99999994)."""
+    gap = abs(r - 1.0)
+    digits = 6 if gap == 0 or gap >= 1e-4 else min(17, int(-math.log10(gap)) + 3)
+    return f"{r:.{digits}g}"
 
 
 def _index(name: str, idx: tuple) -> str:
@@ -431,6 +441,7 @@ class StepCandidate:
     right: str
     explanation: str
     fn: Callable
+    fallback: bool = False
 
 
 def _if_square(W, value: Callable):
@@ -477,6 +488,22 @@ STEP_CANDIDATES: tuple[StepCandidate, ...] = (
                   lambda md, l, dZ, dA: (np.sum(dZ, axis=1, keepdims=True) / md.m
                                          + md.lam / md.m * md.params[f"b{l}"]) if md.lam
                   else None),
+    StepCandidate("dw_no_mean", "dW", "times_m", "dZ{l}·A{p}ᵀ", "dZ{l}·A{p}ᵀ/m",
+                  "the 1/m averaging is missing",
+                  lambda md, l, dZ, dA: dZ @ md.cache[f"A{l - 1}"].T, fallback=True),
+    StepCandidate("dw_mean_twice", "dW", "over_m", "dZ{l}·A{p}ᵀ/m²", "dZ{l}·A{p}ᵀ/m",
+                  "divided by m twice",
+                  lambda md, l, dZ, dA: dZ @ md.cache[f"A{l - 1}"].T / md.m ** 2, fallback=True),
+    StepCandidate("dw_sign", "dW", "sign", "−dZ{l}·A{p}ᵀ/m", "dZ{l}·A{p}ᵀ/m",
+                  "the data part has the wrong sign: following it is gradient ascent",
+                  lambda md, l, dZ, dA: -(dZ @ md.cache[f"A{l - 1}"].T) / md.m, fallback=True),
+    StepCandidate("db_no_mean", "db", "times_m", "Σ_columns dZ{l}", "Σ_columns dZ{l}/m",
+                  "the 1/m averaging is missing",
+                  lambda md, l, dZ, dA: np.sum(dZ, axis=1, keepdims=True), fallback=True),
+    StepCandidate("db_mean_twice", "db", "over_m", "Σ_columns dZ{l}/m²", "Σ_columns dZ{l}/m",
+                  "divided by m twice",
+                  lambda md, l, dZ, dA: np.sum(dZ, axis=1, keepdims=True) / md.m ** 2,
+                  fallback=True),
     StepCandidate("db_from_dA", "db", "bias", "Σ_columns dA{l}/m", "Σ_columns dZ{l}/m",
                   "db must sum dZ{l} (after the activation derivative), not dA{l}",
                   lambda md, l, dZ, dA: np.sum(dA, axis=1, keepdims=True) / md.m),
@@ -569,13 +596,21 @@ class _Hypothesis:
     explanation: str
     act: str = ""
     acceptable: bool = False
+    fallback: bool = False
+
+
+#: Up to this many eligible layers, a candidate is tried in every subset of them; beyond, in
+#: each single layer, all of them, all but the first and all but the last.
+ALL_SUBSETS_UP_TO = 3
 
 
 def _subsets(layers: list[int]) -> list[tuple[int, ...]]:
-    """Each single layer, all of them together, and all but the last or the first."""
+    """The layer sets a candidate mistake is planted in, smallest first."""
+    if len(layers) <= ALL_SUBSETS_UP_TO:
+        return [c for r in range(1, len(layers) + 1) for c in itertools.combinations(layers, r)]
     out = [(l,) for l in layers]
     for group in (layers, layers[:-1], layers[1:]):
-        if len(group) > 1 and tuple(group) not in out:
+        if tuple(group) not in out:
             out.append(tuple(group))
     return out
 
@@ -584,14 +619,15 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
     hyps: list[_Hypothesis] = []
     L = md.L
 
-    def add(hid, kind, origin, run, wrong, right, explanation, act="", acceptable=False):
+    def add(hid, kind, origin, run, wrong, right, explanation, act="", acceptable=False,
+            fallback=False):
         try:
             grads = run()
         except (ValueError, TypeError):  # a candidate whose shapes cannot fit this network
             return
-        if grads and all(np.all(np.isfinite(v)) for v in grads.values()):
+        if grads:  # a non-finite candidate never matches: no need to filter it
             hyps.append(_Hypothesis(hid, kind, origin, grads, wrong, right, explanation, act,
-                                    acceptable))
+                                    acceptable, fallback))
 
     # Kinks: the other one-sided derivative at pre-activations exactly on a kink is acceptable.
     kinked = [l for l in range(1, L + 1) if md.acts[l - 1].kinks and md.acts[l - 1].elementwise
@@ -631,7 +667,7 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
         for origin in _subsets(layers):
             hooks = {(cand.step, l): cand.fn for l in origin}
             add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong,
-                cand.right, cand.explanation)
+                cand.right, cand.explanation, fallback=cand.fallback)
     return hyps
 
 
@@ -666,6 +702,7 @@ class _Ctx:
         self.m: int | None = m
         self._model: _Model | None | bool = False
         self._hyps: list[_Hypothesis] | None = None
+        self.compared: dict[str, np.ndarray] | None = None
 
     @property
     def model(self) -> _Model | None:
@@ -790,7 +827,7 @@ def _named_factor(r: float, m: int | None) -> tuple[str, float] | None:
     return hits[0]
 
 
-def _scale_obs(name: str, r: float, support: int, ctx: _Ctx) -> _Obs | None:
+def _scale_obs(name: str, r: float, support: int, ctx: _Ctx, size: int = 2) -> _Obs | None:
     role, m = _role(name), ctx.m
     gradient = name.startswith("d")
     details = {"ratio": r, "m": m}
@@ -799,8 +836,9 @@ def _scale_obs(name: str, r: float, support: int, ctx: _Ctx) -> _Obs | None:
                   else ": a minus sign is missing or extra")
         return _Obs("sign", [name], "{what} {has} the wrong sign" + ascent, details, ("sign",))
     if abs(r - 1.0) <= NEAR_MISS_RTOL:
-        text = (f"every element of {{what}} is {r:.8g}× the expected value: a near miss, a tiny "
-                f"consistent error (relative {abs(r - 1):.1e}), e.g. a slightly wrong constant")
+        every = "every element of {what}" if size > 1 else "{what}, a single number,"
+        text = (f"{every} is {_ratio(r)}× the expected value: a near miss, a tiny consistent "
+                f"error (relative {abs(r - 1):.1e}), e.g. a slightly wrong constant")
         return _Obs("near_miss", [name], text, details, ("near_miss", role, f"{r:.9g}"))
     named = _named_factor(r, m)
     if named is not None:
@@ -834,6 +872,8 @@ def _fit_scale(a: np.ndarray, e: np.ndarray) -> float | None:
 
 def _fit2(a, u, v) -> tuple[float, float] | None:
     """Least-squares a ≈ α u + β v, accepted only for a tight fit and non-collinear u, v."""
+    if a.size < FIT2_MIN_SIZE:
+        return None  # two unknowns: too few equations to test the fit
     nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
     if nu == 0 or nv == 0 or abs(float(np.vdot(u, v))) / (nu * nv) > COLLINEAR_COS:
         return None
@@ -967,18 +1007,28 @@ def _hyp_obs_single(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs 
     if md is None:
         return None
     parsed = _parse(name)
-    local = [h for h in ctx.hypotheses if parsed and parsed[1] in h.origin]
-    others = [h for h in ctx.hypotheses if h not in local]
-    for h in local + others:
-        if h.acceptable or name not in h.grads or h.grads[name].shape != a.shape:
-            continue
-        if _equal(a, h.grads[name]) and not _equal(e, h.grads[name]):
-            text = _hyp_sentence(h, [name], single=name)
-            if h not in local and h.kind != "dA_prev":
-                text = (f"{name} is what this mistake upstream gives — " + text)
-            return _Obs(h.kind, [name], _esc(text),
-                        {"candidate": h.id, "layers": list(h.origin)}, None)
-    return None
+    layer = parsed[1] if parsed else None
+    # the other compared arrays of the same layer must agree with the candidate too
+    peers = {k: v for k, v in (ctx.compared or {}).items()
+             if k != name and _parse(k) and _parse(k)[0] in "ZWb" and _parse(k)[1] == layer}
+
+    def fits(h):
+        return (not h.acceptable and name in h.grads and h.grads[name].shape == a.shape
+                and _equal(a, h.grads[name]) and not _equal(e, h.grads[name])
+                and all(k in h.grads and _equal(v, h.grads[k]) for k, v in peers.items()))
+
+    local = [h for h in ctx.hypotheses if layer in h.origin and fits(h)]
+    others = [h for h in ctx.hypotheses if layer not in h.origin and fits(h)]
+    matches = local + others
+    if not matches:
+        return None
+    h = matches[0]
+    text = _hyp_sentence(h, [name], single=name)
+    if not local and h.kind != "dA_prev":
+        text = f"{name} is what a mistake upstream gives: " + text
+    text += _alternatives(h, matches[1:])
+    return _Obs(h.kind, [name], _esc(text), {"candidate": h.id, "layers": list(h.origin)},
+                None)
 
 
 def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs | None:
@@ -991,7 +1041,7 @@ def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs | None:
         for idx in map(tuple, np.argwhere(bad)):
             where = _index(name, idx)
             if e[idx] != 0:
-                parts.append(f"{where} is {a[idx] / e[idx]:.6g}× the expected value")
+                parts.append(f"{where} is {_ratio(a[idx] / e[idx])}× the expected value")
             else:
                 parts.append(f"{where} is {a[idx]:.4g} where 0 is expected")
         verb = "differs" if k == 1 else "differ"
@@ -1041,7 +1091,7 @@ def _value_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | Non
     r = _fit_scale(a, e)
     if r is not None:
         support = int(np.sum(np.abs(e) > 1e-3 * _absmax(e)))
-        obs = _scale_obs(name, r, support, ctx)
+        obs = _scale_obs(name, r, support, ctx, a.size)
         if obs is not None:
             return obs
     obs = _l2_obs(name, a, e, ctx)
@@ -1068,9 +1118,45 @@ def _shape_meaning(name: str, shape: tuple) -> str:
             "A": f" = (n_{l}, m), the shape of A{l}"}[p]
 
 
+def _per_example_sum(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
+    """A bias gradient with one entry per example: summed over the wrong axis.
+
+    Claimed when its values are verified against dZ (sum or mean over axis 0), or, unverified,
+    when only the shape says so (m entries, m different from n_l).
+    """
+    m = ctx.m
+    column = (e.ndim == 2 and e.shape[1] == 1) or e.ndim == 1
+    n = e.shape[0] if e.ndim else 1
+    if not (column and m is not None and a.size == m and (a.ndim == 1 or 1 in a.shape)):
+        return None
+    details = {"shape": list(a.shape), "expected_shape": list(e.shape)}
+    text = (f"{{what}} has shape {a.shape}, one entry per example (m = {m}), instead of "
+            f"{e.shape}: the sum runs over the wrong axis; sum over the examples with "
+            f"np.sum(dZ, axis=1, keepdims=True)")
+    parsed = _parse(name)
+    if parsed and parsed[0] == "b":
+        dZ = ctx.dZ(parsed[1])
+        if dZ is not None and dZ.shape[1] == m:
+            for value, how in ((np.sum(dZ, axis=0) / m, "Σ over axis 0, over m"),
+                               (np.sum(dZ, axis=0), "Σ over axis 0"),
+                               (np.mean(dZ, axis=0), "the mean over axis 0")):
+                if _equal(a.ravel(), value):
+                    details["verified"] = how
+                    return _Obs("wrong_axis", [name], text + f" (the values are {how} of "
+                                f"dZ{parsed[1]})", details, None)
+    if m == n:
+        return None  # (1, n) could as well be a transposed column
+    return _Obs("wrong_axis", [name], text, details, None)
+
+
 def _shape_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs:
     details = {"shape": list(a.shape), "expected_shape": list(e.shape)}
     m = ctx.m
+    per_example = _per_example_sum(name, a, e, ctx)
+    same_values = a.size == e.size and (_equal(a.reshape(e.shape), e)
+                                        or (a.ndim == 2 and _equal(a.T, e)))
+    if per_example is not None and "verified" in per_example.details and not same_values:
+        return per_example
     if a.size == e.size and a.ndim == 2 and e.ndim == 2 and a.shape == e.shape[::-1]:
         inner = _value_obs(name, a.T, e, ctx)
         if e.shape[1] == 1:
@@ -1095,25 +1181,10 @@ def _shape_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs:
             text += "; also, " + _esc(inner.finding().message)
             details["then"] = inner.kind
         return _Obs("keepdims", [name], text, details, None)
+    if per_example is not None:
+        return per_example
     parsed = _parse(name)
-    column = e.ndim == 2 and e.shape[1] == 1 or e.ndim == 1
-    n = e.shape[0] if e.ndim else 1
-    if column and m is not None and m != n and a.size == m and (a.ndim == 1 or 1 in a.shape):
-        text = (f"{{what}} has shape {a.shape}, one entry per example (m = {m}), instead of "
-                f"{e.shape}: the sum runs over the wrong axis; sum over the examples with "
-                f"np.sum(dZ, axis=1, keepdims=True)")
-        if parsed and parsed[0] == "b":
-            dZ = ctx.dZ(parsed[1])
-            if dZ is not None and dZ.shape[1] == m:
-                flat = a.ravel()
-                for value, how in ((np.sum(dZ, axis=0) / m, "Σ over axis 0, over m"),
-                                   (np.sum(dZ, axis=0), "Σ over axis 0"),
-                                   (np.mean(dZ, axis=0), "the mean over axis 0")):
-                    if _equal(flat, value):
-                        text += f" (the values are {how} of dZ{parsed[1]})"
-                        details["verified"] = how
-                        break
-        return _Obs("wrong_axis", [name], text, details, None)
+    column = (e.ndim == 2 and e.shape[1] == 1) or e.ndim == 1
     if a.size == 1 and e.size > 1 and column:
         text = (f"{{what}} is a single number instead of shape {e.shape}: the sum runs over all "
                 f"entries instead of over the examples only; use np.sum(dZ, axis=1, "
@@ -1240,23 +1311,37 @@ def diagnose(analytic: Mapping, expected: Mapping, context: Mapping | None = Non
     exp = {k: _expected_array(k, v) for k, v in expected.items()}
     ctx = _Ctx(context, exp)
     keys = sorted(exp, key=_sort_key)
-    obs: dict[str, _Obs | None] = {}
-    compared: dict[str, np.ndarray] = {}
+    keys = [k for k in keys if k in analytic or not (_parse(k) and _parse(k)[0] in "ZA")]
+    compared: dict[str, np.ndarray] = {}  # intermediates are optional: only if given
     for k in keys:
-        parsed = _parse(k)
-        if k not in analytic and parsed is not None and parsed[0] in "ZA":
-            continue  # intermediates are optional
-        obs[k] = _diagnose_one(k, analytic.get(k), exp[k], ctx)
-        a, _ = _as_array(analytic.get(k)) if k in analytic else (None, None)
+        a, _ = _as_array(analytic[k]) if k in analytic else (None, None)
         if a is not None and a.shape == exp[k].shape and np.all(np.isfinite(a)):
             compared[k] = a
-    wrong = [k for k, o in obs.items() if o is not None]
+    ctx.compared = compared
+    wrong = {k for k in keys if k not in compared or not _equal(compared[k], exp[k])}
     if not wrong:
         return []
 
-    whole = _whole_network(obs, compared, exp, ctx)
-    if whole is not None:
-        return whole
+    def per_array(ks):
+        return {k: _diagnose_one(k, analytic.get(k), exp[k], ctx) if k in wrong else None
+                for k in ks}
+
+    # 1. one candidate mistake (not a mere scale slip) that reproduces every compared array
+    flags = {k: (k in wrong) or None for k in keys}
+    match = _whole_network(flags, compared, exp, ctx, fallback=False)
+    if match is not None:
+        rest = [o.finding() for o in per_array([k for k in keys if k not in compared]).values()
+                if o is not None]
+        return match + rest
+    # 2. per-array findings; scale slips as whole-network candidates only for what is left
+    obs = per_array(keys)
+    if not any(o is not None for o in obs.values()):
+        return []
+    if any(o is not None and o.kind in ("mismatch", "near_miss") for o in obs.values()):
+        match = _whole_network(obs, compared, exp, ctx, fallback=True)
+        if match is not None:
+            return match + [o.finding() for k, o in obs.items()
+                            if o is not None and k not in compared]
     return _merge_and_summarise(obs, compared, ctx)
 
 
@@ -1284,29 +1369,28 @@ def _right_phrase(layers: list[int], keys) -> str:
     return f"{_layers(layers)} {'is' if len(layers) == 1 else 'are'} right"
 
 
-def _whole_network(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
-    """One candidate mistake that reproduces every compared array, as a finding."""
-    if ctx.model is None or not compared:
+def _whole_network(obs, compared, exp, ctx: _Ctx, fallback: bool) -> list[Finding] | None:
+    """One candidate mistake that reproduces every compared array, as ``[finding]``; ``[]``
+    when only the one-sided derivative at exact kinks differs; None when nothing fits.
+
+    ``obs`` marks the wrong keys (any non-None value). ``fallback`` selects the scale-slip
+    candidates, which the per-array pass names better and which are only tried for what it
+    leaves unexplained (e.g. single-element arrays with an L2 term).
+    """
+    if ctx.model is None or not compared or not any(obs[k] is not None for k in compared):
         return None
-    wrong_cmp = [k for k in compared if obs[k] is not None]
-    if not wrong_cmp:
+
+    def reproduces(h):
+        return (all(k in h.grads and h.grads[k].shape == a.shape for k, a in compared.items())
+                and all(_equal(a, h.grads[k]) for k, a in compared.items()))
+
+    if not fallback and any(h.acceptable and reproduces(h) for h in ctx.hypotheses):
+        return []  # only the one-sided derivative at exact kinks differs
+    matches = [h for h in ctx.hypotheses if not h.acceptable and h.fallback == fallback
+               and reproduces(h) and any(not _equal(exp[k], h.grads[k]) for k in compared)]
+    if not matches:
         return None
-    match = None
-    for h in ctx.hypotheses:
-        if any(k not in h.grads or h.grads[k].shape != a.shape for k, a in compared.items()):
-            continue
-        if all(_equal(a, h.grads[k]) for k, a in compared.items()):
-            if h.acceptable:  # only the one-sided derivative at exact kinks differs
-                match = h
-                break
-            if any(not _equal(exp[k], h.grads[k]) for k in compared):
-                match = h
-                break
-    if match is None:
-        return None
-    rest = [o.finding() for k, o in obs.items() if o is not None and k not in compared]
-    if match.acceptable:
-        return rest
+    match = matches[0]
     right, wrong = _status({k: obs[k] for k in compared})
     text = _hyp_sentence(match, compared.keys())
     if match.kind == "dA_prev":
@@ -1330,10 +1414,30 @@ def _whole_network(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
         if tail:
             text += "; " + ", and ".join(tail)
     names = tuple(k for k in sorted(compared, key=_sort_key) if obs[k] is not None)
-    finding = Finding(names, match.kind, text + ".",
+    text += "." + _alternatives(match, matches[1:])
+    finding = Finding(names, match.kind, text,
                       {"candidate": match.id, "layers": list(match.origin),
-                       "right_layers": right, "wrong_layers": wrong})
-    return [finding] + rest
+                       "right_layers": right, "wrong_layers": wrong,
+                       "alternatives": [h.id for h in matches[1:]]})
+    return [finding]
+
+
+#: How many other candidates that fit equally well a message mentions.
+MAX_ALTERNATIVES = 2
+
+
+def _alternatives(first: _Hypothesis, others: list[_Hypothesis]) -> str:
+    """" It fits equally well: …" for candidates that give the same numbers here."""
+    seen, texts = {first.id}, []
+    for h in others:
+        if h.id in seen:
+            continue
+        seen.add(h.id)
+        wrong, _, expl = _hyp_text(h, h.origin)
+        texts.append(f"{wrong} ({expl})")
+        if len(texts) == MAX_ALTERNATIVES:
+            break
+    return " It fits equally well: " + "; or ".join(texts) + "." if texts else ""
 
 
 def _finding(o: _Obs, obs) -> Finding:

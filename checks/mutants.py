@@ -729,15 +729,15 @@ class _Float32(Backprop):
 
 
 _register("dw_one_element_1e-4", "one element of dW_L scaled by 1 + 1e-4", ("near_miss",),
-          ("1 of", "1.0001×"), _OneElement, layers="last")
+          ("1.0001×",), _OneElement, layers="last")
 _register("dw_one_element_1e-2", "one element of dW1 scaled by 1.01", ("near_miss",),
-          ("1 of", "1.01×"), _OneElementPercent, layers="first")
+          ("1.01×",), _OneElementPercent, layers="first")
 _register("db_one_element", "one element of db1 off by 1e-3 of the largest entry",
-          ("near_miss",), ("1 of",), _DBOneElement, layers="first", keys=("db",),
+          ("near_miss",), ("1 of", "differs"), _DBOneElement, layers="first", keys=("db",),
           eligible=lambda net, l: net.layer_sizes[l] > 1, requires="a first layer wider than 1")
 _register("dw_epsilon_m", "dW = dZ @ A_prev.T / (m + 1e-3): a guard against m = 0",
           ("near_miss",), ("near miss",), _EpsilonM)
-_register("dw_float32", "dW computed in float32", ("near_miss",), ("near miss",), _Float32)
+_register("dw_float32", "dW computed in float32", ("near_miss",), (), _Float32)
 
 
 # --------------------------------------------------------------------------- test networks

@@ -36,12 +36,12 @@ from checks.isolation import CallResult, Limits, PythonSubmission, load_source
 
 from .assignment import Assignment, Check, FunctionSpec, load_assignment
 from .cases import Case, generate_cases, shrink
+from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
 from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
 from .report import GradeReport, TestResult
 
-__all__ = ["grade_submission", "grade_source", "SubmissionError",
-           "SUPPORTED_SUFFIXES"]
+__all__ = ["grade_submission", "grade_source", "SubmissionError", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
 
@@ -49,198 +49,27 @@ SUPPORTED_SUFFIXES = (".py", ".ipynb")
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
 #: Failures that do not depend on the case: no case is shown.
 _CASELESS_KINDS = ("missing-function", "load-error")
-#: Arrays up to this many entries are printed in failure explanations.
-_PRINT_MAX = 24
-_MISSING = object()
 
 
 class SubmissionError(ValueError):
     """The submission file cannot be graded at all (not a .py/.ipynb, not readable)."""
 
 
-# --------------------------------------------------------------------------- data per case
-@dataclass
-class _Leaf:
-    """One comparable piece of a function's return value."""
-
-    key: str                   # output or dict-key name: what checks select and diagnosis reads
-    label: str                 # the name shown to the student (the declaration's rename)
-    kind: str                  # "array", "scalar", "random" or "cache"
-    got: object
-    expected: object
-    problem: str | None = None  # e.g. "missing key 'dW2'"
-
-
+# --------------------------------------------------------------------------- one function
 @dataclass
 class _Outcome:
     case: Case
     built: Built
     call: CallResult | None
     error: str | None = None
-    leaves: list[_Leaf] = field(default_factory=list)
+    leaves: list[Leaf] = field(default_factory=list)
 
 
 @dataclass
 class _Verdict:
     ok: bool
     problems: list[str] = field(default_factory=list)
-    leaves: list[_Leaf] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- small helpers
-def _describe(value: object) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} item(s)"
-    if isinstance(value, dict):
-        return f"a dict with keys {list(value)[:8]}"
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def _numeric(value: object) -> np.ndarray | None:
-    """``value`` as a real numeric ndarray, or None (strings, objects, None, nested junk)."""
-    if value is None or isinstance(value, (str, bytes, dict)):
-        return None
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError):
-        return None
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        return None
-    return arr
-
-
-def _show(arr: object, indent: int = 0) -> str:
-    """A small array on a few lines (continuation lines indented by ``indent``)."""
-    a = np.asarray(arr)
-    if a.size > _PRINT_MAX:
-        return f"(shape {a.shape}, not shown)"
-    with np.printoptions(precision=5, suppress=False, floatmode="maxprec"):
-        text = np.array2string(a, separator=", ", max_line_width=100)
-    return text.replace("\n", "\n" + " " * indent)
-
-
-def _bound(expected: np.ndarray, rtol: float, atol: float) -> float:
-    return rtol * float(np.max(np.abs(expected), initial=0.0)) + atol
-
-
-# --------------------------------------------------------------------------- leaf checks
-def _shape_problem(leaf: _Leaf) -> str | None:
-    if leaf.problem:
-        return leaf.problem
-    exp = leaf.expected
-    if leaf.kind == "scalar":
-        a = _numeric(leaf.got)
-        if a is None or a.size != 1 or a.ndim > 2:
-            return (f"{leaf.label} should be a single number (a float, a 0-d or a (1, 1) "
-                    f"array), got {_describe(leaf.got)}")
-        return None
-    shape = exp.shape if isinstance(exp, (np.ndarray, RandomWeights)) else None
-    a = _numeric(leaf.got)
-    if a is None:
-        return f"{leaf.label} should be an array of shape {shape}, got {_describe(leaf.got)}"
-    if a.shape != shape:
-        return f"{leaf.label} has shape {a.shape}, expected {shape}"
-    return None
-
-
-def _dtype_problem(leaf: _Leaf) -> str | None:
-    if leaf.problem:
-        return leaf.problem
-    if isinstance(leaf.got, float):
-        return None
-    a = _numeric(leaf.got)
-    if a is None:
-        return f"{leaf.label} should be a floating-point array, got {_describe(leaf.got)}"
-    if a.dtype.kind != "f":
-        return f"{leaf.label} has dtype {a.dtype}, expected floating point (float64)"
-    return None
-
-
-def _random_problem(leaf: _Leaf, spec: RandomWeights) -> str | None:
-    a = _numeric(leaf.got)
-    if a is None:
-        return f"{leaf.label} should be an array of random numbers, got {_describe(leaf.got)}"
-    if a.size == 0 or not np.all(np.isfinite(a)):
-        return f"{leaf.label} is empty or contains NaN/inf"
-    std = float(np.std(a))
-    if std < spec.std_min:
-        return (f"{leaf.label} is constant (standard deviation {std:.3g}): the weights must be "
-                f"random, or every unit of the layer stays the same (symmetry is never broken)")
-    if std > spec.std_max:
-        return (f"{leaf.label} has standard deviation {std:.3g}, more than {spec.std_max:g}: "
-                f"the random weights must be small (e.g. np.random.randn(...) * 0.01)")
-    return None
-
-
-def _values_problem(leaf: _Leaf, rtol: float, atol: float) -> str | None:
-    if leaf.problem:
-        return leaf.problem
-    exp = leaf.expected
-    if isinstance(exp, RandomWeights):
-        return _random_problem(leaf, exp)
-    a = _numeric(leaf.got)
-    if a is None:
-        return f"{leaf.label} is not a number or a numeric array: got {_describe(leaf.got)}"
-    if leaf.kind == "scalar":
-        if a.size != 1:
-            return f"{leaf.label} should be a single number, got an array of shape {a.shape}"
-        got, want = float(a.reshape(-1)[0]), float(exp)
-        if not np.isfinite(got):
-            return f"{leaf.label} is {got}, expected {want:.6g}"
-        if abs(got - want) > rtol * abs(want) + atol:
-            return f"{leaf.label} is {got:.8g}, expected {want:.8g}"
-        return None
-    exp = np.asarray(exp)
-    if a.shape != exp.shape:
-        if a.size == exp.size and np.squeeze(a).shape == np.squeeze(exp).shape:
-            a = a.reshape(exp.shape)   # a lost/extra singleton axis is the shape check's business
-        else:
-            return (f"{leaf.label} cannot be compared: shape {a.shape}, expected {exp.shape}")
-    a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)):
-        return f"{leaf.label} contains {int(np.sum(~np.isfinite(a)))} NaN or infinite value(s)"
-    err = float(np.max(np.abs(a - exp), initial=0.0))
-    if err > _bound(exp, rtol, atol):
-        scale = float(np.max(np.abs(exp), initial=0.0))
-        rel = (f"relative error {err / scale:.2g}, allowed {rtol:g}"
-               if scale > 0 else "expected all zeros")
-        return f"{leaf.label} is wrong: largest difference {err:.3g} ({rel})"
-    return None
-
-
-def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float) -> str | None:
-    if isinstance(exp, (tuple, list)):
-        if not isinstance(got, (tuple, list)):
-            return f"{path} should be a tuple of {len(exp)}, got {_describe(got)}"
-        if len(got) != len(exp):
-            return f"{path} should have {len(exp)} items, got {len(got)}"
-        for i, (g, e) in enumerate(zip(got, exp, strict=True)):
-            problem = _tree_problem(g, e, f"{path}[{i}]", rtol, atol)
-            if problem:
-                return problem
-        return None
-    a = _numeric(got)
-    if a is None:
-        return f"{path} should be an array of shape {np.shape(exp)}, got {_describe(got)}"
-    if a.shape != np.shape(exp):
-        return f"{path} has shape {a.shape}, expected {np.shape(exp)}"
-    err = float(np.max(np.abs(a.astype(np.float64) - exp), initial=0.0))
-    if not np.isfinite(err) or err > _bound(np.asarray(exp), rtol, atol):
-        return f"{path} holds the wrong values (max |yours - expected| = {err:.3g})"
-    return None
-
-
-def _leaf_problem(kind: str, leaf: _Leaf, rtol: float, atol: float) -> str | None:
-    if kind == "cache":
-        return leaf.problem or _tree_problem(leaf.got, leaf.expected, leaf.label, rtol, atol)
-    if kind == "shape":
-        return _shape_problem(leaf)
-    if kind == "dtype":
-        return _dtype_problem(leaf)
-    return _values_problem(leaf, rtol, atol)
+    leaves: list[Leaf] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- one function
@@ -316,7 +145,7 @@ class _FunctionGrader:
         if fn.returns_tuple:
             if not isinstance(value, (tuple, list)) or len(value) != len(fn.returns):
                 out.error = (f"{fn.display} should return {len(fn.returns)} values "
-                             f"({', '.join(shown)}), got {_describe(value)}")
+                             f"({', '.join(shown)}), got {describe(value)}")
                 return
             parts = dict(zip(fn.returns, value, strict=True))
         else:
@@ -324,7 +153,7 @@ class _FunctionGrader:
         for name, got in parts.items():
             kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
             if kind != "dict":
-                out.leaves.append(_Leaf(name, label, kind, got, exp))
+                out.leaves.append(Leaf(name, label, kind, got, exp))
                 continue
             mapping = got if isinstance(got, Mapping) else None
             what = label.replace("{key}", "").strip("[]'\" ") or name
@@ -333,14 +162,14 @@ class _FunctionGrader:
                 leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
                 if mapping is None:
                     problem = (f"{what} should be a dict with keys {list(exp)}, "
-                               f"got {_describe(got)}")
-                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, _MISSING, e, problem))
+                               f"got {describe(got)}")
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e, problem))
                 elif key not in mapping:
-                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, _MISSING, e,
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e,
                                             f"{what} has no key {key!r} (its keys: "
                                             f"{list(mapping)[:12]})"))
                 else:
-                    out.leaves.append(_Leaf(key, leaf_label, leaf_kind, mapping[key], e))
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, mapping[key], e))
 
     # ----------------------------------------------------------------- checking
     def verdict(self, check: Check, out: _Outcome) -> _Verdict:
@@ -349,7 +178,7 @@ class _FunctionGrader:
         leaves = [leaf for leaf in out.leaves if check.selects(leaf.key, leaf.kind == "cache")]
         problems, bad = [], []
         for leaf in leaves:
-            problem = _leaf_problem(check.kind, leaf, self.asg.rtol, self.asg.atol)
+            problem = leaf_problem(check.kind, leaf, self.asg.rtol, self.asg.atol)
             if problem:
                 problems.append(problem)
                 bad.append(leaf)
@@ -401,11 +230,11 @@ class _FunctionGrader:
             lines.append(f"... and {len(verdict.problems) - 6} more")
         lines += self._diagnoses(check, out, verdict, larger)
         for leaf in verdict.leaves[:3]:
-            if leaf.kind in ("array", "scalar") and leaf.got is not _MISSING \
-                    and _numeric(leaf.got) is not None:
+            if leaf.kind in ("array", "scalar") and leaf.got is not MISSING \
+                    and numeric(leaf.got) is not None:
                 pad = len(leaf.label) + 13
-                lines.append(f"  {leaf.label} yours:    {_show(leaf.got, pad)}")
-                lines.append(f"  {leaf.label} expected: {_show(leaf.expected, pad)}")
+                lines.append(f"  {leaf.label} yours:    {show(leaf.got, pad)}")
+                lines.append(f"  {leaf.label} expected: {show(leaf.expected, pad)}")
         lines += self._inputs(out)
         return "\n".join(lines)
 
@@ -416,10 +245,10 @@ class _FunctionGrader:
         for name in names:
             value = q[name]
             if isinstance(value, np.ndarray):
-                if value.size > _PRINT_MAX:
+                if value.size > PRINT_MAX:
                     return []
                 shown_name = self.fn.rename.get(name, name)
-                shown.append(f"  {shown_name} = {_show(value, len(shown_name) + 5)}")
+                shown.append(f"  {shown_name} = {show(value, len(shown_name) + 5)}")
             elif isinstance(value, (int, float, str)) or value is None:
                 shown.append(f"  {self.fn.rename.get(name, name)} = {value!r}")
         return ["Inputs of this case:"] + shown if shown and len(shown) == len(names) else []
@@ -471,14 +300,14 @@ class _FunctionGrader:
         comp = self.fn.computation
         context = out.built.context
         usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
-                  and leaf.got is not _MISSING and _numeric(leaf.got) is not None
+                  and leaf.got is not MISSING and numeric(leaf.got) is not None
                   and isinstance(leaf.expected, (np.ndarray, float))]
         failing = [leaf for leaf in verdict.leaves if leaf in usable]
         if not failing:
             return []
         names: dict[str, str] = {}     # the diagnosis' names -> the student's
 
-        def canonical(leaf: _Leaf, value) -> tuple[str, np.ndarray]:
+        def canonical(leaf: Leaf, value) -> tuple[str, np.ndarray]:
             name, arr = self._canonical(leaf.key, np.asarray(value, dtype=np.float64))
             if layer_mode:
                 name = _LAYER_NAMES.get(name, name)
@@ -490,7 +319,7 @@ class _FunctionGrader:
         try:
             if comp.name == "update_parameters":
                 for leaf in failing:        # a step is diagnosed on the step, new - old
-                    name, g = canonical(leaf, _numeric(leaf.got))
+                    name, g = canonical(leaf, numeric(leaf.got))
                     _, e = canonical(leaf, leaf.expected)
                     _, old = canonical(leaf, out.built.quantities["parameters"][leaf.key])
                     if g.shape == old.shape:
@@ -500,14 +329,14 @@ class _FunctionGrader:
             elif len(usable) > 1 and (layer_mode or comp.kind(self.fn.returns[0]) == "dict"):
                 got, exp = {}, {}
                 for leaf in usable:
-                    name, got[name] = canonical(leaf, _numeric(leaf.got))
+                    name, got[name] = canonical(leaf, numeric(leaf.got))
                     exp[name] = canonical(leaf, leaf.expected)[1]
                 selected = {canonical(leaf, 0.0)[0] for leaf in failing}
                 found = diagnose(got, exp, context)
                 findings += [f for f in found if set(f.names) & selected] or found
             else:
                 for leaf in failing:
-                    name, g = canonical(leaf, _numeric(leaf.got))
+                    name, g = canonical(leaf, numeric(leaf.got))
                     _, e = canonical(leaf, leaf.expected)
                     if leaf.kind == "scalar" and g.size == 1:
                         g = g.reshape(())

@@ -21,6 +21,7 @@ import tempfile
 import textwrap
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -666,6 +667,19 @@ def test_child_dies_with_its_parent():
         os.waitpid(child, 0)  # adopted by us (subreaper): reap it
 
 
+def test_submissions_can_run_in_parallel_threads():
+    def grade(index):
+        with PythonSubmission(GOOD, limits=LIMITS) as sub:
+            return [sub.call("good", float(index + k)).value for k in range(3)], sub.child_uid
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(grade, range(4)))
+    assert [values for values, _ in results] == [[2.0 * (i + k) for k in range(3)] for i in range(4)]
+    if ROOT:  # each concurrent submission had a uid of its own
+        uids = [uid for _, uid in results]
+        assert len(set(uids[:2])) == 2 and len(set(uids[2:])) == 2
+
+
 def test_close_is_idempotent_and_closed_object_refuses_calls():
     sub = PythonSubmission(GOOD, limits=LIMITS)
     assert sub.call("good", 1.0).value == 2.0
@@ -900,9 +914,22 @@ def test_protocol_rejects_array_aliasing_and_unused_blobs():
         protocol.decode_tree(1, [array_blob])
 
 
-def test_protocol_enforces_the_size_limit_when_packing():
+def test_protocol_enforces_the_size_limits_when_packing():
     with pytest.raises(protocol.ProtocolError, match="limit"):
         protocol.pack({}, np.zeros(10_000), max_bytes=1024)
+    with pytest.raises(protocol.ProtocolError, match="as numpy arrays"):
+        protocol.pack({}, [0.5] * (protocol.MAX_JSON_BYTES // 4))
+    with pytest.raises(protocol.ProtocolError, match="arrays, more than"):
+        protocol.pack({}, [np.zeros(0)] * (protocol.MAX_ARRAYS + 1))
+
+
+def test_protocol_rejects_too_many_arrays_or_too_much_json_when_reading():
+    too_many = _frame({"header": {}, "value": None, "blobs": [0] * (protocol.MAX_ARRAYS + 1)})
+    huge_json = struct.pack(">4sI", protocol.MAGIC, protocol.MAX_JSON_BYTES + 1)
+    for frame, match in ((too_many, "more than"), (huge_json, "exceeds")):
+        stream = io.BytesIO(frame)
+        with pytest.raises(protocol.ProtocolError, match=match):
+            protocol.read_frame(stream.read, max_bytes=64 * MiB)
 
 
 # --------------------------------------------------------------------------- limits

@@ -43,8 +43,9 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-# The smallest address-space limit that still lets CPython import numpy; below it every child
-# would fail during start-up, which is a configuration error better reported up front.
+# A floor for the address-space limit: it catches values given in the wrong unit (MiB instead
+# of bytes).  The child imports numpy *before* its limits are applied and then occupies about
+# 100 MB of address space, so limits near the floor leave the submission almost nothing.
 _MIN_MEMORY = 64 * MiB
 
 

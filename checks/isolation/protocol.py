@@ -55,7 +55,9 @@ from numpy.lib import format as npy_format
 
 __all__ = [
     "MAGIC",
+    "MAX_ARRAYS",
     "MAX_DEPTH",
+    "MAX_JSON_BYTES",
     "ProtocolError",
     "decode_tree",
     "encode_tree",
@@ -65,6 +67,11 @@ __all__ = [
 
 MAGIC = b"GRi1"
 MAX_DEPTH = 64
+#: The JSON part of a frame is parsed into Python objects, which cost far more memory than
+#: their text; large numeric data must travel as arrays.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+#: Decoding each array has a fixed cost; no legitimate result needs more than this many.
+MAX_ARRAYS = 10_000
 _PREFIX = struct.Struct(">4sI")
 # numeric dtype kinds: bool, signed int, unsigned int, float, complex
 _NUMERIC_KINDS = frozenset("biufc")
@@ -200,8 +207,13 @@ def pack(header: dict[str, Any], value: Any = None, *, max_bytes: int | None = N
     total = _PREFIX.size + len(encoded) + sum(len(blob) for blob in blobs)
     if max_bytes is not None and total > max_bytes:
         raise ProtocolError(f"the message is {total} bytes, more than the limit of {max_bytes}")
-    if len(encoded) >= 2**32:
-        raise ProtocolError("the message header is larger than 4 GiB")
+    if len(encoded) > MAX_JSON_BYTES:
+        raise ProtocolError(
+            f"the JSON part of the message is {len(encoded)} bytes, more than "
+            f"{MAX_JSON_BYTES}; return large numeric data as numpy arrays"
+        )
+    if len(blobs) > MAX_ARRAYS:
+        raise ProtocolError(f"the message holds {len(blobs)} arrays, more than {MAX_ARRAYS}")
     return b"".join([_PREFIX.pack(MAGIC, len(encoded)), encoded, *blobs])
 
 
@@ -221,8 +233,10 @@ def read_frame(
     if magic != MAGIC:
         raise ProtocolError(f"bad frame magic {magic!r} (expected {MAGIC!r})")
     budget = max_bytes - _PREFIX.size
-    if length > budget:
-        raise ProtocolError(f"frame header of {length} bytes exceeds the limit of {max_bytes}")
+    if length > min(budget, MAX_JSON_BYTES):
+        raise ProtocolError(
+            f"frame header of {length} bytes exceeds the limit of {min(budget, MAX_JSON_BYTES)}"
+        )
     raw = read_exact(length)
     try:
         envelope = _json_loads(raw.decode("utf-8", "surrogatepass"), parse_constant=_reject_constant)
@@ -239,6 +253,8 @@ def read_frame(
         type(size) is int and size >= 0 for size in sizes
     ):
         raise ProtocolError("frame blob sizes must be a list of non-negative integers")
+    if len(sizes) > MAX_ARRAYS:
+        raise ProtocolError(f"frame holds {len(sizes)} arrays, more than {MAX_ARRAYS}")
     budget -= length
     if sum(sizes) > budget:
         raise ProtocolError(f"frame arrays total {sum(sizes)} bytes, beyond the limit of {max_bytes}")

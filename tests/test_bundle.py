@@ -105,7 +105,7 @@ def test_run_autograder_grades_the_submission(bundle, tmp_path):
     assert results["score"] == results["max_score"] > 0
 
 
-def test_run_autograder_buggy_and_ambiguous_submissions(bundle, tmp_path):
+def test_run_autograder_buggy_ambiguous_and_corrupt_submissions(bundle, tmp_path):
     script = fake_autograder(bundle, tmp_path / "a", {"hw.py": "correct.py", "submission.py": "cost_sum.py"})
     done, results = run_autograder(script, tmp_path / "a")
     assert done.returncode == 0, done.stderr
@@ -117,3 +117,9 @@ def test_run_autograder_buggy_and_ambiguous_submissions(bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     assert results["score"] == 0 and results["tests"] == []
     assert "several submissions in 'submission': a.py, b.py" in results["output"]
+
+    script = fake_autograder(bundle, tmp_path / "c", {})
+    (tmp_path / "c" / "submission" / "hw.ipynb").write_text("{not json")
+    done, results = run_autograder(script, tmp_path / "c")
+    assert done.returncode == 0, done.stderr
+    assert results["score"] == 0 and "not a valid Jupyter notebook" in results["output"]

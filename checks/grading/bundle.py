@@ -13,9 +13,10 @@ from ``/autograder/results/results.json``. The zip holds::
 ``run_autograder`` chooses the file with :func:`checks.grading.batch.find_submission` (the rule
 ``grade-all`` uses for a student's folder), then runs ``python -m checks grade FILE
 --assignment A --format gradescope --out /autograder/results/results.json`` in-process with the
-bundled source first on ``sys.path``. When no file can be chosen it writes a results.json with
-score 0 and the reason; when grading itself fails it exits non-zero without results, which
-Gradescope shows staff as a failed autograder run (not as a zero for the student).
+bundled source first on ``sys.path``. When no file can be chosen, or the chosen one cannot be
+read (a corrupt notebook), it writes a results.json with score 0 and the reason; when grading
+itself fails it exits non-zero without results, which Gradescope shows staff as a failed
+autograder run (not as a zero for the student).
 The root ``/autograder`` can be moved with the ``AUTOGRADER_ROOT`` environment variable, which is
 how the tests run it locally.
 
@@ -85,12 +86,14 @@ def main():
     if SOURCE.is_dir():  # the bundled source, the same code setup.sh installed
         sys.path.insert(0, str(SOURCE))
     from checks.cli import main as checks
-    from checks.grading.batch import SubmissionError, atomic_write_text, find_submission
+    from checks.grading.batch import atomic_write_text, find_submission
+    from checks.isolation import load_source
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     try:
         submission = find_submission(ROOT / "submission")
-    except SubmissionError as exc:
+        load_source(submission)     # a file that cannot be read (a corrupt notebook) is graded 0
+    except ValueError as exc:       # also checks.grading.SubmissionError
         results = {"score": 0.0, "tests": [],
                    "output": f"Nothing was graded: {exc}. Upload one .py or .ipynb file "
                              "(or name the one to grade submission.py)."}

@@ -72,7 +72,6 @@ class _Verdict:
     leaves: list[Leaf] = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- one function
 class _FunctionGrader:
     """Runs one declared function on cases (memoised) and evaluates its checks."""
 

@@ -285,6 +285,9 @@ BAD_CALLS = [
     ("points-unknown", dict(points={"nope": 1}), ValueError, "points: unknown function or test 'nope'"),
     ("force-type", dict(force="yes"), TypeError, "force must be a bool, got 'yes'"),
     ("grader-type", dict(grader="grade"), TypeError, "grader must be callable, got 'grade'"),
+    ("limits-type", dict(limits={"wall": 1}), TypeError,
+     "limits must be a checks.isolation.Limits, got {'wall': 1}"),
+    ("points-type", dict(points=[("compute_cost", 1)]), TypeError, "points must be a mapping"),
 ]
 
 
@@ -297,6 +300,17 @@ def test_bad_library_arguments(tmp_path, changes, error, message):
     with pytest.raises(error, match=message):
         grade_all(kwargs.pop("directory"), kwargs.pop("out"), **kwargs)
     assert not (tmp_path / "gb.csv").exists()
+
+
+def test_cli_exit_status_when_grading_itself_fails(tmp_path, capsys, monkeypatch):
+    subs = make_class(tmp_path / "subs", {"a.py": "RAISE", "b.py": "RAISE"})
+    monkeypatch.setattr(batch, "grade_submission", FakeGrader())
+    assert main(["grade-all", str(subs), "--out", str(tmp_path / "gb.csv"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "grading failed for a; see" in err and "grading failed for b; see" in err
+    (subs / "b.py").write_text("f")
+    assert main(["grade-all", str(subs), "--out", str(tmp_path / "gb.csv"), "-q"]) == 0
+    assert [r["status"] for r in read_csv(tmp_path / "gb.csv")] == ["error", "graded"]
 
 
 # --------------------------------------------------------------------------- end to end, real engine

@@ -67,6 +67,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
 from tqdm import tqdm
 
+from checks.isolation import Limits
+
 from .assignment import AssignmentError, load_assignment
 from .engine import SubmissionError, grade_submission
 
@@ -394,7 +396,7 @@ def _settings(assignment: str, seed: int, points: Any) -> dict[str, Any]:
 
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
               seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
-              limits: Any = None, points: Mapping[str, float] | None = None,
+              limits: Limits | None = None, points: Mapping[str, float] | None = None,
               grader: Callable[..., Any] | None = None) -> BatchResult:
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
@@ -425,6 +427,8 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     for name, value in (("force", force), ("progress", progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool, got {value!r}")
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a checks.isolation.Limits, got {limits!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
     reports_dir = reports_dir_for(out)

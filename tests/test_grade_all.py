@@ -162,6 +162,19 @@ def test_resume_skips_up_to_date_and_force_regrades(tmp_path):
     assert len(forced.calls) == 6 and result.skipped == []
 
 
+def test_a_folder_is_regraded_when_another_file_is_chosen(tmp_path):
+    subs = make_class(tmp_path / "subs", {"zed/hw.py": "f", "zed/data.csv": "1,2"})
+    out = tmp_path / "gb.csv"
+    grade_all(subs, out, grader=FakeGrader())
+    (subs / "zed" / "data.csv").write_text("3,4")        # not graded: changes nothing
+    grader = FakeGrader()
+    grade_all(subs, out, grader=grader)
+    assert grader.calls == []
+    (subs / "zed" / "submission.py").write_text("f")     # same text, but now the file graded
+    grade_all(subs, out, grader=grader)
+    assert grader.calls == ["submission.py"]
+
+
 def test_grading_errors_are_retried_not_cached(tmp_path):
     subs = make_class(tmp_path / "subs", {"ok.py": "f", "bad.py": "RAISE"})
     out = tmp_path / "gb.csv"

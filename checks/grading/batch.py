@@ -36,9 +36,9 @@ raised; retried by the next run). A student without a report gets score 0 and th
 ``max_score``. Every file is written atomically (a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves a truncated JSON or CSV.
 
-Resuming: a student is skipped when its JSON exists, is not older than any file of the
-submission, and records the same settings (assignment, seed, points) and the same content hash
-with status ``graded`` or ``invalid``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C)
+Resuming: a student is skipped when its JSON exists, is not older than the file graded, and
+records the same file, the same content hash (sha256), the same settings (assignment, seed,
+points) and status ``graded`` or ``invalid``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C)
 keeps the JSONs written so far; running the same command again finishes the job.
 
 Workers are threads: each grade runs the submission in its own sandboxed child process, so the
@@ -183,24 +183,15 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
     return students
 
 
-def _student_files(student: Student) -> list[Path]:
-    if student.path.is_file():
-        return [student.path]
-    return sorted(p for p in student.path.rglob("*")
-                  if p.is_file() and all(_visible(Path(part)) for part in p.relative_to(student.path).parts))
-
-
-def _fingerprint(student: Student) -> tuple[str, int]:
-    """(sha256 over the submission's files and their relative names, newest mtime in ns)."""
+def _fingerprint(path: Path) -> tuple[str, int]:
+    """(sha256 of the file graded, its mtime in ns). Only that file matters: the engine grades
+    its source alone, and a change of which file is chosen is a change of this file or of the
+    recorded ``submission`` path."""
     digest = hashlib.sha256()
-    newest = 0
-    for p in _student_files(student):
-        rel = p.name if student.path.is_file() else p.relative_to(student.path).as_posix()
-        digest.update(rel.encode() + b"\0")
-        digest.update(p.read_bytes())
-        digest.update(b"\0")
-        newest = max(newest, p.stat().st_mtime_ns)
-    return digest.hexdigest(), newest
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest(), path.stat().st_mtime_ns
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -307,6 +298,7 @@ def _up_to_date(batch: _Batch, student: Student, sha256: str, newest: int) -> di
     meta = record.get(_RECORD_KEY) if isinstance(record, dict) else None
     if (isinstance(meta, dict) and meta.get("version") == _RECORD_VERSION
             and meta.get("status") in ("graded", "invalid") and meta.get("sha256") == sha256
+            and meta.get("submission") == student.submission.relative_to(batch.directory).as_posix()
             and all(meta.get(k) == v for k, v in batch.settings.items())):
         return record
     return None
@@ -456,7 +448,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             records[student.id] = record
             result.invalid.append(student.id)
             continue
-        sha256, newest = _fingerprint(student)
+        sha256, newest = _fingerprint(student.submission)
         record = None if force else _up_to_date(batch, student, sha256, newest)
         if record is None:
             todo.append((student, sha256))

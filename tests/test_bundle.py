@@ -68,6 +68,16 @@ def test_cli_writes_the_bundle_and_rejects_bad_arguments(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.zip"]
 
 
+def test_a_declaration_file_travels_in_the_bundle(tmp_path):
+    declaration = tmp_path / "my-course.toml"
+    shutil.copy(Path(__file__).resolve().parents[1] / "checks/grading/assignments/step-by-step.toml",
+                declaration)
+    with zipfile.ZipFile(build_bundle(tmp_path / "b.zip", assignment=declaration)) as z:
+        assert z.read("assignment.toml") == declaration.read_bytes()
+        run = z.read("run_autograder").decode()
+    assert "ASSIGNMENT = str(ROOT / 'source' / 'assignment.toml')" in run
+
+
 def fake_autograder(bundle, root: Path, submission: dict) -> Path:
     """Lay out ``root`` the way Gradescope does: the zip unpacked (with its modes) in source/,
     run_autograder copied to the root, the student's files in submission/."""

@@ -122,6 +122,11 @@ BUGS = {
         "np.random.randn(layer_dims[l], layer_dims[l - 1])",
         {"initialize_parameters_deep"}, {"initialize_parameters_deep: small random weights"},
         ["standard deviation"]),
+    "cache in the wrong order": (
+        "return Z, (A, W, b)", "return Z, (W, A, b)",
+        {"linear_forward", "linear_activation_forward", "L_model_forward"},
+        {"linear_forward: cache", "linear_activation_forward: cache", "L_model_forward: caches"},
+        ["cache[0] holds what belongs in cache[1]", "wrong order"]),
     "bias left out": (
         "Z = np.dot(W, A) + b", "Z = np.dot(W, A)",
         {"linear_forward", "linear_activation_forward", "L_model_forward"},

@@ -169,31 +169,51 @@ def _values_problem(leaf: Leaf, rtol: float, atol: float) -> str | None:
     return None
 
 
-def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float) -> str | None:
+def _flatten(tree: object, path: str) -> list[tuple[str, object]]:
+    if isinstance(tree, (tuple, list)):
+        return [item for i, t in enumerate(tree) for item in _flatten(t, f"{path}[{i}]")]
+    return [(path, tree)]
+
+
+def _close(a: np.ndarray, e: object, rtol: float, atol: float) -> bool:
+    e = np.asarray(e)
+    if a.shape != e.shape:
+        return False
+    err = float(np.max(np.abs(a.astype(np.float64) - e), initial=0.0))
+    return bool(np.isfinite(err)) and err <= _bound(e, rtol, atol)
+
+
+def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float,
+                  root: list[tuple[str, object]]) -> str | None:
     if isinstance(exp, (tuple, list)):
         if not isinstance(got, (tuple, list)):
             return f"{path} should be a tuple of {len(exp)}, got {describe(got)}"
         if len(got) != len(exp):
             return f"{path} should have {len(exp)} items, got {len(got)}"
         for i, (g, e) in enumerate(zip(got, exp, strict=True)):
-            problem = _tree_problem(g, e, f"{path}[{i}]", rtol, atol)
+            problem = _tree_problem(g, e, f"{path}[{i}]", rtol, atol, root)
             if problem:
                 return problem
         return None
     a = numeric(got)
     if a is None:
         return f"{path} should be an array of shape {np.shape(exp)}, got {describe(got)}"
+    if _close(a, exp, rtol, atol):
+        return None
+    elsewhere = [p for p, e in root if p != path and _close(a, e, rtol, atol)]
+    if elsewhere:
+        return (f"{path} holds what belongs in {elsewhere[0]}: the parts of the cache are in "
+                f"the wrong order")
     if a.shape != np.shape(exp):
         return f"{path} has shape {a.shape}, expected {np.shape(exp)}"
     err = float(np.max(np.abs(a.astype(np.float64) - exp), initial=0.0))
-    if not np.isfinite(err) or err > _bound(np.asarray(exp), rtol, atol):
-        return f"{path} holds the wrong values (max |yours - expected| = {err:.3g})"
-    return None
+    return f"{path} holds the wrong values (max |yours - expected| = {err:.3g})"
 
 
 def leaf_problem(kind: str, leaf: Leaf, rtol: float, atol: float) -> str | None:
     if kind == "cache":
-        return leaf.problem or _tree_problem(leaf.got, leaf.expected, leaf.label, rtol, atol)
+        return leaf.problem or _tree_problem(leaf.got, leaf.expected, leaf.label, rtol, atol,
+                                             _flatten(leaf.expected, leaf.label))
     if kind == "shape":
         return _shape_problem(leaf)
     if kind == "dtype":

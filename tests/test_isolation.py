@@ -680,6 +680,29 @@ def test_submissions_can_run_in_parallel_threads():
         assert len(set(uids[:2])) == 2 and len(set(uids[2:])) == 2
 
 
+class _Interrupted(Exception):
+    pass
+
+
+def test_interrupted_call_retires_the_child():
+    def interrupt(signum, frame):
+        raise _Interrupted()
+
+    body = GOOD + "import time\ndef slow():\n    time.sleep(0.5)\n    return 'late'\n"
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with PythonSubmission(body, limits=LIMITS) as sub:
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            with pytest.raises(_Interrupted):
+                sub.call("slow")
+            time.sleep(0.6)  # the old child would have answered 'late' by now
+            assert_good_still_works(sub)
+            assert sub.starts == 2
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_close_is_idempotent_and_closed_object_refuses_calls():
     sub = PythonSubmission(GOOD, limits=LIMITS)
     assert sub.call("good", 1.0).value == 2.0

@@ -30,10 +30,15 @@ Design (details in each module's docstring)
   a package module); ``.pth`` files are not executed, so gradref's editable finder is never
   installed, and a meta-path blocker refuses ``reference``/``checks``/``gradref``.
 * ``protocol``: length-prefixed frames over dedicated pipes (``pass_fds``), a JSON header and
-  ``.npy`` blobs (``allow_pickle=False``), validated on receipt; no pickle anywhere.  The
+  ``.npy`` blobs (``allow_pickle=False``), validated on receipt (dtype, shape vs. size, each
+  array referenced once, bounded JSON size, depth and array count); no pickle anywhere.  The
   child works on copies, so it cannot alter the parent's arrays; comparisons happen in the
   parent, so monkeypatching numpy in the child (``np.allclose = lambda *a, **k: True``) or
-  printing "PASSED" changes nothing.
+  printing "PASSED" changes nothing.  numpy scalars come back as 0-d arrays.
+* One persistent child per submission (start ~0.1-0.3 s, dominated by ``import numpy``; a small
+  call ~1 ms).  A failed call never blocks the next: after a timeout, a crash or protocol
+  garbage the child is killed and lazily restarted (re-loading the submission).  A child
+  gets ``PR_SET_PDEATHSIG``, so it dies if the grader process dies.
 
 Residual risks (honest list)
 ----------------------------
@@ -59,6 +64,11 @@ Residual risks (honest list)
 * To reach stdlib modules when the interpreter lives in a directory the sandbox uid cannot
   read (pyenv under ``/root``), the child keeps read-only directory descriptors to those
   ``sys.path`` directories; the submission can list/read files below them (and only there).
+* If the grader is killed, its direct children die with it (``PR_SET_PDEATHSIG``) but
+  grandchildren of a submission survive until something kills their uid; such a uid is
+  skipped by later leases because it still has processes.  ``PR_SET_PDEATHSIG`` follows the
+  *thread* that started the child: a child started from a thread that then exits is killed
+  (the next call transparently starts a new one).
 * The parent becomes a child subreaper (``PR_SET_CHILD_SUBREAPER``) so that orphans can be
   reaped in containers whose PID 1 does not reap; unrelated orphans of the parent process are
   then adopted by it as well.

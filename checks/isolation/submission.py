@@ -103,6 +103,10 @@ class _ChildGone(Exception):
     pass
 
 
+class _Retry(Exception):
+    """The child died before it received the request: try once more with a fresh one."""
+
+
 @dataclass
 class _Child:
     sandbox: Sandbox
@@ -407,29 +411,43 @@ class PythonSubmission:
                 # lifetime CPU budget: replace it without blaming this call
                 self._stop_child()
                 continue
-            sandbox = child.sandbox
-            marks = (sandbox.stdout.position(), sandbox.stderr.position())  # type: ignore[union-attr]
-            started = time.monotonic()
-            deadline = started + self.limits.wall
             try:
-                self._send(child, request, deadline)
-            except _ChildGone:
-                sandbox.kill()
-                if attempt == 1:
-                    self._stop_child()
-                    continue
-                return self._finish(
-                    function, started, marks, child, kind="crash",
-                    message=f"the child process died before {function}() could be called "
-                            f"(twice in a row; {self._death_reason(sandbox.returncode)})",
-                )
-            except _Timeout:
-                sandbox.kill()
-                return self._finish(function, started, marks, child, kind="timeout",
-                                    message=f"{function}() did not accept its arguments within "
-                                            f"{self.limits.wall:g} s; the child was killed")
-            return self._await_answer(function, call_id, child, started, deadline, marks)
+                return self._exchange(function, call_id, child, request, attempt)
+            except _Retry:
+                continue
+            except BaseException:
+                # e.g. KeyboardInterrupt in the grader mid-call: the protocol stream is out of
+                # step, so this child must not serve another call
+                self._stop_child()
+                raise
         raise IsolationError("unreachable: the second attempt always returns")  # pragma: no cover
+
+    def _exchange(
+        self, function: str, call_id: int, child: _Child, request: bytes, attempt: int
+    ) -> CallResult:
+        """Send one request and wait for its answer; raises _Retry to try a fresh child."""
+        sandbox = child.sandbox
+        marks = (sandbox.stdout.position(), sandbox.stderr.position())  # type: ignore[union-attr]
+        started = time.monotonic()
+        deadline = started + self.limits.wall
+        try:
+            self._send(child, request, deadline)
+        except _ChildGone:
+            sandbox.kill()
+            if attempt == 1:
+                self._stop_child()
+                raise _Retry() from None
+            return self._finish(
+                function, started, marks, child, kind="crash",
+                message=f"the child process died before {function}() could be called "
+                        f"(twice in a row; {self._death_reason(sandbox.returncode)})",
+            )
+        except _Timeout:
+            sandbox.kill()
+            return self._finish(function, started, marks, child, kind="timeout",
+                                message=f"{function}() did not accept its arguments within "
+                                        f"{self.limits.wall:g} s; the child was killed")
+        return self._await_answer(function, call_id, child, started, deadline, marks)
 
     def _await_answer(
         self, function: str, call_id: int, child: _Child, started: float, deadline: float,

@@ -399,11 +399,8 @@ def _progress_bar(progress: bool | None, epochs: int):
     if progress:
         return tqdm(total=epochs, desc="train", unit="epoch", leave=False)
     # Auto: hidden when stderr is not a terminal (disable=None) and for short runs (delay).
-    try:
-        return tqdm(total=epochs, desc="train", unit="epoch", leave=False, disable=None,
-                    delay=PROGRESS_DELAY)
-    except (TypeError, KeyError):  # tqdm < 4.61 has no delay: show from the start
-        return tqdm(total=epochs, desc="train", unit="epoch", leave=False, disable=None)
+    return tqdm(total=epochs, desc="train", unit="epoch", leave=False, disable=None,
+                delay=PROGRESS_DELAY)
 
 
 def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_size: int = 64,

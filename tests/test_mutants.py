@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from checks.api import check_network
 from checks.diagnosis import KINDS, diagnose
 from checks.mutants import (
     ARCHITECTURES,
@@ -92,6 +93,18 @@ def test_mutant_is_caught_with_the_expected_diagnosis(mutant_id, arch):
         for f in findings:
             assert f.kind in KINDS
             json.dumps(f.to_dict())
+
+
+@pytest.mark.parametrize("mutant_id,arch", PAIRS)
+def test_check_network_fails_every_mutant_with_the_expected_diagnosis(mutant_id, arch):
+    mutant = MUTANTS[mutant_id]
+    net, params, X, Y = example_case(arch, seed=11, kinks=mutant.acceptable)
+    result = check_network(mutant.bind(net), net, params, X, Y)
+    if mutant.acceptable:
+        assert result.passed and result.diagnosis == []
+        return
+    assert not result.passed
+    assert _caught(mutant, result.diagnosis), [(f.kind, f.message) for f in result.diagnosis]
 
 
 def test_acceptable_kink_mutant_really_differs_at_the_kinks():

@@ -130,7 +130,7 @@ def check_draw(obj, theta: np.ndarray, analytic: np.ndarray, v: np.ndarray, inde
     dminus = np.array([[r[1]] for r in rows])
     hplus = np.full((len(rows), 1), h) / (2.0 ** np.arange(len(rows)))[:, None]
     examples = None
-    if rows[0][4] is not None:
+    if kink and rows[0][4] is not None:
         counts = sum(np.sum(u, axis=0) for u in union) if union else np.zeros(len(rows[0][4]))
         examples = (np.array([r[4] for r in rows])[:, None, :],
                     np.array([r[5] for r in rows])[:, None, :],

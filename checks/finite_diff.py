@@ -165,9 +165,10 @@ def combine(dplus: np.ndarray, dminus: np.ndarray, hplus: np.ndarray, hminus: np
     (scalar or per element). ``kink`` flags the elements whose perturbation crossed a kink.
 
     ``examples``, when f is a sum over examples (a network cost), is
-    ``(ex_plus, ex_minus, crossings)``: the per-example parts of ``dplus``/``dminus``, shape
-    (levels, n, m), and the number of kinked units each example's perturbation crossed,
-    shape (n, m). Kink elements are then judged example by example
+    ``(ex_plus, ex_minus, crossings)`` for the kink elements only, in order: the per-example
+    parts of their ``dplus``/``dminus``, shape (levels, n_kink, m), and the number of kinked
+    units each example's perturbation crossed, shape (n_kink, m). Kink elements are then judged
+    example by example
     (:func:`checks.kinks.example_intervals`); without it, the whole sum counts as one example
     with one kinked unit. Kink elements need three levels (h, h/2, h/4).
 
@@ -196,11 +197,12 @@ def combine(dplus: np.ndarray, dminus: np.ndarray, hplus: np.ndarray, hminus: np
         numeric, error = np.array(numeric, dtype=float), np.array(error, dtype=float)
         k = kink
         if examples is None:
-            examples = (dplus[:, :, None], dminus[:, :, None], np.ones((n, 1), dtype=int))
+            examples = (dplus[:, k, None], dminus[:, k, None],
+                        np.ones((int(k.sum()), 1), dtype=int))
         ex_plus, ex_minus, crossings = examples
         lo, hi, err, unv = example_intervals(
-            dplus[:, k], dminus[:, k], np.asarray(ex_plus)[:, k], np.asarray(ex_minus)[:, k],
-            np.asarray(crossings)[k], hplus[:, k], hminus[:, k], rounding[k])
+            dplus[:, k], dminus[:, k], np.asarray(ex_plus), np.asarray(ex_minus),
+            np.asarray(crossings), hplus[:, k], hminus[:, k], rounding[k])
         lower[k], upper[k], error[k], unverified[k] = lo, hi, err, unv
         numeric[k] = 0.5 * (lo + hi)
     return numeric, np.asarray(error, float), h0, lower, upper, unverified

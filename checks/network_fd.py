@@ -54,8 +54,8 @@ from .tolerances import fd_tolerances
 __all__ = ["NetworkFD", "naive_elementwise", "noise_scale", "CHUNK_ELEMENTS"]
 
 #: Upper bound on the number of float64 entries of one stacked pre-activation array
-#: (n_l × chunk × m); 2**16 entries = 512 KiB, small enough to stay in cache.
-CHUNK_ELEMENTS = 2 ** 16
+#: (n_l × chunk × m); 2**17 entries = 1 MiB, small enough to stay in cache.
+CHUNK_ELEMENTS = 2 ** 17
 
 
 def noise_scale(net: Network, params: Mapping[str, np.ndarray], cache: Mapping[str, np.ndarray],
@@ -122,6 +122,7 @@ class NetworkFD:
                            + eps * net.l2 / (2.0 * self.m) * self.l2_sum)
         self._fused = net.loss.fused_with(net.activations[-1]) is not None
         self._buffers: dict[tuple[int, int, int], np.ndarray] = {}
+        self._tiles: dict[int, np.ndarray] = {}
         # distance of every cached pre-activation to the nearest kink of its activation
         self._kink_distance = {
             l: np.min([np.abs(self.cache[f"Z{l}"] - k) for k in act.kinks], axis=0)
@@ -162,52 +163,56 @@ class NetworkFD:
     def _estimate_all(self, kind, l, idx, values, rows, base, cols, weights) -> Estimate:
         start = time.perf_counter()
         evals0 = self.evaluations
+        n, S = idx.size, self.levels
         h = relative_steps(values, self.tol, self.order)
-        hplus, hminus = self._steps(values, h, self.levels)
+        hplus, hminus = (np.full((3, n), np.nan) for _ in range(2))
+        hplus[:S], hminus[:S] = self._steps(values, h, S)
+        if S == 2:   # the h/4 step, used at kinks only
+            hplus[2:], hminus[2:] = self._steps(values, h / 4.0, 1)
+        dplus, dminus = (np.full((3, n), np.nan) for _ in range(2))
+        kink = np.zeros(n, dtype=bool)
+        kinked: list[tuple[np.ndarray, ...]] = []
         mp = 1 if cols is not None else self.m
-        parts = []
-        for sl in self._chunks(idx.size, self._width_above(l, kind), mp):
+        scale = 1.0 if cols is not None else 1.0 / self.m
+        for sl in self._chunks(n, self._width_above(l, kind), mp):
             c = None if cols is None else cols[sl]
-            hp, hm = hplus[:, sl], hminus[:, sl]
-            ex_p, ex_m, counts = self._run(kind, l, rows[sl], base[sl], hp, hm, c)
-            kink = np.any(counts > 0, axis=1)
-            if self.levels == 2 and np.any(kink):
-                # kinks are judged on one-sided slopes at h, h/2 and h/4: add the h/4 step
-                k = np.flatnonzero(kink)
-                hp4, hm4 = self._steps(values[sl][k], h[sl][k] / 4.0, 1)
-                e4p, e4m, c4 = self._run(kind, l, rows[sl][k], base[sl][k], hp4, hm4,
-                                         None if c is None else c[k])
-                hp, hm = self._append(hp, hp4, k), self._append(hm, hm4, k)
-                ex_p, ex_m = self._append(ex_p, e4p, k), self._append(ex_m, e4m, k)
-                counts[k] = np.maximum(counts[k], c4)
-            if cols is None:
-                ex_p, ex_m = ex_p / self.m, ex_m / self.m
-            dplus, dminus = ex_p.sum(axis=2), ex_m.sum(axis=2)
-            if weights is not None:
-                c2, w = self.net.l2 / (2.0 * self.m), weights[sl]
-                dplus = dplus + c2 * hp * (2.0 * w + hp)
-                dminus = dminus + c2 * hm * (2.0 * w - hm)
-            noise = self.cost_noise if cols is None else self.example_noise[c]
-            numeric, error, step, lower, upper, unverified = combine(
-                dplus, dminus, hp, hm, noise, kink, self.tol, self.order,
-                (ex_p, ex_m, counts))
-            parts.append(Estimate(idx[sl], numeric, error,
-                                  np.broadcast_to(step, numeric.shape).copy(), kink, lower,
-                                  upper, unverified, order=self.order))
-        est = Estimate.concatenate(parts) if parts else Estimate.empty(self.order)
+            ex_p, ex_m, counts = self._run(kind, l, rows[sl], base[sl], hplus[:S, sl],
+                                           hminus[:S, sl], c)
+            ex_p *= scale
+            ex_m *= scale
+            dplus[:S, sl], dminus[:S, sl] = ex_p.sum(axis=2), ex_m.sum(axis=2)
+            k = np.flatnonzero(np.any(counts > 0, axis=1))
+            if k.size:
+                pos = sl.start + k
+                kink[pos] = True
+                ex_p, ex_m = ex_p[:, k], ex_m[:, k]
+                if S == 2:  # one-sided slopes at h, h/2 and h/4
+                    e4p, e4m, c4 = self._run(kind, l, rows[pos], base[pos], hplus[2:, pos],
+                                             hminus[2:, pos], None if c is None else c[k])
+                    e4p *= scale
+                    e4m *= scale
+                    dplus[2, pos], dminus[2, pos] = e4p.sum(axis=2)[0], e4m.sum(axis=2)[0]
+                    ex_p, ex_m = np.concatenate([ex_p, e4p]), np.concatenate([ex_m, e4m])
+                    counts[k] = np.maximum(counts[k], c4)
+                kinked.append((ex_p, ex_m, counts[k]))
+        if weights is not None:   # the L2 term, exactly: (lambda/2m)((w +- h)^2 - w^2)
+            c2 = self.net.l2 / (2.0 * self.m)
+            dplus = dplus + c2 * hplus * (2.0 * weights + hplus)
+            dminus = dminus + c2 * hminus * (2.0 * weights - hminus)
+        examples = None
+        if kinked:
+            examples = tuple(np.concatenate([x[i] for x in kinked], axis=1 if i < 2 else 0)
+                             for i in range(3))
+        noise = self.cost_noise if cols is None else self.example_noise[cols]
+        numeric, error, step, lower, upper, unverified = combine(
+            dplus, dminus, hplus, hminus, noise, kink, self.tol, self.order, examples)
+        est = Estimate(idx, numeric, error, np.broadcast_to(step, numeric.shape).copy(), kink,
+                       lower, upper, unverified, order=self.order)
         est.evaluations = self.evaluations - evals0
         est.seconds = time.perf_counter() - start
         self.seconds += est.seconds
         return est
 
-    @staticmethod
-    def _append(full: np.ndarray, extra: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """Stack one more step level (only columns ``k`` filled; the others are NaN)."""
-        more = np.full((extra.shape[0], *full.shape[1:]), np.nan)
-        more[:, k] = extra
-        return np.concatenate([full, more], axis=0)
-
-    # ------------------------------------------------------------------ machinery
     @staticmethod
     def _indices(what: str, indices, size: int) -> np.ndarray:
         if indices is None:
@@ -229,9 +234,13 @@ class NetworkFD:
         return (values + hs) - values, values - (values - hs)
 
     def _width_above(self, l: int, kind: str) -> int:
-        sizes = self.net.layer_sizes
-        first = l if kind == "Z" else l + 1
-        return max(sizes[max(first, 1):]) if first <= self.net.L else sizes[-1]
+        """Widest stacked layer: from l+1 on (rank-1 entry), from l for a Z_l that is the
+        output or feeds a non-elementwise activation (the whole of Z_l is stacked)."""
+        sizes, L = self.net.layer_sizes, self.net.L
+        first = l + 1
+        if kind == "Z" and (l == L or not self.net.activations[l - 1].elementwise):
+            first = l
+        return max(sizes[first:]) if first <= L else sizes[-1]
 
     def _chunks(self, n: int, width: int, mp: int):
         per = max(1, self.chunk_elements // (2 * self.levels * max(1, width) * mp))
@@ -339,7 +348,12 @@ class NetworkFD:
             Z2 = Zp.reshape(n, K * mp)
             if q == L:
                 A2 = None if self._fused else act.value(Z2)
-                Yt = np.tile(self.Y, (1, K)) if cols is None else self.Y[:, cols]
+                if cols is None:
+                    Yt = self._tiles.get(K)
+                    if Yt is None:
+                        Yt = self._tiles[K] = np.tile(self.Y, (1, K))
+                else:
+                    Yt = self.Y[:, cols]
                 losses = net._losses({f"Z{L}": Z2, f"A{L}": A2}, Yt).reshape(K, mp)
                 break
             A2 = act.value(Z2)
@@ -404,7 +418,7 @@ def naive_elementwise(net: Network, params: Mapping[str, np.ndarray], X: np.ndar
             flat[i] = v
         kink = np.any(counts > 0, axis=1)
         numeric, error, step, lower, upper, unverified = combine(
-            dp, dm, hp, hm, noise, kink, tol, order, (ep, em, counts))
+            dp, dm, hp, hm, noise, kink, tol, order, (ep[:, kink], em[:, kink], counts[kink]))
         out[name] = Estimate(idx, numeric, error, np.broadcast_to(step, numeric.shape).copy(),
                              kink, lower, upper, unverified,
                              evaluations=int(np.sum(np.isfinite(dp)) * 2),

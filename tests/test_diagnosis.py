@@ -385,6 +385,18 @@ def test_a_context_that_does_not_reproduce_expected_is_ignored():
     assert g.kind != "activation_derivative"
 
 
+def test_an_estimated_truth_is_replaced_by_the_networks_exact_gradients():
+    net, params, X, Y, truth = _net_case()
+    rng = np.random.default_rng(9)
+    estimate = {k: v * (1 + 1e-8 * rng.standard_normal(v.shape)) for k, v in truth.items()}
+    ctx = _ctx(net, params, X, Y)
+    assert diagnose(truth, estimate, ctx) == []
+    assert diagnose_array("dW2", truth["dW2"], estimate["dW2"], ctx) is None
+    [f] = diagnose(dict(truth, dW2=16 * truth["dW2"]), estimate, ctx)
+    assert f.kind == "times_m" and f.names == ("dW2",)
+    assert diagnose_array("dW2", truth["dW2"], estimate["dW2"], {"m": 16}) is not None
+
+
 # --------------------------------------------------------------------------- bad calls
 @pytest.mark.parametrize("call,error,words", [
     (lambda: diagnose([], {}), TypeError, "analytic must be a dict"),

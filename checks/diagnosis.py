@@ -32,14 +32,21 @@ array:
 
 *Whole network* (:func:`diagnose`): every candidate mistake in the tables
 :data:`DERIVATIVE_CANDIDATES`, :data:`LOSS_CANDIDATES` and :data:`STEP_CANDIDATES` is planted in
-a backward pass recomputed from the forward cache (one layer, or every layer it applies to), and
-the result compared with *all* the analytic arrays; a candidate that reproduces every one of them
-(and differs from the truth) names the mistake, the layers that are right, and the layers that
-are wrong only as a consequence. Differences that only come from the one-sided derivative chosen
-at an exact kink (e.g. a relu mask ``Z >= 0``) are not mistakes and give no finding. Without a
-matching candidate the per-array findings are merged ("dW1, dW2 and dW3 are m = 16 times too
-large") and summarised by layer ("dW3 and db3 are right, layers 1–2 are wrong: look at how
-dA_prev is passed back").
+a backward pass recomputed from the forward cache (in every subset of the layers it applies to,
+for up to ``ALL_SUBSETS_UP_TO`` of them), and the result compared with *all* the analytic
+arrays. A candidate that reproduces every one of them (and differs from the truth) names the
+mistake, the layers that are right, and the layers that are wrong only as a consequence; other
+candidates that give the very same numbers are mentioned ("it fits equally well: …"). Scale
+slips (a missing 1/m, …) are better named array by array, so as whole-network candidates they
+are only tried for what the per-array pass leaves unexplained. Differences that only come from
+the one-sided derivative chosen at an exact kink (e.g. a relu mask ``Z >= 0``) are not mistakes
+and give no finding. Without a matching candidate the per-array findings are merged ("dW1, dW2
+and dW3 are m = 16 times too large") and summarised by layer ("dW3 and db3 are right, layers 1–2
+are wrong: look at how dA_prev is passed back").
+
+The network in ``context`` is used only if it reproduces ``expected`` (to ``MODEL_RTOL``); its
+exact gradients then stand in for ``expected``, which may be a finite-difference estimate.
+Without it (or without m) the recognisers that need it are skipped, never guessed.
 
 Tolerances are named constants; a constant of the same name prefixed ``DIAGNOSIS_`` in
 :mod:`checks.tolerances` overrides the default here.
@@ -1038,9 +1045,11 @@ def _hyp_obs_single(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs 
         return None
     h = matches[0]
     text = _hyp_sentence(h, [name], single=name)
-    if not local and h.kind != "dA_prev":
-        text = f"{name} is what a mistake upstream gives: " + text
-    text += _alternatives(h, matches[1:])
+    if h.kind == "dA_prev" and not name.startswith("dA"):
+        text = f"{name} is wrong because " + text
+    elif not local:
+        text = f"{name} is wrong as a consequence of a mistake in {_layers(h.origin)}: " + text
+    text += "." + _alternatives(h, matches[1:])
     return _Obs(h.kind, [name], _esc(text), {"candidate": h.id, "layers": list(h.origin)},
                 None)
 

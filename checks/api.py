@@ -454,7 +454,8 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     float64; anything else is treated as float64). ``f_scale`` is the magnitude of the
     quantities f is computed from (default :math:`|f(x)|`), which sets the rounding term.
     Modes as in :func:`check_network`; results are named after x's keys (``"x"`` for an
-    array).
+    array). The structure of f is unknown here, so there is no kink detection: for functions
+    with kinks, check points away from them (or use :func:`check_network` for networks).
     """
     start = time.perf_counter()
     if not callable(f):

@@ -222,3 +222,18 @@ def test_bad_calls(case, kwargs, error, match):
     with pytest.raises(error, match=match):
         check_network(args.pop("target"), args.pop("net"), args.pop("params"), args.pop("X"),
                       args.pop("Y"), **args)
+
+
+def test_fourth_order_richardson(case):
+    net, params, X, Y = case
+    res = check_network(net, net, params, X, Y, order=4, oracle="fd")
+    assert res.passed and res.order == 4
+    sizes, m = net.layer_sizes, X.shape[1]
+    # six evaluations (h, h/2, h/4 on both sides) per parameter and per intermediate element
+    assert res.evaluations == 6 * (net.n_params + m * (sum(sizes[1:]) + sum(sizes[:-1])))
+
+    def nudge(g):
+        g["db2"][1, 0] += 1e-6
+
+    bad = check_network(edited(net, nudge), net, params, X, Y, order=4, oracle="fd")
+    assert not bad.passed and bad.array("db2", "fd").worst[0].index == (1, 0)

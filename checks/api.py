@@ -134,6 +134,27 @@ def _expected_shapes(net: Network, m: int) -> tuple[dict, dict]:
     return params, inter
 
 
+def _collect(result: CheckResult, grads: Mapping, shapes_p: dict, shapes_i: dict,
+             oracles: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The comparable arrays of ``grads``; the others become problem rows in ``result``
+    (a missing ``dW``/``db``, a wrong shape, a non-numeric or non-finite array). Missing
+    intermediates are fine: they are optional."""
+    analytic = {}
+    for key, want in {**shapes_p, **shapes_i}.items():
+        if key not in grads:
+            if key in shapes_p:
+                why = (f"{key} is missing from the returned dict "
+                       f"(keys: {', '.join(map(str, grads)) or 'none'})")
+                result.arrays += [ArrayCheck(key, o, want, problem=why) for o in oracles]
+            continue
+        arr, why = _as_checked(key, grads[key], want)
+        if why is not None:
+            result.arrays += [ArrayCheck(key, o, want, problem=why) for o in oracles]
+        else:
+            analytic[key] = arr
+    return analytic
+
+
 # --------------------------------------------------------------------------- comparisons
 def _autograd_check(name: str, a: np.ndarray, o: np.ndarray, scale: float, tol: Mapping,
                     worst: int):
@@ -216,24 +237,11 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                          tolerances={k: v for k, v in tol.items()})
     grads, problem = _target_gradients(target, net, params, X, Y)
     shapes_p, shapes_i = _expected_shapes(net, m)
-    analytic: dict[str, np.ndarray] = {}
     if problem is not None:
         result.problems.append(problem)
+        analytic: dict[str, np.ndarray] = {}
     else:
-        for key, want in {**shapes_p, **(shapes_i if intermediates else {})}.items():
-            if key not in grads:
-                if key in shapes_p:
-                    for o in oracles:
-                        result.arrays.append(ArrayCheck(
-                            key, o, want, problem=f"{key} is missing from the returned dict "
-                                                  f"(keys: {', '.join(map(str, grads)) or 'none'})"))
-                continue
-            arr, why = _as_checked(key, grads[key], want)
-            if why is not None:
-                for o in oracles:
-                    result.arrays.append(ArrayCheck(key, o, want, problem=why))
-            else:
-                analytic[key] = arr
+        analytic = _collect(result, grads, shapes_p, shapes_i if intermediates else {}, oracles)
 
     fd_est: dict[str, Estimate] = {}
     nfd = NetworkFD(net, params, X, Y, order=order, tolerances=tol,

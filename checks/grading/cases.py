@@ -5,10 +5,12 @@ activation) and the seeds. Its arrays are drawn by the computation from :meth:`C
 depends only on those fields, so the same description always gives the same arrays - the
 smallest failing case shown to a student can be re-created exactly.
 
-Generation draws every size from the declared ranges, but from 2 upwards when the range allows
-(m = 1 hides a missing 1/m; a 1×1 weight hides a transpose). Shrinking may then go down to the
-ranges' lower bounds: it tries smaller m, fewer layers and narrower layers, keeps any candidate
-on which the check still fails, and stops when none does or the call budget is spent.
+Generation is Hypothesis's: a strategy over (layer sizes, m) within the declared ranges, but from
+2 upwards when the range allows (m = 1 hides a missing 1/m; a 1×1 weight hides a transpose), run
+under a fixed ``@seed`` derived from the grading seed and the function's label, so the same
+submission always meets the same cases. Shrinking may then go down to the ranges' lower bounds:
+it tries smaller m, fewer layers and narrower layers, keeps any candidate on which the check
+still fails, and stops when none does or the call budget is spent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as fixed_seed
+from hypothesis import strategies as st
 
 __all__ = ["Case", "CaseRanges", "generate_cases", "shrink_candidates", "shrink", "salt_of"]
 
@@ -62,10 +67,11 @@ class Case:
     salt: int = 0
     variant_name: str | None = None
     batched: bool = True       # False: the computation ignores m (initialisation)
+    draw: int = 0              # which of the function's cases: equal sizes, different arrays
 
     def rng(self) -> np.random.Generator:
         """The Generator the case's arrays are drawn from: a function of the fields only."""
-        entropy = [self.seed, self.salt, self.m, len(self.layer_dims), *self.layer_dims,
+        entropy = [self.seed, self.salt, self.draw, self.m, len(self.layer_dims), *self.layer_dims,
                    zlib.crc32(repr(self.variant).encode("utf-8"))]
         return np.random.default_rng(entropy)
 
@@ -90,16 +96,51 @@ class Case:
 
     def to_dict(self) -> dict:
         out = {"layer_dims": list(self.layer_dims), "m": self.m if self.batched else None,
-               "seed": self.seed}
+               "seed": self.seed, "draw": self.draw}
         if self.variant is not None:
             out[self.variant_name or "variant"] = self.variant
         return out
 
 
-def _draw(rng: np.random.Generator, lo: int, hi: int) -> int:
-    """An int in [lo, hi], from 2 upwards when the range allows it."""
-    low = min(max(lo, 2), hi)
-    return int(rng.integers(low, hi + 1))
+def _size(lo: int, hi: int) -> st.SearchStrategy[int]:
+    """Integers in [lo, hi], from 2 upwards when the range allows it."""
+    return st.integers(min(max(lo, 2), hi), hi)
+
+
+def _sizes(level: str, ranges: CaseRanges, batched: bool, first: bool) -> st.SearchStrategy:
+    """(layer_dims, m) for one case; the first network case has the largest declared depth."""
+    m = _size(*ranges.m) if batched else st.just(1)
+    if level == "layer":
+        dims = st.tuples(_size(*ranges.width), _size(*ranges.width))
+    elif level == "array":
+        dims = st.tuples(_size(*ranges.width))
+    else:
+        depth = st.just(ranges.depth[1]) if first else _size(*ranges.depth)
+        dims = depth.flatmap(lambda d: st.tuples(
+            _size(*ranges.input_width), *(_size(*ranges.width) for _ in range(d - 1)),
+            _size(*ranges.output_width)))
+    return st.tuples(dims, m)
+
+
+#: Examples Hypothesis may try per case before settling for one it has already drawn.
+_TRIES = 8
+
+
+def _hypothesis_draw(strategy: st.SearchStrategy, entropy: int, avoid: set) -> tuple:
+    """One example of ``strategy``, reproducibly from ``entropy``, preferring one not in ``avoid``."""
+    seen: list = []
+
+    @settings(max_examples=_TRIES, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck), derandomize=False)
+    @fixed_seed(entropy)
+    @given(strategy)
+    def collect(example):
+        seen.append(example)
+
+    collect()
+    fresh = [e for e in seen if e not in avoid]
+    # Hypothesis tries the simplest example first; a later one varies the sizes more.
+    return (fresh or seen)[-1]
 
 
 def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
@@ -107,26 +148,20 @@ def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
                    batched: bool = True) -> list[Case]:
     """``ranges.count`` cases (at least one per variant) for the function labelled ``label``.
 
-    The first network case has the largest declared depth, so every layer type is exercised.
+    Sizes come from a Hypothesis strategy run under a fixed seed (``seed``, ``label`` and the
+    case's index), so they are reproducible; the first network case has the largest declared
+    depth, so every layer type is exercised.
     """
     salt = salt_of(label)
     variants = tuple(variants) or (None,)
     count = max(ranges.count, len(variants))
-    cases = []
+    cases, drawn = [], set()
     for i in range(count):
-        rng = np.random.default_rng([seed, salt, i])
-        m = _draw(rng, *ranges.m) if batched else 1
-        if level == "layer":
-            dims = (_draw(rng, *ranges.width), _draw(rng, *ranges.width))
-        elif level == "array":
-            dims = (_draw(rng, *ranges.width),)
-        else:
-            depth = ranges.depth[1] if i == 0 else _draw(rng, *ranges.depth)
-            dims = (_draw(rng, *ranges.input_width),
-                    *(_draw(rng, *ranges.width) for _ in range(depth - 1)),
-                    _draw(rng, *ranges.output_width))
+        entropy = zlib.crc32(f"{seed}/{salt}/{i}".encode("ascii"))
+        dims, m = _hypothesis_draw(_sizes(level, ranges, batched, first=i == 0), entropy, drawn)
+        drawn.add((dims, m))
         cases.append(Case(level, dims, m, variants[i % len(variants)], seed, salt, variant_name,
-                          batched))
+                          batched, draw=i))
     return cases
 
 

@@ -48,8 +48,11 @@ The network in ``context`` is used only if it reproduces ``expected`` (to ``MODE
 exact gradients then stand in for ``expected``, which may be a finite-difference estimate.
 Without it (or without m) the recognisers that need it are skipped, never guessed.
 
-Tolerances are named constants; a constant of the same name prefixed ``DIAGNOSIS_`` in
-:mod:`checks.tolerances` overrides the default here.
+The tolerances are named constants of :mod:`checks.tolerances` (its "diagnosis" section, names
+prefixed ``DIAGNOSIS_``), re-exported here without the prefix. ``MATCH_RTOL`` decides when a
+pattern fits; it is looser than the checker's own rule (``FLAG_RTOL``, ``FLAG_ATOL``: the float64
+autograd comparison), so an array the checker would flag by less than ``MATCH_RTOL`` still gets
+a near-miss finding naming its worst element — a failing array is never passed over in silence.
 """
 
 from __future__ import annotations
@@ -65,45 +68,28 @@ import numpy as np
 from reference.activations import Activation, get_activation
 from reference.network import Network
 
-from . import tolerances as _tolerances
+from .tolerances import DIAGNOSIS_COLLINEAR_COS as COLLINEAR_COS
+from .tolerances import DIAGNOSIS_FACTOR_RTOL as FACTOR_RTOL
+from .tolerances import DIAGNOSIS_FIT2_MIN_SIZE as FIT2_MIN_SIZE
+from .tolerances import DIAGNOSIS_FLAG_ATOL as FLAG_ATOL
+from .tolerances import DIAGNOSIS_FLAG_RTOL as FLAG_RTOL
+from .tolerances import DIAGNOSIS_MATCH_ATOL as MATCH_ATOL
+from .tolerances import DIAGNOSIS_MATCH_RTOL as MATCH_RTOL
+from .tolerances import DIAGNOSIS_MODEL_RTOL as MODEL_RTOL
+from .tolerances import DIAGNOSIS_NEAR_MISS_MAX_ELEMENTS as NEAR_MISS_MAX_ELEMENTS
+from .tolerances import DIAGNOSIS_NEAR_MISS_RTOL as NEAR_MISS_RTOL
+from .tolerances import DIAGNOSIS_SCALE_MIN_SUPPORT as SCALE_MIN_SUPPORT
+from .tolerances import DIAGNOSIS_SCALE_RTOL as SCALE_RTOL
 
 __all__ = [
     "Finding", "diagnose", "diagnose_array", "KINDS",
     "DerivativeCandidate", "LossCandidate", "StepCandidate",
     "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES", "DERIVATIVE_TEXT",
-    "MATCH_RTOL", "MATCH_ATOL", "MODEL_RTOL", "SCALE_RTOL", "FACTOR_RTOL", "SCALE_MIN_SUPPORT",
-    "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS", "COLLINEAR_COS", "FIT2_MIN_SIZE",
-    "ALL_SUBSETS_UP_TO", "MAX_ALTERNATIVES",
+    "MATCH_RTOL", "MATCH_ATOL", "FLAG_RTOL", "FLAG_ATOL", "MODEL_RTOL", "SCALE_RTOL",
+    "FACTOR_RTOL", "SCALE_MIN_SUPPORT", "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS",
+    "COLLINEAR_COS", "FIT2_MIN_SIZE", "ALL_SUBSETS_UP_TO", "MAX_ALTERNATIVES",
+    "LAYER_SEARCH_BUDGET",
 ]
-
-
-def _tol(name: str, default: float) -> float:
-    return float(getattr(_tolerances, "DIAGNOSIS_" + name, default))
-
-
-# --------------------------------------------------------------------------- tolerances
-#: Two arrays are equal when ``max|a - e| <= MATCH_RTOL * max|e| + MATCH_ATOL`` (float rounding
-#: of a correct computation done in another order is ~1e-15 of the largest entry).
-MATCH_RTOL = _tol("MATCH_RTOL", 1e-9)
-MATCH_ATOL = _tol("MATCH_ATOL", 1e-14)
-#: The context's network is trusted when it reproduces the expected arrays to this fraction of
-#: their largest entry (finite-difference estimates are good to ~1e-7); its exact gradients then
-#: replace the expected ones.
-MODEL_RTOL = _tol("MODEL_RTOL", 1e-5)
-#: A constant factor r is claimed only if ``max|a - r e| <= SCALE_RTOL * max|r e| + MATCH_ATOL``.
-SCALE_RTOL = _tol("SCALE_RTOL", 1e-8)
-#: A fitted factor is named (m, 1/m, 2, ½, −1) when it is within this relative distance of it.
-FACTOR_RTOL = _tol("FACTOR_RTOL", 1e-6)
-#: An unnamed factor ("3.7 times") needs this many entries of non-negligible size as evidence.
-SCALE_MIN_SUPPORT = int(_tol("SCALE_MIN_SUPPORT", 2))
-#: A near miss: every difference is at most this fraction of the largest expected entry ...
-NEAR_MISS_RTOL = _tol("NEAR_MISS_RTOL", 1e-3)
-#: ... or at most this many elements differ (and all others are right).
-NEAR_MISS_MAX_ELEMENTS = int(_tol("NEAR_MISS_MAX_ELEMENTS", 3))
-#: The two-term L2 fit needs at least this many entries (two unknowns plus evidence).
-FIT2_MIN_SIZE = int(_tol("FIT2_MIN_SIZE", 4))
-#: Two regressors (the data part and W) are too collinear for an L2 fit above this |cosine|.
-COLLINEAR_COS = _tol("COLLINEAR_COS", 1.0 - 1e-6)
 
 #: Every kind a :class:`Finding` can have, with what it means.
 KINDS: dict[str, str] = {
@@ -273,6 +259,20 @@ def _close_to_model(true: np.ndarray, expected: np.ndarray) -> bool:
 
 def _differing(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.abs(a - e) > MATCH_RTOL * _absmax(e) + MATCH_ATOL
+
+
+def _flag_mask(a: np.ndarray, e: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """The elements the checker's autograd rule flags: ``|a - e| > FLAG_RTOL |e| + FLAG_ATOL
+    scale`` (``scale``: the largest expected magnitude of the group; default, of ``e``)."""
+    if scale is None:
+        scale = _absmax(e)
+    with np.errstate(all="ignore"):
+        return ~(np.abs(a - e) <= FLAG_RTOL * np.abs(e) + FLAG_ATOL * scale)
+
+
+def _flagged(a: np.ndarray, e: np.ndarray, scale: float | None = None) -> bool:
+    """Whether the checker would call ``a`` wrong (same shape assumed)."""
+    return a.size > 0 and bool(np.any(_flag_mask(a, e, scale)))
 
 
 # --------------------------------------------------------------------------- candidate tables
@@ -473,6 +473,11 @@ STEP_CANDIDATES: tuple[StepCandidate, ...] = (
     StepCandidate("no_transpose", "dA_prev", "dA_prev", "W{l}·dZ{l}", "W{l}ᵀ·dZ{l}",
                   "W{l} must be transposed",
                   lambda md, l, dZ, dA: _if_square(md.W(l), lambda: md.W(l) @ dZ)),
+    StepCandidate("reshape_not_transpose", "dA_prev", "dA_prev", "reshape(W{l})·dZ{l}",
+                  "W{l}ᵀ·dZ{l}", "W{l} must be transposed: a reshape to the transposed shape "
+                  "keeps the entries in memory order (use W{l}.T, not W{l}.reshape)",
+                  lambda md, l, dZ, dA: (None if md.W(l).shape[0] == md.W(l).shape[1]
+                                         else md.W(l).reshape(md.W(l).shape[::-1]) @ dZ)),
     StepCandidate("dA_prev_over_m", "dA_prev", "dA_prev", "W{l}ᵀ·dZ{l}/m", "W{l}ᵀ·dZ{l}",
                   "dA is a per-example gradient: the 1/m belongs only in dW and db",
                   lambda md, l, dZ, dA: md.W(l).T @ dZ / md.m),
@@ -635,7 +640,9 @@ def _subsets(layers: list[int]) -> list[tuple[int, ...]]:
     return out
 
 
-def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
+def _build_hypotheses(md: _Model, observed: frozenset = frozenset()) -> list[_Hypothesis]:
+    """Every candidate mistake planted in ``md``; ``observed`` (the keys under diagnosis) says
+    whether layer 1's dA_prev, dA0, can be seen at all."""
     hyps: list[_Hypothesis] = []
     L = md.L
 
@@ -683,7 +690,8 @@ def _build_hypotheses(md: _Model) -> list[_Hypothesis]:
     for cand in STEP_CANDIDATES:
         if cand.step == "l2" and not md.lam:
             continue
-        layers = list(range(2 if cand.step == "dA_prev" else 1, L + 1))
+        first = 2 if cand.step == "dA_prev" and "dA0" not in observed else 1
+        layers = list(range(first, L + 1))
         for origin in _subsets(layers):
             hooks = {(cand.step, l): cand.fn for l in origin}
             add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong,
@@ -723,6 +731,7 @@ class _Ctx:
         self._model: _Model | None | bool = False
         self._hyps: list[_Hypothesis] | None = None
         self.compared: dict[str, np.ndarray] | None = None
+        self.observed: set[str] = set()  # the keys under diagnosis (set before any hypothesis)
 
     @property
     def model(self) -> _Model | None:
@@ -771,7 +780,8 @@ class _Ctx:
     @property
     def hypotheses(self) -> list[_Hypothesis]:
         if self._hyps is None:
-            self._hyps = _build_hypotheses(self.model) if self.model is not None else []
+            self._hyps = (_build_hypotheses(self.model, frozenset(self.observed))
+                          if self.model is not None else [])
         return self._hyps
 
     def dZ(self, l: int) -> np.ndarray | None:
@@ -999,7 +1009,8 @@ def _subject(h: _Hypothesis, keys) -> list[str]:
     return [k for k in out if k in keys] or sorted(keys, key=_sort_key)[:1]
 
 
-def _hyp_sentence(h: _Hypothesis, keys, single: str | None = None) -> str:
+def _hyp_sentence(h: _Hypothesis, keys, single: str | None = None,
+                  subject: list[str] | None = None) -> str:
     wrong, right, expl = _hyp_text(h, h.origin)
     if h.kind == "dA_prev":
         l = ",".join(str(o) for o in h.origin)
@@ -1007,7 +1018,8 @@ def _hyp_sentence(h: _Hypothesis, keys, single: str | None = None) -> str:
         where = f"in layer {l}" if len(h.origin) == 1 else f"in {_layers(h.origin)}"
         return (f"{prev} is computed as {wrong} instead of {right} {where} ({expl}): look at "
                 f"how dA_prev is passed back")
-    subject = [single] if single else _subject(h, keys)
+    if subject is None:
+        subject = [single] if single else _subject(h, keys)
     v = _verbs(len(subject))
     if h.kind == "activation_derivative" and h.id == "a_minus_y_as_da":
         return (f"{_join(subject)} {v['matches']} {wrong} followed by the {h.act} derivative "
@@ -1054,8 +1066,11 @@ def _hyp_obs_single(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs 
                 None)
 
 
-def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs | None:
+def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray,
+                   group: float | None = None) -> _Obs | None:
     bad = _differing(a, e)
+    if not np.any(bad):  # below MATCH_RTOL: the elements the checker flags
+        bad = _flag_mask(a, e, group)
     k, n = int(np.sum(bad)), a.size
     scale = _absmax(e)
     diff = np.abs(a - e)
@@ -1075,9 +1090,11 @@ def _near_miss_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs | None:
     if scale > 0 and float(np.max(diff)) <= NEAR_MISS_RTOL * scale:
         idx = tuple(np.unravel_index(int(np.argmax(diff)), a.shape))
         rel = float(np.max(diff)) / scale
+        digits = min(17, max(8, 3 - int(math.floor(math.log10(rel))))) if rel > 0 else 8
         text = (f"{k} of {n} elements of {name} differ slightly: the largest difference is "
-                f"{rel:.1e} of the largest entry, at {_index(name, idx)} ({a[idx]:.8g} instead "
-                f"of {e[idx]:.8g}); a near miss, e.g. float32 arithmetic or a rounded constant")
+                f"{rel:.1e} of the largest entry, at {_index(name, idx)} ({a[idx]:.{digits}g} "
+                f"instead of {e[idx]:.{digits}g}); a near miss, e.g. float32 arithmetic or a "
+                f"rounded constant")
         return _Obs("near_miss", [name], _esc(text),
                     {"count": k, "size": n, "max_relative": rel}, None)
     return None
@@ -1099,15 +1116,33 @@ def _mismatch_obs(name: str, a: np.ndarray, e: np.ndarray) -> _Obs:
                  "expected": float(e[idx])}, None)
 
 
+def _kink_only(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx, fine: bool = False) -> bool:
+    """Whether ``a`` is the expected array with the other one-sided derivative at exact kinks
+    (``fine``: to the checker's precision, else to ``MATCH_RTOL``)."""
+    if ctx.model_for(name, e) is None:
+        return False
+    for h in ctx.hypotheses:
+        if h.acceptable and name in h.grads and h.grads[name].shape == a.shape:
+            if (not _flagged(a, h.grads[name]) if fine else _equal(a, h.grads[name])):
+                return True
+    return False
+
+
+def _tiny_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx,
+              scale: float | None = None) -> _Obs | None:
+    """A difference below ``MATCH_RTOL`` that the checker still flags: a near miss (never
+    silence), unless it is only the one-sided derivative at exact kinks."""
+    if not _flagged(a, e, scale) or _kink_only(name, a, e, ctx, fine=True):
+        return None
+    return _near_miss_obs(name, a, e, scale) or _mismatch_obs(name, a, e)
+
+
 def _value_obs(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs | None:
     """Diagnose two arrays of the same shape."""
     if _equal(a, e):
+        return _tiny_obs(name, a, e, ctx)
+    if _kink_only(name, a, e, ctx):  # the other one-sided derivative at exact kinks is fine
         return None
-    md = ctx.model_for(name, e)
-    if md is not None:  # the other one-sided derivative at exact kinks is fine
-        for h in ctx.hypotheses:
-            if h.acceptable and name in h.grads and _equal(a, h.grads[name]):
-                return None
     if _absmax(a) <= MATCH_ATOL:
         return _Obs("zero", [name], "{what} {is} all zeros: nothing was computed or nothing "
                     "reached {it}", {}, ("zero",))
@@ -1348,30 +1383,61 @@ def diagnose(analytic: Mapping, expected: Mapping, context: Mapping | None = Non
         if a is not None and a.shape == exp[k].shape and np.all(np.isfinite(a)):
             compared[k] = a
     ctx.compared = compared
+    ctx.observed = set(compared)
     wrong = {k for k in keys if k not in compared or not _equal(compared[k], exp[k])}
-    if not wrong:
-        return []
+    # differences below MATCH_RTOL that the checker flags (its scale: the group's largest entry)
+    group = {role: max((_absmax(exp[k]) for k in compared if _role(k) == role), default=0.0)
+             for role in ("param", "inter", "other")}
+    tiny = {k: o for k in compared if k not in wrong
+            for o in [_tiny_obs(k, compared[k], exp[k], ctx, group[_role(k)])] if o is not None}
+    findings = _diagnose_wrong(analytic, exp, keys, compared, wrong, ctx) if wrong else []
+    named = {n for f in findings for n in f.names}
+    findings += [o.finding() for k, o in tiny.items() if k not in named]
+    return [f for f in findings if f.kind == "zero"] + [f for f in findings if f.kind != "zero"]
 
+
+#: Per-array findings that leave the cause open: the layer-by-layer search for several mistakes
+#: is tried when one of them remains.
+_OPEN_KINDS = ("mismatch", "near_miss", "scale")
+
+
+def _diagnose_wrong(analytic, exp, keys, compared, wrong, ctx: _Ctx) -> list[Finding]:
+    """The findings for the ``wrong`` keys (see :func:`diagnose`)."""
     def per_array(ks):
         return {k: _diagnose_one(k, analytic.get(k), exp[k], ctx) if k in wrong else None
                 for k in ks}
 
+    def unseen(obs=None):
+        """Findings for the keys that could not be compared (missing, shapes, values)."""
+        obs = per_array([k for k in keys if k not in compared]) if obs is None else obs
+        return [o.finding() for k, o in obs.items() if o is not None and k not in compared]
+
+    # 0. all-zero arrays: "all zeros" is the finding, whatever candidate would give zeros too
+    zeros = {k for k in wrong if k in compared and _absmax(compared[k]) <= MATCH_ATOL}
+    only_zeros = bool(zeros) and zeros == wrong & set(compared)
     # 1. one candidate mistake (not a mere scale slip) that reproduces every compared array
     flags = {k: (k in wrong) or None for k in keys}
     match = _whole_network(flags, compared, exp, ctx, fallback=False)
-    if match is not None:
-        rest = [o.finding() for o in per_array([k for k in keys if k not in compared]).values()
-                if o is not None]
-        return match + rest
+    if match == []:
+        return []  # only the one-sided derivative at exact kinks differs
+    if match is not None and not only_zeros:
+        zero_obs = per_array(sorted(zeros, key=_sort_key))
+        return [o.finding() for o in _merge(zero_obs)] + match + unseen()
     # 2. per-array findings; scale slips as whole-network candidates only for what is left
     obs = per_array(keys)
     if not any(o is not None for o in obs.values()):
         return []
-    if any(o is not None and o.kind in ("mismatch", "near_miss") for o in obs.values()):
+    if not only_zeros and any(o is not None and o.kind in ("mismatch", "near_miss")
+                              for o in obs.values()):
         match = _whole_network(obs, compared, exp, ctx, fallback=True)
         if match is not None:
-            return match + [o.finding() for k, o in obs.items()
-                            if o is not None and k not in compared]
+            return match + unseen(obs)
+    # 3. several mistakes at once, named layer by layer
+    if not only_zeros and any(o is not None and o.kind in _OPEN_KINDS and _layer_of(k)
+                              for k, o in obs.items()):
+        several = _several_mistakes(obs, compared, exp, ctx)
+        if several is not None:
+            return several + unseen(obs)
     return _merge_and_summarise(obs, compared, ctx)
 
 
@@ -1479,7 +1545,8 @@ def _finding(o: _Obs, obs) -> Finding:
     return o.finding()
 
 
-def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
+def _merge(obs) -> list[_Obs]:
+    """The per-array observations, those with the same cause (``merge`` key) merged."""
     merged: list[_Obs] = []
     index: dict[tuple, _Obs] = {}
     for k, o in obs.items():
@@ -1492,7 +1559,328 @@ def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
         merged.append(o)
         if o.merge is not None:
             index[o.merge] = o
+    return merged
 
+
+# --------------------------------------------------------------------------- several mistakes
+#: The layer-by-layer search for several mistakes gives up (and claims nothing) after comparing
+#: this many candidate arrays.
+LAYER_SEARCH_BUDGET = 20000
+
+#: The order in which the slips of one layer are told.
+_SLOTS = ("output", "act", "dW", "db", "dA_prev")
+
+
+@dataclass(frozen=True)
+class _Slip:
+    """One mistake of a layer-by-layer explanation, in ``slot`` of layer ``layer``: "output"
+    (dℓ/dA_L), "act" (the activation derivative), "dW", "db" or "dA_prev" (the linear step).
+    ``ratio`` is set for a constant factor on dW or db; ``acceptable`` marks the other one-sided
+    derivative at exact kinks (no mistake)."""
+
+    slot: str
+    layer: int
+    id: str
+    kind: str
+    wrong: str = ""
+    right: str = ""
+    explanation: str = ""
+    act: str = ""
+    ratio: float | None = None
+    acceptable: bool = False
+
+
+def _step_slip(cand: StepCandidate, l: int) -> _Slip:
+    slot = "dW" if cand.step == "l2" else cand.step
+    return _Slip(slot, l, cand.id, cand.kind, cand.wrong, cand.right, cand.explanation)
+
+
+class _LayerSearch:
+    r"""Several mistakes at once, named layer by layer from the output down.
+
+    Layer l receives dA_l: the true one, or the one that the mistakes already found above it pass
+    back. It is explained by at most one slip per step — the output gradient or the activation
+    derivative (:data:`LOSS_CANDIDATES`, :data:`DERIVATIVE_CANDIDATES`), dW and db (a named
+    constant factor m, 1/m, −1, 2, ½, or a :data:`STEP_CANDIDATES` entry) and the dA_{l-1} it
+    passes down — and the choice must reproduce every compared array of the layer (dZ_l, dW_l,
+    db_l, dA_{l-1}) to ``MATCH_RTOL``. Choices are tried simplest first (no slip before a slip)
+    and depth first: a choice that leaves a layer below unexplained is revised. The candidate
+    tables are small, and the search stops after ``LAYER_SEARCH_BUDGET`` comparisons.
+    """
+
+    def __init__(self, md: _Model, compared: Mapping[str, np.ndarray]) -> None:
+        self.md, self.compared, self.spent = md, compared, 0
+        m = md.m
+        ratios = [float(m), 1.0 / m] if m > 1 else []
+        self.factors = [(r, "sign" if r == -1.0 else _named_factor(r, m)[0])
+                        for r in dict.fromkeys(ratios + [-1.0, 2.0, 0.5])]
+
+    def fits(self, key: str, value: np.ndarray | None) -> bool:
+        """Whether ``value`` reproduces the compared array ``key`` (True when not compared)."""
+        a = self.compared.get(key)
+        if a is None:
+            return True
+        self.spent += 1
+        return value is not None and value.shape == a.shape and _equal(a, value)
+
+    def _run(self, fn: Callable, *args) -> np.ndarray | None:
+        """A candidate's value, or None when it does not apply or is not finite."""
+        try:
+            with np.errstate(all="ignore"):
+                value = fn(*args)
+        except (ValueError, TypeError):
+            return None
+        if value is None:
+            return None
+        value = np.asarray(value, dtype=np.float64)
+        return value if np.all(np.isfinite(value)) else None
+
+    def dz_options(self, l: int, dA: np.ndarray | None):
+        """``(dZ_l, dA_l, slips)`` for layer l receiving ``dA`` (None: the output layer)."""
+        md = self.md
+        act = md.acts[l - 1]
+        Z, A = md.cache[f"Z{l}"], md.cache[f"A{l}"]
+        if l == md.L:
+            dA = md.loss_dA()
+            fused = md.fused
+            correct = self._run(lambda: fused.dz(Z, A, md.Y) if fused is not None
+                                else act.vjp(Z, A, dA))
+        else:
+            correct = self._run(act.vjp, Z, A, dA)
+        if correct is None:
+            return
+        yield correct, dA, ()
+        options = []
+        if act.kinks and act.elementwise and any(np.any(Z == k) for k in act.kinks):
+            options.append((lambda: dA * act.one_sided(Z)[1], dA,
+                            _Slip("act", l, "kink", "mismatch", acceptable=True)))
+        if l == md.L:
+            for c in LOSS_CANDIDATES:
+                if md.net.loss.name in c.losses:
+                    dA_c = self._run(c.dA, A, md.Y, md.net.loss)
+                    if dA_c is not None:
+                        options.append((lambda d=dA_c: act.vjp(Z, A, d), dA_c, _Slip(
+                            "output", l, c.id, c.kind, c.wrong, c.right, c.explanation,
+                            act=act.spec)))
+        right = DERIVATIVE_TEXT.get(act.name, "g'(Z{l})")
+        for c in DERIVATIVE_CANDIDATES:
+            if c.applies(act):
+                options.append((lambda c=c: c.dz(Z, A, dA, act), dA, _Slip(
+                    "act", l, c.id, "activation_derivative", c.wrong, right, c.explanation,
+                    act=act.spec)))
+        for make, dA_used, slip in options:
+            dZ = self._run(make)
+            if dZ is not None and dZ.shape == correct.shape and not _equal(dZ, correct):
+                yield dZ, dA_used, (slip,)
+
+    def dw_fit(self, l: int, dZ: np.ndarray, dA: np.ndarray) -> tuple | None:
+        """The slips (none or one) that make dW_l from ``dZ``; None when nothing fits."""
+        key, md = f"dW{l}", self.md
+        if key not in self.compared:
+            return ()
+        W = md.W(l)
+        data = self._run(lambda: dZ @ md.cache[f"A{l - 1}"].T / md.m)
+        if data is None:
+            return None
+        term = (md.lam / md.m) * W if md.lam else np.zeros_like(W)
+        correct = data + term
+        if self.fits(key, correct):
+            return ()
+        for r, kind in self.factors:
+            if self.fits(key, r * correct):
+                return (_Slip("dW", l, "factor", kind, ratio=r),)
+        for cand in STEP_CANDIDATES:
+            if cand.step not in ("dW", "l2") or (cand.step == "l2" and not md.lam):
+                continue
+            value = self._run(cand.fn, md, l, dZ, dA)
+            if value is None or value.shape != W.shape:
+                continue
+            value = value + term if cand.step == "dW" else data + value
+            if not _equal(value, correct) and self.fits(key, value):
+                return (_step_slip(cand, l),)
+        return None
+
+    def db_fit(self, l: int, dZ: np.ndarray, dA: np.ndarray) -> tuple | None:
+        """The slips (none or one) that make db_l from ``dZ``; None when nothing fits."""
+        key, md = f"db{l}", self.md
+        if key not in self.compared:
+            return ()
+        correct = self._run(lambda: np.sum(dZ, axis=1, keepdims=True) / md.m)
+        if correct is None:
+            return None
+        if self.fits(key, correct):
+            return ()
+        for r, kind in self.factors:
+            if self.fits(key, r * correct):
+                return (_Slip("db", l, "factor", kind, ratio=r),)
+        for cand in STEP_CANDIDATES:
+            if cand.step != "db" or cand.fallback:  # the fallback ones are factors (above)
+                continue
+            value = self._run(cand.fn, md, l, dZ, dA)
+            if (value is not None and value.shape == correct.shape
+                    and not _equal(value, correct) and self.fits(key, value)):
+                return (_step_slip(cand, l),)
+        return None
+
+    def da_options(self, l: int, dZ: np.ndarray, dA: np.ndarray):
+        """``(dA_{l-1}, slips)``: what layer l passes down, right first."""
+        W = self.md.W(l)
+        correct = self._run(lambda: W.T @ dZ)
+        if correct is None:
+            return
+        yield correct, ()
+        if l == 1 and "dA0" not in self.compared:
+            return  # nothing below to tell them apart
+        seen = [correct]
+        for cand in STEP_CANDIDATES:
+            if cand.step != "dA_prev":
+                continue
+            value = self._run(cand.fn, self.md, l, dZ, dA)
+            if (value is None or value.shape != correct.shape
+                    or any(_equal(value, v) for v in seen)):
+                continue
+            seen.append(value)
+            yield value, (_step_slip(cand, l),)
+
+    def search(self, l: int, dA: np.ndarray | None, slips: tuple) -> tuple | None:
+        """The slips of layers l, l−1, …, 1 (after ``slips`` of the layers above), or None."""
+        for dZ, dA_used, act_slips in self.dz_options(l, dA):
+            if self.spent > LAYER_SEARCH_BUDGET:
+                return None
+            if not self.fits(f"dZ{l}", dZ):
+                continue
+            dw = self.dw_fit(l, dZ, dA_used)
+            db = self.db_fit(l, dZ, dA_used) if dw is not None else None
+            if db is None:
+                continue
+            here = slips + act_slips + dw + db
+            for dA_prev, passed in self.da_options(l, dZ, dA_used):
+                if not self.fits(f"dA{l - 1}", dA_prev):
+                    continue
+                if l == 1:
+                    return here + passed
+                found = self.search(l - 1, dA_prev, here + passed)
+                if found is not None:
+                    return found
+        return None
+
+
+def _several_mistakes(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
+    """Findings naming several mistakes that together reproduce every compared array, found
+    layer by layer (:class:`_LayerSearch`); None when no such set of slips fits."""
+    md = ctx.model
+    if md is None or not compared:
+        return None
+    L = md.L
+    layer_keys = ({f"d{p}{l}" for l in range(1, L + 1) for p in "WbZ"}
+                  | {f"dA{l}" for l in range(L)})
+    if any(k not in layer_keys and obs.get(k) is not None for k in compared):
+        return None  # a wrong array the layer steps do not produce
+    search = _LayerSearch(md, {k: v for k, v in compared.items() if k in layer_keys})
+    slips = search.search(L, None, ())
+    if slips is None:
+        return None
+    slips = [s for s in slips if not s.acceptable]
+    if not slips:
+        return None
+    return _several_findings(slips, obs, compared, md)
+
+
+def _several_findings(slips: list[_Slip], obs, compared, md: _Model) -> list[Finding]:
+    """One finding per mistake, merged over the layers it is made in, top layer first."""
+    m = md.m
+    groups: dict[tuple, list[_Slip]] = {}
+    for s in slips:
+        key = ("factor", s.kind, s.ratio < 0) if s.ratio is not None else (s.slot, s.id, s.act)
+        groups.setdefault(key, []).append(s)
+
+    def dz_wrong(l: int) -> bool:  # whether layer l's own dZ_l is wrong (a slip at or above)
+        return any((t.slot in ("output", "act") and t.layer >= l)
+                   or (t.slot == "dA_prev" and t.layer > l) for t in slips)
+
+    def wrong_keys(l: int) -> list[str]:
+        return [k for k in (f"dZ{l}", f"dW{l}", f"db{l}", f"dA{l - 1}")
+                if k in compared and obs.get(k) is not None]
+
+    own = {s.layer for s in slips if s.slot != "dA_prev"}
+    consequence = [l for l in range(1, md.L + 1) if l not in own and wrong_keys(l)]
+    ordered = sorted(groups.values(), key=lambda g: (-max(s.layer for s in g),
+                                                     _SLOTS.index(g[0].slot)))
+    findings: list[Finding] = []
+    told_consequence = False
+    for group in ordered:
+        first = group[0]
+        layers = sorted({s.layer for s in group})
+        details = {"candidate": first.id, "layers": layers, "several": True}
+        if first.ratio is not None:
+            names = sorted((f"{s.slot}{s.layer}" for s in group), key=_sort_key)
+            if first.kind == "sign":
+                text = "{what} {has} the wrong sign: following {it} is gradient ascent"
+            else:
+                text = "{what} {is} " + _factor_text(first.kind, "param", m, first.ratio)
+                if first.ratio < 0:
+                    text += "; also, the sign is wrong"
+            onto = [n for n in names if dz_wrong(_layer_of(n))]
+            if onto:
+                dzs = [f"dZ{l}" for l in sorted({_layer_of(n) for n in onto}, reverse=True)]
+                text += f" (in {_join(onto)} on top of the mistake in {_join(dzs)})"
+            text += _m_note(m)
+            details["ratio"] = first.ratio
+            o = _Obs(first.kind, names, text, details)
+            findings.append(o.finding())
+            continue
+        h = _Hypothesis(first.id, first.kind, tuple(layers), {}, first.wrong, first.right,
+                        first.explanation, first.act)
+        if first.slot in ("output", "act"):
+            subject, names = [], []
+            for l in reversed(layers):
+                if f"dZ{l}" in compared:
+                    subject.append(f"dZ{l}")
+                else:
+                    db_own = any(s.slot == "db" and s.layer == l for s in slips)
+                    subject += [k for k in (f"dW{l}", f"db{l}") if k in compared
+                                and not (k[1] == "b" and db_own)]
+                names += wrong_keys(l)
+            subject = subject or [f"dW{layers[-1]}"]
+        elif first.slot == "dA_prev":
+            subject = None
+            names = [n for l in reversed(layers)
+                     for n in ([f"dA{l - 1}"] if f"dA{l - 1}" in compared else wrong_keys(l - 1))]
+        else:
+            subject = [f"{first.slot}{l}" for l in reversed(layers)]
+            names = list(subject)
+        text = _hyp_sentence(h, compared, subject=subject)
+        below = [l for l in consequence if l < min(layers)]
+        if first.slot in ("output", "act", "dA_prev") and below and not told_consequence:
+            text += (f"; {_layers(below)} {'is' if len(below) == 1 else 'are'} wrong only as a "
+                     f"consequence")
+            told_consequence = True
+        findings.append(Finding(tuple(names or subject or [f"dW{layers[-1]}"]), first.kind,
+                                text + ".", details))
+    return findings
+
+
+#: Kinds of a dW finding that leave its dZ right (the values are right up to the named slip in
+#: the array itself): such a layer passes nothing wrong back.
+_LOCAL_DW_KINDS = ("l2_missing", "l2_wrong")
+
+
+def _passes_back_wrong(obs, top: int) -> bool:
+    """Whether layer ``top`` is seen to pass something wrong back: dW_top wrong (dW = dZ·A_prevᵀ/m
+    shows dZ), or dZ_top or dA_{top-1} wrong when they are given. db is never passed back."""
+    for key in (f"dW{top}", f"dZ{top}", f"dA{top - 1}"):
+        o = obs.get(key)
+        if o is None:
+            continue
+        if key.startswith("dW") and (o.kind in _LOCAL_DW_KINDS or (
+                o.kind in ("transpose", "keepdims") and "then" not in o.details)):
+            continue  # a slip in dW itself; its dZ is right
+        return True
+    return False
+
+
+def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
+    merged = _merge(obs)
     right, wrong = _status(obs)
     unexplained = [o for o in merged if o.kind == "mismatch" and _layer_of(o.names[0])]
     if not (wrong and unexplained):
@@ -1523,9 +1911,27 @@ def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
         if below and explained_top:
             names = [n for o in below for n in o.names]
             layers = sorted({_layer_of(n) for n in names})
-            text = (f"{_layers(layers)} {'is' if len(layers) == 1 else 'are'} wrong too, "
-                    f"probably only as a consequence of the mistake in layer {top} (errors "
-                    f"propagate backwards): fix layer {top} first")
-            merged = [o for o in merged if o not in below] + [
-                _Obs("propagated", names, text, {"from_layer": top}, None)]
+            are = "is" if len(layers) == 1 else "are"
+            if _passes_back_wrong(obs, top):
+                text = (f"{_layers(layers)} {are} wrong too, probably only as a consequence of "
+                        f"the mistake in layer {top} (errors propagate backwards): fix layer "
+                        f"{top} first")
+                summary = _Obs("propagated", names, text, {"from_layer": top}, None)
+            else:
+                seen = [k for k in (f"dW{top}", f"dZ{top}", f"dA{top - 1}") if k in obs]
+                why = (f"{_join(seen)} {'is' if len(seen) == 1 else 'are'} right, so what layer "
+                       f"{top} passes back (dA{top - 1} = W{top}ᵀ·dZ{top}) is not affected by its "
+                       f"mistake" if seen else f"nothing shows that layer {top} passes back "
+                       f"anything wrong")
+                text = (f"{_layers(layers)} {are} wrong too, and not as a consequence of the "
+                        f"mistake in layer {top}: {why} (db is never passed back). "
+                        f"{_layers(layers).capitalize()} {'has' if len(layers) == 1 else 'have'} "
+                        f"a mistake of {'its' if len(layers) == 1 else 'their'} own that no "
+                        f"known slip explains: look at how dA{top - 1} is passed back from layer "
+                        f"{top}, at the activation derivatives and at what each layer uses as "
+                        f"A_prev")
+                summary = _Obs("lower_layers", names, _esc(text),
+                               {"right_layers": right, "wrong_layers": wrong,
+                                "from_layer": top}, None)
+            merged = [o for o in merged if o not in below] + [summary]
     return [_finding(o, obs) for o in merged]

@@ -221,3 +221,46 @@ def sensitivity(mode: str, tol: object, *, checked: int | None = None,
                                f"{thr:.3g} is caught with probability >= {confidence:g}")
         raise ValueError(f"direction must be 'rademacher' or 'gaussian', got {direction!r}")
     raise ValueError(f"mode must be 'full', 'sampled' or 'directional', got {mode!r}")
+
+
+# --------------------------------------------------------------------------- diagnosis
+# (Owned by checks/diagnosis.py.) How tightly a numeric pattern must fit before the diagnosis
+# names a cause. These decide what the diagnosis *says*, never whether a check passes: that is
+# the checker's (the tables above). An array that the checker's autograd rule would flag always
+# gets at least a near-miss or mismatch finding, even below DIAGNOSIS_MATCH_RTOL.
+__all__ += ["DIAGNOSIS_MATCH_RTOL", "DIAGNOSIS_MATCH_ATOL", "DIAGNOSIS_FLAG_RTOL",
+            "DIAGNOSIS_FLAG_ATOL", "DIAGNOSIS_MODEL_RTOL", "DIAGNOSIS_SCALE_RTOL",
+            "DIAGNOSIS_FACTOR_RTOL", "DIAGNOSIS_SCALE_MIN_SUPPORT", "DIAGNOSIS_NEAR_MISS_RTOL",
+            "DIAGNOSIS_NEAR_MISS_MAX_ELEMENTS", "DIAGNOSIS_FIT2_MIN_SIZE",
+            "DIAGNOSIS_COLLINEAR_COS"]
+
+#: Two arrays are equal for the diagnosis' pattern matching when
+#: ``max|a - e| <= DIAGNOSIS_MATCH_RTOL * max|e| + DIAGNOSIS_MATCH_ATOL`` (float rounding of a
+#: correct computation done in another order is ~1e-15 of the largest entry).
+DIAGNOSIS_MATCH_RTOL = 1e-9
+DIAGNOSIS_MATCH_ATOL = 1e-14
+#: An element differs as the checker sees it (float64 autograd comparison) when
+#: ``|a - e| > DIAGNOSIS_FLAG_RTOL * |e| + DIAGNOSIS_FLAG_ATOL * scale`` (scale: the largest
+#: expected magnitude of the group, parameters or intermediates): such an array is never passed
+#: over in silence.
+DIAGNOSIS_FLAG_RTOL = FD_TOLERANCES[np.dtype(np.float64)]["autograd_rtol"]
+DIAGNOSIS_FLAG_ATOL = FD_TOLERANCES[np.dtype(np.float64)]["autograd_atol"]
+#: The context's network is trusted when it reproduces the expected arrays to this fraction of
+#: their largest entry (finite-difference estimates are good to ~1e-7); its exact gradients then
+#: replace the expected ones.
+DIAGNOSIS_MODEL_RTOL = 1e-5
+#: A constant factor r is claimed only if
+#: ``max|a - r e| <= DIAGNOSIS_SCALE_RTOL * max|r e| + DIAGNOSIS_MATCH_ATOL``.
+DIAGNOSIS_SCALE_RTOL = 1e-8
+#: A fitted factor is named (m, 1/m, 2, ½, −1) when it is within this relative distance of it.
+DIAGNOSIS_FACTOR_RTOL = 1e-6
+#: An unnamed factor ("3.7 times") needs this many entries of non-negligible size as evidence.
+DIAGNOSIS_SCALE_MIN_SUPPORT = 2
+#: A near miss: every difference is at most this fraction of the largest expected entry ...
+DIAGNOSIS_NEAR_MISS_RTOL = 1e-3
+#: ... or at most this many elements differ (and all others are right).
+DIAGNOSIS_NEAR_MISS_MAX_ELEMENTS = 3
+#: The two-term L2 fit needs at least this many entries (two unknowns plus evidence).
+DIAGNOSIS_FIT2_MIN_SIZE = 4
+#: Two regressors (the data part and W) are too collinear for an L2 fit above this |cosine|.
+DIAGNOSIS_COLLINEAR_COS = 1.0 - 1e-6

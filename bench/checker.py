@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -428,6 +429,9 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
             except CheckerUnavailable as exc:
                 entry["skipped"][method] = str(exc)
                 log(f"    {method}: skipped: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a broken method must not end the run
+                entry["skipped"][method] = _raised(exc)
+                log(f"    {method}: ERROR: {_raised(exc)}")
         entry["ratios"] = _ratios(entry["methods"])
         section["sizes"][name] = entry
     layer_sizes, m = large
@@ -449,11 +453,23 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
         except CheckerUnavailable as exc:
             big["skipped"][key] = str(exc)
             log(f"    {key}: skipped: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a broken method must not end the run
+            big["skipped"][key] = _raised(exc)
+            log(f"    {key}: ERROR: {_raised(exc)}")
     if "full" in big:
         big["ratios"] = {f"full/{k}": big["full"]["seconds"] / big[k]["seconds"]
                          for k in ("naive", "gradcheck_slow") if k in big}
     section["large"] = big
     return section
+
+
+def _raised(exc: BaseException) -> str:
+    """``"raised NameError: … (at file:line)"`` for the skip reason of a method that crashed."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"raised {type(exc).__name__}: {exc}{where}"
 
 
 def _ratios(methods: Mapping[str, dict]) -> dict[str, float]:

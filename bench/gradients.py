@@ -112,7 +112,7 @@ def _agreement(fns: Mapping[str, Callable[[], object]]) -> dict[str, float]:
 
 def run_gradients(shapes: Mapping[str, tuple[Sequence[int], int]] = SHAPES, *,
                   sides: Sequence[str] = SIDES, repeats: int = 15, batch_seconds: float = 0.05,
-                  peak_n: int = 2048, round_peak_n: int = 1024,
+                  peak_n: int = 2048, round_peak_n: int = 2048,
                   log: Callable[[str], None] = print) -> dict:
     """Measure every side on every shape; returns the JSON-ready section. The fraction of peak
     uses a ``round_peak_n``² GEMM timed in the same rounds as each shape."""
@@ -125,8 +125,17 @@ def run_gradients(shapes: Mapping[str, tuple[Sequence[int], int]] = SHAPES, *,
         log(f"  {name} {list(sizes)}, m={m} …")
         fns, skips = gradient_cases(sizes, m, sides)
         agreement = _agreement(fns)
-        timings = measure({**fns, "gemm": gemm}, repeats=repeats, batch_seconds=batch_seconds)
+        extra = {"gemm": gemm}
+        params = peers.init_mlp(sizes, 0)
+        X, Y = peers.random_batch(sizes, m, 1)
+        for lib in ("numpy", "torch"):
+            try:
+                extra[f"matmuls_{lib}"] = peers.make_matmuls(params, X, Y, lib)
+            except peers.PeerUnavailable as exc:
+                skips[f"matmuls_{lib}"] = str(exc)
+        timings = measure({**fns, **extra}, repeats=repeats, batch_seconds=batch_seconds)
         t_gemm = timings.pop("gemm")
+        matmuls = {k: timings.pop(k) for k in list(timings) if k.startswith("matmuls_")}
         shape_peak = gemm_flops / t_gemm.median
         flops = peers.matmul_flops(sizes, m)
         med = {s: t.median for s, t in timings.items()}
@@ -146,9 +155,13 @@ def run_gradients(shapes: Mapping[str, tuple[Sequence[int], int]] = SHAPES, *,
                      "gflops": shape_peak / 1e9,
                      "note": "GEMM timed in the same interleaved rounds as this shape"},
             "fraction_of_peak": {s: flops / t / shape_peak for s, t in med.items()},
+            "matmuls_only": {k: {"timing": t.to_dict(), "fraction_of_peak": flops / t.median / shape_peak,
+                                 "note": "only the matrix products of one gradient, same operands"}
+                             for k, t in matmuls.items()},
             "max_relative_deviation_from_gradref": agreement,
             "skipped": skips,
         }
         log("    " + ", ".join(f"{s} {t * 1e3:.4g} ms" for s, t in med.items())
-            + f"; GEMM {shape_peak / 1e9:.1f} GFLOP/s")
+            + f"; GEMM {shape_peak / 1e9:.1f} GFLOP/s; "
+            + ", ".join(f"{k} {t.median * 1e3:.4g} ms" for k, t in matmuls.items()))
     return section

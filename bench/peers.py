@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 __all__ = ["PEERS", "PeerUnavailable", "numpy_gradients", "make_numpy", "make_torch",
-           "make_autograd", "make_jax", "to_numpy", "peer_version", "matmul_flops",
+           "make_autograd", "make_jax", "make_matmuls", "to_numpy", "peer_version", "matmul_flops",
            "init_mlp", "random_batch"]
 
 
@@ -191,6 +191,46 @@ def make_jax(params: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray) -> Call
     if jp[0].dtype != jnp.float64:  # pragma: no cover - x64 refused
         raise PeerUnavailable("jax refused float64 (jax_enable_x64 had no effect)")
     return lambda: jax.block_until_ready(f(jp, jX, jY))
+
+
+# --------------------------------------------------------------------------- matrix products only
+def make_matmuls(params: Sequence[np.ndarray], X: np.ndarray, Y: np.ndarray,
+                 library: str = "numpy") -> Callable[[], object]:
+    r"""Only the matrix products of one gradient (forward :math:`W_lA_{l-1}`, :math:`dZ_l
+    A_{l-1}^\top`, :math:`W_l^\top dZ_l` for l ≥ 2), on the operands of a real gradient,
+    each into a fresh array, in NumPy or in torch (its own BLAS). Not a gradient: it splits a
+    gradient's time into BLAS and everything else."""
+    L = len(params) // 2
+    m = X.shape[1]
+    As, Zs = [X], []
+    for l in range(L):
+        Z = params[2 * l] @ As[-1] + params[2 * l + 1]
+        Zs.append(Z)
+        As.append(np.maximum(Z, 0.0))
+    dZs = [None] * L
+    dZ = np.exp(-np.logaddexp(0.0, -Zs[-1])) - Y
+    for l in range(L - 1, -1, -1):
+        dZs[l] = dZ
+        if l:
+            dZ = (params[2 * l].T @ dZ) * (Zs[l - 1] > 0)
+    Ws = [params[2 * l] for l in range(L)]
+    if library == "torch":
+        torch = _import("torch")
+        torch.set_num_threads(1)
+        Ws = [torch.from_numpy(w) for w in Ws]
+        As = [torch.from_numpy(np.ascontiguousarray(a)) for a in As]
+        dZs = [torch.from_numpy(d) for d in dZs]
+
+    def products():
+        for l in range(L):
+            Ws[l] @ As[l]
+        for l in range(L - 1, -1, -1):
+            dZs[l] @ As[l].T
+            if l:
+                Ws[l].T @ dZs[l]
+        return m
+
+    return products
 
 
 # --------------------------------------------------------------------------- helpers

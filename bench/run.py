@@ -79,7 +79,7 @@ def config(args: argparse.Namespace) -> dict:
     if args.quick:
         return {
             "gradients": dict(shapes={"tiny": ([2, 8, 4, 1], 16), "small": ([6, 5, 3], 8)},
-                              repeats=1, batch_seconds=0.0, peak_n=64, round_peak_n=32),
+                              repeats=1, batch_seconds=0.0, peak_n=64, round_peak_n=64),
             "checker": dict(sizes={"P100": ([4, 8, 6, 1], 8), "P300": ([20, 12, 1], 4)},
                             large=([12, 10, 6, 2], 4), full_large=True, naive_subset=40,
                             gradcheck_subset=4, exact_limit=200, repeats=1),
@@ -256,6 +256,10 @@ def format_report(results: dict) -> str:
                 r2 = e["ratios"].get(f"gradref_kernel/{side}")
                 lines.append(f"{shape:8} {side:15} {_fmt_s(t['median']):>10} {_fmt(r1, '.3f'):>11} "
                              f"{_fmt(r2, '.3f'):>9} {100 * e['fraction_of_peak'][side]:6.1f}")
+            for side, mm in e.get("matmuls_only", {}).items():
+                lines.append(f"{shape:8} {side:15} {_fmt_s(mm['timing']['median']):>10} "
+                             f"{'':>11} {'':>9} {100 * mm['fraction_of_peak']:6.1f}"
+                             f"   (its matrix products only)")
             for side, why in e["skipped"].items():
                 lines.append(f"{shape:8} {side:15} skipped: {why}")
     chk = results.get("checker")

@@ -80,7 +80,10 @@ def test_buggy_implementation_is_diagnosed(capsys):
                         "--forward", f"{EX / 'buggy.py'}:cost"], capsys)
     assert code == EXIT_FAILED
     assert "dW3   ok" in out and "db3   WRONG" in out
-    assert "db3 is m = " in out and "the 1/m averaging is missing" in out
+    assert "db3, db2 and db1 are m = " in out and "the 1/m averaging is missing" in out
+    assert ("match the activation value A = g(Z) instead of the mask [Z > 0] as the relu "
+            "derivative in layers 1–2") in out
+    assert "as a consequence of the mistake in layer 3" not in out
     assert "your forward matches the reference, your backward does not" in out
 
 

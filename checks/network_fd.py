@@ -40,8 +40,11 @@ kept as the independent reference that the fast mode is tested and timed against
 
 from __future__ import annotations
 
+import ctypes
+import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -51,11 +54,61 @@ from .finite_diff import Estimate, combine, levels, relative_steps
 from .kinks import crosses
 from .tolerances import fd_tolerances
 
-__all__ = ["NetworkFD", "naive_elementwise", "noise_scale", "CHUNK_ELEMENTS"]
+__all__ = ["NetworkFD", "naive_elementwise", "noise_scale", "blas_threads", "CHUNK_ELEMENTS"]
 
 #: Upper bound on the number of float64 entries of one stacked pre-activation array
 #: (n_l × chunk × m); 2**17 entries = 1 MiB, small enough to stay in cache.
 CHUNK_ELEMENTS = 2 ** 17
+
+
+_SETTERS: list = []
+
+
+def _openblas_threads_api():
+    """``(get, set)`` of the OpenBLAS that NumPy loaded, or None (another BLAS, or no
+    ``/proc``): found by its exported ``*_get_num_threads``/``*_set_num_threads``."""
+    if _SETTERS:
+        return _SETTERS[0]
+    found = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", fh.read())))
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", "_64_", ""):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None and found is None:
+                    found = (get, put)
+    _SETTERS.append(found)
+    return found
+
+
+@contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Run the body with OpenBLAS limited to ``n`` threads (restored afterwards); a no-op for
+    ``None`` or when NumPy's BLAS is not an OpenBLAS this can find.
+
+    The stacked products here are many and mid-sized: OpenBLAS's thread start-up and spinning
+    costs more than it saves on them, several times over when the cores are shared.
+    """
+    api = _openblas_threads_api() if n is not None else None
+    if api is None:
+        yield
+        return
+    get, put = api
+    old = int(get())
+    put(int(n))
+    try:
+        yield
+    finally:
+        put(old)
 
 
 def noise_scale(net: Network, params: Mapping[str, np.ndarray], cache: Mapping[str, np.ndarray],
@@ -89,6 +142,7 @@ class NetworkFD:
     core are used: ``_forward``, ``_losses``, the activations' ``value``); ``params``, ``X``,
     ``Y`` are validated once. ``order`` is 2 (central, steps h and h/2) or 4 (Richardson,
     h, h/2, h/4). ``tolerances``: a dict from :func:`checks.tolerances.fd_tolerances`.
+    ``threads``: OpenBLAS threads while estimating (:func:`blas_threads`; None: unchanged).
 
     The counters ``evaluations`` (cost evaluations, one per perturbed copy) and ``seconds``
     accumulate over calls.
@@ -97,7 +151,7 @@ class NetworkFD:
     def __init__(self, net: Network, params: Mapping[str, np.ndarray], X: np.ndarray,
                  Y: np.ndarray, *, order: int = 2,
                  tolerances: Mapping[str, float] | None = None,
-                 chunk_elements: int = CHUNK_ELEMENTS) -> None:
+                 chunk_elements: int = CHUNK_ELEMENTS, threads: int | None = 1) -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
         self.levels = levels(order)
@@ -106,6 +160,10 @@ class NetworkFD:
                 or chunk_elements < 1:
             raise ValueError(f"chunk_elements must be a positive int, got {chunk_elements!r}")
         self.chunk_elements = chunk_elements
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                    or threads < 1):
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        self.threads = threads
         self.tol = fd_tolerances(np.float64) if tolerances is None else dict(tolerances)
         self.net = net
         self.params = {k: v.copy() for k, v in net.check_params(params).items()}
@@ -174,27 +232,10 @@ class NetworkFD:
         kinked: list[tuple[np.ndarray, ...]] = []
         mp = 1 if cols is not None else self.m
         scale = 1.0 if cols is not None else 1.0 / self.m
-        for sl in self._chunks(n, self._width_above(l, kind), mp):
-            c = None if cols is None else cols[sl]
-            ex_p, ex_m, counts = self._run(kind, l, rows[sl], base[sl], hplus[:S, sl],
-                                           hminus[:S, sl], c)
-            ex_p *= scale
-            ex_m *= scale
-            dplus[:S, sl], dminus[:S, sl] = ex_p.sum(axis=2), ex_m.sum(axis=2)
-            k = np.flatnonzero(np.any(counts > 0, axis=1))
-            if k.size:
-                pos = sl.start + k
-                kink[pos] = True
-                ex_p, ex_m = ex_p[:, k], ex_m[:, k]
-                if S == 2:  # one-sided slopes at h, h/2 and h/4
-                    e4p, e4m, c4 = self._run(kind, l, rows[pos], base[pos], hplus[2:, pos],
-                                             hminus[2:, pos], None if c is None else c[k])
-                    e4p *= scale
-                    e4m *= scale
-                    dplus[2, pos], dminus[2, pos] = e4p.sum(axis=2)[0], e4m.sum(axis=2)[0]
-                    ex_p, ex_m = np.concatenate([ex_p, e4p]), np.concatenate([ex_m, e4m])
-                    counts[k] = np.maximum(counts[k], c4)
-                kinked.append((ex_p, ex_m, counts[k]))
+        with blas_threads(self.threads):
+            for sl in self._chunks(n, self._width_above(l, kind), mp):
+                self._chunk(sl, kind, l, rows, base, cols, hplus, hminus, dplus, dminus, kink,
+                            kinked, scale)
         if weights is not None:   # the L2 term, exactly: (lambda/2m)((w +- h)^2 - w^2)
             c2 = self.net.l2 / (2.0 * self.m)
             dplus = dplus + c2 * hplus * (2.0 * weights + hplus)
@@ -212,6 +253,32 @@ class NetworkFD:
         est.seconds = time.perf_counter() - start
         self.seconds += est.seconds
         return est
+
+    def _chunk(self, sl, kind, l, rows, base, cols, hplus, hminus, dplus, dminus, kink,
+               kinked, scale) -> None:
+        """Evaluate the coordinates ``sl`` and store their differences (and, for those that
+        crossed a kink, the h/4 step and the per-example parts in ``kinked``)."""
+        S = self.levels
+        c = None if cols is None else cols[sl]
+        ex_p, ex_m, counts = self._run(kind, l, rows[sl], base[sl], hplus[:S, sl],
+                                       hminus[:S, sl], c)
+        ex_p *= scale
+        ex_m *= scale
+        dplus[:S, sl], dminus[:S, sl] = ex_p.sum(axis=2), ex_m.sum(axis=2)
+        k = np.flatnonzero(np.any(counts > 0, axis=1))
+        if k.size:
+            pos = sl.start + k
+            kink[pos] = True
+            ex_p, ex_m = ex_p[:, k], ex_m[:, k]
+            if S == 2:  # one-sided slopes at h, h/2 and h/4
+                e4p, e4m, c4 = self._run(kind, l, rows[pos], base[pos], hplus[2:, pos],
+                                         hminus[2:, pos], None if c is None else c[k])
+                e4p *= scale
+                e4m *= scale
+                dplus[2, pos], dminus[2, pos] = e4p.sum(axis=2)[0], e4m.sum(axis=2)[0]
+                ex_p, ex_m = np.concatenate([ex_p, e4p]), np.concatenate([ex_m, e4m])
+                counts[k] = np.maximum(counts[k], c4)
+            kinked.append((ex_p, ex_m, counts[k]))
 
     @staticmethod
     def _indices(what: str, indices, size: int) -> np.ndarray:

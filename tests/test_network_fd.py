@@ -175,3 +175,21 @@ def test_bad_construction(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         NetworkFD(args.pop("net"), args.pop("params"), args.pop("X"), args.pop("Y"), **args)
+
+
+def test_blas_threads_are_limited_and_restored():
+    from checks.network_fd import _openblas_threads_api, blas_threads
+    api = _openblas_threads_api()
+    if api is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS found through /proc")
+    get, _ = api
+    before = get()
+    with blas_threads(1):
+        assert get() == 1
+    assert get() == before
+    with blas_threads(None):
+        assert get() == before
+    with pytest.raises(ValueError, match="threads must be a positive int or None"):
+        NetworkFD(Network([2, 1], "linear", "square"), {"W1": np.ones((1, 2)),
+                                                         "b1": np.zeros((1, 1))},
+                  np.ones((2, 1)), np.ones((1, 1)), threads=0)

@@ -379,7 +379,12 @@ class NetworkFD:
         buf = self._buffers.get((n, K, mp))
         if buf is None:
             buf = self._buffers[(n, K, mp)] = np.empty((n, K, mp))
-        np.multiply(Wr[:, :, None], vec[None, :, :], out=buf)
+        if rows[0] == rows[-1] and np.all(rows == rows[0]):
+            # one row for all copies (consecutive W_l[j, :] coordinates): an outer product
+            # with long contiguous loops
+            np.multiply(Wr[:, :1], vec.reshape(1, -1), out=buf.reshape(n, -1))
+        else:
+            np.multiply(Wr[:, :, None], vec[None, :, :], out=buf)
         np.add(buf, self._base(f"Z{q}", cols), out=buf)
         kinks = self.net.activations[q - 1].kinks
         if not kinks:

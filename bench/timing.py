@@ -8,7 +8,7 @@ per cent), and the process is pinned to one CPU (:func:`pin`) so that no library
 pool, PyTorch's inter-op pool) runs on a second core.
 
 Timer (:func:`measure`): every callable is warmed up, its batch size calibrated so one batch lasts
-about ``batch_seconds``, then the callables are timed in interleaved rounds (the order rotates
+about ``batch_seconds``, then the callables are timed in interleaved rounds (in an order shuffled
 each round) with the garbage collector off; a sample is one batch's time divided by its size and
 the result is the median of the samples. Interleaving matters on a shared machine: a burst of
 load hits every side of a ratio alike instead of one side only.
@@ -22,6 +22,7 @@ import contextlib
 import gc
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -160,15 +161,17 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
 
 def measure(fns: Mapping[str, Callable[[], object]], *, repeats: int = 15,
             batch_seconds: float = 0.02, warmup_seconds: float = 0.05,
-            max_number: int = 100_000) -> dict[str, Timing]:
+            max_number: int = 100_000, seed: int = 0) -> dict[str, Timing]:
     """Median seconds per call of each callable, timed in interleaved rounds.
 
-    ``repeats`` rounds of one batch per callable; a batch repeats the call ``number`` times, the
+    ``repeats`` rounds of one batch per callable, in an order shuffled each round (seeded by
+    ``seed``); a batch repeats the call ``number`` times, the
     smallest power of two (at most ``max_number``) lasting ``batch_seconds``. Each callable is
     first called for ``warmup_seconds`` (and at least twice). The garbage collector is off
     during the batches.
     """
     names = list(fns)
+    shuffle = random.Random(seed).shuffle
     numbers = {}
     for name in names:
         fn = fns[name]
@@ -188,9 +191,10 @@ def measure(fns: Mapping[str, Callable[[], object]], *, repeats: int = 15,
     gc.collect()
     gc.disable()
     try:
-        for r in range(repeats):
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
+        for _ in range(repeats):
+            order = list(names)
+            shuffle(order)  # a rotation would keep the same neighbours in every round
+            for name in order:
                 samples[name].append(_batch(fns[name], numbers[name]) / numbers[name])
     finally:
         if gc_was_enabled:

@@ -1432,10 +1432,12 @@ def _diagnose_wrong(analytic, exp, keys, compared, wrong, ctx: _Ctx) -> list[Fin
         match = _whole_network(obs, compared, exp, ctx, fallback=True)
         if match is not None:
             return match + unseen(obs)
-    # 3. several mistakes at once, named layer by layer
-    if not only_zeros and any(o is not None and o.kind in _OPEN_KINDS and _layer_of(k)
-                              for k, o in obs.items()):
-        several = _several_mistakes(obs, compared, exp, ctx)
+    # 3. several mistakes at once, named layer by layer: when the per-array pass leaves a cause
+    #    open, or names more causes than a set of slips that includes one passed back
+    open_ = any(o is not None and o.kind in _OPEN_KINDS and _layer_of(k) for k, o in obs.items())
+    causes = len(_merge({k: o for k, o in obs.items() if k in compared}))
+    if not only_zeros and (open_ or causes >= 2):
+        several = _several_mistakes(obs, compared, exp, ctx, None if open_ else causes)
         if several is not None:
             return several + unseen(obs)
     return _merge_and_summarise(obs, compared, ctx)
@@ -1603,9 +1605,11 @@ class _LayerSearch:
     derivative (:data:`LOSS_CANDIDATES`, :data:`DERIVATIVE_CANDIDATES`), dW and db (a named
     constant factor m, 1/m, −1, 2, ½, or a :data:`STEP_CANDIDATES` entry) and the dA_{l-1} it
     passes down — and the choice must reproduce every compared array of the layer (dZ_l, dW_l,
-    db_l, dA_{l-1}) to ``MATCH_RTOL``. Choices are tried simplest first (no slip before a slip)
-    and depth first: a choice that leaves a layer below unexplained is revised. The candidate
-    tables are small, and the search stops after ``LAYER_SEARCH_BUDGET`` comparisons.
+    db_l, dA_{l-1}) to ``MATCH_RTOL``. The search is depth first, simplest choice first, and
+    keeps the simplest complete explanation: the fewest distinct mistakes (one slip made in
+    every layer is one mistake), then the fewest slips; a branch that cannot beat it is cut. The
+    candidate tables are small, and the search stops after ``LAYER_SEARCH_BUDGET``
+    comparisons (keeping the best explanation found until then: every one of them fits).
     """
 
     def __init__(self, md: _Model, compared: Mapping[str, np.ndarray]) -> None:
@@ -1742,12 +1746,22 @@ class _LayerSearch:
             seen.append(value)
             yield value, (_step_slip(cand, l),)
 
-    def search(self, l: int, dA: np.ndarray | None, slips: tuple) -> tuple | None:
-        """The slips of layers l, l−1, …, 1 (after ``slips`` of the layers above), or None."""
+    def explain(self) -> tuple | None:
+        """The simplest set of slips that reproduces every compared array, or None."""
+        self.best: tuple | None = None
+        self.best_cost: tuple[int, int] | None = None
+        self._search(self.md.L, None, ())
+        return self.best
+
+    def _worse(self, slips: tuple) -> bool:
+        return self.best_cost is not None and _cost(slips) >= self.best_cost
+
+    def _search(self, l: int, dA: np.ndarray | None, slips: tuple) -> None:
+        """Complete ``slips`` (of the layers above l) with layers l, l−1, …, 1."""
         for dZ, dA_used, act_slips in self.dz_options(l, dA):
             if self.spent > LAYER_SEARCH_BUDGET:
-                return None
-            if not self.fits(f"dZ{l}", dZ):
+                return
+            if self._worse(slips + act_slips) or not self.fits(f"dZ{l}", dZ):
                 continue
             dw = self.dw_fit(l, dZ, dA_used)
             db = self.db_fit(l, dZ, dA_used) if dw is not None else None
@@ -1755,19 +1769,35 @@ class _LayerSearch:
                 continue
             here = slips + act_slips + dw + db
             for dA_prev, passed in self.da_options(l, dZ, dA_used):
-                if not self.fits(f"dA{l - 1}", dA_prev):
+                if self._worse(here + passed) or not self.fits(f"dA{l - 1}", dA_prev):
                     continue
-                if l == 1:
-                    return here + passed
-                found = self.search(l - 1, dA_prev, here + passed)
-                if found is not None:
-                    return found
-        return None
+                if l > 1:
+                    self._search(l - 1, dA_prev, here + passed)
+                else:
+                    self.best, self.best_cost = here + passed, _cost(here + passed)
 
 
-def _several_mistakes(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
+def _group(s: _Slip) -> tuple:
+    """Slips that are one mistake made in several layers share a group."""
+    return ("factor", s.kind, s.ratio < 0) if s.ratio is not None else (s.slot, s.id, s.act)
+
+
+def _cost(slips) -> tuple[int, int]:
+    """How complex an explanation is: distinct mistakes first, then slips counted per layer."""
+    real = [s for s in slips if not s.acceptable]
+    return len({_group(s) for s in real}), len(real)
+
+
+def _several_mistakes(obs, compared, exp, ctx: _Ctx, most: int | None = None
+                      ) -> list[Finding] | None:
     """Findings naming several mistakes that together reproduce every compared array, found
-    layer by layer (:class:`_LayerSearch`); None when no such set of slips fits."""
+    layer by layer (:class:`_LayerSearch`); None when no such set of slips fits.
+
+    With ``most`` (the number of causes the per-array pass names, none of them left open), the
+    slips are preferred only if they include one that is passed back (the output gradient, an
+    activation derivative, dA_prev: one place that explains the layers below, as a
+    whole-network candidate is preferred to per-array slips) and name at most ``most`` causes.
+    """
     md = ctx.model
     if md is None or not compared:
         return None
@@ -1777,13 +1807,17 @@ def _several_mistakes(obs, compared, exp, ctx: _Ctx) -> list[Finding] | None:
     if any(k not in layer_keys and obs.get(k) is not None for k in compared):
         return None  # a wrong array the layer steps do not produce
     search = _LayerSearch(md, {k: v for k, v in compared.items() if k in layer_keys})
-    slips = search.search(L, None, ())
+    slips = search.explain()
     if slips is None:
         return None
     slips = [s for s in slips if not s.acceptable]
     if not slips:
         return None
-    return _several_findings(slips, obs, compared, md)
+    findings = _several_findings(slips, obs, compared, md)
+    if most is not None and (len(findings) > most or not any(
+            s.slot in ("output", "act", "dA_prev") for s in slips)):
+        return None
+    return findings
 
 
 def _several_findings(slips: list[_Slip], obs, compared, md: _Model) -> list[Finding]:
@@ -1791,8 +1825,7 @@ def _several_findings(slips: list[_Slip], obs, compared, md: _Model) -> list[Fin
     m = md.m
     groups: dict[tuple, list[_Slip]] = {}
     for s in slips:
-        key = ("factor", s.kind, s.ratio < 0) if s.ratio is not None else (s.slot, s.id, s.act)
-        groups.setdefault(key, []).append(s)
+        groups.setdefault(_group(s), []).append(s)
 
     def dz_wrong(l: int) -> bool:  # whether layer l's own dZ_l is wrong (a slip at or above)
         return any((t.slot in ("output", "act") and t.layer >= l)

@@ -17,7 +17,10 @@ selector picks (every layer, or only the first, middle or last one). A :class:`M
 metadata: ``id``, ``description``, the layers and keys it affects, the architectures it applies
 to, and the diagnosis ``kinds`` (and message ``words``) that :func:`checks.diagnosis.diagnose`
 must produce for it. ``acceptable`` mutants differ from the reference only by the one-sided
-derivative chosen at an exact kink and must *not* be flagged.
+derivative chosen at an exact kink and must *not* be flagged. *Composite* mutants plant two
+mistakes at once (``examples/implementations/buggy.py``: db without ``/ m`` and the relu backward
+``dA * relu(Z)``), in the same or in different layers; ``also`` lists what the diagnosis must say
+about the second one, so both must be named.
 
 Usage::
 
@@ -203,6 +206,9 @@ class Mutant:
         The architectures it applies to, in words (``eligible`` is the same as code).
     acceptable : bool
         True for a mistake-free variant (a kink convention): it must not be flagged.
+    also : tuple of (kinds, words)
+        A composite mutant's further planted mistakes: for each, one finding must have one of
+        ``kinds`` and contain ``words``, as for the first.
     """
 
     id: str
@@ -216,6 +222,11 @@ class Mutant:
     propagates: bool = False
     requires: str = "any network"
     acceptable: bool = False
+    also: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    def expectations(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Every (kinds, words) the diagnosis must produce: the first mistake's, then ``also``."""
+        return [(self.kinds, self.words), *self.also] if self.kinds else []
 
     def targets(self, net: Network) -> list[int]:
         """The layers where the mistake is planted in ``net`` (empty: does not apply)."""
@@ -263,7 +274,8 @@ class Mutant:
         return {"id": self.id, "description": self.description, "kinds": list(self.kinds),
                 "words": list(self.words), "layers": self.layers, "keys": list(self.keys),
                 "propagates": self.propagates, "requires": self.requires,
-                "acceptable": self.acceptable}
+                "acceptable": self.acceptable,
+                "also": [{"kinds": list(k), "words": list(w)} for k, w in self.also]}
 
 
 MUTANTS: dict[str, Mutant] = {}
@@ -687,6 +699,117 @@ _register("dA_prev_from_dA", "dA_prev = W.T @ dA: the activation derivative skip
           ("dA_prev",), ("passed back", "skipped"), _PrevFromDA,
           eligible=_both(_above_first, _hidden), keys=("dA",), propagates=True,
           requires="at least 3 layers")
+
+
+# Two mistakes at once.
+class _DBNoMeanReluValue(Backprop):
+    """examples/implementations/buggy.py: db without / m in every layer, and the relu backward
+    multiplying by relu(Z), the activation's value, instead of masking with Z > 0."""
+
+    def bias_grad(self, l, dZ, dA, b):
+        return np.sum(dZ, axis=1, keepdims=True)
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return dA * np.maximum(Z, 0.0)
+        return super().activation_backward(l, dA, Z, A)
+
+
+class _LastDWNoMeanSigmoidS(Backprop):
+    """dW_L without / m in the output layer, and dA * s in the hidden sigmoid layers."""
+
+    def weight_grad(self, l, dZ, A_prev, W):
+        if l == self.L:
+            return dZ @ A_prev.T + self.l2_grad(l, W)
+        return super().weight_grad(l, dZ, A_prev, W)
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return dA * A
+        return super().activation_backward(l, dA, Z, A)
+
+
+class _TanhLinearDWNoMean(_DWNoMean):
+    """In the tanh layers: dA * (1 − t) and dW without / m."""
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return dA * (1 - A)
+        return super().activation_backward(l, dA, Z, A)
+
+
+class _ReluInvertedDBMeanDivided(_DBMeanDivided):
+    """In the relu layers: the mask inverted and db = mean / m."""
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return _relu_inverted(self, l, dA, Z, A)
+        return super().activation_backward(l, dA, Z, A)
+
+
+class _PrevOverMDWSignLast(_PrevOverM):
+    """dA_prev = W.T @ dZ / m above the first layer, and dW_L with the wrong sign."""
+
+    def weight_grad(self, l, dZ, A_prev, W):
+        if l == self.L:
+            return -(dZ @ A_prev.T) / self.m + self.l2_grad(l, W)
+        return super().weight_grad(l, dZ, A_prev, W)
+
+
+class _L2MissingTanhValue(_L2Missing):
+    """No L2 term anywhere, and dA * tanh(Z) in the tanh layers."""
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return dA * np.tanh(Z)
+        return super().activation_backward(l, dA, Z, A)
+
+
+class _ReluValueDBNoKeepdims(Backprop):
+    """In the relu layers: dA * relu(Z) and db = np.sum(dZ, axis=1) / m, shape (n,)."""
+
+    def activation_backward(self, l, dA, Z, A):
+        if l in self.targets:
+            return dA * A
+        return super().activation_backward(l, dA, Z, A)
+
+    def bias_grad(self, l, dZ, dA, b):
+        if l in self.targets:
+            return np.sum(dZ, axis=1) / self.m
+        return super().bias_grad(l, dZ, dA, b)
+
+
+_VALUE = (_ACT, ("activation itself",))
+_register("buggy_py", "buggy.py: db without / m in every layer and the relu backward dA * relu(Z)",
+          ("times_m",), _MEAN, _DBNoMeanReluValue, eligible=_uses("relu"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a relu layer",
+          also=((_ACT, ("activation itself", "relu derivative")),))
+_register("dw_no_mean_last_sigmoid_s", "dW_L without / m, and dA * s in the hidden sigmoid "
+          "layers (different layers)", ("times_m",), _MEAN, _LastDWNoMeanSigmoidS,
+          eligible=_both(_hidden, _uses("sigmoid")), keys=("dZ", "dW", "db"), propagates=True,
+          requires="a hidden sigmoid layer",
+          also=((_ACT, ("s instead of s·(1−s)", "missing a factor")),))
+_register("tanh_not_squared_dw_no_mean", "in the tanh layers, dA * (1 − t) and dW without / m "
+          "(the same layers)", ("times_m",), _MEAN, _TanhLinearDWNoMean, eligible=_uses("tanh"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a tanh layer",
+          also=((_ACT, ("1−t instead of 1−t²",)),))
+_register("relu_inverted_db_mean_divided", "in the relu layers, the mask inverted and db = "
+          "np.mean(dZ, axis=1, keepdims=True) / m", ("over_m",), ("divided by m twice",),
+          _ReluInvertedDBMeanDivided, eligible=_uses("relu"), keys=("dZ", "dW", "db"),
+          propagates=True, requires="a relu layer", also=((_ACT, ("inverted",)),))
+_register("dA_prev_over_m_dw_sign_last", "dA_prev = W.T @ dZ / m above the first layer, and "
+          "dW_L = -(dZ @ A_prev.T) / m", ("dA_prev",), ("passed back", "per-example"),
+          _PrevOverMDWSignLast, eligible=_above_first, keys=("dA", "dW"), propagates=True,
+          requires="at least 2 layers", also=((("sign",), ("wrong sign",)),))
+_register("l2_missing_tanh_value", "no L2 term, and dA * tanh(Z) in the tanh layers",
+          ("l2_missing",), ("L2 term", "missing"), _L2MissingTanhValue,
+          eligible=_with_l2(_uses("tanh")), keys=("dZ", "dW", "db"), propagates=True,
+          requires="λ > 0 and a tanh layer", also=(_VALUE,))
+_register("relu_value_db_no_keepdims", "in the relu layers, dA * relu(Z) and db of shape (n,)",
+          _ACT, ("activation itself",), _ReluValueDBNoKeepdims,
+          eligible=lambda net, l: _uses("relu")(net, l) and net.layer_sizes[l] > 1,
+          keys=("dZ", "dW", "db"), propagates=True, requires="a relu layer wider than 1",
+          also=((("keepdims",), ("keepdims",)),))
 
 
 # Near misses.

@@ -38,8 +38,9 @@ def _context(net, params, X, Y, m=None):
 
 
 def _caught(mutant: Mutant, findings) -> bool:
-    return any(f.kind in mutant.kinds and all(w.lower() in f.message.lower()
-                                              for w in mutant.words) for f in findings)
+    """Every planted mistake (two for a composite mutant) named by a finding of its kind."""
+    return all(any(f.kind in kinds and all(w.lower() in f.message.lower() for w in words)
+                   for f in findings) for kinds, words in mutant.expectations())
 
 
 # --------------------------------------------------------------------------- the catalogue

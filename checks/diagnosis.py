@@ -475,7 +475,7 @@ STEP_CANDIDATES: tuple[StepCandidate, ...] = (
                   lambda md, l, dZ, dA: _if_square(md.W(l), lambda: md.W(l) @ dZ)),
     StepCandidate("reshape_not_transpose", "dA_prev", "dA_prev", "reshape(W{l})·dZ{l}",
                   "W{l}ᵀ·dZ{l}", "W{l} must be transposed: a reshape to the transposed shape "
-                  "keeps the entries in memory order (use W{l}.T, not W{l}.reshape)",
+                  "keeps the entries in memory order; use W{l}.T, not W{l}.reshape",
                   lambda md, l, dZ, dA: (None if md.W(l).shape[0] == md.W(l).shape[1]
                                          else md.W(l).reshape(md.W(l).shape[::-1]) @ dZ)),
     StepCandidate("dA_prev_over_m", "dA_prev", "dA_prev", "W{l}ᵀ·dZ{l}/m", "W{l}ᵀ·dZ{l}",
@@ -1050,8 +1050,12 @@ def _hyp_obs_single(name: str, a: np.ndarray, e: np.ndarray, ctx: _Ctx) -> _Obs 
                 and _equal(a, h.grads[name]) and not _equal(e, h.grads[name])
                 and all(k in h.grads and _equal(v, h.grads[k]) for k, v in peers.items()))
 
-    local = [h for h in ctx.hypotheses if layer in h.origin and fits(h)]
-    others = [h for h in ctx.hypotheses if layer not in h.origin and fits(h)]
+    def here(h):  # dA_{l-1} is passed back by layer l
+        return layer in h.origin or (h.kind == "dA_prev" and name.startswith("dA")
+                                     and layer is not None and layer + 1 in h.origin)
+
+    local = [h for h in ctx.hypotheses if here(h) and fits(h)]
+    others = [h for h in ctx.hypotheses if not here(h) and fits(h)]
     matches = local + others
     if not matches:
         return None
@@ -1334,6 +1338,7 @@ def diagnose_array(name: str, analytic, expected, context: Mapping | None = None
         raise TypeError(f"name must be a non-empty str, got {name!r}")
     e = _expected_array(name, expected)
     ctx = _Ctx(context)
+    ctx.observed = {name}
     md = ctx.model_for(name, e)
     if md is not None:  # exact where the caller's truth may be an estimate
         e = md.true[name]
@@ -1750,6 +1755,8 @@ class _LayerSearch:
         """The simplest set of slips that reproduces every compared array, or None."""
         self.best: tuple | None = None
         self.best_cost: tuple[int, int] | None = None
+        #: (k, slips): the deepest layer k no choice explains, and the slips found above it
+        self.partial: tuple[int, tuple] | None = None
         self._search(self.md.L, None, ())
         return self.best
 
@@ -1758,6 +1765,7 @@ class _LayerSearch:
 
     def _search(self, l: int, dA: np.ndarray | None, slips: tuple) -> None:
         """Complete ``slips`` (of the layers above l) with layers l, l−1, …, 1."""
+        fitted = False
         for dZ, dA_used, act_slips in self.dz_options(l, dA):
             if self.spent > LAYER_SEARCH_BUDGET:
                 return
@@ -1771,10 +1779,15 @@ class _LayerSearch:
             for dA_prev, passed in self.da_options(l, dZ, dA_used):
                 if self._worse(here + passed) or not self.fits(f"dA{l - 1}", dA_prev):
                     continue
+                fitted = True
                 if l > 1:
                     self._search(l - 1, dA_prev, here + passed)
                 else:
                     self.best, self.best_cost = here + passed, _cost(here + passed)
+        if not fitted and self.best is None and (
+                self.partial is None or l < self.partial[0]
+                or (l == self.partial[0] and _cost(slips) < _cost(self.partial[1]))):
+            self.partial = (l, slips)
 
 
 def _group(s: _Slip) -> tuple:
@@ -1809,7 +1822,7 @@ def _several_mistakes(obs, compared, exp, ctx: _Ctx, most: int | None = None
     search = _LayerSearch(md, {k: v for k, v in compared.items() if k in layer_keys})
     slips = search.explain()
     if slips is None:
-        return None
+        return _partly_explained(search.partial, obs, compared, md) if most is None else None
     slips = [s for s in slips if not s.acceptable]
     if not slips:
         return None
@@ -1820,8 +1833,45 @@ def _several_mistakes(obs, compared, exp, ctx: _Ctx, most: int | None = None
     return findings
 
 
-def _several_findings(slips: list[_Slip], obs, compared, md: _Model) -> list[Finding]:
-    """One finding per mistake, merged over the layers it is made in, top layer first."""
+def _partly_explained(partial, obs, compared, md: _Model) -> list[Finding] | None:
+    """When no set of slips explains every layer: the mistakes found above the deepest layer k
+    that nothing explains, and a finding for what is left from layer k down — used only if they
+    explain an array above k that the per-array pass left open (otherwise it says as much)."""
+    if partial is None:
+        return None
+    k, above = partial
+    above = [s for s in above if not s.acceptable]
+
+    def owner(n: str) -> int:  # the layer that computes n (dA_{l-1} is passed back by layer l)
+        return (_layer_of(n) or 0) + (1 if n.startswith("dA") else 0)
+
+    if not above or not any(o is not None and o.kind in _OPEN_KINDS and owner(n) > k
+                            for n, o in obs.items() if n in compared):
+        return None
+    findings = _several_findings(above, obs, compared, md, lowest=k + 1)
+
+    def wrong_keys(l: int) -> list[str]:
+        return [n for n in (f"dZ{l}", f"dW{l}", f"db{l}", f"dA{l - 1}")
+                if n in compared and obs.get(n) is not None]
+
+    here = wrong_keys(k) or [n for n in (f"dW{k}", f"db{k}") if n in compared]
+    below = [l for l in range(1, k) if wrong_keys(l)]
+    v = _verbs(len(here))
+    text = (f"{_join(here)} {v['is']} wrong beyond that: even with what layer {k + 1} passes "
+            f"back (its mistake included), no known slip in layer {k} reproduces {v['it']}; "
+            f"look at layer {k}'s activation derivative, at what it uses as A_prev and at how "
+            f"it computes dW{k} and db{k}")
+    if below:
+        text += (f" ({_layers(below)} may be wrong only as a consequence)")
+    names = tuple(here + [n for l in reversed(below) for n in wrong_keys(l)])
+    return findings + [Finding(names, "lower_layers", text,
+                               {"from_layer": k, "explained_layers": list(range(k + 1, md.L + 1))})]
+
+
+def _several_findings(slips: list[_Slip], obs, compared, md: _Model, lowest: int = 1
+                      ) -> list[Finding]:
+    """One finding per mistake, merged over the layers it is made in, top layer first
+    (``lowest``: the lowest layer the slips account for)."""
     m = md.m
     groups: dict[tuple, list[_Slip]] = {}
     for s in slips:
@@ -1836,7 +1886,7 @@ def _several_findings(slips: list[_Slip], obs, compared, md: _Model) -> list[Fin
                 if k in compared and obs.get(k) is not None]
 
     own = {s.layer for s in slips if s.slot != "dA_prev"}
-    consequence = [l for l in range(1, md.L + 1) if l not in own and wrong_keys(l)]
+    consequence = [l for l in range(lowest, md.L + 1) if l not in own and wrong_keys(l)]
     ordered = sorted(groups.values(), key=lambda g: (-max(s.layer for s in g),
                                                      _SLOTS.index(g[0].slot)))
     findings: list[Finding] = []
@@ -1956,13 +2006,15 @@ def _merge_and_summarise(obs, compared, ctx: _Ctx) -> list[Finding]:
                        f"{top} passes back (dA{top - 1} = W{top}ᵀ·dZ{top}) is not affected by its "
                        f"mistake" if seen else f"nothing shows that layer {top} passes back "
                        f"anything wrong")
+                unnamed = ("that no known slip explains" if ctx.model is not None else
+                           "(the diagnosis needs the network, its parameters, X and Y to try to "
+                           "name it)")
                 text = (f"{_layers(layers)} {are} wrong too, and not as a consequence of the "
                         f"mistake in layer {top}: {why} (db is never passed back). "
                         f"{_layers(layers).capitalize()} {'has' if len(layers) == 1 else 'have'} "
-                        f"a mistake of {'its' if len(layers) == 1 else 'their'} own that no "
-                        f"known slip explains: look at how dA{top - 1} is passed back from layer "
-                        f"{top}, at the activation derivatives and at what each layer uses as "
-                        f"A_prev")
+                        f"a mistake of {'its' if len(layers) == 1 else 'their'} own {unnamed}: "
+                        f"look at how dA{top - 1} is passed back from layer {top}, at the "
+                        f"activation derivatives and at what each layer uses as A_prev")
                 summary = _Obs("lower_layers", names, _esc(text),
                                {"right_layers": right, "wrong_layers": wrong,
                                 "from_layer": top}, None)

@@ -8,17 +8,21 @@ take their truth from the autograd oracle.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from checks import diagnosis
+from checks import diagnosis, tolerances
 from checks.diagnosis import KINDS, Finding, diagnose, diagnose_array
 from checks.mutants import example_case
 from checks.oracle import oracle_gradients
+from reference import Network
 
 RNG_SEED = 1234
+BUGGY = Path(__file__).resolve().parents[1] / "examples" / "implementations" / "buggy.py"
 
 
 @pytest.fixture
@@ -55,6 +59,18 @@ def test_finding_is_frozen_validated_and_serialisable():
 def test_tolerances_are_ordered():
     assert 0 < diagnosis.MATCH_RTOL < diagnosis.SCALE_RTOL < diagnosis.NEAR_MISS_RTOL < 1e-2
     assert diagnosis.FACTOR_RTOL < 1e-3 and diagnosis.NEAR_MISS_MAX_ELEMENTS >= 1
+    assert diagnosis.FLAG_RTOL < diagnosis.MATCH_RTOL
+
+
+def test_tolerances_live_in_the_tolerances_module_and_flag_like_the_checker():
+    for name in ("MATCH_RTOL", "MATCH_ATOL", "FLAG_RTOL", "FLAG_ATOL", "MODEL_RTOL", "SCALE_RTOL",
+                 "FACTOR_RTOL", "SCALE_MIN_SUPPORT", "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS",
+                 "FIT2_MIN_SIZE", "COLLINEAR_COS"):
+        assert getattr(diagnosis, name) == getattr(tolerances, "DIAGNOSIS_" + name), name
+        assert "DIAGNOSIS_" + name in tolerances.__all__
+    table = tolerances.fd_tolerances(np.float64)
+    assert (diagnosis.FLAG_RTOL, diagnosis.FLAG_ATOL) == (table["autograd_rtol"],
+                                                          table["autograd_atol"])
 
 
 # --------------------------------------------------------------------------- equal means silent
@@ -64,6 +80,22 @@ def test_equal_up_to_rounding_gives_no_finding(arrays):
     assert diagnose_array("dW2", noise, e, {"m": 16}) is None
     assert diagnose({"dW2": noise, "db2": b.copy()}, {"dW2": e, "db2": b}, {"m": 16}) == []
     assert diagnose({}, {}, None) == []
+
+
+def test_a_difference_the_checker_flags_is_reported_even_below_the_match_tolerance(arrays):
+    _, e, b = arrays
+    wrong = e.copy()
+    wrong[2, 3] += 3e-10 * np.max(np.abs(e))  # below MATCH_RTOL, above the checker's rule
+    assert np.max(np.abs(wrong - e)) < diagnosis.MATCH_RTOL * np.max(np.abs(e))
+    f = diagnose_array("dW2", wrong, e, {"m": 16})
+    assert f.kind == "near_miss" and f.details["elements"] == [[2, 3]]
+    assert f.message.startswith("1 of 40 elements differs: dW2[2,3] is ")
+    [g] = diagnose({"dW2": wrong, "db2": b.copy()}, {"dW2": e, "db2": b}, {"m": 16})
+    assert (g.kind, g.names) == ("near_miss", ("dW2",))
+    everywhere = e * (1 + 4e-10 * np.sign(e))  # every element, still below MATCH_RTOL
+    f = diagnose_array("dW2", everywhere, e, {"m": 16})
+    assert f.kind == "near_miss" and "40 of 40 elements of dW2 differ slightly" in f.message
+    assert "4.0e-10 of the largest entry" in f.message
 
 
 def test_optional_intermediates_may_be_absent_but_parameters_may_not(arrays):
@@ -356,6 +388,131 @@ def test_whole_network_explanation_beats_per_array_findings():
     [f] = diagnose(analytic, truth, _ctx(net, params, X, Y))
     assert f.kind == "activation_derivative" and "1−t instead of 1−t²" in f.message
     assert "dW3 and db3 are right" in f.message and "layer 1 is wrong only as a consequence" in f.message
+
+
+def test_a_lower_layer_is_not_blamed_on_a_mistake_that_is_not_passed_back():
+    net, params, X, Y, truth = _net_case()
+    rng = np.random.default_rng(5)
+    analytic = {k: v for k, v in truth.items() if k[1] in "Wb"}
+    analytic["db3"] = 16 * analytic["db3"]  # db is never passed back
+    for k in ("dW2", "db2", "dW1", "db1"):
+        analytic[k] = analytic[k] + rng.standard_normal(analytic[k].shape)
+    for ctx in (_ctx(net, params, X, Y), {"m": 16}):
+        findings = diagnose(analytic, truth, ctx)
+        assert [f.kind for f in findings] == ["times_m", "lower_layers"]
+        text = findings[1].message
+        assert "not as a consequence of the mistake in layer 3" in text
+        assert "dW3 is right" in text and "db is never passed back" in text
+        assert "mistake of their own" in text and "probably only as a consequence" not in text
+
+
+# --------------------------------------------------------------------------- several mistakes
+def _buggy_gradients():
+    """examples/implementations/buggy.py: db without 1/m, relu backward dA * relu(Z)."""
+    spec = importlib.util.spec_from_file_location("buggy_example", BUGGY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.gradients
+
+
+def test_buggy_py_gets_both_mistakes_named_and_no_false_consequence():
+    net, params, X, Y, truth = _net_case("relu_bce")
+    analytic = _buggy_gradients()(params, X, Y)
+    findings = diagnose(analytic, truth, _ctx(net, params, X, Y))
+    assert [f.kind for f in findings] == ["times_m", "activation_derivative"]
+    mean, relu = findings
+    assert mean.names == ("db3", "db2", "db1")
+    assert mean.message.startswith("db3, db2 and db1 are m = 16 times too large: the 1/m "
+                                   "averaging is missing")
+    assert relu.message.startswith("dW2 and dW1 match the activation value A = g(Z) instead of "
+                                   "the mask [Z > 0] as the relu derivative in layers 1–2")
+    assert {"dW2", "dW1"} <= set(relu.names) and "dW3" not in relu.names
+    assert all("consequence" not in f.message for f in findings)
+
+
+def test_two_mistakes_in_one_layer_and_a_third_below():
+    net, params, X, Y, truth = _net_case("tanh_square_l2")
+    _, cache = net.forward(params, X)
+    lam, m = net.l2, X.shape[1]
+    analytic, dZ = {}, truth["dZ3"]
+    for l in (3, 2, 1):  # layer 2: tanh derivative 1 − t and dW without the 1/m; layer 1: no L2
+        data = dZ @ cache[f"A{l - 1}"].T / m
+        analytic[f"dW{l}"] = (m * data if l == 2 else data) + (lam / m * params[f"W{l}"]
+                                                             if l != 1 else 0)
+        analytic[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
+        dA = params[f"W{l}"].T @ dZ
+        if l > 1:
+            A = cache[f"A{l - 1}"]
+            dZ = dA * ((1 - A) if l == 3 else (1 - A ** 2))
+    findings = diagnose(analytic, truth, _ctx(net, params, X, Y))
+    assert [f.kind for f in findings] == ["activation_derivative", "times_m", "l2_missing"]
+    assert "1−t instead of 1−t²" in findings[0].message and "layer 2" in findings[0].message
+    assert findings[1].names == ("dW2",) and "the 1/m averaging is missing" in findings[1].message
+    assert findings[2].names == ("dW1",) and "L2 term λ/m·W1 is missing" in findings[2].message
+
+
+def test_a_layer_that_no_slip_explains_is_left_unexplained_below_the_named_mistakes():
+    net, params, X, Y, truth = _net_case("relu_bce")
+    analytic = _buggy_gradients()(params, X, Y)
+    dW1 = analytic["dW1"]
+    analytic["dW1"] = dW1 * (1 + 1e-6 * np.arange(dW1.size).reshape(dW1.shape))  # no candidate
+    findings = diagnose(analytic, truth, _ctx(net, params, X, Y))
+    assert [f.kind for f in findings] == ["times_m", "activation_derivative", "lower_layers"]
+    assert findings[0].names == ("db3", "db2")
+    assert "relu derivative in layer 2" in findings[1].message and "dW1" not in findings[1].names
+    assert findings[2].names == ("dW1", "db1")
+    assert "no known slip in layer 1 reproduces them" in findings[2].message
+    assert all("only as a consequence" not in f.message for f in findings)
+
+
+# --------------------------------------------------------------------------- all zeros
+def test_an_all_zero_gradient_is_all_zeros_even_when_a_candidate_gives_zeros_too():
+    net, params, X, Y = example_case("relu_bce", seed=2)
+    params["b3"] = params["b3"] - 30.0  # every Z3 < 0: relu's derivative at the output is 0
+    truth = oracle_gradients(net, params, X, Y)
+    analytic = {k: np.zeros_like(v) for k, v in truth.items() if k[1] in "Wb"}
+    [f] = diagnose(analytic, truth, _ctx(net, params, X, Y))
+    assert f.kind == "zero" and "all zeros" in f.message and "relu" not in f.message
+    assert set(f.names) == set(analytic)
+
+
+def test_all_zero_arrays_come_first():
+    net, params, X, Y, truth = _net_case()
+    analytic = {k: v for k, v in truth.items() if k[1] in "Wb"}
+    analytic["dW3"], analytic["dW1"] = 16 * analytic["dW3"], np.zeros_like(analytic["dW1"])
+    findings = diagnose(analytic, truth, _ctx(net, params, X, Y))
+    assert [(f.kind, f.names) for f in findings][0] == ("zero", ("dW1",))
+    assert ("times_m", ("dW3",)) in [(f.kind, f.names) for f in findings]
+
+
+# --------------------------------------------------------------------------- dA_prev of layer 1
+def _one_layer_case(n_out, n_in, m=5, seed=1):
+    """A single layer as the grader replays it: a linear layer, half-square target Y = A − dZ."""
+    rng = np.random.default_rng(seed)
+    W, b = rng.standard_normal((n_out, n_in)), rng.standard_normal((n_out, 1))
+    A_prev, dZ = rng.standard_normal((n_in, m)), rng.standard_normal((n_out, m))
+    net = Network([n_in, n_out], ["linear"], "half_square")
+    params = {"W1": W, "b1": b}
+    A, cache = net.forward(params, A_prev)
+    Y = A - dZ
+    truth = oracle_gradients(net, params, A_prev, Y)
+    ctx = {"m": m, "net": net, "params": params, "cache": cache, "X": A_prev, "Y": Y}
+    return W, dZ, truth, ctx
+
+
+@pytest.mark.parametrize("n_out,n_in,words", [
+    (3, 3, "dA0 is computed as W1·dZ1 instead of W1ᵀ·dZ1 in layer 1 (W1 must be transposed)"),
+    (2, 3, "dA0 is computed as reshape(W1)·dZ1 instead of W1ᵀ·dZ1 in layer 1 (W1 must be "
+           "transposed: a reshape"),
+], ids=["square-no-transpose", "reshape"])
+def test_dA_prev_without_the_transpose_is_named_in_layer_1(n_out, n_in, words):
+    W, dZ, truth, ctx = _one_layer_case(n_out, n_in)
+    wrong = W.reshape(n_in, n_out) @ dZ  # W itself when square
+    analytic = {"dW1": truth["dW1"], "db1": truth["db1"], "dA0": wrong}
+    [f] = diagnose(analytic, {k: truth[k] for k in analytic}, ctx)
+    assert f.kind == "dA_prev" and words in f.message and f.message.startswith("dW1 and db1 are right")
+    f = diagnose_array("dA0", wrong, truth["dA0"], ctx)
+    assert f.kind == "dA_prev" and f.message.startswith(words)
 
 
 # --------------------------------------------------------------------------- degrading context

@@ -50,7 +50,8 @@ def test_catalogue_has_at_least_30_real_mistakes_with_valid_metadata():
     for mu in MUTANTS.values():
         assert mu.id and mu.description and mu.requires
         assert set(mu.kinds) <= set(KINDS), mu.id
-        assert bool(mu.kinds) != mu.acceptable, mu.id
+        assert all(set(kinds) <= set(KINDS) and kinds and words for kinds, words in mu.also), mu.id
+        assert bool(mu.kinds) != mu.acceptable and not (mu.acceptable and mu.also), mu.id
         assert mu.layers in ("all", "first", "middle", "last")
         assert set(mu.keys) <= {"dW", "db", "dZ", "dA"}
         json.dumps(mu.to_dict())
@@ -64,6 +65,24 @@ def test_catalogue_covers_the_required_mistakes():
         assert kind in kinds
     layers = {mu.layers for mu in MUTANTS.values()}
     assert {"first", "middle", "last"} <= layers
+
+
+def test_catalogue_has_composite_mutants_in_the_same_and_in_different_layers():
+    composite = {mu.id: mu for mu in MUTANTS.values() if mu.also}
+    assert len(composite) >= 5 and "buggy_py" in composite
+    for mu in composite.values():  # two different mistakes: two different findings
+        assert not set(mu.kinds) & {k for kinds, _ in mu.also for k in kinds}, mu.id
+
+
+def test_buggy_py_mutant_names_both_mistakes_and_no_false_consequence():
+    mutant = MUTANTS["buggy_py"]
+    net, params, X, Y = example_case("relu_bce", seed=3)
+    findings = diagnose(mutant(net, params, X, Y), oracle_gradients(net, params, X, Y),
+                        _context(net, params, X, Y))
+    assert [f.kind for f in findings] == ["times_m", "activation_derivative"]
+    assert findings[0].names == ("db3", "db2", "db1")
+    assert {"dZ2", "dZ1"} <= set(findings[1].names) and "dZ3" not in findings[1].names
+    assert all("consequence" not in f.message for f in findings)
 
 
 @pytest.mark.parametrize("mutant_id", sorted(MUTANTS))

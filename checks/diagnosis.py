@@ -40,9 +40,26 @@ candidates that give the very same numbers are mentioned ("it fits equally well:
 slips (a missing 1/m, …) are better named array by array, so as whole-network candidates they
 are only tried for what the per-array pass leaves unexplained. Differences that only come from
 the one-sided derivative chosen at an exact kink (e.g. a relu mask ``Z >= 0``) are not mistakes
-and give no finding. Without a matching candidate the per-array findings are merged ("dW1, dW2
-and dW3 are m = 16 times too large") and summarised by layer ("dW3 and db3 are right, layers 1–2
-are wrong: look at how dA_prev is passed back").
+and give no finding. Arrays that are all zeros (where the truth is not) are reported as such,
+first, and no candidate that happens to give zeros too is claimed for them.
+
+*Several mistakes* (:class:`_LayerSearch`): when no single candidate fits and the per-array pass
+leaves a cause open (or names more causes than a set of slips that includes one passed back),
+the layers are explained one at a time from the output down. Layer l receives the true dA_l, or
+the dA_l that the mistakes already found above it pass back, and may have at most one slip per
+step: the output gradient or the activation derivative, dW and db (a named factor or a step
+candidate) and dA_prev — e.g. ``examples/implementations/buggy.py``: "db3, db2 and db1 are m = 8
+times too large: the 1/m averaging is missing" and "dW2 and dW1 match the activation value
+A = g(Z) instead of the mask [Z > 0] as the relu derivative in layers 1–2". The simplest
+explanation that reproduces every compared array wins; when the layers are explained only down
+to some layer k, the mistakes above k are named and layer k is said to have a further mistake
+that no known slip explains.
+
+Otherwise the per-array findings are merged ("dW1, dW2 and dW3 are m = 16 times too large") and
+summarised by layer ("dW3 and db3 are right, layers 1–2 are wrong: look at how dA_prev is passed
+back"). Lower layers are called wrong "as a consequence" of a mistake in layer ``top`` only when
+layer ``top`` is seen to pass something wrong back (dW_top, or dZ_top or dA_{top-1} when given,
+is wrong); a mistake in db_top alone is never passed back, so then they have one of their own.
 
 The network in ``context`` is used only if it reproduces ``expected`` (to ``MODEL_RTOL``); its
 exact gradients then stand in for ``expected``, which may be a finite-difference estimate.
@@ -117,7 +134,8 @@ KINDS: dict[str, str] = {
     "a_prev": "dW uses the wrong activation in place of A_prev",
     "bias": "db is computed from the wrong quantity or over the wrong entries",
     "near_miss": "a single element or a tiny relative error",
-    "lower_layers": "the upper layers are right, the lower ones wrong, with no matching cause",
+    "lower_layers": "lower layers are wrong by a mistake of their own that no candidate names "
+                    "(what the layers above pass back is right, or accounted for)",
     "propagated": "lower layers are wrong, probably as a consequence of an upper layer",
     "mismatch": "no recognised pattern: the relative error and the worst element",
 }

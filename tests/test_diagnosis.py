@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from checks import diagnosis, tolerances
+from checks.api import check_network
 from checks.diagnosis import KINDS, Finding, diagnose, diagnose_array
 from checks.mutants import example_case
 from checks.oracle import oracle_gradients
@@ -96,6 +97,21 @@ def test_a_difference_the_checker_flags_is_reported_even_below_the_match_toleran
     f = diagnose_array("dW2", everywhere, e, {"m": 16})
     assert f.kind == "near_miss" and "40 of 40 elements of dW2 differ slightly" in f.message
     assert "4.0e-10 of the largest entry" in f.message
+
+
+def test_every_array_the_checker_fails_gets_a_finding():
+    net, params, X, Y = example_case("relu_bce", seed=4)
+
+    def almost(p, X_, Y_):
+        _, grads = net.gradients(p, X_, Y_)
+        grads["dW2"] = grads["dW2"].copy()
+        grads["dW2"][1, 2] += 3e-10 * np.max(np.abs(grads["dW2"]))
+        return grads
+
+    result = check_network(almost, net, params, X, Y, oracle="autograd")
+    assert not result.passed
+    assert [(f.kind, f.names) for f in result.diagnosis] == [("near_miss", ("dW2",))]
+    assert "dW2[1,2]" in result.diagnosis[0].message
 
 
 def test_optional_intermediates_may_be_absent_but_parameters_may_not(arrays):

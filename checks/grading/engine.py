@@ -375,7 +375,8 @@ _WEAK_FINDINGS = ("m_or_2", "near_miss", "scale", "mismatch", "lower_layers")
 #: A per-layer function's outputs as the one-layer network the diagnosis replays.
 _LAYER_NAMES = {"dA_prev": "dA0", "dW": "dW1", "db": "db1", "dZ": "dZ1"}
 #: The one-layer network's other symbols, in a per-layer function's words.
-_LAYER_SYMBOLS = {"dA1": "dA", "A0": "A_prev", "Z1": "Z", "A1": "A", "W1": "W", "b1": "b"}
+_LAYER_SYMBOLS = {"dA1": "dA", "A0": "A_prev", "Z1": "Z", "A1": "A", "W1": "W", "b1": "b",
+                  "dZ1": "dZ"}
 
 
 def _reword(text: str, names: Mapping[str, str], layer_mode: bool) -> str:
@@ -389,8 +390,10 @@ def _reword(text: str, names: Mapping[str, str], layer_mode: bool) -> str:
     table = {k: v for k, v in table.items() if k != v}
     if not table:
         return text
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(table, key=len, reverse=True)))
-                         + r")\b")
+    # ASCII word boundaries: "W1ᵀ" must match W1 ("ᵀ" is a letter to the regex engine's \b)
+    pattern = re.compile(r"(?<![A-Za-z0-9_])("
+                         + "|".join(map(re.escape, sorted(table, key=len, reverse=True)))
+                         + r")(?![A-Za-z0-9_])")
     return pattern.sub(lambda m: table[m.group(1)], text)
 
 

@@ -62,13 +62,15 @@ class CheckerUnavailable(RuntimeError):
 class Problem:
     """A network, parameters, a batch and the correct gradient, in NumPy and as flat vectors."""
 
-    def __init__(self, layer_sizes: Sequence[int], m: int, seed: int = 0) -> None:
+    def __init__(self, layer_sizes: Sequence[int], m: int, seed: int = 0,
+                 hidden: str = "relu") -> None:
         from reference import Network
 
         self.layer_sizes = list(layer_sizes)
         self.m = m
+        self.hidden = hidden
         self.net = Network(self.layer_sizes,
-                           ["relu"] * (len(layer_sizes) - 2) + ["sigmoid"], "bce")
+                           [hidden] * (len(layer_sizes) - 2) + ["sigmoid"], "bce")
         plist = peers.init_mlp(layer_sizes, seed)
         self.names = [f"{p}{l}" for l in range(1, self.net.L + 1) for p in "Wb"]
         self.params = dict(zip(self.names, plist, strict=True))
@@ -89,8 +91,9 @@ class Problem:
         return out
 
 
-def make_problem(layer_sizes: Sequence[int], m: int, seed: int = 0) -> Problem:
-    return Problem(layer_sizes, m, seed)
+def make_problem(layer_sizes: Sequence[int], m: int, seed: int = 0,
+                 hidden: str = "relu") -> Problem:
+    return Problem(layer_sizes, m, seed, hidden)
 
 
 # --------------------------------------------------------------------------- naive loop
@@ -375,9 +378,11 @@ def planted_localisation(problem: Problem, *, repeats: int = 1, seed: int = 0,
     localised = bool(found) and all(f == (name, index) for f in found)
     return {"seconds": timing.median, "timing": timing.to_dict(),
             "evaluations": int(result.evaluations), "passed": bool(result.passed),
-            "error": None, "planted": [name, list(index)], "delta": delta,
+            "check_seconds": result.seconds, "error": None, "planted": [name, list(index)], "delta": delta,
             "found": [[n, list(i)] for n, i in found], "localised": localised,
             "failed_draws": sum(d.failed for d in result.draws), "draws": len(result.draws),
+            "kink_draws": sum(d.kink for d in result.draws), "hidden": problem.hidden,
+            "localisation_evaluations": sum(loc.evaluations for loc in result.localisations),
             "diagnosis": len(result.diagnosis),
             "call": f"check_network(wrong_gradients, net, params, X, Y, mode='directional', "
                     f"oracle={oracle!r}, intermediates=False)",
@@ -440,6 +445,10 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
     big: dict = {"layer_sizes": list(layer_sizes), "m": m, "P": problem.P, "skipped": {}}
     jobs = {"full": lambda: gradref_run(problem, "full", repeats=1),
             "planted": lambda: planted_localisation(problem, repeats=repeats),
+            # the same without kinks (tanh hidden layers): separates "a draw crossed a ReLU
+            # kink" from "bisection is slow" when the planted error is not localised
+            "planted_tanh": lambda: planted_localisation(
+                make_problem(layer_sizes, m, hidden="tanh"), repeats=repeats),
             "naive": lambda: naive_run(problem, subset=naive_subset),
             "gradcheck_slow": lambda: gradcheck_run(problem, fast=False, subset=gradcheck_subset)}
     for key, job in jobs.items():

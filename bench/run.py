@@ -282,14 +282,16 @@ def format_report(results: dict) -> str:
                 lines.append(f"{size:6} {e['P']:>9,} {method:20} skipped: {why}")
         big = chk.get("large", {})
         full = big.get("full")
-        for key in ("naive", "gradcheck_slow", "full", "planted"):
+        for key in ("naive", "gradcheck_slow", "full", "planted", "planted_tanh"):
             r = big.get(key)
             if r:
                 star = "*" if r.get("extrapolated") else " "
-                speed = full["seconds"] / r["seconds"] if full and key != "planted" else None
+                planted = key.startswith("planted")
+                speed = full["seconds"] / r["seconds"] if full and not planted else None
                 verdict = {True: "pass", False: "FAIL", None: "-"}[r.get("passed")]
-                extra = (f"  planted {r['planted']}, found {r['found']}, "
-                         f"{r['failed_draws']}/{r['draws']} draws failed" if key == "planted" else "")
+                extra = (f"  {r['hidden']} hidden; planted {r['planted']}, found {r['found']}; "
+                         f"{r['failed_draws']}/{r['draws']} draws failed, {r['kink_draws']} crossed "
+                         f"a kink" if planted else "")
                 lines.append(f"{'large':6} {big.get('P', 0):>9,} {key:20} {_fmt_s(r['seconds']):>9}{star} "
                              f"{r['evaluations']:>13,} {_fmt(r.get('error'), '.2e'):>9} "
                              f"{verdict:>7} {_fmt(speed, '.4f'):>7}{extra}")
@@ -329,7 +331,7 @@ def profile_names(cfg: dict) -> list[str]:
     names += [f"checker.{size}.{method}" for size in cfg["checker"]["sizes"]
               for method in ("naive", "gradref_full", "gradref_full_default", "gradref_sampled",
                              "gradref_directional", "gradcheck_slow", "gradcheck_fast")]
-    names += ["checker.large.full", "checker.large.planted"]
+    names += ["checker.large.full", "checker.large.planted", "checker.large.planted_tanh"]
     return names
 
 
@@ -367,7 +369,10 @@ def run_profile(name: str, cfg: dict, top: int = 30) -> int:
         sizes, m = c["large"] if parts[1] == "large" else c["sizes"][parts[1]]
         problem = checker.make_problem(sizes, m)
         method = parts[2]
-        if method in ("full", "planted"):
+        if method in ("full", "planted", "planted_tanh"):
+            if method == "planted_tanh":
+                problem = checker.make_problem(sizes, m, hidden="tanh")
+
             def target():
                 return (checker.gradref_run(problem, "full") if method == "full"
                         else checker.planted_localisation(problem))
@@ -385,7 +390,7 @@ def run_profile(name: str, cfg: dict, top: int = 30) -> int:
                 "gradcheck_fast": lambda: checker.gradcheck_run(problem, fast=True),
             }[method]
         label = "1 call"
-        if "gradref" in method or method in ("full", "planted"):
+        if "gradref" in method or method in ("full", "planted", "planted_tanh"):
             try:
                 checker.warm_up_gradref()
             except checker.CheckerUnavailable as exc:

@@ -75,7 +75,8 @@ class NetworkObjective:
     changed branch (boolean (n_l, m) arrays)."""
 
     def __init__(self, net, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
-                 packer: Packer, eps: float) -> None:
+                 packer: Packer, eps: float, gains: Mapping[str, np.ndarray] | None = None
+                 ) -> None:
         from .network_fd import noise_scale
 
         self.net, self.X, self.Y, self.packer = net, X, Y, packer
@@ -85,7 +86,7 @@ class NetworkObjective:
         self.losses0 = net._losses(self.cache0, Y)
         self.f0 = net._cost(P, self.cache0, Y)
         l2 = sum(float(np.sum(P[f"W{l}"] ** 2)) for l in range(1, net.L + 1)) if net.l2 else 0.0
-        self.noise = eps * (float(np.mean(noise_scale(net, P, self.cache0, Y)))
+        self.noise = eps * (float(np.mean(noise_scale(net, P, self.cache0, Y, gains)))
                             + net.l2 / (2.0 * self.m) * l2)
         self.kinks = {l: a.kinks for l, a in enumerate(net.activations, start=1) if a.kinks}
         self.evaluations = 1

@@ -112,23 +112,70 @@ def blas_threads(n: int | None) -> Iterator[None]:
 
 
 def noise_scale(net: Network, params: Mapping[str, np.ndarray], cache: Mapping[str, np.ndarray],
-                Y: np.ndarray) -> np.ndarray:
-    r"""Per-example magnitude :math:`s_i` of the quantities the loss :math:`\ell_i` is computed
-    from, so that its rounding error is about :math:`\varepsilon s_i`:
+                Y: np.ndarray, gains: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    r"""Per-example magnitude :math:`s_i` of the rounding in :math:`\ell_i`, so that a
+    recomputed loss is off by about :math:`\varepsilon s_i`.
+
+    The loss itself:
 
     .. math::
 
-        s_i = |\ell_i| + \sum_k \big(|Z_L| + |A_L| + |Y|\big)_{ki}\,
-              \max\big(1, |A_L - Y|_{ki}\big).
+        s_i^{\text{loss}} = |\ell_i| + \sum_k \big(|Z_L| + |A_L| + |Y|\big)_{ki}\,
+              \max\big(1, |A_L - Y|_{ki}\big)
 
-    (A fused loss such as :math:`\log\sum e^{z} - z_y` cancels terms of size :math:`|z|`; a
-    squared error :math:`(a-y)^2` has rounding about :math:`2|a-y|\,\varepsilon(|a|+|y|)`.)
+    (a fused loss such as :math:`\log\sum e^{z} - z_y` cancels terms of size :math:`|z|`; a
+    squared error :math:`(a-y)^2` has rounding about :math:`2|a-y|\,\varepsilon(|a|+|y|)`).
+    With ``gains``, the per-example sensitivities :math:`|\partial\ell_i/\partial Z_l|` and
+    :math:`|\partial\ell_i/\partial A_l|` (keys ``"dZ1"`` …, ``"dA1"`` …, from any source:
+    they only scale a rounding allowance), the rounding of every layer is added, carried to
+    the loss by its sensitivity:
+
+    .. math::
+
+        s_i \mathrel{+}= \sum_l \sum_u |dZ_l|_{ui}\,\big(|W_l|\,|A_{l-1}| + |b_l|\big)_{ui}
+              + |dA_l|_{ui}\,\big(|A_l| + |Z_l|\big)_{ui}
+
+    (a matrix product rounds relative to the sum of the magnitudes it adds; an activation such
+    as GELU, :math:`\tfrac12 z(1+\tanh u)`, loses :math:`\varepsilon|z|` when
+    :math:`\tanh u \approx -1`).
     """
     L = net.L
     ZL, AL = cache[f"Z{L}"], cache[f"A{L}"]
     losses = net._losses(cache, Y)
     mag = (np.abs(ZL) + np.abs(AL) + np.abs(Y)) * np.maximum(1.0, np.abs(AL - Y))
-    return np.abs(losses) + np.sum(mag, axis=0)
+    s = np.abs(losses) + np.sum(mag, axis=0)
+    if gains is not None:
+        for l in range(1, L + 1):
+            dZ = gains.get(f"dZ{l}")
+            if dZ is not None:
+                terms = (np.abs(params[f"W{l}"]) @ np.abs(cache[f"A{l - 1}"])
+                         + np.abs(params[f"b{l}"]))
+                s = s + np.sum(np.abs(dZ) * terms, axis=0)
+            dA = gains.get(f"dA{l}") if l < L else None
+            if dA is not None:
+                s = s + np.sum(np.abs(dA) * (np.abs(cache[f"A{l}"]) + np.abs(cache[f"Z{l}"])),
+                               axis=0)
+    return s
+
+
+def _gains(net: Network, params, X, Y, gains) -> dict[str, np.ndarray] | str | None:
+    """The sensitivities for :func:`noise_scale`: ``gains`` if given as a dict, else the
+    autograd oracle's per-example intermediates (independent of the reference's backward);
+    ``"measured"`` when the oracle cannot model the network or overflows (the caller then
+    measures them by finite differences)."""
+    if isinstance(gains, Mapping):
+        return dict(gains)
+    if gains is None or gains == "measured":
+        return gains
+    from .oracle import oracle_gradients
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            grads = oracle_gradients(net, params, X, Y)
+    except (KeyError, TypeError):
+        return "measured"
+    out = {k: v for k, v in grads.items() if k[1] in "ZA"}
+    return out if all(np.all(np.isfinite(v)) for v in out.values()) else "measured"
 
 
 def _l2_sum(net: Network, params: Mapping[str, np.ndarray]) -> float:
@@ -143,6 +190,11 @@ class NetworkFD:
     ``Y`` are validated once. ``order`` is 2 (central, steps h and h/2) or 4 (Richardson,
     h, h/2, h/4). ``tolerances``: a dict from :func:`checks.tolerances.fd_tolerances`.
     ``threads``: OpenBLAS threads while estimating (:func:`blas_threads`; None: unchanged).
+    ``gains``: the per-example sensitivities that scale the rounding allowance of every layer
+    (:func:`noise_scale`): ``"autograd"`` (the oracle's, default; ``"measured"`` when the
+    oracle cannot model the network), ``"measured"`` (finite differences of the
+    intermediates, with the loss-only allowance), a dict ``{"dZ1": …, "dA1": …}``, or None
+    (the loss's rounding only).
 
     The counters ``evaluations`` (cost evaluations, one per perturbed copy) and ``seconds``
     accumulate over calls.
@@ -151,7 +203,8 @@ class NetworkFD:
     def __init__(self, net: Network, params: Mapping[str, np.ndarray], X: np.ndarray,
                  Y: np.ndarray, *, order: int = 2,
                  tolerances: Mapping[str, float] | None = None,
-                 chunk_elements: int = CHUNK_ELEMENTS, threads: int | None = 1) -> None:
+                 chunk_elements: int = CHUNK_ELEMENTS, threads: int | None = 1,
+                 gains: Mapping[str, np.ndarray] | str | None = "autograd") -> None:
         if not isinstance(net, Network):
             raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
         self.levels = levels(order)
@@ -175,7 +228,15 @@ class NetworkFD:
         self.J0 = net._cost(self.params, self.cache, self.Y)
         self.l2_sum = _l2_sum(net, self.params) if net.l2 else 0.0
         eps = self.tol["eps"]
-        self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y)
+        if isinstance(gains, str) and gains not in ("autograd", "measured"):
+            raise ValueError(f"gains must be 'autograd', 'measured', a dict of arrays or None, "
+                             f"got {gains!r}")
+        self.gains = _gains(net, self.params, self.X, self.Y, gains)
+        measure = self.gains == "measured"
+        if measure:
+            self.gains = None
+        self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y,
+                                               self.gains)
         self.cost_noise = (float(np.mean(self.example_noise))
                            + eps * net.l2 / (2.0 * self.m) * self.l2_sum)
         self._fused = net.loss.fused_with(net.activations[-1]) is not None
@@ -187,6 +248,14 @@ class NetworkFD:
             for l, act in enumerate(net.activations, start=1) if act.kinks}
         self.evaluations = 0
         self.seconds = 0.0
+        if measure:  # the sensitivities by finite differences, with the loss-only allowance
+            self.gains = {f"d{k}": self.intermediate(k).numeric.reshape(self.cache[k].shape)
+                          for k in [f"Z{l}" for l in range(1, net.L + 1)]
+                          + [f"A{l}" for l in range(1, net.L)]}
+            self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y,
+                                                   self.gains)
+        self.cost_noise = (float(np.mean(self.example_noise))
+                           + eps * net.l2 / (2.0 * self.m) * self.l2_sum)
 
     # ------------------------------------------------------------------ public
     def parameter(self, name: str, indices: Iterable[int] | None = None) -> Estimate:
@@ -439,7 +508,9 @@ class NetworkFD:
 def naive_elementwise(net: Network, params: Mapping[str, np.ndarray], X: np.ndarray,
                       Y: np.ndarray, *, names: Iterable[str] | None = None, order: int = 2,
                       tolerances: Mapping[str, float] | None = None,
-                      indices: Mapping[str, Iterable[int]] | None = None) -> dict[str, Estimate]:
+                      indices: Mapping[str, Iterable[int]] | None = None,
+                      gains: Mapping[str, np.ndarray] | str | None = "autograd"
+                      ) -> dict[str, Estimate]:
     r"""The plain loop: for every parameter element and every step, copy the parameters,
     perturb one entry and run ``net._forward`` from the input and ``net._cost``. The same
     steps and error estimate as :class:`NetworkFD`; kinks are detected by comparing every
@@ -457,7 +528,10 @@ def naive_elementwise(net: Network, params: Mapping[str, np.ndarray], X: np.ndar
     J0 = net._cost(P, cache0, Y)
     losses0 = net._losses(cache0, Y)
     eps = tol["eps"]
-    noise = float(np.mean(eps * noise_scale(net, P, cache0, Y)))
+    g = _gains(net, P, X, Y, gains)
+    if g == "measured":
+        g = NetworkFD(net, P, X, Y, tolerances=tol, gains="measured").gains
+    noise = float(np.mean(eps * noise_scale(net, P, cache0, Y, g)))
     if net.l2:
         noise += eps * net.l2 / (2.0 * m) * _l2_sum(net, P)
     kinks = {l: net.activations[l - 1].kinks for l in range(1, net.L + 1)}

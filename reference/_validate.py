@@ -6,11 +6,13 @@ value or shape) with a message naming the argument, what it got and what was exp
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_positive_int", "check_nonnegative_float", "describe"]
+__all__ = ["as_float_array", "check_positive_int", "check_nonnegative_float", "check_real",
+           "describe"]
 
 
 def describe(value: object) -> str:
@@ -70,3 +72,18 @@ def check_nonnegative_float(name: str, value: object) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite non-negative number, got {value}")
     return value
+
+
+def check_real(name: str, value: object, *, low: float, high: float = math.inf,
+               low_open: bool = False, high_open: bool = True) -> float:
+    """``value`` as a finite float in the interval from ``low`` to ``high`` (closed or open at
+    each end as told), or a ``TypeError``/``ValueError`` naming ``name`` and the value."""
+    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+    wanted = f"a finite number in {lo}{low:g}, {high:g}{hi}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {wanted}, got {describe(value)}")
+    x = float(value)
+    if (not math.isfinite(x) or x < low or (low_open and x == low) or x > high
+            or (high_open and x == high)):
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return x

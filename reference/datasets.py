@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_float_array, describe
+from ._validate import as_float_array, check_real, describe
 from .init import as_generator
 
 __all__ = [
@@ -44,20 +44,6 @@ def _check_n(n: object) -> int:
     if n < 2:
         raise ValueError(f"n must be an integer >= 2 (the number of points), got {n}")
     return int(n)
-
-
-def _check_real(name: str, value: object, *, low: float, high: float = math.inf,
-                low_open: bool = False, high_open: bool = True) -> float:
-    """``value`` as a finite float in the interval, or an error naming ``name`` and the value."""
-    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    wanted = f"a finite number in {lo}{low:g}, {high:g}{hi}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {wanted}, got {describe(value)}")
-    x = float(value)
-    if (not math.isfinite(x) or x < low or (low_open and x == low) or x > high
-            or (high_open and x == high)):
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
-    return x
 
 
 def _labels(n: int) -> np.ndarray:
@@ -199,8 +185,8 @@ def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, *,
     Recipe (2, 10, 5, 1 relu, adam, 30 epochs): train and test accuracy 1.0 at seeds 0-9.
     """
     n = _check_n(n)
-    noise = _check_real("noise", noise, low=0.0)
-    factor = _check_real("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
+    noise = check_real("noise", noise, low=0.0)
+    factor = check_real("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
     rng = as_generator(seed)
     y = _labels(n)
     r = np.where(y == 1.0, factor, 1.0)
@@ -223,7 +209,7 @@ def moons(n: int = 1000, noise: float = 0.2, *, seed: object = 0) -> tuple[np.nd
     seeds 0-11, on 200 test points; the classes overlap at noise 0.2).
     """
     n = _check_n(n)
-    noise = _check_real("noise", noise, low=0.0)
+    noise = check_real("noise", noise, low=0.0)
     rng = as_generator(seed)
     y = _labels(n)
     t = rng.uniform(0.0, math.pi, n)
@@ -251,8 +237,8 @@ def spirals(n: int = 1000, noise: float = 0.05, turns: float = 1.5, *,
     seeds 0-9), about 1.5 s.
     """
     n = _check_n(n)
-    noise = _check_real("noise", noise, low=0.0)
-    turns = _check_real("turns", turns, low=0.0, low_open=True)
+    noise = check_real("noise", noise, low=0.0)
+    turns = check_real("turns", turns, low=0.0, low_open=True)
     rng = as_generator(seed)
     y = _labels(n)
     t = rng.uniform(0.0, 1.0, n)
@@ -285,7 +271,7 @@ def train_test_split(X: object, Y: object, test_fraction: float = 0.2, *,
     if Y.shape[1] != X.shape[1]:
         raise ValueError(f"X has {X.shape[1]} columns (examples) but Y has {Y.shape[1]}; "
                          f"shapes {X.shape} and {Y.shape}")
-    f = _check_real("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True)
+    f = check_real("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True)
     m = X.shape[1]
     m_test = int(round(f * m))
     if not 1 <= m_test <= m - 1:

@@ -31,14 +31,13 @@ bit. tqdm draws a progress bar when it is installed and ``progress`` allows it.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_float_array, describe
+from ._validate import as_float_array, check_positive_int, check_real, describe
 from .init import INITIALIZERS, as_generator
 from .network import Network
 
@@ -55,27 +54,6 @@ PROGRESS_DELAY = 1.0
 
 
 # --------------------------------------------------------------------------- checks
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: object, *, low: float, high: float = math.inf,
-                low_open: bool = True, high_open: bool = True) -> float:
-    lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    wanted = f"a finite number in {lo}{low:g}, {high:g}{hi}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {wanted}, got {describe(value)}")
-    x = float(value)
-    if (not math.isfinite(x) or x < low or (low_open and x == low) or x > high
-            or (high_open and x == high)):
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
-    return x
-
-
 def _check_bool(name: str, value: object, allow_none: bool = False) -> bool | None:
     if value is None and allow_none:
         return None
@@ -158,7 +136,7 @@ class Optimizer:
     name: str = ""
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = _check_real("lr", lr, low=0.0)
+        self.lr = check_real("lr", lr, low=0.0, low_open=True)
         self.t = 0
 
     @property
@@ -200,7 +178,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
         super().__init__(lr)
-        self.beta = _check_real("beta", beta, low=0.0, high=1.0, low_open=False)
+        self.beta = check_real("beta", beta, low=0.0, high=1.0)
         self.velocity: Params = {}
 
     @property
@@ -227,9 +205,9 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
         super().__init__(lr)
-        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, low_open=False)
-        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0)
+        self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0)
+        self.eps = check_real("eps", eps, low=0.0, low_open=True)
         self.m: Params = {}
         self.v: Params = {}
 
@@ -454,9 +432,9 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     start = time.perf_counter()
     if not isinstance(network, Network):
         raise TypeError(f"network must be a reference Network, got {describe(network)}")
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    lr = _check_real("lr", lr, low=0.0)
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
     if optimizer_options is None:
         optimizer_options = {}
     if not isinstance(optimizer_options, Mapping):

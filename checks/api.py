@@ -179,8 +179,8 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                   Y: object, *, mode: str = "full", oracle: str = "both", seed: int = 0,
                   order: int = 2, samples: int = 100, draws: int = 4,
                   direction_kind: str = "rademacher", tolerances: Mapping | None = None,
-                  intermediates: bool = True, localise: bool = True, worst: int = 3,
-                  chunk_elements: int = CHUNK_ELEMENTS) -> CheckResult:
+                  intermediates: bool = True, localise: bool = True, explain: bool = True,
+                  worst: int = 3, chunk_elements: int = CHUNK_ELEMENTS) -> CheckResult:
     r"""Check a network's gradients; returns a :class:`~checks.result.CheckResult`.
 
     Parameters
@@ -211,6 +211,9 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
         Check the provided ``dZ``/``dA`` too.
     localise : bool
         Directional mode: bisect failing draws down to an element.
+    explain : bool
+        When something fails, run :func:`checks.diagnosis.diagnose` (it replays candidate
+        mistakes: seconds on a network of 10^5 parameters and more).
     worst : int
         Number of worst elements kept per array.
     """
@@ -280,7 +283,7 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                          direction_kind, tol, localise)
 
     # ---------------------------------------------------------------- autograd
-    if expected is None and not result.passed and analytic and not oracle_failed:
+    if expected is None and explain and not result.passed and analytic and not oracle_failed:
         expected, _ = _oracle(net, params, X, Y)   # for the diagnosis only
     if "autograd" in oracles and expected is not None and analytic:
         _, cache = net._forward(params, X)
@@ -289,7 +292,7 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                   oracle == "both", out_scale)
 
     # ---------------------------------------------------------------- diagnosis
-    if not result.passed and grads is not None:
+    if explain and not result.passed and grads is not None:
         truth = {}
         for key in (*shapes_p, *shapes_i):
             if expected is not None and key in expected and np.all(np.isfinite(expected[key])):
@@ -449,7 +452,7 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
         result.draws.append(draw)
         if not draw.kink:
             tols.append(draw.tol)
-        if draw.failed and do_localise and not draw.kink:
+        if draw.failed and do_localise:
             result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
                                                   element_check))
     result.evaluations += obj.evaluations

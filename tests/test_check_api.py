@@ -237,3 +237,10 @@ def test_fourth_order_richardson(case):
 
     bad = check_network(edited(net, nudge), net, params, X, Y, order=4, oracle="fd")
     assert not bad.passed and bad.array("db2", "fd").worst[0].index == (1, 0)
+
+
+def test_diagnosis_can_be_turned_off(case):
+    net, params, X, Y = case
+    res = check_network(edited(net, lambda g: g["dW2"].__imul__(3)), net, params, X, Y,
+                        explain=False)
+    assert not res.passed and res.diagnosis == []

@@ -36,12 +36,9 @@ def _kind(key: str) -> str:
     return name[:1] if name[:1] in ("W", "b") and name[1:].isdigit() else ""
 
 
-def to_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
-              bias: str | None = None) -> dict[str, np.ndarray]:
-    """Convert canonical parameters (or gradients) to ``layout`` with biases as ``bias``.
-
-    ``bias`` defaults to the layout's own: "column" for columns, "row" for rows.
-    """
+def _convert(params: Mapping[str, np.ndarray], layout: str, bias: str | None,
+             convert_bias) -> dict[str, np.ndarray]:
+    """Copy ``params``, transposing weights for the row layout and biases by ``convert_bias``."""
     bias = bias or ("column" if layout == "columns" else "row")
     _check(layout, bias)
     if not isinstance(params, Mapping):
@@ -53,10 +50,33 @@ def to_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
         if kind == "W" and layout == "rows":
             arr = arr.T
         elif kind == "b":
-            column = arr.reshape(-1, 1)
-            arr = {"column": column, "row": column.T, "flat": column.ravel()}[bias]
+            arr = convert_bias(key, arr, bias)
         out[key] = arr.copy()
     return out
+
+
+def _bias_to(key: str, arr: np.ndarray, bias: str) -> np.ndarray:
+    column = arr.reshape(-1, 1)
+    return {"column": column, "row": column.T, "flat": column.ravel()}[bias]
+
+
+def _bias_from(key: str, arr: np.ndarray, bias: str) -> np.ndarray:
+    ok = {"column": arr.ndim == 2 and arr.shape[1:] == (1,),
+          "row": arr.ndim == 2 and arr.shape[:1] == (1,),
+          "flat": arr.ndim == 1}[bias]
+    if not ok:
+        expected = {"column": "(n, 1)", "row": "(1, n)", "flat": "(n,)"}[bias]
+        raise ValueError(f"{key} has shape {arr.shape}, expected {expected} for bias={bias!r}")
+    return arr.reshape(-1, 1)
+
+
+def to_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
+              bias: str | None = None) -> dict[str, np.ndarray]:
+    """Convert canonical parameters (or gradients) to ``layout`` with biases as ``bias``.
+
+    ``bias`` defaults to the layout's own: "column" for columns, "row" for rows.
+    """
+    return _convert(params, layout, bias, _bias_to)
 
 
 def from_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
@@ -65,27 +85,7 @@ def from_layout(params: Mapping[str, np.ndarray], layout: str = "rows",
 
     Raises ``ValueError`` naming the key when a bias does not have the declared form.
     """
-    bias = bias or ("column" if layout == "columns" else "row")
-    _check(layout, bias)
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of arrays, got {describe(params)}")
-    out = {}
-    for key, value in params.items():
-        arr = np.asarray(value)
-        kind = _kind(key)
-        if kind == "W" and layout == "rows":
-            arr = arr.T
-        elif kind == "b":
-            expected = {"column": "(n, 1)", "row": "(1, n)", "flat": "(n,)"}[bias]
-            ok = {"column": arr.ndim == 2 and arr.shape[1:] == (1,),
-                  "row": arr.ndim == 2 and arr.shape[:1] == (1,),
-                  "flat": arr.ndim == 1}[bias]
-            if not ok:
-                raise ValueError(f"{key} has shape {arr.shape}, expected {expected} for "
-                                 f"bias={bias!r}")
-            arr = arr.reshape(-1, 1)
-        out[key] = arr.copy()
-    return out
+    return _convert(params, layout, bias, _bias_from)
 
 
 def data_to_layout(X: np.ndarray, layout: str = "rows") -> np.ndarray:

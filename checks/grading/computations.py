@@ -187,6 +187,17 @@ def _away_from_kinks(act_name: str, Z: np.ndarray) -> bool:
     return all(np.min(np.abs(Z - k)) >= CASE_MIN_ABS_Z for k in kinks) if kinks else True
 
 
+def _activation_inputs(case):
+    """The case's Generator and Z (n, m) away from the kinks of the case's activation."""
+    (n,) = case.layer_dims
+    rng = case.rng()
+    for _ in range(_RESAMPLE_ATTEMPTS):
+        Z = rng.standard_normal((n, case.m))
+        if _away_from_kinks(case.variant, Z):
+            return rng, Z
+    raise RuntimeError(f"could not draw Z away from the kinks of {case.variant} for {case}")
+
+
 def _layer_inputs(case, activation: str):
     """A_prev (n_prev, m), W (n, n_prev), b (n, 1) with Z = W A_prev + b away from kinks."""
     n_prev, n = case.layer_dims
@@ -336,12 +347,7 @@ _register(Computation(
 
 def _build_activation_forward(case, lay, spec, options):
     act = get_activation(case.variant)
-    (n,) = case.layer_dims
-    rng = case.rng()
-    for _ in range(_RESAMPLE_ATTEMPTS):
-        Z = rng.standard_normal((n, case.m))
-        if _away_from_kinks(case.variant, Z):
-            break
+    _, Z = _activation_inputs(case)
     q = {"Z": lay.data(Z), "A": lay.data(act.value(Z)), "activation_cache": lay.data(Z),
          "activation": case.variant}
     return Built(q, {"m": case.m, "net": None, "params": None, "cache": None, "X": None, "Y": None})
@@ -479,13 +485,8 @@ _register(Computation(
 
 def _build_activation_backward(case, lay, spec, options):
     act = get_activation(case.variant)
-    (n,) = case.layer_dims
-    rng = case.rng()
-    for _ in range(_RESAMPLE_ATTEMPTS):
-        Z = rng.standard_normal((n, case.m))
-        if _away_from_kinks(case.variant, Z):
-            break
-    dA = rng.standard_normal((n, case.m))
+    rng, Z = _activation_inputs(case)
+    dA = rng.standard_normal(Z.shape)
     dZ = act.vjp(Z, act.value(Z), dA)
     q = {"dA": lay.data(dA), "activation_cache": lay.data(Z), "activation": case.variant,
          "dZ": lay.data(dZ)}

@@ -151,25 +151,42 @@ def evaluate_targets(results: dict) -> list[dict]:
     if grad:
         for shape, limit in limits.items():
             entry = grad["shapes"].get(shape)
+            t = _medians(entry)
             for side, label in (("gradref", "reference gradient (validated call)"),
                                 ("gradref_kernel", "reference kernel (check=False)")):
                 r = entry["ratios"].get(f"{side}/numpy") if entry else None
+                note = ""
+                if side == "gradref" and {"gradref", "gradref_kernel"} <= set(t):
+                    v = t["gradref"] - t["gradref_kernel"]
+                    note = (f"validation {_fmt_s(v)} per call, "
+                            f"{100 * v / t['gradref']:.0f}% of it")
+                elif side == "gradref_kernel" and {"gradref_kernel", "numpy"} <= set(t):
+                    note = f"kernel - bare script = {_fmt_s(t['gradref_kernel'] - t['numpy'])}"
                 out.append(_t(f"{label} / bare NumPy, {shape}", f"<= {limit:.2f}x",
-                              r, None if r is None else r <= limit, unit="x"))
+                              r, None if r is None else r <= limit, note, unit="x"))
         for peer in ("torch", "autograd"):
             for shape in limits:
                 entry = grad["shapes"].get(shape)
                 r = entry["ratios"].get(f"gradref/{peer}") if entry else None
                 note = entry["skipped"].get(peer, "") if entry else ""
+                mm = (entry or {}).get("matmuls_only", {})
+                if peer == "torch" and r is not None and {"matmuls_numpy", "matmuls_torch"} <= set(mm):
+                    note = (f"matrix products alone: NumPy's BLAS "
+                            f"{_fmt_s(mm['matmuls_numpy']['timing']['median'])}, torch's "
+                            f"{_fmt_s(mm['matmuls_torch']['timing']['median'])}")
                 out.append(_t(f"reference gradient faster than {peer}, {shape}", "< 1.00x", r,
                               None if r is None else r < 1.0, note, unit="x"))
         entry = grad["shapes"].get("large")
         if entry:
+            mm = entry.get("matmuls_only", {}).get("matmuls_numpy")
+            note = (f"bare script {100 * entry['fraction_of_peak']['numpy']:.1f}%; NumPy's matrix "
+                    f"products alone {100 * mm['fraction_of_peak']:.1f}%"
+                    if mm and "numpy" in entry["fraction_of_peak"] else "")
             for side in ("gradref", "gradref_kernel"):
                 f = entry["fraction_of_peak"].get(side)
                 out.append(_t(f"{side} fraction of GEMM peak, large", ">= 85%",
                               None if f is None else 100 * f, None if f is None else f >= 0.85,
-                              unit="%"))
+                              note, unit="%"))
     chk = results.get("checker")
     if chk:
         p10 = chk["sizes"].get("P10k", {}).get("methods", {})
@@ -177,8 +194,14 @@ def evaluate_targets(results: dict) -> list[dict]:
         for peer, limit in (("naive", 30.0), ("gradcheck_slow", 100.0)):
             other = p10.get(peer)
             speed = other["seconds"] / full["seconds"] if full and other else None
+            note = ""
+            if speed is not None:
+                P = chk["sizes"]["P10k"]["P"]
+                note = (f"per parameter: gradref {_fmt_s(full['seconds'] / P)} "
+                        f"({full['evaluations'] / P:.0f} evaluations), {peer} "
+                        f"{_fmt_s(other['seconds'] / P)} ({other['evaluations'] / P:.0f})")
             out.append(_t(f"full check at P~10k faster than {peer}", f">= {limit:.0f}x", speed,
-                          None if speed is None else speed >= limit, unit="x"))
+                          None if speed is None else speed >= limit, note, unit="x"))
         if full and p10.get("naive"):
             e, en = full["error"], p10["naive"]["error"]
             ok = e is not None and en is not None and e <= 2.0 * en and full["passed"] is True
@@ -197,11 +220,16 @@ def evaluate_targets(results: dict) -> list[dict]:
         ok = None
         if planted:
             ok = planted["seconds"] < 1.0 and planted.get("localised") is True
+        note = big.get("skipped", {}).get("planted", "")
+        if planted:
+            note = ("element found" if planted.get("localised") else
+                    "planted element not localised") + (
+                f"; {planted['kink_draws']}/{planted['draws']} draws crossed a kink; the whole "
+                f"check_network call, which runs the diagnosis after a failure "
+                f"(--profile checker.large.planted splits it)")
         out.append(_t("directional localisation of a planted error at P~670k",
                       "< 1 s, element found", None if not planted else planted["seconds"], ok,
-                      big.get("skipped", {}).get("planted", "")
-                      or ("" if not planted or planted.get("localised") else
-                          "planted element not localised"), unit="s"))
+                      note, unit="s"))
     gr = results.get("grading")
     if gr:
         g = gr.get("grade_all")
@@ -215,6 +243,10 @@ def evaluate_targets(results: dict) -> list[dict]:
                       None if not mc else (mc["seconds"] < 300 and mc["returncode"] == 0),
                       "" if mc else "run with --make-check", unit="s"))
     return out
+
+
+def _medians(entry: dict | None) -> dict[str, float]:
+    return {} if not entry else {s: t["median"] for s, t in entry["timings"].items()}
 
 
 # --------------------------------------------------------------------------- printing

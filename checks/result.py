@@ -87,6 +87,10 @@ class ArrayCheck:
     adjudicated: int = 0
     worst: list[Element] = field(default_factory=list)
     problem: str | None = None
+    #: max |a - e| and max |e| over the judged elements away from kinks (the two terms of
+    #: ``max_rel_err``), kept so that errors can be put on the scale of the whole gradient.
+    smooth_abs_err: float | None = None
+    max_expected: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -136,6 +140,7 @@ def summarise(name: str, oracle: str, shape: tuple[int, ...], analytic: np.ndarr
             top = float(np.max(np.abs(e[smooth])))
             diff = float(np.max(np.abs(a - e)[smooth]))
             out.max_rel_err = diff / top if top > 0 else (0.0 if diff == 0 else math.inf)
+            out.smooth_abs_err, out.max_expected = diff, top
         accepted = kink & judged & ~failed
         out.kinks = int(accepted.sum())
         if np.any(accepted):

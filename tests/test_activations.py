@@ -21,8 +21,11 @@ KINK_MARGIN = 1e-6
 ELEMENTWISE = [a for a in hidden_activations() if get_activation(a).elementwise]
 EDGE_POINTS = np.array([0.0, 1e-8, -1e-8, 30.0, -30.0, 800.0, -800.0])
 
+# Subnormal inputs are left out of the comparison with the oracle: autograd's rule for |z|
+# (z/|z|) loses precision on them, so there the oracle, not the reference, is off (0.50000000004
+# for softplus' at 2e-313). The reference's values at 5e-324 are pinned in test_known_values.
 finite_z = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
-                  elements=st.floats(-40, 40, allow_nan=False))
+                  elements=st.floats(-40, 40, allow_nan=False, allow_subnormal=False))
 
 
 def _away_from_kinks(act, z):
@@ -140,6 +143,10 @@ def test_kink_derivative_lies_between_one_sided_slopes(spec):
     ("elu", -800.0, -1.0, 0.0), ("elu", 0.0, 0.0, 1.0), ("silu", 800.0, 800.0, 1.0),
     ("silu", -800.0, 0.0, 0.0), ("silu", 0.0, 0.0, 0.5), ("gelu", 800.0, 800.0, 1.0),
     ("gelu", -800.0, 0.0, 0.0), ("gelu", 0.0, 0.0, 0.5), ("linear", -800.0, -800.0, 1.0),
+    # the smallest subnormal: every smooth activation is at its value and slope at 0
+    ("sigmoid", 5e-324, 0.5, 0.25), ("softplus", 5e-324, np.log(2.0), 0.5),
+    ("tanh", -5e-324, -5e-324, 1.0), ("relu", 5e-324, 5e-324, 1.0), ("silu", 5e-324, 0.0, 0.5),
+    ("gelu", 5e-324, 0.0, 0.5), ("elu", -5e-324, -5e-324, 1.0),
 ], ids=lambda v: str(v))
 def test_known_values(spec, z, value, derivative):
     """Values known from the mathematics, not from running the code."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference import Network, get_activation
+from reference.argtypes import int_at_least
 
 from .api import MODES, check_network
 from .network_fd import NetworkFD
@@ -266,30 +267,13 @@ def _plot(path: str, cases: list[Case]) -> str | None:
 
 
 # --------------------------------------------------------------------------- command line
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _nonnegative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``verify``'s options on ``parser``."""
-    parser.add_argument("--architectures", type=_positive, default=None, metavar="N",
+    parser.add_argument("--architectures", type=int_at_least(1), default=None, metavar="N",
                         help=f"number of random architectures (default "
                              f"{default_architectures()}: every pairing x every hidden "
                              f"activation)")
-    parser.add_argument("--seed", type=_nonnegative, default=0, metavar="S",
+    parser.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
                         help="seed of the architectures, data, samples and directions")
     parser.add_argument("--mode", choices=MODES, default="full",
                         help="finite-difference mode (default: full)")

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import fixtures
 from .activations import activation_names, get_activation
+from .argtypes import int_at_least, real_in
 from .datasets import DATASETS, dataset_names, train_test_split
 from .init import INITIALIZERS
 from .losses import loss_names
@@ -64,48 +65,9 @@ class UsageError(Exception):
 
 
 # --------------------------------------------------------------------------- argument types
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def _real(text: str, *, low: float, low_open: bool, high: float = math.inf) -> float:
-    interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and (value > low if low_open else value >= low)
-            and value < high):
-        raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _real(text, low=0.0, low_open=True)
-
-
-def _nonnegative_float(text: str) -> float:
-    return _real(text, low=0.0, low_open=False)
-
-
-def _fraction(text: str) -> float:
-    return _real(text, low=0.0, low_open=True, high=1.0)
+_POSITIVE_INT, _NONNEGATIVE_INT = int_at_least(1), int_at_least(0)
+_POSITIVE, _NONNEGATIVE = real_in(0.0, low_open=True), real_in(0.0)
+_FRACTION = real_in(0.0, 1.0, low_open=True)
 
 
 def _layer_sizes(text: str) -> tuple[int, ...]:
@@ -153,11 +115,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the options of ``train``; defaults marked "recipe" come from the dataset."""
     p.add_argument("--dataset", required=True, choices=dataset_names(), metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}")
-    p.add_argument("--n", type=_positive_int, metavar="N",
+    p.add_argument("--n", type=_POSITIVE_INT, metavar="N",
                    help="number of points (default: the dataset's)")
-    p.add_argument("--noise", type=_nonnegative_float, metavar="S",
+    p.add_argument("--noise", type=_NONNEGATIVE, metavar="S",
                    help="noise standard deviation (default: the dataset's; not for halfplanes)")
-    p.add_argument("--test-fraction", type=_fraction, default=0.2, metavar="F",
+    p.add_argument("--test-fraction", type=_FRACTION, default=0.2, metavar="F",
                    help="share of the points held out for testing (default 0.2)")
     p.add_argument("--layers", type=_layer_sizes, metavar="2,8,4,1",
                    help="layer sizes n_0,…,n_L; n_0 = 2 features, n_L = 1 (labels) or 2 "
@@ -167,16 +129,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default: recipe, or its hidden activation then the loss's output)")
     p.add_argument("--loss", choices=loss_names(), metavar="LOSS",
                    help=f"one of: {', '.join(loss_names())} (default: recipe)")
-    p.add_argument("--epochs", type=_positive_int, metavar="N", help="(default: recipe)")
-    p.add_argument("--batch-size", type=_positive_int, metavar="B", help="(default: recipe)")
-    p.add_argument("--lr", type=_positive_float, metavar="R", help="learning rate (default: recipe)")
+    p.add_argument("--epochs", type=_POSITIVE_INT, metavar="N", help="(default: recipe)")
+    p.add_argument("--batch-size", type=_POSITIVE_INT, metavar="B", help="(default: recipe)")
+    p.add_argument("--lr", type=_POSITIVE, metavar="R", help="learning rate (default: recipe)")
     p.add_argument("--optimizer", choices=optimizer_names(), metavar="OPT",
                    help=f"one of: {', '.join(optimizer_names())} (default: recipe)")
-    p.add_argument("--l2", type=_nonnegative_float, metavar="L",
+    p.add_argument("--l2", type=_NONNEGATIVE, metavar="L",
                    help="L2 strength λ (default: recipe)")
     p.add_argument("--init", choices=list(INITIALIZERS), metavar="SCHEME",
                    help=f"one of: {', '.join(INITIALIZERS)} (default: recipe)")
-    p.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S",
+    p.add_argument("--seed", type=_NONNEGATIVE_INT, default=0, metavar="S",
                    help="seeds data, split and training (default 0)")
     p.add_argument("--json", type=_writable_path, metavar="PATH",
                    help="write the results as JSON to PATH")

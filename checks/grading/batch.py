@@ -68,6 +68,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Mapping
 from tqdm import tqdm
 
 from checks.isolation import Limits
+from reference.argtypes import int_at_least, name_equals_number
 
 from .assignment import AssignmentError, load_assignment
 from .engine import SubmissionError, grade_submission
@@ -497,36 +498,12 @@ def _out_path(value: str) -> Path:
     return p
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value!r}")
-        return number
-
-    parse.__name__ = f"int>={minimum}"
-    return parse
-
-
 def _assignment(value: str) -> str:
     try:
         load_assignment(value)
     except AssignmentError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
-
-
-def _points(value: str) -> tuple[str, float]:
-    name, sep, number = value.rpartition("=")
-    try:
-        if sep and name:
-            return name, float(number)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"expected NAME=POINTS with a number, got {value!r}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -540,11 +517,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", "-a", default="step-by-step", type=_assignment,
                         help="a built-in assignment (step-by-step, layered) or the path of a declaration "
                              "file (.toml or .json); default: step-by-step")
-    parser.add_argument("--jobs", "-j", default=1, type=_int_at_least(1), metavar="N",
+    parser.add_argument("--jobs", "-j", default=1, type=int_at_least(1), metavar="N",
                         help="submissions graded at a time (default: 1)")
-    parser.add_argument("--seed", default=0, type=_int_at_least(0), metavar="S",
+    parser.add_argument("--seed", default=0, type=int_at_least(0), metavar="S",
                         help="the seed of the grading inputs (default: 0)")
-    parser.add_argument("--points", type=_points, action="append", default=[], metavar="NAME=POINTS",
+    parser.add_argument("--points", type=name_equals_number, action="append", default=[],
+                        metavar="NAME=POINTS",
                         help="override points, as for `grade` (repeatable)")
     parser.add_argument("--force", action="store_true", help="regrade even up-to-date reports")
     parser.add_argument("--quiet", "-q", action="store_true",

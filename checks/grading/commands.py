@@ -11,29 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from reference.argtypes import int_at_least, name_equals_number
+
 from .report import FORMATS
 
 __all__ = ["add_arguments", "run"]
-
-
-def _points(text: str) -> tuple[str, float]:
-    name, sep, value = text.rpartition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"--points expects NAME=POINTS, got {text!r}")
-    try:
-        return name, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--points {text!r}: {value!r} is not a number") from None
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report format (default: text)")
     parser.add_argument("--out", metavar="PATH",
                         help="write the report to PATH instead of standard output")
-    parser.add_argument("--seed", type=_seed, default=0,
+    parser.add_argument("--seed", type=int_at_least(0), default=0,
                         help="seed of the random cases (default 0; same seed, same grade)")
-    parser.add_argument("--points", type=_points, action="append", default=[],
+    parser.add_argument("--points", type=name_equals_number, action="append", default=[],
                         metavar="NAME=POINTS",
                         help="override points: a function's name rescales its checks, a full "
                              "test name ('linear_backward: values of dW') sets one check "

@@ -67,6 +67,21 @@ def matrix(data) -> np.matrix:
         return np.matrix(data)
 
 
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def gone(pid: int) -> bool:
+    info = procfs.read_process(pid)
+    return info is None or info.zombie
+
+
 def sandbox_processes(sub_uid: int | None, pids=()) -> list[procfs.ProcessInfo]:
     """Processes (zombies included) left by a sandbox: by uid as root, else by pid."""
     if sub_uid is not None and ROOT:
@@ -349,7 +364,7 @@ def test_late_exit_from_a_thread_does_not_break_the_next_call():
     """)
     with PythonSubmission(body, limits=LIMITS) as sub:
         assert sub.call("bad").value == 1
-        time.sleep(0.3)
+        assert wait_until(lambda pid=sub.pid: gone(pid)), "the timer never ended the child"
         assert_good_still_works(sub)
         assert sub.starts == 2
 
@@ -623,9 +638,8 @@ def test_no_leftover_processes_after_exit_even_escaped_ones():
         result = sub.call("spawn")
         assert result.ok, result
         uid, pid = sub.child_uid, sub.pid
-        time.sleep(0.1)
         if ROOT:
-            assert len(sandbox_processes(uid)) >= 4
+            assert wait_until(lambda: len(sandbox_processes(uid)) >= 4)
         assert all(procfs.read_process(p) for p in result.value[1::2])  # sleepers alive
     assert sandbox_processes(uid, [pid, *result.value]) == []
 
@@ -655,12 +669,7 @@ def test_child_dies_with_its_parent():
         parent.kill()
         parent.wait()
         parent.stdout.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        info = procfs.read_process(child)
-        if info is None or info.zombie:
-            break
-        time.sleep(0.02)
+    wait_until(lambda: gone(child))
     info = procfs.read_process(child)
     assert info is None or info.zombie, info
     if info is not None and info.ppid == os.getpid():

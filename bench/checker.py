@@ -40,7 +40,8 @@ import numpy as np
 from . import peers
 from .timing import time_once
 
-__all__ = ["SIZES", "LARGE", "Problem", "make_problem", "naive_loop", "scaled_error",
+__all__ = ["SIZES", "LARGE", "Problem", "make_problem", "naive_loop", "naive_same_estimate_run",
+           "scaled_error",
            "GradcheckLog", "gradcheck_run", "gradref_run", "planted_localisation",
            "CheckerUnavailable", "run_checker"]
 
@@ -162,6 +163,33 @@ def naive_run(problem: Problem, *, subset: int | None = None, repeats: int = 1) 
             "error": scaled_error(problem, numeric, indices), "passed": None,
             "note": (f"timed on {done} random elements of {problem.P}, extrapolated x{factor:.1f}"
                      if factor != 1.0 else "")}
+
+
+def naive_same_estimate_run(problem: Problem, *, subset: int | None = None,
+                            repeats: int = 1) -> dict:
+    """The naive loop that gives what gradref's full mode gives: the same steps (h and h/2,
+    4 forward passes from the input per element) and the same per-element error estimate
+    (``checks.network_fd.naive_elementwise``). Timed on every element, or on ``subset`` random
+    elements and extrapolated."""
+    from checks.network_fd import naive_elementwise
+
+    net, params = problem.net, problem.params
+    indices = None if subset is None or subset >= problem.P else random_indices(problem, subset)
+
+    def once():
+        return naive_elementwise(net, params, problem.X, problem.Y, indices=indices)
+
+    timing, estimates = time_once(once, repeats)
+    numeric = {k: e.numeric for k, e in estimates.items()}
+    done = sum(len(v) for v in numeric.values())
+    factor = problem.P / done
+    return {"seconds": timing.median * factor, "timing": timing.to_dict(),
+            "elements_timed": done, "extrapolated": factor != 1.0,
+            "evaluations": int(round(4 * done * factor)),
+            "error": scaled_error(problem, numeric, indices), "passed": None,
+            "note": "same steps and error estimate as gradref's full mode"
+                    + (f"; timed on {done} random elements of {problem.P}, extrapolated "
+                       f"x{factor:.1f}" if factor != 1.0 else "")}
 
 
 # --------------------------------------------------------------------------- torch gradcheck
@@ -405,6 +433,8 @@ def run_checker(sizes: Mapping[str, tuple[Sequence[int], int]] = SIZES, *,
     methods: dict[str, Callable[[Problem, bool], dict]] = {
         "naive": lambda pb, big: naive_run(pb, subset=naive_subset if big else None,
                                            repeats=1 if big else min(repeats, 3)),
+        "naive_same_estimate": lambda pb, big: naive_same_estimate_run(
+            pb, subset=naive_subset // 2 if big else None, repeats=1),
         "gradref_full": lambda pb, big: gradref_run(pb, "full", repeats=1 if big else repeats),
         "gradref_full_default": lambda pb, big: gradref_run(pb, "full", repeats=1, oracle="both",
                                                             intermediates=True),

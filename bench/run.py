@@ -200,6 +200,11 @@ def evaluate_targets(results: dict) -> list[dict]:
                 note = (f"per parameter: gradref {_fmt_s(full['seconds'] / P)} "
                         f"({full['evaluations'] / P:.0f} evaluations), {peer} "
                         f"{_fmt_s(other['seconds'] / P)} ({other['evaluations'] / P:.0f})")
+                same = p10.get("naive_same_estimate")
+                if peer == "naive" and same:
+                    note += (f"; against the naive loop with the same steps and error estimate "
+                             f"({_fmt_s(same['seconds'] / P)}): "
+                             f"{same['seconds'] / full['seconds']:.1f}x")
             out.append(_t(f"full check at P~10k faster than {peer}", f">= {limit:.0f}x", speed,
                           None if speed is None else speed >= limit, note, unit="x"))
         if full and p10.get("naive"):
@@ -361,8 +366,9 @@ def profile_names(cfg: dict) -> list[str]:
     names = [f"gradients.{shape}.{side}" for shape in cfg["gradients"]["shapes"]
              for side in gradients.SIDES]
     names += [f"checker.{size}.{method}" for size in cfg["checker"]["sizes"]
-              for method in ("naive", "gradref_full", "gradref_full_default", "gradref_sampled",
-                             "gradref_directional", "gradcheck_slow", "gradcheck_fast")]
+              for method in ("naive", "naive_same_estimate", "gradref_full", "gradref_full_default",
+                             "gradref_sampled", "gradref_directional", "gradcheck_slow",
+                             "gradcheck_fast")]
     names += ["checker.large.full", "checker.large.planted", "checker.large.planted_tanh"]
     return names
 
@@ -412,6 +418,8 @@ def run_profile(name: str, cfg: dict, top: int = 30) -> int:
             big = problem.P > c["exact_limit"]
             target = {
                 "naive": lambda: checker.naive_run(problem, subset=c["naive_subset"] if big else None),
+                "naive_same_estimate": lambda: checker.naive_same_estimate_run(
+                    problem, subset=c["naive_subset"] // 2 if big else None),
                 "gradref_full": lambda: checker.gradref_run(problem, "full"),
                 "gradref_full_default": lambda: checker.gradref_run(problem, "full", oracle="both",
                                                                     intermediates=True),

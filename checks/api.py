@@ -426,6 +426,26 @@ def _fd_at(nfd: NetworkFD, key: str, flat: np.ndarray, fd_est: dict) -> Estimate
     return nfd.parameter(name, flat) if name[0] in "Wb" else nfd.intermediate(name, flat)
 
 
+def _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, kind, tol,
+                     do_localise) -> None:
+    """``draws`` random directions v: ∇J·v against the central difference along v; a failing
+    draw is localised by bisection (``element_check(i)`` judges one element). Draws that cross
+    a kink do not count towards the sensitivity statement."""
+    tols = []
+    for d in range(draws):
+        v = direction(rng, theta.size, kind)
+        draw, h = check_draw(obj, theta, a, v, d, tol)
+        result.draws.append(draw)
+        if not draw.kink:
+            tols.append(draw.tol)
+        if draw.failed and do_localise:
+            result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
+                                                  element_check))
+    result.evaluations += obj.evaluations
+    if tols:
+        result.sensitivity.append(sensitivity("directional", tols, direction=kind))
+
+
 def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws, kind, tol,
                  do_localise) -> None:
     missing = [k for k in shapes_p if k not in analytic]
@@ -445,19 +465,8 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
         v = judge(a[i:i + 1], est, tol)
         return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
 
-    tols = []
-    for d in range(draws):
-        v = direction(rng, theta.size, kind)
-        draw, h = check_draw(obj, theta, a, v, d, tol)
-        result.draws.append(draw)
-        if not draw.kink:
-            tols.append(draw.tol)
-        if draw.failed and do_localise:
-            result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
-                                                  element_check))
-    result.evaluations += obj.evaluations
-    if tols:
-        result.sensitivity.append(sensitivity("directional", tols, direction=kind))
+    _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, kind, tol,
+                     do_localise)
     unv = sum(d.unverified for d in result.draws)
     if unv:
         result.notes.append(f"{unv} of {draws} direction(s) crossed several kinked units in one "
@@ -575,16 +584,7 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
                 v = judge(a[i:i + 1], est, tol)
                 return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
 
-            tols = []
-            for d in range(draws):
-                v = direction(rng, theta.size, direction_kind)
-                draw, h = check_draw(obj, theta, a, v, d, tol)
-                result.draws.append(draw)
-                tols.append(draw.tol)
-                if draw.failed and localise:
-                    result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
-                                                          element_check))
-            result.evaluations += obj.evaluations
-            result.sensitivity.append(sensitivity("directional", tols, direction=direction_kind))
+            _draw_directions(result, obj, theta, a, packer, element_check, rng, draws,
+                             direction_kind, tol, localise)
     result.seconds = time.perf_counter() - start
     return result

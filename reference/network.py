@@ -195,11 +195,23 @@ class Network:
         per-example intermediates ``"dZ1" … "dZL"`` and ``"dA0" … "dA{L-1}"``.
         """
         params = self.check_params(params)
+        if not isinstance(cache, Mapping):
+            raise TypeError(f"cache must be the dict returned by forward, got {describe(cache)}")
         for key in ("A0", *(f"{p}{l}" for l in range(1, self.L + 1) for p in "ZA")):
             if key not in cache:
                 raise ValueError(f"cache is missing {key!r}; pass the cache returned by forward")
-        m = cache["A0"].shape[1]
-        return self._backward(params, cache, self.check_Y(Y, m))
+        A0 = self.check_X(cache["A0"], "cache['A0']")
+        m = A0.shape[1]
+        checked = {"A0": A0}
+        for l in range(1, self.L + 1):
+            for key in (f"Z{l}", f"A{l}"):
+                arr = as_float_array(f"cache[{key!r}]", cache[key], ndim=2)
+                if arr.shape != (self.layer_sizes[l], m):
+                    raise ValueError(f"cache[{key!r}] has shape {arr.shape}, expected "
+                                     f"{(self.layer_sizes[l], m)} = (n_{l}, m); pass the cache "
+                                     f"returned by forward")
+                checked[key] = arr
+        return self._backward(params, checked, self.check_Y(Y, m))
 
     def gradients(self, params: Params, X: object, Y: object, *, intermediates: bool = True,
                   check: bool = True) -> tuple[float, dict[str, np.ndarray]]:

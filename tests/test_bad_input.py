@@ -102,6 +102,12 @@ BAD = [
      r"params\['b2'\] must be a real numeric array"),
     ("cache-incomplete", lambda: NET.backward(P, {"A0": X}, Y), ValueError,
      "cache is missing 'Z1'; pass the cache returned by forward"),
+    ("cache-type", lambda: NET.backward(P, [X], Y), TypeError,
+     "cache must be the dict returned by forward"),
+    ("cache-shape", lambda: NET.backward(P, with_(NET.forward(P, X)[1], A1=np.ones((4, 3))), Y),
+     ValueError, r"cache\['A1'\] has shape \(4, 3\), expected \(3, 4\) = \(n_1, m\)"),
+    ("cache-nan", lambda: NET.backward(P, with_(NET.forward(P, X)[1], Z2=np.full((1, 4), np.nan)),
+                                       Y), ValueError, r"cache\['Z2'\] contains 4 non-finite"),
 ]
 
 

@@ -10,10 +10,11 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[plot,dev]'
+	rm -rf gradref.egg-info   # a build by-product; on sys.path (python -m pytest) it would shadow the install
 	touch $(STAMP)
 
 verify: $(STAMP)   ## the reference verified by finite differences and autograd, as a report
-	$(PY) -m checks verify
+	$(VENV)/bin/gradref verify
 
 check: $(STAMP)    ## the whole test suite (CI runs this)
 	$(PY) -m pytest
@@ -21,7 +22,7 @@ check: $(STAMP)    ## the whole test suite (CI runs this)
 test: check
 
 lint: $(STAMP)
-	$(PY) -m ruff check reference checks tests bench examples
+	$(PY) -m ruff check __init__.py __main__.py reference checks tests bench examples
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix reference checks tests bench examples
@@ -34,7 +35,7 @@ $(VENV)/.bench-stamp: $(STAMP) pyproject.toml   # the peers (torch CPU wheel, ja
 	touch $@
 
 gradescope-bundle: $(STAMP)
-	$(PY) -m checks.grading.bundle --out gradescope-bundle.zip
+	$(VENV)/bin/gradref bundle --out gradescope-bundle.zip
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis gradescope-bundle.zip

@@ -21,7 +21,7 @@ Methods:
   ``net._cost``), central difference with :math:`h = \varepsilon^{1/3}\max(1, |\theta_i|)`.
   At large P it is timed on a random subset of elements and extrapolated linearly (every
   element costs the same two forward passes).
-* ``gradref_full``, ``gradref_sampled``, ``gradref_directional``: ``checks.api.check_network``
+* ``gradref_full``, ``gradref_sampled``, ``gradref_directional``: ``gradref.checks.api.check_network``
   in each mode.
 * ``gradcheck_slow``, ``gradcheck_fast``: ``torch.autograd.gradcheck`` (float64, default
   ``eps``/``atol``/``rtol``) with the cost written in torch as in :mod:`bench.peers`. Slow mode
@@ -65,7 +65,7 @@ class Problem:
 
     def __init__(self, layer_sizes: Sequence[int], m: int, seed: int = 0,
                  hidden: str = "relu") -> None:
-        from reference import Network
+        from gradref.reference import Network
 
         self.layer_sizes = list(layer_sizes)
         self.m = m
@@ -169,9 +169,9 @@ def naive_same_estimate_run(problem: Problem, *, subset: int | None = None,
                             repeats: int = 1) -> dict:
     """The naive loop that gives what gradref's full mode gives: the same steps (h and h/2,
     4 forward passes from the input per element) and the same per-element error estimate
-    (``checks.network_fd.naive_elementwise``). Timed on every element, or on ``subset`` random
+    (``gradref.checks.network_fd.naive_elementwise``). Timed on every element, or on ``subset`` random
     elements and extrapolated."""
-    from checks.network_fd import naive_elementwise
+    from gradref.checks.network_fd import naive_elementwise
 
     net, params = problem.net, problem.params
     indices = None if subset is None or subset >= problem.P else random_indices(problem, subset)
@@ -309,11 +309,11 @@ def gradcheck_run(problem: Problem, *, fast: bool, subset: int | None = None,
 # --------------------------------------------------------------------------- gradref
 def _api():
     try:
-        from checks import api
+        from gradref.checks import api
     except ImportError as exc:
-        raise CheckerUnavailable(f"checks.api is not available ({exc})") from None
+        raise CheckerUnavailable(f"gradref.checks.api is not available ({exc})") from None
     if not hasattr(api, "check_network"):
-        raise CheckerUnavailable("checks.api has no check_network")
+        raise CheckerUnavailable("gradref.checks.api has no check_network")
     return api
 
 
@@ -352,7 +352,7 @@ def warm_up_gradref() -> None:
 
 def gradref_run(problem: Problem, mode: str, *, repeats: int = 1, seed: int = 0,
                 oracle: str = "fd", intermediates: bool = False) -> dict:
-    """``checks.api.check_network(net, net, params, X, Y, mode=…)`` on the correct gradient:
+    """``gradref.checks.api.check_network(net, net, params, X, Y, mode=…)`` on the correct gradient:
     the reference checked by the checker. By default only finite differences (``oracle="fd"``)
     of the parameter gradients (``intermediates=False``), like the naive loop and gradcheck."""
     api = _api()

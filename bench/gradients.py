@@ -69,7 +69,7 @@ def _gemm(n: int) -> tuple[Callable[[], object], float]:
 
 
 def _network(layer_sizes: Sequence[int]):
-    from reference import Network
+    from gradref.reference import Network
 
     return Network(list(layer_sizes), ["relu"] * (len(layer_sizes) - 2) + ["sigmoid"], "bce")
 

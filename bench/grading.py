@@ -1,6 +1,6 @@
 """Part 3: grading throughput and the wall time of the test suite, both as subprocesses.
 
-``python -m checks grade-all DIR --out … --jobs 2`` runs on a fresh folder of ``n`` submissions
+``gradref grade-all DIR --out … --jobs 2`` runs on a fresh folder of ``n`` submissions
 made by copying ``examples/submissions/*.py`` round-robin (``s001_correct.py``, …), so nothing is
 cached from an earlier run; throughput is ``n`` divided by the wall time of the whole command,
 interpreter start-up included. The test suite is ``python -m pytest -q`` from the repository
@@ -51,7 +51,7 @@ def run_grading(n: int = 50, jobs: int = 2, *, env: Mapping[str, str] | None = N
         subs.mkdir()
         examples = make_submissions(subs, n)
         out = Path(tmp) / "gradebook.csv"
-        cmd = [sys.executable, "-m", "checks", "grade-all", str(subs), "--out", str(out),
+        cmd = [sys.executable, "-m", "gradref", "grade-all", str(subs), "--out", str(out),
                "--jobs", str(jobs), "--quiet"]
         log(f"  grade-all: {n} submissions, --jobs {jobs} …")
         start = time.perf_counter()

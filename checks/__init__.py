@@ -1,8 +1,7 @@
 """gradref's checker: finite differences, the autograd oracle, diagnosis, validation and grading.
 
-The public names below are imported on first use, so that ``python -m checks grade`` does not
-pay for autograd and the checker when it only needs the sandbox. (Validation's entry point is
-``checks.validate.validate``: ``checks.validate`` is the module's own name.)
+The public names below are imported on first use, so that ``gradref grade`` does not
+pay for autograd and the checker when it only needs the sandbox.
 """
 
 from importlib import import_module
@@ -11,12 +10,13 @@ __all__ = ["check_network", "check_gradients", "CheckResult", "fd_tolerances", "
            "diagnose", "Finding", "assert_gradients_match", "validate", "grade_submission"]
 
 _WHERE = {
-    "check_network": "checks.api", "check_gradients": "checks.api",
-    "CheckResult": "checks.result",
-    "fd_tolerances": "checks.tolerances", "sensitivity": "checks.tolerances",
-    "diagnose": "checks.diagnosis", "Finding": "checks.diagnosis",
-    "assert_gradients_match": "checks.testing",
-    "grade_submission": "checks.grading",
+    "check_network": "gradref.checks.api", "check_gradients": "gradref.checks.api",
+    "CheckResult": "gradref.checks.result",
+    "fd_tolerances": "gradref.checks.tolerances", "sensitivity": "gradref.checks.tolerances",
+    "diagnose": "gradref.checks.diagnosis", "Finding": "gradref.checks.diagnosis",
+    "validate": "gradref.checks.validation",
+    "assert_gradients_match": "gradref.checks.testing",
+    "grade_submission": "gradref.checks.grading",
 }
 
 
@@ -25,7 +25,7 @@ def __getattr__(name: str):
         value = getattr(import_module(_WHERE[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'checks' has no attribute {name!r}")
+    raise AttributeError(f"module 'gradref.checks' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -7,7 +7,7 @@ differences of the reference cost and against the autograd oracle, in one of thr
 
 ``full``
     every parameter element by the network-aware elementwise finite differences
-    (:mod:`checks.network_fd`), and every provided intermediate ``dZ_l``/``dA_l`` by finite
+    (:mod:`gradref.checks.network_fd`), and every provided intermediate ``dZ_l``/``dA_l`` by finite
     differences with respect to an additive perturbation of :math:`Z_l`/:math:`A_l`;
 ``sampled``
     ``samples`` elements, drawn without replacement and stratified over the arrays
@@ -15,11 +15,11 @@ differences of the reference cost and against the autograd oracle, in one of thr
 ``directional``
     ``draws`` random directions :math:`v` (Rademacher or Gaussian), :math:`\nabla J\cdot v`
     against a central difference along :math:`v`; a failing draw is localised by bisection
-    (:mod:`checks.directional`).
+    (:mod:`gradref.checks.directional`).
 
-The autograd oracle (:func:`checks.oracle.oracle_gradients`) compares every provided array
+The autograd oracle (:func:`gradref.checks.oracle.oracle_gradients`) compares every provided array
 elementwise: :math:`|a - o| \le r_a|o| + a_a s` (``autograd_rtol``/``autograd_atol`` of
-:mod:`checks.tolerances`), with :math:`s` the largest oracle value over all arrays or the size
+:mod:`gradref.checks.tolerances`), with :math:`s` the largest oracle value over all arrays or the size
 of the output's loss derivative, :math:`\max(|A_L| + |Y|)`, whichever is larger.
 When autograd and the gradients under test disagree at an element that finite differences find
 at a kink and accept (or cannot judge), the difference is a subgradient convention, not a
@@ -33,8 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
-
-from reference import Network
+from gradref.reference import Network
 
 from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
@@ -181,12 +180,12 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                   direction_kind: str = "rademacher", tolerances: Mapping | None = None,
                   intermediates: bool = True, localise: bool = True, explain: bool = True,
                   worst: int = 3, chunk_elements: int = CHUNK_ELEMENTS) -> CheckResult:
-    r"""Check a network's gradients; returns a :class:`~checks.result.CheckResult`.
+    r"""Check a network's gradients; returns a :class:`~gradref.checks.result.CheckResult`.
 
     Parameters
     ----------
     target : Network or callable
-        The reference :class:`~reference.Network` itself (its ``forward``/``backward`` are
+        The reference :class:`~gradref.reference.Network` itself (its ``forward``/``backward`` are
         checked) or any ``f(params, X, Y) -> {"dW1", "db1", …}`` in the canonical layout,
         optionally with the per-example ``"dZ1"`` … and ``"dA0"`` …. Missing keys, wrong
         shapes, non-finite values and exceptions become failures with a message.
@@ -206,13 +205,13 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
         Directional mode: number of directions.
     direction_kind : "rademacher" or "gaussian"
     tolerances : dict
-        Overrides of :data:`checks.tolerances.FD_TOLERANCES` names.
+        Overrides of :data:`gradref.checks.tolerances.FD_TOLERANCES` names.
     intermediates : bool
         Check the provided ``dZ``/``dA`` too.
     localise : bool
         Directional mode: bisect failing draws down to an element.
     explain : bool
-        When something fails, run :func:`checks.diagnosis.diagnose` (it replays candidate
+        When something fails, run :func:`gradref.checks.diagnosis.diagnose` (it replays candidate
         mistakes: seconds on a network of 10^5 parameters and more).
     worst : int
         Number of worst elements kept per array.

@@ -10,9 +10,9 @@ h v) - \theta`:
     \quad\text{against}\quad a\cdot\frac{d_+ + d_-}{2h} \approx \nabla J\cdot v,
 
 with :math:`h = s\max(1, \lVert\theta\rVert_\infty)/\lVert v\rVert_\infty` (no coordinate
-moves by more than its elementwise step), the error estimate of :mod:`checks.finite_diff`
+moves by more than its elementwise step), the error estimate of :mod:`gradref.checks.finite_diff`
 (:math:`\tfrac43|D(h)-D(h/2)|` plus rounding) and, for a network, kink detection on every
-pre-activation and the one-sided intervals of :mod:`checks.kinks`. A draw costs 4 evaluations
+pre-activation and the one-sided intervals of :mod:`gradref.checks.kinks`. A draw costs 4 evaluations
 (6 when a kink is crossed).
 
 Localisation. If a draw fails, its discrepancy :math:`\Delta = a\cdot v - D(h)` is split over
@@ -118,7 +118,7 @@ def _sweep(obj, theta: np.ndarray, v: np.ndarray, h: float, levels: list[int]):
 def check_draw(obj, theta: np.ndarray, analytic: np.ndarray, v: np.ndarray, index: int,
                tol: Mapping[str, float]) -> tuple[Draw, float]:
     r"""Compare :math:`a\cdot v` with the central difference along ``v``. Returns the
-    :class:`~checks.result.Draw` and the step h used."""
+    :class:`~gradref.checks.result.Draw` and the step h used."""
     vmax = float(np.max(np.abs(v))) if v.size else 1.0
     h = tol["step"] * max(1.0, float(np.max(np.abs(theta))) if theta.size else 1.0) / vmax
     rows = _sweep(obj, theta, v, h, [0, 1])

@@ -1,7 +1,7 @@
 r"""Generic central differences with a measured error estimate for every element.
 
 For a scalar function :math:`f` of a flat vector :math:`\theta` and a coordinate :math:`i`,
-with relative step :math:`s` (see :mod:`checks.tolerances`):
+with relative step :math:`s` (see :mod:`gradref.checks.tolerances`):
 
 .. math::
 
@@ -19,10 +19,10 @@ error :math:`\tfrac{16}{15}|R(h) - R(h/2)|` (steps h, h/2, h/4; the step is
 the quantities :math:`f` is computed from.
 
 Elements flagged as crossing a kink get an interval of one-sided slopes instead (see
-:mod:`checks.kinks`).
+:mod:`gradref.checks.kinks`).
 
 The same combination (:func:`combine`) serves this generic loop and the network-aware fast
-mode (:mod:`checks.network_fd`), which feed it differences :math:`f(\theta \pm h e_i) - f(\theta)`.
+mode (:mod:`gradref.checks.network_fd`), which feed it differences :math:`f(\theta \pm h e_i) - f(\theta)`.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def combine(dplus: np.ndarray, dminus: np.ndarray, hplus: np.ndarray, hminus: np
     parts of their ``dplus``/``dminus``, shape (levels, n_kink, m), and the number of kinked
     units each example's perturbation crossed, shape (n_kink, m). Kink elements are then judged
     example by example
-    (:func:`checks.kinks.example_intervals`); without it, the whole sum counts as one example
+    (:func:`gradref.checks.kinks.example_intervals`); without it, the whole sum counts as one example
     with one kinked unit. Kink elements need three levels (h, h/2, h/4).
 
     Returns ``(numeric, error, step, lower, upper, unverified)``.

@@ -15,7 +15,7 @@ Each mutant is a subclass that overrides *one* step with a planted mistake writt
 (``dW = dZ @ A_prev.T`` without ``/ m``, ``dZ = dA * s`` for the sigmoid, …), in the layers its
 selector picks (every layer, or only the first, middle or last one). A :class:`Mutant` carries the
 metadata: ``id``, ``description``, the layers and keys it affects, the architectures it applies
-to, and the diagnosis ``kinds`` (and message ``words``) that :func:`checks.diagnosis.diagnose`
+to, and the diagnosis ``kinds`` (and message ``words``) that :func:`gradref.checks.diagnosis.diagnose`
 must produce for it. ``acceptable`` mutants differ from the reference only by the one-sided
 derivative chosen at an exact kink and must *not* be flagged. *Composite* mutants plant two
 mistakes at once (``examples/implementations/buggy.py``: db without ``/ m`` and the relu backward
@@ -24,7 +24,7 @@ about the second one, so both must be named.
 
 Usage::
 
-    from checks.mutants import MUTANTS, example_case
+    from gradref.checks.mutants import MUTANTS, example_case
     mutant = MUTANTS["dw_no_mean"]
     net, params, X, Y = example_case(mutant)
     grads = mutant(net, params, X, Y)          # or mutant.bind(net)(params, X, Y)
@@ -36,9 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from reference.activations import sigmoid
-from reference.network import Network
+from gradref.reference.activations import sigmoid
+from gradref.reference.network import Network
 
 __all__ = ["Backprop", "Mutant", "MUTANTS", "ARCHITECTURES", "correct_backward",
            "architecture", "example_case", "mutants_for"]
@@ -50,7 +49,7 @@ class Backprop:
 
     ``targets`` is the set of layers where a subclass plants its mistake; the base class ignores
     it. Calling the object runs forward and backward and returns ``{"dW1", "db1", …}`` with the
-    per-example ``"dZ1", …, "dA0", …`` as in :meth:`reference.Network.backward`.
+    per-example ``"dZ1", …, "dA0", …`` as in :meth:`gradref.reference.Network.backward`.
     """
 
     def __init__(self, net: Network, params, X, Y, targets=frozenset()) -> None:
@@ -193,7 +192,7 @@ class Mutant:
     id, description : str
         A stable identifier and one sentence on the planted mistake.
     kinds : tuple of str
-        Acceptable :class:`~checks.diagnosis.Finding` kinds (one finding must have one).
+        Acceptable :class:`~gradref.checks.diagnosis.Finding` kinds (one finding must have one).
     words : tuple of str
         Words that finding's message must contain (case-insensitive).
     layers : str

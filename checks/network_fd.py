@@ -26,8 +26,8 @@ real one: the network's own activations (``activation.value``) and per-example l
 
 so nothing is linearised: this is a finite difference of :math:`J`, only computed without
 redoing the unchanged work. Every coordinate gets the steps h and h/2 (and h/4 for order 4) of
-:mod:`checks.finite_diff`, its error estimate, and kink detection on every perturbed
-pre-activation (:mod:`checks.kinks`).
+:mod:`gradref.checks.finite_diff`, its error estimate, and kink detection on every perturbed
+pre-activation (:mod:`gradref.checks.kinks`).
 
 Intermediates are done the same way: :math:`dZ_l[j,i] = m\,\partial J/\partial E_l[j,i]` for an
 additive perturbation :math:`E_l` of :math:`Z_l` (only example i changes: its loss difference,
@@ -47,8 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
-
-from reference import Network
+from gradref.reference import Network
 
 from .finite_diff import Estimate, combine, levels, relative_steps
 from .kinks import crosses
@@ -185,10 +184,10 @@ def _l2_sum(net: Network, params: Mapping[str, np.ndarray]) -> float:
 class NetworkFD:
     """Fast elementwise finite differences of a network's cost ``J(params)`` on ``(X, Y)``.
 
-    ``net`` is a reference :class:`~reference.Network` (only its description and unchecked
+    ``net`` is a reference :class:`~gradref.reference.Network` (only its description and unchecked
     core are used: ``_forward``, ``_losses``, the activations' ``value``); ``params``, ``X``,
     ``Y`` are validated once. ``order`` is 2 (central, steps h and h/2) or 4 (Richardson,
-    h, h/2, h/4). ``tolerances``: a dict from :func:`checks.tolerances.fd_tolerances`.
+    h, h/2, h/4). ``tolerances``: a dict from :func:`gradref.checks.tolerances.fd_tolerances`.
     ``threads``: OpenBLAS threads while estimating (:func:`blas_threads`; None: unchanged).
     ``gains``: the per-example sensitivities that scale the rounding allowance of every layer
     (:func:`noise_scale`): ``"autograd"`` (the oracle's, default; ``"measured"`` when the

@@ -10,7 +10,7 @@ The oracle also returns the per-example intermediates: it adds a zero perturbati
 :math:`E_l` to every :math:`Z_l` and :math:`A_l` and differentiates with respect to it, so
 :math:`dZ_l = m\,\partial J/\partial E_l` comes from autograd too.
 
-Layout as in :mod:`reference.network`: ``X`` (n_0, m), ``W_l`` (n_l, n_{l-1}), ``b_l`` (n_l, 1).
+Layout as in :mod:`gradref.reference.network`: ``X`` (n_0, m), ``W_l`` (n_l, n_{l-1}), ``b_l`` (n_l, 1).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ ORACLE_FUSED: dict[tuple[str, str], Callable] = {
 
 
 def oracle_activation(spec) -> Callable:
-    """The oracle's ``f(z)`` for a reference :class:`~reference.activations.Activation`."""
+    """The oracle's ``f(z)`` for a reference :class:`~gradref.reference.activations.Activation`."""
     if spec.name not in ORACLE_ACTIVATIONS:
         raise KeyError(f"the autograd oracle has no formulation of activation {spec.name!r}; "
                        f"add one to ORACLE_ACTIVATIONS")
@@ -134,7 +134,7 @@ def oracle_cost(net, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndar
 
 def oracle_gradients(net, params: Mapping[str, np.ndarray], X: np.ndarray,
                      Y: np.ndarray) -> dict[str, np.ndarray]:
-    """Autograd's gradients, keyed like :meth:`reference.Network.backward`'s result.
+    """Autograd's gradients, keyed like :meth:`gradref.reference.Network.backward`'s result.
 
     ``dW*``/``db*`` are gradients of J; ``dZ*``/``dA*`` are per-example (m × ∂J/∂Z).
     """

@@ -3,11 +3,11 @@
 Installing gradref is all a project needs; its tests can then ask for
 
 ``gradref_check``
-    :func:`checks.testing.assert_gradients_match`;
+    :func:`gradref.checks.testing.assert_gradients_match`;
 ``gradref_strategies``
-    the Hypothesis strategies module :mod:`checks.strategies`;
+    the Hypothesis strategies module :mod:`gradref.checks.strategies`;
 ``gradref_reference``
-    the reference :class:`reference.Network` class.
+    the reference :class:`gradref.reference.Network` class.
 
 The plugin is loaded in every pytest run: it imports nothing beyond pytest at load time, and
 each fixture imports its module only when a test asks for it.
@@ -22,23 +22,23 @@ __all__ = ["gradref_check", "gradref_strategies", "gradref_reference"]
 
 @pytest.fixture
 def gradref_check():
-    """:func:`checks.testing.assert_gradients_match`."""
-    from checks.testing import assert_gradients_match
+    """:func:`gradref.checks.testing.assert_gradients_match`."""
+    from gradref.checks.testing import assert_gradients_match
 
     return assert_gradients_match
 
 
 @pytest.fixture
 def gradref_strategies():
-    """The module :mod:`checks.strategies` (Hypothesis strategies of networks and inputs)."""
-    from checks import strategies
+    """The module :mod:`gradref.checks.strategies` (Hypothesis strategies of networks and inputs)."""
+    from gradref.checks import strategies
 
     return strategies
 
 
 @pytest.fixture
 def gradref_reference():
-    """The class :class:`reference.Network`."""
-    from reference import Network
+    """The class :class:`gradref.reference.Network`."""
+    from gradref.reference import Network
 
     return Network

@@ -209,7 +209,7 @@ class Localisation:
 
 @dataclass
 class CheckResult:
-    """The outcome of :func:`checks.api.check_network` or :func:`checks.api.check_gradients`.
+    """The outcome of :func:`gradref.checks.api.check_network` or :func:`gradref.checks.api.check_gradients`.
 
     ``passed`` is true when no array has a problem or failing element and no directional draw
     failed. Unverified kink elements do not fail a check; they are counted and reported.

@@ -3,7 +3,7 @@
 Public and stable, for gradref's own suite and for other projects' tests::
 
     from hypothesis import given
-    from checks.strategies import network_cases
+    from gradref.checks.strategies import network_cases
 
     @given(network_cases(max_depth=3))
     def test_my_backprop(case):
@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from gradref.reference import LOSSES, Network, activation_names, get_activation, get_loss
 from hypothesis import strategies as st
-
-from reference import LOSSES, Network, activation_names, get_activation, get_loss
 
 __all__ = ["valid_pairings", "hidden_activations", "architectures", "network_inputs",
            "network_cases", "make_targets"]
@@ -82,7 +81,7 @@ def architectures(*, min_depth: int = 1, max_depth: int = 5, min_width: int = 1,
                   max_width: int = 8, hidden: Sequence[str] | None = None,
                   pairings: Sequence[tuple[str, str]] | None = None,
                   l2: Sequence[float] = (0.0, 0.7)) -> st.SearchStrategy[Network]:
-    """Random :class:`~reference.Network` objects.
+    """Random :class:`~gradref.reference.Network` objects.
 
     Depth (number of layers with parameters) in [min_depth, max_depth], every width (input and
     output included) in [min_width, max_width], hidden activations drawn from ``hidden`` (default

@@ -2,17 +2,17 @@
 
 ::
 
-    from checks.testing import assert_gradients_match
+    from gradref.checks.testing import assert_gradients_match
 
     def test_backprop():
         assert_gradients_match(my_gradients, layers=[2, 8, 1],
                                activations=["relu", "sigmoid"], loss="bce")
 
 ``my_gradients(params, X, Y)`` returns ``{"dW1", "db1", …}`` for parameters ``{"W1", "b1", …}``
-in the given layout (see :mod:`checks.validate` for the contract). The check runs
-:func:`checks.validate.validate` on ``cases`` seeded random cases; on a mismatch it raises
+in the given layout (see :mod:`gradref.checks.validation` for the contract). The check runs
+:func:`gradref.checks.validation.validate` on ``cases`` seeded random cases; on a mismatch it raises
 ``AssertionError`` whose message holds the per-parameter verdicts, the smallest failing case and
-the diagnosis. With pytest, the ``gradref_check`` fixture (:mod:`checks.pytest_plugin`) is this
+the diagnosis. With pytest, the ``gradref_check`` fixture (:mod:`gradref.checks.pytest_plugin`) is this
 function.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .validate import Settings, validate
+from .validation import Settings, validate
 
 __all__ = ["assert_gradients_match"]
 

@@ -224,7 +224,7 @@ def sensitivity(mode: str, tol: object, *, checked: int | None = None,
 
 
 # --------------------------------------------------------------------------- diagnosis
-# (Owned by checks/diagnosis.py.) How tightly a numeric pattern must fit before the diagnosis
+# (Owned by checks/diagnosis/.) How tightly a numeric pattern must fit before the diagnosis
 # names a cause. These decide what the diagnosis *says*, never whether a check passes: that is
 # the checker's (the tables above). An array that the checker's autograd rule would flag always
 # gets at least a near-miss or mismatch finding, even below DIAGNOSIS_MATCH_RTOL.

@@ -1,7 +1,7 @@
-r"""``python -m checks verify``: the reference checked by finite differences and by autograd.
+r"""``gradref verify``: the reference checked by finite differences and by autograd.
 
 N random architectures are built so that every hidden activation meets every valid (output
-activation, loss) pairing (``checks.strategies``: the registry's activations with default
+activation, loss) pairing (``gradref.checks.strategies``: the registry's activations with default
 parameters plus ``leaky_relu(0.05)`` and ``elu(0.5)``; a pairing is valid when
 ``loss.accepts(activation)``). Architecture i takes pairing ``i mod P`` and first hidden
 activation ``(i div P) mod H``, so the default N = P·H covers the whole product once; the other
@@ -10,7 +10,7 @@ three kinds: standard normal; *integer* (integer inputs, weights in {-1, 0, 1}, 
 which put pre-activations exactly on the kinks); *saturated* (weights scaled so that
 |Z| reaches about 30).
 
-Each architecture runs :func:`checks.api.check_network` on the reference's own ``backward``
+Each architecture runs :func:`gradref.checks.api.check_network` on the reference's own ``backward``
 with both oracles. The report has one row per pairing — architectures tried, the worst relative
 error against finite differences and against autograd, the kinks met — and one row per hidden
 activation. Exit status 0 only when every check passes, 1 otherwise.
@@ -29,9 +29,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from reference import Network, get_activation
-from reference.argtypes import int_at_least
+from gradref.reference import Network, get_activation
+from gradref.reference.argtypes import add_output_arguments, int_at_least, output_of, writable_path
 
 from .api import MODES, check_network
 from .network_fd import NetworkFD
@@ -277,14 +276,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the architectures, data, samples and directions")
     parser.add_argument("--mode", choices=MODES, default="full",
                         help="finite-difference mode (default: full)")
-    parser.add_argument("--json", metavar="PATH", default=None,
-                        help="also write the report as JSON to PATH")
-    parser.add_argument("--plot", metavar="PNG", default=None,
+    add_output_arguments(parser, json_alias=True)
+    parser.add_argument("--plot", metavar="PNG", default=None, type=writable_path,
                         help="draw error-versus-step and per-layer errors (needs matplotlib)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``verify`` and print the report; 0 when everything passes, 1 otherwise."""
+    fmt, path = output_of(args)
     start = time.perf_counter()
     cases, pairs, hidden = verify(args.architectures, args.seed, args.mode)
     failed = [c for c in cases if not c.result.passed]
@@ -301,16 +300,21 @@ def run(args: argparse.Namespace) -> int:
     verdict = (f"FAILED: {len(failed)} of {len(cases)} architectures" if failed
                else f"PASSED: all {len(cases)} architectures")
     out += ["", verdict]
-    print("\n".join(out))
-    if args.json:
+    text = "\n".join(out)
+    if fmt == "json":
         report = {"passed": not failed, "architectures": len(cases), "seed": args.seed,
                   "mode": args.mode, "seconds": seconds,
                   "pairings": [r.to_dict() for r in pairs],
                   "hidden": [r.to_dict() for r in hidden],
                   "runs": [c.summary() for c in cases],
                   "failures": [c.result.to_dict() for c in failed]}
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2)
+        text_json = json.dumps(report, indent=2)
+    if path is None:
+        print(text_json if fmt == "json" else text)
+    else:
+        path.write_text((text_json if fmt == "json" else text) + "\n", encoding="utf-8")
+        print(text)
+        print(f"wrote {path}")
     if args.plot:
         problem = _plot(args.plot, cases)
         if problem:

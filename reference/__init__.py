@@ -1,7 +1,8 @@
 """gradref's reference: a feed-forward network in pure NumPy whose every derivative is checked.
 
 Canonical layout: ``X`` is (n_0, m), ``W_l`` is (n_l, n_{l-1}), ``b_l`` is (n_l, 1). See
-:mod:`reference.network` for the equations and :mod:`reference.layouts` for row-major adapters.
+:mod:`gradref.reference.network` for the equations and :mod:`gradref.reference.layouts` for
+row-major adapters.
 """
 
 from .activations import ACTIVATIONS, Activation, activation_names, get_activation

@@ -1,7 +1,7 @@
 r"""Case files: one network case (architecture, layout, inputs, parameters) as ``.npz`` + JSON.
 
-``python -m checks validate --command`` writes a case file for every case it runs and reads the
-gradients back from another ``.npz``; ``python -m reference fixtures`` writes golden cases in the
+``gradref validate --command`` writes a case file for every case it runs and reads the
+gradients back from another ``.npz``; ``gradref fixtures`` writes golden cases in the
 same format with the expected results added. Only NumPy and the standard library are used, so a
 program in any language can take part; :data:`FORMAT_DOC` is the specification (the same text is
 ``docs/formats.md`` and the ``README.md`` of every fixtures directory).
@@ -342,9 +342,9 @@ def read_gradients(path: str | Path, network: object, *, layout: str = "columns"
 FORMAT_DOC = r"""# gradref file formats
 
 Version 1. gradref exchanges network cases with programs in any language through two kinds of
-files with one layout: **case files**, written by `python -m checks validate --command` for an
+files with one layout: **case files**, written by `gradref validate --command` for an
 implementation under test, and **fixtures**, golden cases written by
-`python -m reference fixtures --out DIR` that also carry the expected results. A C, Rust or
+`gradref fixtures --out DIR` that also carry the expected results. A C, Rust or
 Julia test suite can check itself against the fixtures without Python.
 
 ## Arrays: `NAME.npz`
@@ -416,7 +416,7 @@ Losses, per example (column) `a`, target `y`, summed over output units k:
 
 ## Case files and the command contract
 
-`python -m checks validate --command "CMD {case} {out}"` writes each case as `case_K.npz` with
+`gradref validate --command "CMD {case} {out}"` writes each case as `case_K.npz` with
 `case_K.json`, replaces `{case}` by the `.npz` path, `{out}` by the path to write and
 `{python}` by gradref's interpreter, and runs the command in the current directory, sandboxed
 (as root: as a throw-away unprivileged uid unless `--same-user`). The case holds `X`, `Y`,
@@ -430,7 +430,7 @@ readable `.npz` is an *error* for that case; missing keys, wrong shapes or wrong
 
 ## Fixtures
 
-`python -m reference fixtures --out DIR` writes `DIR/index.json`, this document as
+`gradref fixtures --out DIR` writes `DIR/index.json`, this document as
 `DIR/README.md`, and for each fixture `NAME.npz` + `NAME.json`. A fixture is a case file (format
 `gradref-fixtures/1`, layout columns) whose `.npz` also holds the expected results: `Z1 … ZL`
 and `A1 … AL` (each (n_l, m)), the cost `J`, and `dW1`, `db1`, … `dWL`, `dbL`.

@@ -1,21 +1,15 @@
-r"""The reference's command line: ``python -m reference <command> …``.
-
-Commands are entries of :data:`COMMANDS`, each a :class:`Command` (name, help, a function that
-adds its arguments to an :class:`argparse.ArgumentParser`, and ``run(args) -> exit code``).
-A new command lives in its own module, which builds a ``Command`` and hands it to
-:func:`register_command` (or is appended to :data:`COMMANDS` here); :func:`main` builds the
-parser from the list. A command reports a bad combination of options by raising
-:class:`UsageError`, which :func:`main` turns into an argparse-style error (exit code 2).
+r"""``gradref train``: a network trained on a toy dataset (see :mod:`gradref.checks.cli`).
 
 ``train`` (unset options take the dataset's recipe, :attr:`DatasetSpec.recipe`):
 
 1. spawn three independent generators from ``--seed`` (data, split, training);
-2. generate the dataset from :data:`~reference.datasets.DATASETS` (``--n``, ``--noise``);
+2. generate the dataset from :data:`~gradref.reference.datasets.DATASETS` (``--n``, ``--noise``);
    with an output layer of 2 units the labels become one-hot columns
    :math:`(1-y, y)^\top`;
-3. hold out ``--test-fraction`` of the columns (:func:`~reference.datasets.train_test_split`);
-4. train (:func:`~reference.training.train`; the standardiser is fitted on the training part);
-5. print the final training and test cost J and accuracy; write ``--json`` and ``--plot``.
+3. hold out ``--test-fraction`` of the columns (:func:`~gradref.reference.datasets.train_test_split`);
+4. train (:func:`~gradref.reference.training.train`; the standardiser is fitted on the training part);
+5. print the final training and test cost J and accuracy; write ``--out`` (in ``--format``;
+   ``--json PATH`` is ``--format json --out PATH``) and ``--plot``.
 
 Exit codes: 0 success; 1 training diverged; 2 bad arguments (or ``--plot`` without matplotlib).
 """
@@ -25,86 +19,36 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from . import fixtures
-from .activations import activation_names, get_activation
-from .argtypes import int_at_least, real_in
+from .activations import activation_names
+from .argtypes import (
+    UsageError,
+    activation_list,
+    add_output_arguments,
+    int_at_least,
+    layer_sizes,
+    output_of,
+    real_in,
+    writable_path,
+)
 from .datasets import DATASETS, dataset_names, train_test_split
 from .init import INITIALIZERS
 from .losses import loss_names
 from .network import Network
 from .training import TrainingDiverged, optimizer_names, train
 
-__all__ = ["Command", "COMMANDS", "UsageError", "register_command", "build_parser", "main"]
+__all__ = ["add_train_arguments", "run_train"]
 
-PROG = "python -m reference"
-
-
-class Command(NamedTuple):
-    """One subcommand: ``add_arguments(parser)`` declares its options, ``run(args)`` runs it."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-class UsageError(Exception):
-    """A bad option value found after parsing; ``option`` names it (e.g. ``"--layers"``)."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"argument {option}: {message}")
-        self.option = option
+PROG = "gradref"
 
 
 # --------------------------------------------------------------------------- argument types
 _POSITIVE_INT, _NONNEGATIVE_INT = int_at_least(1), int_at_least(0)
 _POSITIVE, _NONNEGATIVE = real_in(0.0, low_open=True), real_in(0.0)
 _FRACTION = real_in(0.0, 1.0, low_open=True)
-
-
-def _layer_sizes(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        sizes = tuple(int(p) for p in parts)
-    except ValueError:
-        sizes = ()
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"expected at least two comma-separated positive "
-                                         f"integers such as 2,8,4,1, got {text!r}")
-    return sizes
-
-
-_SPLIT_OUTSIDE_PARENS = re.compile(r",(?![^()]*\))")
-
-
-def _activation_list(text: str) -> tuple[str, ...]:
-    names = tuple(p.strip() for p in _SPLIT_OUTSIDE_PARENS.split(text))
-    if not all(names):
-        raise argparse.ArgumentTypeError(f"expected comma-separated activation names such as "
-                                         f"relu,relu,sigmoid, got {text!r}")
-    for name in names:
-        try:
-            get_activation(name)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
-    return names
-
-
-def _writable_path(text: str) -> Path:
-    path = Path(text)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write a file at {text!r} (is a directory or "
-                                         f"its directory does not exist)")
-    return path
 
 
 # --------------------------------------------------------------------------- train
@@ -121,10 +65,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise standard deviation (default: the dataset's; not for halfplanes)")
     p.add_argument("--test-fraction", type=_FRACTION, default=0.2, metavar="F",
                    help="share of the points held out for testing (default 0.2)")
-    p.add_argument("--layers", type=_layer_sizes, metavar="2,8,4,1",
+    p.add_argument("--layers", type=layer_sizes, metavar="2,8,4,1",
                    help="layer sizes n_0,…,n_L; n_0 = 2 features, n_L = 1 (labels) or 2 "
                         "(one-hot classes) (default: recipe)")
-    p.add_argument("--activations", type=_activation_list, metavar="relu,…,sigmoid",
+    p.add_argument("--activations", type=activation_list, metavar="relu,…,sigmoid",
                    help=f"one per layer, from: {', '.join(activation_names())} "
                         f"(default: recipe, or its hidden activation then the loss's output)")
     p.add_argument("--loss", choices=loss_names(), metavar="LOSS",
@@ -140,9 +84,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"one of: {', '.join(INITIALIZERS)} (default: recipe)")
     p.add_argument("--seed", type=_NONNEGATIVE_INT, default=0, metavar="S",
                    help="seeds data, split and training (default 0)")
-    p.add_argument("--json", type=_writable_path, metavar="PATH",
-                   help="write the results as JSON to PATH")
-    p.add_argument("--plot", type=_writable_path, metavar="PNG",
+    add_output_arguments(p, json_alias=True)
+    p.add_argument("--plot", type=writable_path, metavar="PNG",
                    help="save the cost curve and decision boundary (needs matplotlib)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, print nothing")
 
@@ -193,6 +136,7 @@ def _finite_or_none(x: float) -> float | None:
 def run_train(args: argparse.Namespace) -> int:
     """The ``train`` command; returns the exit code."""
     cfg = _resolve(args)
+    fmt, out = output_of(args)
     if args.plot is not None:
         from .plotting import MissingMatplotlib, require_matplotlib
         try:
@@ -228,7 +172,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError("--loss", f"{exc}; the targets are 0/1 labels, or one-hot columns "
                                    f"when the output size is 2") from None
 
-    say = (lambda *a: None) if args.quiet else print
+    quiet = args.quiet or (fmt == "json" and out is None)   # stdout is then the JSON alone
+    say = (lambda *a: None) if quiet else print
     say(f"{cfg['dataset']}: {split.X_train.shape[1]} training and {split.X_test.shape[1]} test "
         f"points; {network!r}; {cfg['optimizer']} lr={cfg['lr']:g}, {cfg['epochs']} epochs of "
         f"batches of {cfg['batch_size']}")
@@ -255,67 +200,20 @@ def run_train(args: argparse.Namespace) -> int:
                       "layers": list(layers), "activations": list(cfg["activations"])},
         "cost_history": [_finite_or_none(c) for c in result.costs],
     }
-    say(f"train  cost {report['train_cost']:.6f}  accuracy {report['train_accuracy']:.4f}")
-    say(f"test   cost {report['test_cost']:.6f}  accuracy {report['test_accuracy']:.4f}")
-    say(f"({report['seconds']:.2f} s)")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
-        say(f"wrote {args.json}")
+    lines = [f"train  cost {report['train_cost']:.6f}  accuracy {report['train_accuracy']:.4f}",
+             f"test   cost {report['test_cost']:.6f}  accuracy {report['test_accuracy']:.4f}",
+             f"({report['seconds']:.2f} s)"]
+    for line in lines:
+        say(line)
+    text = (json.dumps(report, indent=2, allow_nan=False) if fmt == "json" else "\n".join(lines)) + "\n"
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        say(f"wrote {out}")
+    elif fmt == "json":
+        sys.stdout.write(text)
     if args.plot is not None:
         from .plotting import plot_training
         plot_training(result, split.X_train, split.Y_train, args.plot, X_test=split.X_test,
                       Y_test=split.Y_test, title=f"{cfg['dataset']}: {network!r}")
         say(f"wrote {args.plot}")
     return 0
-
-
-# --------------------------------------------------------------------------- the command list
-COMMANDS: list[Command] = [
-    Command("train", "train a network on a toy dataset and report cost and accuracy",
-            add_train_arguments, run_train),
-    Command("fixtures", "write golden fixtures (.npz + JSON) for other implementations' tests",
-            fixtures.add_arguments, fixtures.run),
-]
-
-
-def register_command(command: Command) -> Command:
-    """Add ``command`` to :data:`COMMANDS` (refusing a name already taken); returns it."""
-    if not isinstance(command, Command):
-        raise TypeError(f"command must be a reference.cli.Command, got {command!r}")
-    if any(c.name == command.name for c in COMMANDS):
-        raise ValueError(f"command {command.name!r} is already registered")
-    COMMANDS.append(command)
-    return command
-
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The top-level parser and the subparser of each command, by name."""
-    parser = argparse.ArgumentParser(prog=PROG, description="gradref's NumPy reference.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    subparsers = {}
-    for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.add_arguments(p)
-        p.set_defaults(_run=command.run)
-        subparsers[command.name] = p
-    return parser, subparsers
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code.
-
-    Argument errors print argparse's usage and message to stderr and return 2 (``--help``
-    returns 0); nothing raises ``SystemExit``.
-    """
-    parser, subparsers = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra:  # reported by the subcommand's parser, with its usage line
-            subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
-        try:
-            return int(args._run(args))
-        except UsageError as exc:
-            subparsers[args.command].error(str(exc))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    return 0  # pragma: no cover - error() always exits

@@ -1,10 +1,10 @@
-r"""Golden fixtures: ``python -m reference fixtures --out DIR``.
+r"""Golden fixtures: ``gradref fixtures --out DIR``.
 
 Every registered activation and loss, and the edge cases (batch of one, width one, saturated
 units, pre-activations exactly at a kink, leaky slope 0.05, L2) as case files of format
 ``gradref-fixtures/1`` holding the inputs, the parameters, every ``Z{l}`` and ``A{l}``, the cost
 ``J`` and every gradient; plus ``index.json`` and the format document as ``README.md``
-(:data:`reference.casefile.FORMAT_DOC`). Output is deterministic, byte for byte: each fixture
+(:data:`gradref.reference.casefile.FORMAT_DOC`). Output is deterministic, byte for byte: each fixture
 draws from a generator seeded by its name.
 """
 
@@ -210,7 +210,7 @@ def write_fixtures(out: str | Path, specs: Sequence[FixtureSpec] = FIXTURES) -> 
         entries.append({"name": spec.name, "npz": f"{spec.name}.npz", "json": f"{spec.name}.json",
                         "network": spec.network.describe(), "tags": spec.all_tags,
                         "description": spec.description})
-    index = {"format": FIXTURE_FORMAT, "generator": "python -m reference fixtures",
+    index = {"format": FIXTURE_FORMAT, "generator": "gradref fixtures",
              "readme": "README.md", "fixtures": entries}
     (out / "index.json").write_text(_json_text(index), encoding="utf-8")
     (out / "README.md").write_text(FORMAT_DOC, encoding="utf-8")
@@ -219,7 +219,7 @@ def write_fixtures(out: str | Path, specs: Sequence[FixtureSpec] = FIXTURES) -> 
 
 def load_fixtures(directory: str | Path) -> list[Case]:
     """Every fixture listed in ``directory/index.json``, read and checked (expected arrays
-    included in each :class:`~reference.casefile.Case`'s ``arrays``)."""
+    included in each :class:`~gradref.reference.casefile.Case`'s ``arrays``)."""
     import json
 
     directory = Path(directory)
@@ -245,7 +245,7 @@ def load_fixtures(directory: str | Path) -> list[Case]:
 
 # --------------------------------------------------------------------------- command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m reference fixtures``."""
+    """Options of ``gradref fixtures``."""
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="directory to write the fixtures into (created if needed)")
     parser.add_argument("--quiet", action="store_true", help="print nothing")

@@ -6,7 +6,7 @@ returns the per-example losses :math:`\ell_i`, shape (m,); ``derivative(A, Y)`` 
 
 .. math:: J = \frac1m \sum_i \ell_i \;+\; \frac{\lambda}{2m} \sum_l \lVert W_l \rVert_F^2
 
-(the L2 term on weights only, never biases); see :mod:`reference.network`.
+(the L2 term on weights only, never biases); see :mod:`gradref.reference.network`.
 
 Where an output activation and a loss have a simpler joint form (sigmoid + bce, softmax +
 cross_entropy), the loss declares it in ``fused``: the loss and :math:`\partial\ell/\partial Z`

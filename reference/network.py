@@ -123,7 +123,7 @@ class Network:
 
     # ------------------------------------------------------------------ validation
     def init_params(self, scheme: str = "he", seed: object = 0) -> Params:
-        """Fresh parameters; see :func:`reference.init.init_params`."""
+        """Fresh parameters; see :func:`gradref.reference.init.init_params`."""
         return init_params(self.layer_sizes, scheme=scheme, seed=seed)
 
     def check_params(self, params: object, name: str = "params") -> Params:

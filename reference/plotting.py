@@ -52,7 +52,7 @@ def plot_training(result, X: np.ndarray, Y: np.ndarray, path: str | Path, *,
                   title: str | None = None, max_points: int = 2000, seed: int = 0) -> Path:
     """Save a PNG with the cost curve and, for 2-D inputs, the decision boundary.
 
-    ``result`` is a :class:`~reference.training.TrainResult`; ``X`` (2, m) and ``Y`` (n_L, m)
+    ``result`` is a :class:`~gradref.reference.training.TrainResult`; ``X`` (2, m) and ``Y`` (n_L, m)
     are raw (unstandardised) training data, ``X_test``/``Y_test`` optional test data. Returns the
     path written.
     """

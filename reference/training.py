@@ -1,4 +1,4 @@
-r"""Mini-batch gradient descent for :class:`~reference.network.Network`, seeded end to end.
+r"""Mini-batch gradient descent for :class:`~gradref.reference.network.Network`, seeded end to end.
 
 1. **Standardisation.** A :class:`Standardizer` is fitted on the training inputs only:
    :math:`\mu_j = \frac1m\sum_i x_{ji}`, :math:`s_j = \sqrt{\frac1m\sum_i (x_{ji}-\mu_j)^2}`
@@ -406,7 +406,7 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     optimizer_options : mapping, optional
         Other hyper-parameters of the optimizer (``{"beta": 0.95}``, ``{"beta1": 0.8}``, …).
     init : str
-        Initialisation scheme from :data:`~reference.init.INITIALIZERS`, used when ``params`` is
+        Initialisation scheme from :data:`~gradref.reference.init.INITIALIZERS`, used when ``params`` is
         not given.
     params : mapping, optional
         Initial parameters (validated, never modified). By default drawn from ``seed``.

@@ -1,6 +1,6 @@
 """Every activation's hand-written derivative against autograd's derivative of the oracle.
 
-The oracle (``checks.oracle.ORACLE_ACTIVATIONS``) restates each function in autograd.numpy,
+The oracle (``gradref.checks.oracle.ORACLE_ACTIVATIONS``) restates each function in autograd.numpy,
 often in another form; autograd differentiates it. Points within ``KINK_MARGIN`` of a declared
 kink are excluded here and tested on their own below, as are the edge points.
 """
@@ -8,14 +8,13 @@ kink are excluded here and tested on their own below, as are the edge points.
 import autograd
 import numpy as np
 import pytest
+from gradref.checks.oracle import ORACLE_ACTIVATIONS, oracle_activation
+from gradref.checks.strategies import hidden_activations
+from gradref.checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
+from gradref.reference import ACTIVATIONS, get_activation
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from checks.oracle import ORACLE_ACTIVATIONS, oracle_activation
-from checks.strategies import hidden_activations
-from checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
-from reference import ACTIVATIONS, get_activation
 
 KINK_MARGIN = 1e-6
 ELEMENTWISE = [a for a in hidden_activations() if get_activation(a).elementwise]

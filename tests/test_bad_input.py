@@ -3,8 +3,7 @@ argument, its shape or value, and what was expected."""
 
 import numpy as np
 import pytest
-
-from reference import Network, get_activation, get_loss
+from gradref.reference import Network, get_activation, get_loss
 
 NET = Network([2, 3, 1], "relu,sigmoid", "bce")
 CE = Network([2, 3], ["softmax"], "cross_entropy")

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from reference import Network
-from reference.casefile import (
+from gradref.reference import Network
+from gradref.reference.casefile import (
     CASE_FORMAT,
     FORMAT_DOC,
     CaseFileError,

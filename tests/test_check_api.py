@@ -6,9 +6,8 @@ import re
 
 import numpy as np
 import pytest
-
-from checks.api import check_network
-from reference import Activation, Network
+from gradref.checks.api import check_network
+from gradref.reference import Activation, Network
 
 
 @pytest.fixture

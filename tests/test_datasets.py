@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 import pytest
-
-from reference.datasets import (
+from gradref.reference.datasets import (
     DATASETS,
     circles,
     dataset_names,
@@ -22,7 +21,7 @@ from reference.datasets import (
     spirals,
     train_test_split,
 )
-from reference.network import Network
+from gradref.reference.network import Network
 
 SMALL = {"halfplanes": 2000, "circles": 301, "moons": 301, "spirals": 301}
 

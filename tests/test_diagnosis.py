@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from checks import diagnosis, tolerances
-from checks.api import check_network
-from checks.diagnosis import KINDS, Finding, diagnose, diagnose_array
-from checks.mutants import example_case
-from checks.oracle import oracle_gradients
-from reference import Network
+from gradref.checks import diagnosis, tolerances
+from gradref.checks.api import check_network
+from gradref.checks.diagnosis import KINDS, Finding, diagnose, diagnose_array
+from gradref.checks.mutants import example_case
+from gradref.checks.oracle import oracle_gradients
+from gradref.reference import Network
 
 RNG_SEED = 1234
 BUGGY = Path(__file__).resolve().parents[1] / "examples" / "implementations" / "buggy.py"

@@ -6,16 +6,15 @@ import math
 
 import numpy as np
 import pytest
+from gradref.checks.api import check_network
+from gradref.checks.directional import direction
+from gradref.checks.finite_diff import judge
+from gradref.checks.network_fd import NetworkFD
+from gradref.checks.oracle import oracle_gradients
+from gradref.checks.tolerances import fd_tolerances, sensitivity
+from gradref.reference import Network
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.api import check_network
-from checks.directional import direction
-from checks.finite_diff import judge
-from checks.network_fd import NetworkFD
-from checks.oracle import oracle_gradients
-from checks.tolerances import fd_tolerances, sensitivity
-from reference import Network
 
 TOL = fd_tolerances()
 

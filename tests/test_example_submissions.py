@@ -9,8 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from checks.grading import grade_submission, load_assignment
+from gradref.checks.grading import grade_submission, load_assignment
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "submissions"
 EXPECTED = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))

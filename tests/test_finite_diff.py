@@ -3,12 +3,11 @@ measured error estimate against the true error, the tolerance table, bad calls."
 
 import numpy as np
 import pytest
+from gradref.checks.api import check_gradients
+from gradref.checks.finite_diff import Packer, central_differences, judge
+from gradref.checks.tolerances import FD_TOLERANCES, fd_tolerances
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.api import check_gradients
-from checks.finite_diff import Packer, central_differences, judge
-from checks.tolerances import FD_TOLERANCES, fd_tolerances
 
 A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.5, -1.0, 4.0]])
 

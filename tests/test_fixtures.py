@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from checks.oracle import oracle_activation, oracle_cost, oracle_gradients
-from reference import LOSSES, activation_names, get_activation
-from reference.casefile import FIXTURE_FORMAT, FORMAT_DOC, read_gradients
-from reference.cli import main as reference_main
-from reference.fixtures import FIXTURES, load_fixtures, write_fixtures
+from gradref.checks.cli import main as reference_main
+from gradref.checks.oracle import oracle_activation, oracle_cost, oracle_gradients
+from gradref.reference import LOSSES, activation_names, get_activation
+from gradref.reference.casefile import FIXTURE_FORMAT, FORMAT_DOC, read_gradients
+from gradref.reference.fixtures import FIXTURES, load_fixtures, write_fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-9  # a different float64 computation of the same quantity

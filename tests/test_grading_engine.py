@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
-from checks.cli import main as cli_main
-from checks.grading import (
+from gradref.checks.cli import main as cli_main
+from gradref.checks.grading import (
     COMPUTATIONS,
     AssignmentError,
     SubmissionError,
@@ -19,9 +18,9 @@ from checks.grading import (
     grade_submission,
     load_assignment,
 )
-from checks.grading.assignment import parse_assignment
-from checks.grading.cases import Case, CaseRanges, generate_cases, shrink
-from checks.isolation import Limits
+from gradref.checks.grading.assignment import parse_assignment
+from gradref.checks.grading.cases import Case, CaseRanges, generate_cases, shrink
+from gradref.checks.isolation import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "grading_fixtures"

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from checks.grading import grade_source, grade_submission, load_assignment
+from gradref.checks.grading import grade_source, grade_submission, load_assignment
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 CORRECT = (FIXTURES / "layered_correct.py").read_text()

@@ -7,9 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from checks.grading import GradeReport, TestResult, grade_source, render
-from checks.grading.report import FORMATS, GRADESCOPE_FIELDS, GRADESCOPE_TEST_FIELDS
+from gradref.checks.grading import GradeReport, TestResult, grade_source, render
+from gradref.checks.grading.report import FORMATS, GRADESCOPE_FIELDS, GRADESCOPE_TEST_FIELDS
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 

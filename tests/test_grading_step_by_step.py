@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from checks.grading import grade_source, grade_submission, load_assignment
+from gradref.checks.grading import grade_source, grade_submission, load_assignment
 
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 CORRECT = (FIXTURES / "step_correct.py").read_text()

@@ -24,14 +24,10 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gradref.checks.isolation as isolation
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
-import checks.isolation as isolation
-from checks.isolation import (
+from gradref.checks.isolation import (
     CallResult,
     IsolationError,
     Limits,
@@ -42,6 +38,9 @@ from checks.isolation import (
     protocol,
     run_command,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 HERE = Path(__file__).resolve().parent
 HOSTILE = HERE / "hostile"
@@ -1183,4 +1182,4 @@ def test_public_api():
         ["CallResult", "IsolationError", "Limits", "ProcessResult", "PythonSubmission",
          "load_source", "run_command"]
     )
-    assert sys.modules["checks.isolation"] is isolation
+    assert sys.modules["gradref.checks.isolation"] is isolation

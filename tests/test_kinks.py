@@ -3,16 +3,15 @@ subgradient conventions accepted, wrong values still caught, and nothing loosene
 
 import numpy as np
 import pytest
+from gradref.checks.api import check_network
+from gradref.checks.finite_diff import combine, judge
+from gradref.checks.kinks import crosses, example_intervals
+from gradref.checks.network_fd import NetworkFD
+from gradref.checks.strategies import architectures
+from gradref.checks.tolerances import fd_tolerances
+from gradref.reference import Network
 from hypothesis import given, note
 from hypothesis import strategies as st
-
-from checks.api import check_network
-from checks.finite_diff import combine, judge
-from checks.kinks import crosses, example_intervals
-from checks.network_fd import NetworkFD
-from checks.strategies import architectures
-from checks.tolerances import fd_tolerances
-from reference import Network
 
 TOL = fd_tolerances()
 
@@ -57,7 +56,7 @@ def test_kinked_networks_on_integer_data_pass(net, seed):
               for k, s in net.param_shapes().items()}
     m = int(rng.integers(1, 5))
     X = rng.integers(-2, 3, size=(net.layer_sizes[0], m)).astype(float)
-    from checks.strategies import make_targets
+    from gradref.checks.strategies import make_targets
     res = check_network(net, net, params, X, make_targets(net, m, rng))
     assert res.passed, res.to_text()
 

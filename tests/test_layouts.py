@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from gradref.checks.strategies import network_cases
+from gradref.reference import data_from_layout, data_to_layout, from_layout, to_layout
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.strategies import network_cases
-from reference import data_from_layout, data_to_layout, from_layout, to_layout
 
 COMBOS = [("columns", "column"), ("columns", "flat"), ("rows", "row"), ("rows", "flat"),
           ("columns", "row"), ("rows", "column")]

@@ -3,12 +3,11 @@
 import autograd
 import numpy as np
 import pytest
+from gradref.checks.oracle import ORACLE_FUSED, ORACLE_LOSSES
+from gradref.checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
+from gradref.reference import LOSSES, get_activation, get_loss
 from hypothesis import given
 from hypothesis import strategies as st
-
-from checks.oracle import ORACLE_FUSED, ORACLE_LOSSES
-from checks.tolerances import ELEMENTWISE_ATOL, ELEMENTWISE_RTOL
-from reference import LOSSES, get_activation, get_loss
 
 shapes = st.tuples(st.integers(1, 5), st.integers(1, 8))
 seeds = st.integers(0, 2**32 - 1)

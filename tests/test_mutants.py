@@ -11,11 +11,9 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-
-from checks.api import check_network
-from checks.diagnosis import KINDS, diagnose
-from checks.mutants import (
+from gradref.checks.api import check_network
+from gradref.checks.diagnosis import KINDS, diagnose
+from gradref.checks.mutants import (
     ARCHITECTURES,
     MUTANTS,
     Backprop,
@@ -25,8 +23,9 @@ from checks.mutants import (
     example_case,
     mutants_for,
 )
-from checks.oracle import oracle_gradients
-from checks.strategies import network_cases
+from gradref.checks.oracle import oracle_gradients
+from gradref.checks.strategies import network_cases
+from hypothesis import given, settings
 
 PAIRS = [(mu.id, arch) for mu in MUTANTS.values() for arch in ARCHITECTURES
          if mu.applies(architecture(arch))]

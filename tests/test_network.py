@@ -1,18 +1,17 @@
 """The whole network: backward against autograd, the batch equations against per-example runs.
 
 Architectures: depth 1-5, widths 1-8, batch 1-16, every activation in hidden layers, every valid
-(output activation, loss) pairing, with and without L2 (``checks.strategies``).
+(output activation, loss) pairing, with and without L2 (``gradref.checks.strategies``).
 """
 
 import numpy as np
 import pytest
+from gradref.checks.oracle import oracle_cost, oracle_gradients
+from gradref.checks.strategies import architectures, network_cases, network_inputs, valid_pairings
+from gradref.checks.tolerances import NETWORK_ATOL, NETWORK_RTOL
+from gradref.reference import INITIALIZERS, Network, init_params
 from hypothesis import given, note
 from hypothesis import strategies as st
-
-from checks.oracle import oracle_cost, oracle_gradients
-from checks.strategies import architectures, network_cases, network_inputs, valid_pairings
-from checks.tolerances import NETWORK_ATOL, NETWORK_RTOL
-from reference import INITIALIZERS, Network, init_params
 
 
 def assert_matches(actual: dict, expected: dict, keys) -> None:

@@ -7,15 +7,14 @@ pre-activations exactly on the kinks, and on saturated units (|Z| of tens)."""
 
 import numpy as np
 import pytest
+from gradref.checks.finite_diff import judge
+from gradref.checks.network_fd import NetworkFD, naive_elementwise
+from gradref.checks.oracle import oracle_gradients
+from gradref.checks.strategies import architectures, make_targets, network_cases
+from gradref.checks.tolerances import fd_tolerances
+from gradref.reference import Network
 from hypothesis import given, note
 from hypothesis import strategies as st
-
-from checks.finite_diff import judge
-from checks.network_fd import NetworkFD, naive_elementwise
-from checks.oracle import oracle_gradients
-from checks.strategies import architectures, make_targets, network_cases
-from checks.tolerances import fd_tolerances
-from reference import Network
 
 TOL = fd_tolerances()
 
@@ -191,7 +190,7 @@ def test_bad_construction(kwargs, error, match):
 
 
 def test_blas_threads_are_limited_and_restored():
-    from checks.network_fd import _openblas_threads_api, blas_threads
+    from gradref.checks.network_fd import _openblas_threads_api, blas_threads
     api = _openblas_threads_api()
     if api is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS found through /proc")

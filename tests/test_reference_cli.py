@@ -1,4 +1,4 @@
-"""``python -m reference train``: the accuracy targets, the JSON report, the plot, bad arguments.
+"""``gradref train``: the accuracy targets, the JSON report, the plot, bad arguments.
 
 The targets run in process through ``main([...])`` with each dataset's default recipe and seed.
 """
@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-
-from reference import cli
-from reference.cli import Command, UsageError, main, register_command
-from reference.datasets import DATASETS
+from gradref.checks import cli as command_line
+from gradref.checks.cli import Command, UsageError, main, register_command
+from gradref.reference import cli
+from gradref.reference.datasets import DATASETS
 
 TARGETS = [
     # (dataset, extra arguments, JSON key, lower bound)
@@ -164,7 +164,7 @@ def test_bad_arguments_exit_2_naming_option_and_value(argv, message, capsys):
     out, err = capsys.readouterr()
     assert code == 2
     assert message in err, err
-    assert err.startswith("usage: python -m reference train")
+    assert err.startswith("usage: gradref train")
     assert "Traceback" not in err and out == ""
 
 
@@ -175,7 +175,7 @@ def test_no_command_and_help():
 
 
 def test_a_command_registered_elsewhere_joins_the_parser(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMANDS", list(cli.COMMANDS))
+    monkeypatch.setattr(command_line, "COMMANDS", list(command_line.COMMANDS))
 
     def add_arguments(p):
         p.add_argument("--count", type=int, default=1)
@@ -195,9 +195,9 @@ def test_a_command_registered_elsewhere_joins_the_parser(monkeypatch, capsys):
         register_command(Command("hello", "again", add_arguments, run))
 
 
-def test_python_dash_m_reference_runs(tmp_path):
+def test_python_dash_m_gradref_runs(tmp_path):
     path = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "reference", "train", "--dataset", "moons",
+    proc = subprocess.run([sys.executable, "-m", "gradref", "train", "--dataset", "moons",
                            "--n", "100", "--epochs", "2", "--json", str(path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""``checks.testing.assert_gradients_match`` and the pytest plugin, as a downstream project uses
+"""``gradref.checks.testing.assert_gradients_match`` and the pytest plugin, as a downstream project uses
 them (the plugin through a real inner pytest run with ``pytester``)."""
 
 import importlib.util
@@ -6,11 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradref.checks.pytest_plugin
+import gradref.checks.testing
 import pytest
-
-import checks.pytest_plugin
-import checks.testing
-from checks.testing import assert_gradients_match
+from gradref.checks.testing import assert_gradients_match
 
 pytest_plugins = ["pytester"]
 
@@ -73,17 +72,17 @@ def test_bad_calls(name):
 
 
 def test_public_surface():
-    assert checks.testing.__all__ == ["assert_gradients_match"]
-    assert set(checks.pytest_plugin.__all__) == {"gradref_check", "gradref_strategies",
+    assert gradref.checks.testing.__all__ == ["assert_gradients_match"]
+    assert set(gradref.checks.pytest_plugin.__all__) == {"gradref_check", "gradref_strategies",
                                                  "gradref_reference"}
 
 
-def test_plugin_imports_nothing_heavy():
-    code = ("import sys, checks.pytest_plugin; "
-            "print(sorted(m for m in ('numpy', 'reference', 'checks.testing', 'hypothesis') "
-            "if m in sys.modules))")
+def test_plugin_imports_nothing_heavy(tmp_path):
+    code = ("import sys, gradref.checks.pytest_plugin; "
+            "print(sorted(m for m in ('numpy', 'gradref.reference', 'gradref.checks.testing', "
+            "'hypothesis', 'autograd') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, cwd=tmp_path).stdout
     assert out.strip() == "[]"
 
 

@@ -13,12 +13,9 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from reference.datasets import moons
-from reference.network import Network
-from reference.training import (
+from gradref.reference.datasets import moons
+from gradref.reference.network import Network
+from gradref.reference.training import (
     OPTIMIZERS,
     Adam,
     Momentum,
@@ -30,6 +27,8 @@ from reference.training import (
     predict,
     train,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 # A learning rate that is small for each optimizer on the standardised toy problems below.
 SAFE_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.01}

@@ -1,4 +1,4 @@
-"""``python -m checks validate``: the example implementations end to end through the CLI, the
+"""``gradref validate``: the example implementations end to end through the CLI, the
 exit-code semantics, reports, and the library function against independent oracles (an
 autograd implementation must pass, every mutant of the catalogue must fail)."""
 
@@ -14,12 +14,11 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-
-from checks.cli import main
-from checks.mutants import MUTANTS, correct_backward, example_case
-from checks.oracle import ORACLE_ACTIVATIONS, ORACLE_FUSED, ORACLE_LOSSES
-from checks.validate import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Settings, validate
-from reference import Network, get_activation
+from gradref.checks.cli import main
+from gradref.checks.mutants import MUTANTS, correct_backward, example_case
+from gradref.checks.oracle import ORACLE_ACTIVATIONS, ORACLE_FUSED, ORACLE_LOSSES
+from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Settings, validate
+from gradref.reference import Network, get_activation
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "implementations"
 NET = ["--layers", "2,16,16,1", "--activations", "relu,relu,sigmoid", "--loss", "bce"]
@@ -381,8 +380,8 @@ def test_rtol_admits_float32_code():
 
 def test_c_implementation_reproduces_the_fixtures_it_supports(c_binary, tmp_path):
     """A non-Python reader of the fixtures format: every fixture within its repertoire."""
-    from reference.casefile import read_gradients
-    from reference.fixtures import load_fixtures, write_fixtures
+    from gradref.reference.casefile import read_gradients
+    from gradref.reference.fixtures import load_fixtures, write_fixtures
 
     write_fixtures(tmp_path)
     supported = {"relu", "leaky_relu", "tanh", "sigmoid", "linear"}

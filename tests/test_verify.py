@@ -1,14 +1,13 @@
-"""``python -m checks verify``: the report, its JSON, the plot, and a planted bug in the
+"""``gradref verify``: the report, its JSON, the plot, and a planted bug in the
 reference making it fail (in-process, through ``add_arguments``/``run`` and the CLI)."""
 
 import argparse
 import json
 
 import pytest
-
-from checks import verify
-from checks.strategies import hidden_activations, valid_pairings
-from reference import Network
+from gradref.checks import verify
+from gradref.checks.strategies import hidden_activations, valid_pairings
+from gradref.reference import Network
 
 
 def run(capsys, *argv):
@@ -69,7 +68,7 @@ def test_a_reference_without_the_one_over_m_fails(capsys, monkeypatch):
 
 
 def test_through_the_cli(capsys):
-    from checks.cli import main
+    from gradref.checks.cli import main
     assert main(["verify", "--architectures", "3", "--seed", "1"]) == 0
     assert "PASSED: all 3 architectures" in capsys.readouterr().out
 

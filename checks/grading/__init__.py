@@ -2,7 +2,7 @@
 
 ::
 
-    from checks.grading import grade_submission, render
+    from gradref.checks.grading import grade_submission, render
 
     report = grade_submission("hw.ipynb", "step-by-step", seed=0)
     print(render(report, "text"))          # or "json", "gradescope", "junit"

@@ -2,7 +2,7 @@
 
 A declaration (TOML, or the same structure in JSON) names the assignment, its layout, its network,
 the case ranges, default points per check, and one ``[[functions]]`` entry per graded function:
-how to call it, which reference computation it maps to (:mod:`checks.grading.computations`),
+how to call it, which reference computation it maps to (:mod:`gradref.checks.grading.computations`),
 which of that computation's quantities feed its arguments and which it must return, and the
 checks with their points. ``docs/assignments.md`` documents every key.
 
@@ -466,7 +466,7 @@ def _parse(data: object, source: str) -> Assignment:
 
 def builtin_assignments() -> list[str]:
     """Names of the declarations shipped in ``checks/grading/assignments``."""
-    folder = resources.files("checks.grading").joinpath("assignments")
+    folder = resources.files("gradref.checks.grading").joinpath("assignments")
     return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir()
                   if p.name.endswith((".toml", ".json")))
 
@@ -492,7 +492,7 @@ def load_assignment(spec: object = "step-by-step") -> Assignment:
     text_spec = os.fspath(spec)
     builtins = builtin_assignments()
     if text_spec in builtins:
-        folder = resources.files("checks.grading").joinpath("assignments")
+        folder = resources.files("gradref.checks.grading").joinpath("assignments")
         for ext in (".toml", ".json"):
             entry = folder.joinpath(text_spec + ext)
             if entry.is_file():

@@ -1,4 +1,4 @@
-r"""``python -m checks grade-all DIR --out gradebook.csv``: grade a folder of submissions.
+r"""``gradref grade-all DIR --out gradebook.csv``: grade a folder of submissions.
 
 One entry of ``DIR`` is one student:
 
@@ -65,10 +65,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Mapping
 
+from gradref.checks.isolation import Limits
+from gradref.reference.argtypes import int_at_least, name_equals_number
 from tqdm import tqdm
-
-from checks.isolation import Limits
-from reference.argtypes import int_at_least, name_equals_number
 
 from .assignment import AssignmentError, load_assignment
 from .engine import SubmissionError, grade_submission
@@ -132,7 +131,7 @@ def _is_submission_file(p: Path) -> bool:
 def find_submission(folder: str | os.PathLike) -> Path:
     """The one file to grade in ``folder`` (see the module docstring for the rule).
 
-    Raises :class:`checks.grading.SubmissionError` naming the folder when there is no candidate,
+    Raises :class:`gradref.checks.grading.SubmissionError` naming the folder when there is no candidate,
     or several candidates and no ``submission.py``/``submission.ipynb`` among them.
     """
     folder = Path(folder)
@@ -394,7 +393,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
     ``assignment``, ``seed``, ``limits`` and ``points`` are passed to
-    :func:`checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
+    :func:`gradref.checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
     ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
     ``progress`` shows a tqdm bar on stderr. Bad arguments raise ``TypeError``/``ValueError``
     (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
@@ -535,13 +534,13 @@ def run(args: argparse.Namespace) -> int:
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,
                            progress=not args.quiet and sys.stderr.isatty())
     except (TypeError, ValueError) as exc:     # AssignmentError is a ValueError
-        print(f"python -m checks grade-all: error: {exc}", file=sys.stderr)
+        print(f"gradref grade-all: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"python -m checks grade-all: cannot write the gradebook: {exc}", file=sys.stderr)
+        print(f"gradref grade-all: cannot write the gradebook: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("python -m checks grade-all: interrupted; the reports written so far are kept, "
+        print("gradref grade-all: interrupted; the reports written so far are kept, "
               "run the same command again to finish", file=sys.stderr)
         return 130
     print(f"{len(result.rows)} students: {len(result.graded)} graded, {len(result.skipped)} up to date, "

@@ -1,22 +1,26 @@
-r"""``python -m checks.grading.bundle --out gradescope-bundle.zip``: the Gradescope autograder zip.
+r"""``gradref bundle --out gradescope-bundle.zip``: the Gradescope autograder zip.
 
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` there once (as root)
 to build the image, copies ``run_autograder`` to ``/autograder/run_autograder`` and runs it for
 every submission, with the student's files in ``/autograder/submission``; it reads the scores
 from ``/autograder/results/results.json``. The zip holds::
 
-    setup.sh          (0755) pip-installs the bundled project into the image's python3
-    run_autograder    (0755) picks the student's file and runs ``python -m checks grade``
-    gradref/          the project's source: pyproject.toml, README.md, reference/, checks/
+    setup.sh          (0755) installs bubblewrap and gradref's dependencies into the image
+    run_autograder    (0755) picks the student's file and runs ``gradref grade``
+    requirements.txt  gradref's dependencies, read from the installed package's metadata
+    gradref/          the ``gradref`` package as it is installed here (from a wheel or a checkout)
     assignment.toml   only when --assignment is a declaration file (a copy of it)
 
-``run_autograder`` chooses the file with :func:`checks.grading.batch.find_submission` (the rule
-``grade-all`` uses for a student's folder), then runs ``python -m checks grade FILE
---assignment A --format gradescope --out /autograder/results/results.json`` in-process with the
-bundled source first on ``sys.path``. When no file can be chosen, or the chosen one cannot be
-read (a corrupt notebook), it writes a results.json with score 0 and the reason; when grading
-itself fails it exits non-zero without results, which Gradescope shows staff as a failed
-autograder run (not as a zero for the student).
+The package is copied from where ``import gradref`` finds it, so a ``pip install``-ed gradref
+builds the same bundle as a source checkout.
+
+``run_autograder`` chooses the file with :func:`gradref.checks.grading.batch.find_submission`
+(the rule ``grade-all`` uses for a student's folder), then runs ``gradref grade FILE
+--assignment A --format gradescope --out /autograder/results/results.json`` in-process with
+the folder holding the bundled package first on ``sys.path``. When no file can be chosen, or
+the chosen one cannot be read (a corrupt notebook), it writes a results.json with score 0 and
+the reason; when grading itself fails it exits non-zero without results, which Gradescope shows
+staff as a failed autograder run (not as a zero for the student).
 The root ``/autograder`` can be moved with the ``AUTOGRADER_ROOT`` environment variable, which is
 how the tests run it locally.
 
@@ -27,19 +31,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from .assignment import builtin_assignments, load_assignment
+from gradref.reference.argtypes import UsageError
+
+from .assignment import AssignmentError, builtin_assignments, load_assignment
 from .batch import atomic_write
 
-__all__ = ["PROJECT_FILES", "RUN_AUTOGRADER", "SETUP_SH", "build_bundle", "main", "project_root"]
+__all__ = ["PACKAGE_FILES", "RUN_AUTOGRADER", "SETUP_SH", "build_bundle", "requirements",
+           "add_arguments", "run", "package_root"]
 
-#: what of the project goes into ``gradref/`` (files and whole package folders)
-PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE", "reference", "checks")
-_REQUIRED = ("pyproject.toml", "reference", "checks/cli.py", "checks/grading/__init__.py")
+#: what of the package goes into ``gradref/`` (files and whole subpackage folders)
+PACKAGE_FILES = ("__init__.py", "__main__.py", "LICENSE", "reference", "checks")
+_REQUIRED = ("__init__.py", "reference/__init__.py", "checks/cli/__init__.py",
+             "checks/grading/__init__.py")
 _SKIPPED_DIRS = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".tmp", ".swp")
 _DATE = (1980, 1, 1, 0, 0, 0)
@@ -49,24 +56,28 @@ _REGULAR = 0o100644
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, in /autograder/source when it builds the autograder image:
-# install gradref (bundled in ./gradref) and its dependencies into the image's python3.
+# install bubblewrap (the sandbox) and gradref's dependencies into the image's python3; the
+# gradref package itself is bundled in ./gradref and imported from there by run_autograder.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -m pip --version >/dev/null 2>&1; then
+missing=()
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+if ((${#missing[@]})); then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
 pip=(python3 -m pip install --no-cache-dir --disable-pip-version-check)
 # Debian/Ubuntu mark the system python "externally managed" (PEP 668); the image is ours alone.
 if python3 -m pip help install 2>/dev/null | grep -q -- --break-system-packages; then
     pip+=(--break-system-packages)
 fi
-"${pip[@]}" ./gradref
-python3 -m checks grade --help >/dev/null
+"${pip[@]}" -r requirements.txt
+PYTHONPATH="$PWD" python3 -m gradref grade --help >/dev/null
 """
 
 RUN_AUTOGRADER = r'''#!/usr/bin/env python3
-"""Gradescope entry point, generated by ``python -m checks.grading.bundle``.
+"""Gradescope entry point, generated by ``gradref bundle``.
 
 Grades the student's file in $AUTOGRADER_ROOT/submission (default /autograder) against the
 assignment below and writes $AUTOGRADER_ROOT/results/results.json.
@@ -78,16 +89,16 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
 ASSIGNMENT = @ASSIGNMENT@
-SOURCE = ROOT / "source" / "gradref"
+SOURCE = ROOT / "source"
 RESULTS = ROOT / "results" / "results.json"
 
 
 def main():
-    if SOURCE.is_dir():  # the bundled source, the same code setup.sh installed
+    if (SOURCE / "gradref").is_dir():  # the bundled package, before any installed gradref
         sys.path.insert(0, str(SOURCE))
-    from checks.cli import main as checks
-    from checks.grading.batch import atomic_write_text, find_submission
-    from checks.isolation import load_source
+    from gradref.checks.cli import main as checks
+    from gradref.checks.grading.batch import atomic_write_text, find_submission
+    from gradref.checks.isolation import load_source
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -110,14 +121,29 @@ if __name__ == "__main__":
 '''
 
 
-def project_root() -> Path:
-    """The source checkout this module lives in (``checks/grading/bundle.py`` → three levels up)."""
-    return Path(__file__).resolve().parents[2]
+def package_root() -> Path:
+    """The folder of the ``gradref`` package as imported here (a wheel's or a checkout's)."""
+    import gradref
+
+    return Path(gradref.__file__).resolve().parent
 
 
-def _project_entries(root: Path) -> Iterator[tuple[str, Path]]:
-    """(name inside ``gradref/``, file) for every file of the project to bundle, sorted."""
-    for name in PROJECT_FILES:
+def requirements() -> list[str]:
+    """gradref's run-time dependencies (no extras), from the installed package's metadata."""
+    from importlib import metadata
+
+    try:
+        declared = metadata.requires("gradref") or []
+    except metadata.PackageNotFoundError:
+        raise ValueError("gradref is not installed (no package metadata); install it with pip "
+                         "(pip install -e . in a checkout) before building a bundle") from None
+    return [r for r in declared if "extra ==" not in r.replace('"', "'").replace("'", "")
+            and "extra==" not in r.replace(" ", "")]
+
+
+def _package_entries(root: Path) -> Iterator[tuple[str, Path]]:
+    """(name inside ``gradref/``, file) for every file of the package to bundle, sorted."""
+    for name in PACKAGE_FILES:
         top = root / name
         if top.is_file():
             yield name, top
@@ -142,10 +168,11 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
     """Write the Gradescope autograder zip to ``out`` (atomically) and return its path.
 
     ``assignment`` is a built-in name or the path of a declaration file (bundled as
-    ``assignment.toml``/``.json``). ``root`` is the project checkout to bundle (default:
-    :func:`project_root`). Raises ``ValueError`` naming the argument when ``out``'s folder is
-    missing, ``assignment`` cannot be loaded (``AssignmentError``), or ``root`` is not a gradref
-    source checkout.
+    ``assignment.toml``/``.json``). ``root`` is the ``gradref`` package folder to bundle
+    (default: :func:`package_root`, the one imported here). Raises ``ValueError`` naming the
+    argument when ``out``'s folder is missing, ``assignment`` cannot be loaded
+    (``AssignmentError``), ``root`` is not a gradref package folder, or gradref has no installed
+    metadata to read its dependencies from.
     """
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a path, got {out!r}")
@@ -163,19 +190,20 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
     else:                                # a declaration file travels in the zip
         declaration = _DECLARATION + Path(assignment).suffix
         assignment_code = f"str(ROOT / 'source' / {declaration!r})"
-    root = project_root() if root is None else Path(root)
+    root = package_root() if root is None else Path(root)
     missing = [name for name in _REQUIRED if not (root / name).exists()]
     if missing:
-        raise ValueError(f"root={str(root)!r} is not a gradref source checkout (missing "
-                         f"{', '.join(missing)}); build the bundle from a clone of the project")
-
-    files = list(_project_entries(root))
+        raise ValueError(f"root={str(root)!r} is not the gradref package folder (missing "
+                         f"{', '.join(missing)})")
+    required = "".join(f"{r}\n" for r in requirements())
+    files = list(_package_entries(root))
     script = RUN_AUTOGRADER.replace("@ASSIGNMENT@", assignment_code)
 
     def write(f) -> None:
         with zipfile.ZipFile(f, "w") as archive:
             _add(archive, "setup.sh", SETUP_SH.encode(), _EXECUTABLE)
             _add(archive, "run_autograder", script.encode(), _EXECUTABLE)
+            _add(archive, "requirements.txt", required.encode(), _REGULAR)
             if declaration is not None:
                 _add(archive, declaration, Path(assignment).read_bytes(), _REGULAR)
             for name, path in files:
@@ -186,25 +214,26 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m checks.grading.bundle",
-        description="Build the Gradescope autograder zip (setup.sh, run_autograder, the project's source).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``gradref bundle``."""
+    parser.description = ("Build the Gradescope autograder zip (setup.sh, run_autograder, the "
+                          "gradref package as installed here).")
     parser.add_argument("--out", "-o", required=True, metavar="ZIP", help="the zip to write")
     parser.add_argument("--assignment", "-a", default="step-by-step",
                         help="the assignment run_autograder grades: a built-in name or the path of a "
                              "declaration file, which is bundled (default: step-by-step)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``gradref bundle``: 0 when the zip was written; bad arguments raise a usage error (2)."""
     try:
         path = build_bundle(args.out, assignment=args.assignment)
+    except AssignmentError as exc:
+        raise UsageError("--assignment", str(exc)) from None
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        raise UsageError("--out", str(exc)) from None
     with zipfile.ZipFile(path) as archive:
         count = len(archive.namelist())
     print(f"wrote {path} ({count} files, assignment {args.assignment!r}); upload it as the "
           "Gradescope autograder")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,8 +1,8 @@
-"""``python -m checks grade SUBMISSION``: grade one submission and print or write the report.
+"""``gradref grade SUBMISSION``: grade one submission and print or write the report.
 
 Exit codes: 0 when the submission was graded (whatever its score); 2 when grading could not run
 (a missing or unsupported submission file, an unknown assignment or a malformed declaration, a
-bad option value); 1 when the sandbox itself could not start.
+bad option value, a sandbox that could not start).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reference.argtypes import int_at_least, name_equals_number
+from gradref.reference.argtypes import add_output_arguments, int_at_least, name_equals_number
 
 from .report import FORMATS
 
@@ -24,10 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", default="step-by-step",
                         help="a built-in assignment (step-by-step, layered) or the path of a "
                              "declaration file (.toml or .json); default: step-by-step")
-    parser.add_argument("--format", default="text", choices=list(FORMATS),
-                        help="report format (default: text)")
-    parser.add_argument("--out", metavar="PATH",
-                        help="write the report to PATH instead of standard output")
+    add_output_arguments(parser, tuple(FORMATS))
     parser.add_argument("--seed", type=int_at_least(0), default=0,
                         help="seed of the random cases (default 0; same seed, same grade)")
     parser.add_argument("--points", type=name_equals_number, action="append", default=[],
@@ -39,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Grade ``args.submission``; see the module docstring for the exit codes."""
-    from checks.isolation import IsolationError
+    from gradref.checks.isolation import IsolationError
 
     from .assignment import AssignmentError
     from .engine import SubmissionError, grade_submission
@@ -50,17 +47,17 @@ def run(args: argparse.Namespace) -> int:
         report = grade_submission(args.submission, args.assignment, seed=args.seed,
                                   points=points)
     except (AssignmentError, SubmissionError, FileNotFoundError, ValueError, TypeError) as exc:
-        print(f"python -m checks grade: error: {exc}", file=sys.stderr)
+        print(f"gradref grade: error: {exc}", file=sys.stderr)
         return 2
     except IsolationError as exc:
-        print(f"python -m checks grade: the sandbox could not run: {exc}", file=sys.stderr)
-        return 1
+        print(f"gradref grade: the sandbox could not run: {exc}", file=sys.stderr)
+        return 2
     text = render(report, args.format)
     if args.out:
         try:
             Path(args.out).write_text(text, encoding="utf-8")
         except OSError as exc:
-            print(f"python -m checks grade: error: cannot write --out {args.out!r}: {exc}",
+            print(f"gradref grade: error: cannot write --out {args.out!r}: {exc}",
                   file=sys.stderr)
             return 2
     else:

@@ -1,9 +1,9 @@
 r"""The reference computations that graded functions map to: one registry, :data:`COMPUTATIONS`.
 
-A computation turns a generated :class:`~checks.grading.cases.Case` (layer sizes, batch size m,
+A computation turns a generated :class:`~gradref.checks.grading.cases.Case` (layer sizes, batch size m,
 a variant such as the activation, and a seed) into *quantities*: the inputs a student's function
 receives and the outputs it must return, both already in the assignment's layout. Every expected
-value comes from :class:`reference.Network` and the activation and loss registries; nothing here
+value comes from :class:`gradref.reference.Network` and the activation and loss registries; nothing here
 restates backpropagation. Three small adapters make the reference answer the per-layer questions
 an assignment asks:
 
@@ -31,8 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from reference import Network, get_activation, get_loss
+from gradref.reference import Network, get_activation, get_loss
 
 from .tolerances import CASE_MIN_ABS_Z, CASE_OUTPUT_RANGE, INIT_STD_MAX, INIT_STD_MIN
 

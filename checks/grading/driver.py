@@ -146,7 +146,7 @@ _MARKER = re.compile(r"^# %% \[cell (\d+)\](.*)$", re.M)
 
 
 def split_cells(source: str) -> list[tuple[int, str]]:
-    """``[(cell number, code), …]`` from :func:`checks.isolation.load_source`'s notebook text,
+    """``[(cell number, code), …]`` from :func:`gradref.checks.isolation.load_source`'s notebook text,
     whose code cells are each preceded by a ``# %% [cell N]`` line (cell magics: no code)."""
     marks = list(_MARKER.finditer(source))
     cells = []

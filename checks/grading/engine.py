@@ -5,19 +5,19 @@ For every function of the assignment, in order:
 1. generate its cases (:mod:`.cases`) and build each case's quantities with the reference
    (:mod:`.computations`): the arguments - reference-made, so a bug in one function does not
    cascade into the grading of the next - and the expected outputs;
-2. call the student's function in the sandboxed child (:mod:`checks.isolation`) - a plain
+2. call the student's function in the sandboxed child (:mod:`gradref.checks.isolation`) - a plain
    function, or a method/attribute of an object built with the declared constructor - and split
    its return value into named outputs;
 3. run each declared check (shape, dtype, values, cache) on every case; a check earns its points
    only when it passes on all cases;
 4. for a failing check, shrink the first failing case (smaller m, fewer and narrower layers) to
    the smallest on which the check still fails, and explain it there: the case, the offending
-   arrays, what is wrong and the diagnosis of :mod:`checks.diagnosis` ("dW is m = 2 times too
+   arrays, what is wrong and the diagnosis of :mod:`gradref.checks.diagnosis` ("dW is m = 2 times too
    large: the 1/m averaging is missing").
 
 Nothing the submission does raises here: a syntax error, a missing function, an exception, a
 timeout or a wrong return type all become failed checks with an explanation. Only problems of
-the grading itself raise (:class:`~checks.grading.assignment.AssignmentError`,
+the grading itself raise (:class:`~gradref.checks.grading.assignment.AssignmentError`,
 :class:`SubmissionError`, ``FileNotFoundError``, ``IsolationError``).
 """
 
@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from checks.isolation import CallResult, Limits, PythonSubmission, load_source
+from gradref.checks.isolation import CallResult, Limits, PythonSubmission, load_source
 
 from .assignment import Assignment, Check, FunctionSpec, load_assignment
 from .cases import Case, generate_cases, shrink
@@ -269,7 +268,7 @@ class _FunctionGrader:
 
     def _diagnoses(self, check: Check, out: _Outcome, verdict: _Verdict,
                    larger: _Outcome | None) -> list[str]:
-        """Diagnosis sentences for the failing leaves, from :mod:`checks.diagnosis`.
+        """Diagnosis sentences for the failing leaves, from :mod:`gradref.checks.diagnosis`.
 
         When the smallest case gives no clear answer (m = 2 cannot tell "missing 1/m" from "a
         factor 2"), the first failing case, larger, is diagnosed too."""
@@ -296,7 +295,7 @@ class _FunctionGrader:
     def _findings(self, out: _Outcome, verdict: _Verdict) -> list:
         """Findings for the failing leaves of one outcome, worded with the student's names."""
         try:
-            from checks.diagnosis import diagnose, diagnose_array
+            from gradref.checks.diagnosis import diagnose, diagnose_array
         except ImportError:  # pragma: no cover - diagnosis is part of gradref
             return []
         comp = self.fn.computation
@@ -425,7 +424,7 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
                  name: str = "submission.py", notebook: bool = False) -> GradeReport:
     """Grade Python source text (see :func:`grade_submission`).
 
-    ``notebook``: ``source`` is :func:`checks.isolation.load_source`'s text of a notebook; its
+    ``notebook``: ``source`` is :func:`gradref.checks.isolation.load_source`'s text of a notebook; its
     cells then run one by one and a cell that raises is skipped (and reported)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -489,7 +488,7 @@ def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step
     """Grade the submission at ``path`` (.py or .ipynb) against ``assignment``.
 
     ``assignment`` is a built-in name ("step-by-step", "layered"), the path of a declaration
-    file, or an :class:`~checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
+    file, or an :class:`~gradref.checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
     (the same submission and seed always get the same grade); ``limits`` the sandbox's
     per-call limits; ``points`` overrides points (a function's name rescales its checks to that
     total, a full test name sets that test's points).

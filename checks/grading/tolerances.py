@@ -1,4 +1,4 @@
-"""The grader's tolerances, in one place (the reference suite's own live in ``checks.tolerances``).
+"""The grader's tolerances, in one place (the reference suite's own live in ``gradref.checks.tolerances``).
 
 A student's array passes a value check when
 

@@ -238,6 +238,9 @@ def _load(channel, sandbox, spec, source):
     sys.argv = [filename]
     sandbox.set_cpu_limit(spec["load_seconds"])
     try:
+        if "\0" in source:  # Python 3.12+ says SyntaxError, earlier versions ValueError
+            line = source.count("\n", 0, source.index("\0")) + 1
+            raise SyntaxError("source code cannot contain null bytes", (filename, line, 1, None))
         code = compile(source, filename, "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except BaseException as error:  # noqa: BLE001 - SystemExit/KeyboardInterrupt included

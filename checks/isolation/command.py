@@ -2,7 +2,7 @@
 
 Used by ``validate --command "CMD {case} {out}"``: the program gets the same clean
 environment, private workdir, limits, output capture, process-group kill and timeout as a
-:class:`~checks.isolation.PythonSubmission` child, through the same :class:`~.process.Sandbox`
+:class:`~gradref.checks.isolation.PythonSubmission` child, through the same :class:`~.process.Sandbox`
 (the launcher ``_sandbox.py exec`` applies the limits, drops to the sandbox uid when the
 parent is root, restores default SIGPIPE/SIGXFSZ handling and ``execvp``'s the command).
 
@@ -103,7 +103,7 @@ def run_command(
     ``limits.wall`` seconds; kill everything it started; return a :class:`ProcessResult`.
 
     ``env`` adds variables to the clean environment.  ``drop_privileges`` as for
-    :class:`~checks.isolation.PythonSubmission` (default: exactly when running as root).
+    :class:`~gradref.checks.isolation.PythonSubmission` (default: exactly when running as root).
     Raises ``ValueError`` for bad arguments and ``IsolationError`` if no sandbox can be made;
     whatever the program does is reported in the result.
     """

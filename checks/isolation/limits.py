@@ -1,8 +1,8 @@
 """Resource limits applied to every sandboxed child (one ``Limits`` value, validated once).
 
-The same ``Limits`` drive both entry points: :class:`~checks.isolation.PythonSubmission`
+The same ``Limits`` drive both entry points: :class:`~gradref.checks.isolation.PythonSubmission`
 (one persistent child serving many calls, so time limits are *per call*) and
-:func:`~checks.isolation.run_command` (one process run, so they are per run).
+:func:`~gradref.checks.isolation.run_command` (one process run, so they are per run).
 
 How each field is enforced:
 

@@ -1,5 +1,6 @@
 """Spawn, watch and kill one sandboxed child process: the single mechanism behind both entry
-points (:class:`~checks.isolation.PythonSubmission` and :func:`~checks.isolation.run_command`).
+points (:class:`~gradref.checks.isolation.PythonSubmission` and
+:func:`~gradref.checks.isolation.run_command`).
 
 A :class:`Sandbox` owns
 

@@ -1,7 +1,7 @@
 """Wire format between the parent and the sandboxed child: JSON structure + raw ``.npy`` blobs.
 
 This module is used by *both* sides.  The child harness loads it by file path (it is never
-imported as ``checks.isolation.protocol`` in the child), so it may only import the standard
+imported as ``gradref.checks.isolation.protocol`` in the child), so it may only import the standard
 library and numpy.  There is no pickle anywhere: arrays travel as ``.npy`` bytes written and
 read with ``allow_pickle=False``, everything else as JSON.
 

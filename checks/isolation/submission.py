@@ -126,10 +126,9 @@ class _Child:
 def _site_paths() -> list[str]:
     """Directories the child needs on sys.path (site-packages, numpy's location)."""
     candidates = list(site.getsitepackages()) + [str(Path(np.__file__).resolve().parent.parent)]
-    own_root = str(Path(__file__).resolve().parents[2])
     paths = []
     for entry in candidates:
-        if os.path.isdir(entry) and entry not in paths and os.path.realpath(entry) != own_root:
+        if os.path.isdir(entry) and entry not in paths:
             paths.append(entry)
     return paths
 

@@ -6,7 +6,7 @@ reads a gradref case file (the ``.npz`` and its ``.json`` sidecar; see docs/form
 the cost and the gradients of the network the sidecar describes, in whatever layout the case
 uses, and writes ``dW1``, ``db1``, … (and the cost ``J``) to OUT.npz. It uses NumPy and json
 only, never gradref, so it stands for a program in another language. Fixtures
-(``python -m reference fixtures``) are case files too: ``python standalone.py fixture.npz o.npz``.
+(``gradref fixtures``) are case files too: ``python standalone.py fixture.npz o.npz``.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""``python -m checks validate``'s options and entry point (see :mod:`checks.validate`).
+"""``gradref validate``'s options and entry point (see :mod:`gradref.checks.validation`).
 
 Option values are checked by argparse types, so a bad value exits with status 2 and a message
 naming the option and the value; combinations are checked after parsing, with the same form
@@ -8,117 +8,46 @@ of message and status.
 from __future__ import annotations
 
 import argparse
-import re
+import math
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-import numpy as np
+from gradref.reference.argtypes import (
+    activation_list,
+    add_output_arguments,
+    int_at_least,
+    layer_sizes,
+    loss_list,
+    real_in,
+)
+from gradref.reference.layouts import BIASES, LAYOUTS
 
-from reference import get_activation, get_loss
-from reference.layouts import BIASES, LAYOUTS
-
-from .validate import EXIT_ERROR, Settings, validate
-from .validate_targets import Target, command_target, parse_function_spec
+from ..isolation import IsolationError, Limits
+from .engine import EXIT_ERROR, Settings, validate
+from .targets import Target, command_target, parse_function_spec
 
 __all__ = ["add_arguments", "run"]
 
-_SPLIT = re.compile(r",(?![^()]*\))")
-
-
-def _arg_type(name: str, parse: Callable):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
-    convert.__name__ = name
-    return convert
-
-
-def _layers(text):
-    sizes = tuple(int(p) for p in text.split(","))
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError("expected at least two comma-separated positive integers, e.g. 2,16,1")
-    return sizes
-
-
-def _activations(text):
-    names = tuple(p.strip() for p in _SPLIT.split(text))
-    if not all(names):
-        raise ValueError("expected comma-separated activation names, e.g. relu,relu,sigmoid")
-    for n in names:
-        get_activation(n)
-    return names
-
-
-def _losses(text):
-    names = tuple(p.strip() for p in text.split(","))
-    for n in names:
-        get_loss(n)
-    return names
-
-
-def _count(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError("expected a positive integer")
-    return value
-
-
-def _seed(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError("expected a non-negative integer")
-    return value
-
-
-def _nonneg(text):
-    value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError("expected a finite number >= 0")
-    return value
-
-
-def _positive(text):
-    value = float(text)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError("expected a finite number > 0")
-    return value
-
-
-def _slope(text):
-    value = float(text)
-    if not np.isfinite(value):
-        raise ValueError("expected a finite number")
-    return value
-
-
-def _function_spec(text):
-    parse_function_spec(text, "FILE.py:FUNCTION")
+def _function_spec(text: str) -> str:
+    try:
+        parse_function_spec(text, "FILE.py:FUNCTION")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
-def _out_path(text):
-    path = Path(text)
-    if path.is_dir() or not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ValueError("cannot write a file there (a directory, or its directory does not "
-                         "exist)")
-    return path
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``python -m checks validate``."""
-    p.add_argument("target", nargs="?", type=_arg_type("FILE.py:FUNCTION", _function_spec),
+    """Options of ``gradref validate``."""
+    p.add_argument("target", nargs="?", type=_function_spec,
                    metavar="FILE.py:FUNCTION",
                    help="the gradient function: grads = FUNCTION(params, X, Y[, arch])")
-    p.add_argument("--layers", type=_arg_type("layers", _layers), metavar="2,16,16,1",
+    p.add_argument("--layers", type=layer_sizes, metavar="2,16,16,1",
                    help="layer sizes n_0,…,n_L (with --random-architectures: the largest "
                         "depth and width explored)")
-    p.add_argument("--activations", required=True, type=_arg_type("activations", _activations),
+    p.add_argument("--activations", required=True, type=activation_list,
                    metavar="relu,…,sigmoid",
                    help="one per layer (with --random-architectures: the pool to draw from)")
-    p.add_argument("--loss", required=True, type=_arg_type("loss", _losses), metavar="LOSS",
+    p.add_argument("--loss", required=True, type=loss_list, metavar="LOSS",
                    help="the loss (with --random-architectures: comma-separated pool)")
     p.add_argument("--layout", choices=LAYOUTS, default="columns",
                    help="columns: X (n_0, m), W (n_l, n_{l-1}); rows: X (m, n_0), "
@@ -126,28 +55,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bias", choices=BIASES,
                    help="bias shape: column (n,1), row (1,n) or flat (n,) (default: column "
                         "for columns, row for rows)")
-    p.add_argument("--leaky-slope", type=_arg_type("slope", _slope), metavar="S",
+    p.add_argument("--leaky-slope", type=real_in(-math.inf), metavar="S",
                    help="the negative-side slope of every leaky_relu in --activations")
-    p.add_argument("--l2", type=_arg_type("l2", _nonneg), default=0.0, metavar="L",
+    p.add_argument("--l2", type=real_in(0.0), default=0.0, metavar="L",
                    help="L2 strength λ of the cost (default 0)")
     p.add_argument("--random-architectures", action="store_true",
                    help="explore random architectures; FUNCTION gets a 4th argument "
                         "{layer_sizes, activations, loss, l2}")
-    p.add_argument("--cases", type=_arg_type("cases", _count), default=5, metavar="N",
+    p.add_argument("--cases", type=int_at_least(1), default=5, metavar="N",
                    help="number of random cases (default 5)")
-    p.add_argument("--seed", type=_arg_type("seed", _seed), default=0, metavar="S",
+    p.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
                    help="seed of the cases (default 0)")
-    p.add_argument("--rtol", type=_arg_type("rtol", _nonneg), metavar="R",
+    p.add_argument("--rtol", type=real_in(0.0), metavar="R",
                    help="accept |got - expected| <= R·|expected| + R·max|expected| per element "
                         "(default: the checker's autograd tolerances, ~1e-10; use ~1e-4 for "
                         "float32 code)")
-    p.add_argument("--timeout", type=_arg_type("timeout", _positive), default=10.0,
+    p.add_argument("--timeout", type=real_in(0.0, low_open=True), default=10.0,
                    metavar="SECONDS", help="limit per call or command run (default 10)")
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
-                   help="report format (default text)")
-    p.add_argument("--out", type=_arg_type("out", _out_path), metavar="PATH",
-                   help="write the report to PATH (the one-line verdict still goes to stdout)")
-    p.add_argument("--forward", type=_arg_type("FILE.py:FUNCTION", _function_spec),
+    add_output_arguments(p, ("text", "json", "junit"))
+    p.add_argument("--forward", type=_function_spec,
                    metavar="FILE.py:FUNC",
                    help="the implementation's cost J = FUNC(params, X, Y[, arch]), to tell a "
                         "wrong forward from a wrong backward")
@@ -192,9 +118,9 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
 
 
 def run(args: argparse.Namespace) -> int:
-    """``python -m checks validate``; returns the exit code."""
+    """``gradref validate``; returns the exit code."""
     def error(message: str) -> None:
-        print(f"python -m checks validate: error: {message}", file=sys.stderr)
+        print(f"gradref validate: error: {message}", file=sys.stderr)
         raise _UsageExit()
 
     try:
@@ -202,8 +128,6 @@ def run(args: argparse.Namespace) -> int:
             error("give exactly one of FILE.py:FUNCTION and --command "
                   f"(got {'both' if args.target else 'neither'})")
         settings = _settings_from(args, error)
-        from .isolation import Limits
-
         limits = Limits(wall=args.timeout, cpu=args.timeout)
         target = args.target
         if args.command is not None:
@@ -216,6 +140,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = validate(target, settings, forward=args.forward, limits=limits,
                           same_user=args.same_user)
+    except IsolationError as exc:
+        print(f"gradref validate: the sandbox could not run: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         if isinstance(target, Target):
             target.close()

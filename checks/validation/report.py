@@ -1,4 +1,4 @@
-"""Rendering of a :class:`checks.validate.ValidationReport` as text, JSON or JUnit XML.
+"""Rendering of a :class:`gradref.checks.validation.ValidationReport` as text, JSON or JUnit XML.
 
 JSON (format ``"gradref-validate/1"``; NaN and infinities become ``null``): the settings, the
 verdict and exit code, per-parameter summaries, every case (per-array verdicts, findings,

@@ -1,4 +1,4 @@
-"""Implementations under validation ("targets") for :mod:`checks.validate`.
+"""Implementations under validation ("targets") for :mod:`gradref.checks.validation`.
 
 A :class:`Target` answers ``call(case, params=None) -> Answer``: the implementation's return
 value for one case (arguments in the case's layout), or a sentence saying why there is none.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reference.casefile import CaseFileError, read_npz, write_case
+from gradref.reference.casefile import CaseFileError, read_npz, write_case
 
 __all__ = ["Answer", "Target", "callable_target", "python_target", "command_target",
            "parse_function_spec"]
@@ -125,11 +125,11 @@ def _tail(text: str, lines: int = 6) -> str:
 
 def python_target(spec: str, *, limits=None, same_user: bool = False,
                   _shared: dict | None = None) -> Target:
-    """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`checks.isolation`).
+    """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`gradref.checks.isolation`).
 
     Raises ``ValueError`` naming ``spec`` when it is malformed or the file does not exist.
     """
-    from .isolation import Limits, PythonSubmission
+    from ..isolation import Limits, PythonSubmission
 
     path, function = parse_function_spec(spec, "target")
     key = str(path.resolve())
@@ -149,7 +149,7 @@ class _Command(Target):
         self.count = 0
 
     def call(self, case, params=None):
-        from .isolation import run_command
+        from ..isolation import run_command
 
         self.count += 1
         case_path = self.dir / f"case_{self.count}.npz"
@@ -204,12 +204,12 @@ class _Command(Target):
 
 def command_target(template: str, *, limits=None, same_user: bool = False,
                    cwd: str | os.PathLike | None = None) -> Target:
-    """A command line run once per case through :func:`checks.isolation.run_command`.
+    """A command line run once per case through :func:`gradref.checks.isolation.run_command`.
 
     ``template`` must contain ``{case}`` and ``{out}``; ``{python}`` is replaced by this
     interpreter. Raises ``ValueError`` naming the template otherwise.
     """
-    from .isolation import Limits
+    from ..isolation import Limits
 
     if not isinstance(template, str) or not template.strip():
         raise ValueError(f"command must be a non-empty string, got {template!r}")

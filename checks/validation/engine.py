@@ -1,13 +1,13 @@
-r"""``python -m checks validate``: check another implementation's gradients against the reference.
+r"""``gradref validate``: check another implementation's gradients against the reference.
 
-The implementation runs isolated (:mod:`checks.isolation`), on seeded random cases; every
+The implementation runs isolated (:mod:`gradref.checks.isolation`), on seeded random cases; every
 gradient it returns is converted to the canonical layout and checked by
-:func:`checks.api.check_network` against the autograd oracle of the reference cost (the
+:func:`gradref.checks.api.check_network` against the autograd oracle of the reference cost (the
 checker's tolerances and diagnosis); the smallest failing case is then searched for::
 
-    python -m checks validate FILE.py:FUNCTION --layers 2,16,16,1 \
+    gradref validate FILE.py:FUNCTION --layers 2,16,16,1 \
         --activations relu,relu,sigmoid --loss bce [--layout rows] [--forward FILE.py:COST]
-    python -m checks validate --command "./impl {case} {out}" --layers … (any language)
+    gradref validate --command "./impl {case} {out}" --layers … (any language)
 
 Contract (Python): ``grads = FUNCTION(params, X, Y)`` with ``params = {"W1", "b1", …}`` in the
 stated layout and ``grads = {"dW1", "db1", …}`` the gradient of
@@ -17,7 +17,7 @@ With ``--random-architectures`` a fourth argument describes each case's network:
 X, Y[, arch])``) adds the cost to the comparison and, when a gradient is wrong, finite
 differences of that forward pass tell a wrong forward from a wrong backward.
 
-Contract (command): see :data:`reference.casefile.FORMAT_DOC`. ``{case}`` and ``{out}`` are
+Contract (command): see :data:`gradref.reference.casefile.FORMAT_DOC`. ``{case}`` and ``{out}`` are
 replaced by paths, ``{python}`` by this interpreter; the command runs in the current directory.
 
 Verdicts per case: *match*; *mismatch* (the implementation answered, and some array is wrong,
@@ -37,12 +37,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from gradref.reference import Network, get_activation, get_loss
+from gradref.reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 
-from reference import Network, get_activation, get_loss
-from reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
-
-from . import tolerances as _tolerances
-from .validate_targets import (
+from .. import tolerances as _tolerances
+from .targets import (
     Answer,
     Target,
     callable_target,
@@ -54,13 +53,13 @@ __all__ = [
     "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",
-    "validate", "add_arguments", "run",
+    "validate",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 #: Relative tolerance for the cost J when ``rtol`` is not given: ``|ΔJ| <= COST_RTOL·|J|``
-#: (the gradients use the checker's autograd tolerances, :mod:`checks.tolerances`).
+#: (the gradients use the checker's autograd tolerances, :mod:`gradref.checks.tolerances`).
 COST_RTOL = float(getattr(_tolerances, "VALIDATE_COST_RTOL", 1e-10))
 
 _MAX_SHRINK_TRIES = 25
@@ -171,7 +170,7 @@ class _Case:
 
 
 def _inputs(net: Network, m: int, rng: np.random.Generator):
-    from .strategies import make_targets
+    from ..strategies import make_targets
 
     params = net.init_params("xavier", seed=rng)
     for l in range(1, net.L + 1):
@@ -314,9 +313,9 @@ def _to_canonical(key: str, arr: np.ndarray, layout: str, bias: str) -> np.ndarr
 
 
 def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport:
-    """Compare one answer with the reference through :func:`checks.api.check_network`
+    """Compare one answer with the reference through :func:`gradref.checks.api.check_network`
     (against the autograd oracle, which also runs the checker's diagnosis)."""
-    from .api import check_network
+    from ..api import check_network
 
     report = CaseReport(index, case.net.describe(), case.m, "error", seconds=answer.seconds,
                         case=case)
@@ -469,9 +468,9 @@ def _forward_cost(forward: Target, case: _Case, params=None) -> float:
 
 def _consistency(forward: Target, report: CaseReport, seed: int) -> dict[str, bool]:
     """Finite differences of the implementation's own forward against its own gradients,
-    along one random unit direction per parameter array (:func:`checks.api.check_gradients`
+    along one random unit direction per parameter array (:func:`gradref.checks.api.check_gradients`
     on the direction coefficients): one verdict per gradient array."""
-    from .api import check_gradients
+    from ..api import check_gradients
 
     case = report.case
     keys = list(case.net.param_shapes())
@@ -618,7 +617,7 @@ class ValidationReport:
         return f"FAILED: {bad} of {n} cases differ from the reference{extra}"
 
     def render(self, fmt: str = "text") -> str:
-        from . import validate_report
+        from . import report as validate_report
 
         return validate_report.render(self, fmt)
 
@@ -677,18 +676,3 @@ def validate(target: Target | Callable | str, settings: Settings, *,
             sub.close()
         report.seconds = time.perf_counter() - start
     return report
-
-
-# --------------------------------------------------------------------------- command line
-def add_arguments(parser) -> None:
-    """Options of ``python -m checks validate`` (:mod:`checks.validate_cli`)."""
-    from .validate_cli import add_arguments as add
-
-    add(parser)
-
-
-def run(args) -> int:
-    """``python -m checks validate``; returns the exit code (:mod:`checks.validate_cli`)."""
-    from .validate_cli import run as run_cli
-
-    return run_cli(args)

@@ -315,7 +315,7 @@ def test_bad_library_arguments(tmp_path, changes, error, message):
 def test_cli_exit_status_when_grading_itself_fails(tmp_path, capsys, monkeypatch):
     subs = make_class(tmp_path / "subs", {"a.py": "RAISE", "b.py": "RAISE"})
     monkeypatch.setattr(batch, "grade_submission", FakeGrader())
-    assert main(["grade-all", str(subs), "--out", str(tmp_path / "gb.csv"), "-q"]) == 1
+    assert main(["grade-all", str(subs), "--out", str(tmp_path / "gb.csv"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "grading failed for a; see" in err and "grading failed for b; see" in err
     (subs / "b.py").write_text("f")

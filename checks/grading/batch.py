@@ -45,9 +45,9 @@ Workers are threads: each grade runs the submission in its own sandboxed child p
 parent mostly waits; ``--jobs N`` grades N submissions at a time (a process pool measured no
 faster). A tqdm progress bar goes to stderr when it is a terminal, unless ``--quiet``.
 
-Exit status: 0 when the batch ran, whatever the scores; 1 when grading itself failed for every
-submission it attempted, or the gradebook cannot be written; 2 for bad arguments; 130 when
-interrupted.
+Exit status: 0 when the batch ran, whatever the scores; 2 when it could not run: bad arguments,
+grading itself failed for every submission it attempted, or the gradebook cannot be written;
+130 when interrupted (the reports written so far are kept).
 """
 
 from __future__ import annotations
@@ -538,7 +538,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:
         print(f"gradref grade-all: cannot write the gradebook: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("gradref grade-all: interrupted; the reports written so far are kept, "
               "run the same command again to finish", file=sys.stderr)
@@ -549,4 +549,4 @@ def run(args: argparse.Namespace) -> int:
     for sid in result.errors:
         print(f"grading failed for {sid}; see {result.reports_dir / (sid + '.json')}", file=sys.stderr)
     attempted = len(result.graded) + len(result.errors)
-    return 1 if attempted and not result.graded else 0
+    return 2 if attempted and not result.graded else 0   # grading itself could not run

@@ -217,7 +217,7 @@ def test_bad_gradient_files(tmp_path, name):
 
 BAD_CALLS = {
     "layout": (lambda p, c: write_case(p, NET, *c, layout="diagonal"), ValueError,
-               "layout must be one of columns, rows, got 'diagonal'"),
+               "layout must be one of columns, rows, torch, got 'diagonal'"),
     "bias": (lambda p, c: write_case(p, NET, *c, bias="sideways"), ValueError,
              "bias must be one of column, row, flat, got 'sideways'"),
     "format": (lambda p, c: write_case(p, NET, *c, format="x/1"), ValueError,

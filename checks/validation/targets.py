@@ -1,7 +1,10 @@
 """Implementations under validation ("targets") for :mod:`gradref.checks.validation`.
 
-A :class:`Target` answers ``call(case, params=None) -> Answer``: the implementation's return
-value for one case (arguments in the case's layout), or a sentence saying why there is none.
+A function target answers ``invoke(args, arch, positional) -> Answer``: the implementation's
+return value for one call, or a sentence saying why there is none; the architecture ``arch`` is
+passed as the keyword ``arch=`` when the function accepts it, else as a 4th positional argument
+when ``positional`` (random architectures), else not at all. A command target
+(``speaks_files``) answers ``call(case, params) -> Answer`` from the file the command wrote.
 Three kinds: a callable run in-process (:func:`callable_target`), ``FILE.py:FUNCTION`` in a
 persistent sandboxed child (:func:`python_target`), and a command line run once per case on a
 case file (:func:`command_target`). The implementation's faults never raise.
@@ -20,51 +23,95 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradref.reference.casefile import CaseFileError, read_npz, write_case
+from gradref.reference.casefile import (
+    CaseFileError,
+    read_json_answer,
+    read_npz,
+    write_case,
+    write_case_json,
+)
 
 __all__ = ["Answer", "Target", "callable_target", "python_target", "command_target",
-           "parse_function_spec"]
+           "parse_function_spec", "IO_FORMATS", "EXIT_UNSUPPORTED"]
+
+#: Case and answer file formats of ``--command`` (``--io``).
+IO_FORMATS = ("npz", "json")
+#: A command's exit status for "this case is not supported" (reported as skipped).
+EXIT_UNSUPPORTED = 3
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What one call of the implementation gave: ``value`` or ``error`` (a sentence)."""
+    """What one call of the implementation gave: ``value``, or ``error`` (a sentence), or
+    ``skipped`` (why the implementation does not support the case). ``reading`` says how a
+    value that is not a plain gradient dict was read; ``dtype`` is the precision it came in."""
 
     value: object = None
     error: str | None = None
     seconds: float = 0.0
     output: str = ""
+    skipped: str | None = None
+    reading: str = ""
+    dtype: str = "float64"
 
 
 class Target:
-    """An implementation under validation. Subclasses implement :meth:`call`."""
+    """An implementation under validation. Function targets implement :meth:`invoke`,
+    command targets (``speaks_files = True``) :meth:`call`."""
 
     description = "implementation"
+    speaks_files = False
 
     def ready(self) -> str | None:
         """None when the implementation can be called, else why not (load error, …)."""
         return None
 
+    def invoke(self, args: tuple, arch: dict, positional: bool) -> Answer:
+        """One call ``FUNCTION(*args[, arch])`` (see the module docstring)."""
+        raise NotImplementedError
+
     def call(self, case, params: Mapping | None = None) -> Answer:
+        """One run on ``case`` with canonical ``params`` (command targets)."""
         raise NotImplementedError
 
     def close(self) -> None:
         """Release processes and files."""
 
 
+def _takes_arch_keyword(fn: Callable) -> bool:
+    import inspect
+
+    try:
+        parameter = inspect.signature(fn).parameters.get("arch")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind != parameter.POSITIONAL_ONLY
+
+
+def _arch_call(args: tuple, arch: dict, positional: bool, keyword: bool) -> tuple[tuple, dict]:
+    if keyword:
+        return args, {"arch": arch}
+    return ((*args, arch) if positional else args), {}
+
+
 class _Callable(Target):
     def __init__(self, fn: Callable, description: str) -> None:
         self.fn = fn
         self.description = description
+        self.keyword = _takes_arch_keyword(fn)
 
-    def call(self, case, params=None):
+    def invoke(self, args, arch, positional):
         start = time.perf_counter()
+        args, kwargs = _arch_call(args, arch, positional, self.keyword)
         try:
-            value = self.fn(*case.args(params))
+            value = self.fn(*args, **kwargs)
         except Exception as exc:  # the implementation's fault, reported, never raised
-            tb = traceback.extract_tb(exc.__traceback__)[-1:]
-            where = f" (at {Path(tb[0].filename).name}:{tb[0].lineno})" if tb else ""
-            return Answer(error=f"{self.description} raised {type(exc).__name__}: {exc}{where}",
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = (f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+                     if frames else "")
+            text = "".join(traceback.format_list(frames[1:])).rstrip()
+            return Answer(error=f"{self.description} raised {type(exc).__name__}: {exc}{where}"
+                                f"{_tail(text, 8)}",
                           seconds=time.perf_counter() - start)
         return Answer(value=value, seconds=time.perf_counter() - start)
 
@@ -94,6 +141,7 @@ class _Submission(Target):
     def __init__(self, path: Path, function: str, submission) -> None:
         self.path, self.function, self.sub = path, function, submission
         self.description = f"{path}:{function}"
+        self.keyword: bool | None = None  # whether it takes arch=; learnt on the first call
 
     def ready(self):
         failure = self.sub.start()
@@ -104,8 +152,17 @@ class _Submission(Target):
             return f"{self.path} defines no function {self.function!r} (its functions: {names})"
         return None
 
-    def call(self, case, params=None):
-        result = self.sub.call(self.function, *case.args(params))
+    def invoke(self, args, arch, positional):
+        if self.keyword is None:
+            result = self.sub.call(self.function, *args, arch=arch)
+            self.keyword = not (not result.ok and result.exception == "TypeError"
+                                and "unexpected keyword argument 'arch'" in result.message)
+            if self.keyword:
+                return self._answer(result)
+        call_args, kwargs = _arch_call(args, arch, positional, self.keyword)
+        return self._answer(self.sub.call(self.function, *call_args, **kwargs))
+
+    def _answer(self, result) -> Answer:
         if result.ok:
             return Answer(value=result.value, seconds=result.seconds, output=result.stdout)
         return Answer(error=f"{self.description}: {result.kind}: {result.message}"
@@ -141,8 +198,11 @@ def python_target(spec: str, *, limits=None, same_user: bool = False,
 
 
 class _Command(Target):
-    def __init__(self, template: str, limits, same_user: bool, cwd: str) -> None:
+    speaks_files = True
+
+    def __init__(self, template: str, limits, same_user: bool, cwd: str, io: str) -> None:
         self.template, self.limits, self.same_user, self.cwd = template, limits, same_user, cwd
+        self.io = io
         self.description = f"command {template!r}"
         self.dir = Path(tempfile.mkdtemp(prefix="gradref-validate-"))
         os.chmod(self.dir, 0o1777)  # the sandbox uid writes {out} here; sticky: no renames
@@ -152,12 +212,12 @@ class _Command(Target):
         from ..isolation import run_command
 
         self.count += 1
-        case_path = self.dir / f"case_{self.count}.npz"
-        out_path = self.dir / f"out_{self.count}.npz"
+        case_path = self.dir / f"case_{self.count}.{self.io}"
+        out_path = self.dir / f"out_{self.count}.{self.io}"
         params = case.params if params is None else params
-        write_case(case_path, case.net, params, case.X, case.Y, layout=case.layout,
-                   bias=case.bias)
-        for p in (case_path, case_path.with_suffix(".json")):
+        write = write_case_json if self.io == "json" else write_case
+        write(case_path, case.net, params, case.X, case.Y, layout=case.layout, bias=case.bias)
+        for p in {case_path, case_path.with_suffix(".json")}:
             os.chmod(p, 0o644)
         command = (self.template.replace("{case}", shlex.quote(str(case_path)))
                    .replace("{out}", shlex.quote(str(out_path)))
@@ -165,6 +225,10 @@ class _Command(Target):
         result = run_command(command, self.limits, cwd=self.cwd,
                              drop_privileges=False if self.same_user else None)
         try:
+            if result.exit_code == EXIT_UNSUPPORTED and not result.timed_out:
+                reason = (result.stderr or "").strip().splitlines()
+                return Answer(skipped=reason[-1] if reason else "the command exited 3",
+                              seconds=result.seconds, output=result.stdout)
             if not result.ok:
                 hint = ""
                 if (result.exit_code in (126, 127) and not self.same_user
@@ -185,7 +249,8 @@ class _Command(Target):
                 return Answer(error="the command's {out} is not a regular file",
                               seconds=result.seconds)
             try:
-                value = read_npz(out_path, "the command's {out} file")
+                value = (read_json_answer(out_path, "the command's {out} file")
+                         if self.io == "json" else read_npz(out_path, "the command's {out} file"))
             except CaseFileError as exc:
                 return Answer(error=str(exc), seconds=result.seconds, output=result.stdout)
             return Answer(value=value, seconds=result.seconds, output=result.stdout)
@@ -203,12 +268,17 @@ class _Command(Target):
 
 
 def command_target(template: str, *, limits=None, same_user: bool = False,
-                   cwd: str | os.PathLike | None = None) -> Target:
+                   cwd: str | os.PathLike | None = None, io: str = "npz") -> Target:
     """A command line run once per case through :func:`gradref.checks.isolation.run_command`.
 
     ``template`` must contain ``{case}`` and ``{out}``; ``{python}`` is replaced by this
-    interpreter. Raises ``ValueError`` naming the template otherwise.
+    interpreter. ``io`` is ``"npz"`` (``.npz`` + ``.json`` sidecar in, ``.npz`` out) or
+    ``"json"`` (one ``.json`` in, one out; see ``docs/formats.md``). Exit status
+    :data:`EXIT_UNSUPPORTED` (3) skips the case (the last line of stderr says why). Raises
+    ``ValueError`` naming the template or ``io`` otherwise.
     """
+    if io not in IO_FORMATS:
+        raise ValueError(f"io must be one of {', '.join(IO_FORMATS)}, got {io!r}")
     from ..isolation import Limits
 
     if not isinstance(template, str) or not template.strip():
@@ -217,4 +287,4 @@ def command_target(template: str, *, limits=None, same_user: bool = False,
     if missing:
         raise ValueError(f"command {template!r} must contain {' and '.join(missing)} "
                          f"(replaced by the case file and the gradients file to write)")
-    return _Command(template, limits or Limits(), same_user, os.fspath(cwd or os.getcwd()))
+    return _Command(template, limits or Limits(), same_user, os.fspath(cwd or os.getcwd()), io)

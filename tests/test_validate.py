@@ -375,12 +375,15 @@ def test_bad_settings(name):
     assert message in str(info.value)
 
 
-def test_rtol_admits_float32_code():
-    def float32(params, X, Y):
-        return {k: v.astype(np.float32) for k, v in _correct(params, X, Y).items()}
+def test_float32_answers_are_compared_at_float32_precision_without_flags():
+    def float32(params, X, Y, factor=1.0):
+        return {k: (v * factor).astype(np.float32) for k, v in _correct(params, X, Y).items()}
 
-    assert validate(float32, _fixed(cases=2)).exit_code == EXIT_FAILED
-    assert validate(float32, _fixed(cases=2, rtol=1e-5)).exit_code == EXIT_OK
+    report = validate(float32, _fixed(cases=3))
+    assert report.exit_code == EXIT_OK and "answers in float32" in report.render()
+    assert validate(lambda p, X, Y: float32(p, X, Y, 1.001),
+                    _fixed(cases=3)).exit_code == EXIT_FAILED
+    assert validate(float32, _fixed(cases=2, rtol=1e-12)).exit_code == EXIT_FAILED
 
 
 def test_c_implementation_reproduces_the_fixtures_it_supports(c_binary, tmp_path):

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from gradref.reference.layouts import data_is_transposed, to_layout
 
+from ..tolerances import least_precise
 from .targets import Answer
 
 __all__ = ["UNSUPPORTED", "REDUCTIONS", "RETURNS", "run_case", "run_cost", "case_arguments"]
@@ -283,8 +284,8 @@ def _interpret(value, passed: Mapping | None, old: Mapping, expected: Mapping,
     else:
         raise _Unusable(f"returned {type(value).__name__}, expected a dict {{dW1, db1, …}} or "
                         f"a list of per-layer gradients")
-    dtypes = {a.dtype.name for v in value.values() if (a := _real(v)) is not None}
-    dtype = "float32" if "float32" in dtypes or "float16" in dtypes else "float64"
+    dtype = least_precise(*[a for v in value.values() if (a := _real(v)) is not None
+                            and a.dtype.kind == "f"]).name
     keys = [k for k in expected if k in value]
     if update:
         if new_params:

@@ -59,9 +59,10 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
-#: Relative tolerance for the cost J when ``rtol`` is not given: ``|ΔJ| <= COST_RTOL·|J|``
-#: (the gradients use the checker's autograd tolerances, :mod:`gradref.checks.tolerances`).
-COST_RTOL = float(getattr(_tolerances, "VALIDATE_COST_RTOL", 1e-10))
+#: Relative tolerance for a float64 cost J when ``rtol`` is not given: ``|ΔJ| <= COST_RTOL·|J|``
+#: (other dtypes: their table's ``cost_rtol``; the gradients use the checker's autograd
+#: tolerances of the answer's dtype, :mod:`gradref.checks.tolerances`).
+COST_RTOL = float(_tolerances.tolerances_for(np.float64)["cost_rtol"])
 
 _MAX_SHRINK_TRIES = 25
 
@@ -209,7 +210,7 @@ class Settings:
             return {"autograd_rtol": self.rtol, "autograd_atol": self.rtol}
         if dtype == "float64":
             return None
-        table = _tolerances.fd_tolerances(np.dtype(dtype))
+        table = _tolerances.tolerances_for(np.dtype(dtype), function_dtype=np.float64)
         return {"autograd_rtol": table["autograd_rtol"], "autograd_atol": table["autograd_atol"]}
 
     def conventions(self) -> str:
@@ -502,7 +503,7 @@ def _kink_convention(case: _Case, submitted: Mapping, tolerances: Mapping | None
               and np.any(cache[f"Z{l}"] == 0.0)]
     if not kinked or len(kinked) > 6:
         return None
-    t = _tolerances.fd_tolerances(np.float64, tolerances or None)
+    t = _tolerances.tolerances_for(np.float64, overrides=tolerances or None)
     keys = [k for k in case.grads if k in submitted]
     for sides in product((False, True), repeat=len(kinked)):
         if not any(sides):
@@ -559,8 +560,8 @@ def _l2_strength(case: _Case, submitted: Mapping, report: CaseReport) -> str | N
 
 def _cost_verdict(got: float, expected: float, settings: Settings,
                   dtype: str = "float64") -> dict:
-    rtol = (settings.rtol if settings.rtol is not None else COST_RTOL if dtype == "float64"
-            else settings.tolerances(dtype)["autograd_rtol"])
+    rtol = (settings.rtol if settings.rtol is not None
+            else _tolerances.tolerances_for(np.dtype(dtype))["cost_rtol"])
     ok = abs(got - expected) <= rtol * abs(expected) + 1e-300
     return {"got": got, "expected": expected, "ok": bool(ok)}
 

@@ -48,6 +48,10 @@ class _Unusable(Exception):
     """The answer cannot be read; the message says why."""
 
 
+class _WrongOrder(Exception):
+    """The answer is readable only in another order than the contract's: a wrong answer."""
+
+
 class _Skipped(Exception):
     """The implementation said it does not support the case."""
 
@@ -90,7 +94,8 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
             calls = [(_copy(theirs), X, Y)]
         answers = []
         for args in calls:
-            answers.append((target.invoke(args, arch, positional), args[0]))
+            passed = args[0] if getattr(target, "in_process", False) else None
+            answers.append((target.invoke(args, arch, positional), passed))
             if answers[-1][0].error is not None or answers[-1][0].skipped is not None:
                 break
     seconds = time.perf_counter() - start
@@ -111,6 +116,8 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
                       seconds=seconds, output=output)
     except _Unusable as exc:
         return Answer(error=f"{target.description}: {exc}", seconds=seconds, output=output)
+    except _WrongOrder as exc:
+        return Answer(value={}, problem=str(exc), seconds=seconds, output=output)
     grads, reading, dtype = read[0]
     if len(read) > 1:
         try:
@@ -228,13 +235,28 @@ def _read_list(value: Sequence, expected: Mapping[str, tuple], prefix: str) -> t
         raise _Unusable(f"returned a {type(value).__name__} of {len(value)} items; expected a "
                         f"dict {{dW1, db1, …}} or a list in layer order ({2 * L} arrays or "
                         f"{L} (dW, db) pairs)")
+    def fits(keys, items):
+        return all((a := _real(x)) is not None and a.shape == expected[k]
+                   for k, x in zip(keys, items))
+
     for name, keys, items in readings:
-        if all((a := _real(x)) is not None and a.shape == expected[k]
-               for k, x in zip(keys, items)):
-            break
-    else:
-        name, keys, items = readings[0]
+        if fits(keys, items):
+            return {prefix + k[1:]: x for k, x in zip(keys, items)}, _ORDERS[name]
+    if L > 1 and any(fits(keys, _reversed_layers(items, name, L))
+                     for name, keys, items in readings):
+        raise _WrongOrder(f"returned the per-layer gradients in reverse layer order (output "
+                        f"layer first): gradref reads lists in layer order, layer 1 first "
+                        f"({_ORDERS[readings[0][0]]})")
+    name, keys, items = readings[0]
     return {prefix + k[1:]: x for k, x in zip(keys, items)}, _ORDERS[name]
+
+
+def _reversed_layers(items: list, name: str, L: int) -> list:
+    """``items`` (flattened as in reading ``name``) with the layers in the opposite order."""
+    if name.startswith(("pairs", "flat")):
+        pairs = [items[2 * l:2 * l + 2] for l in range(L)][::-1]
+        return [x for pair in pairs for x in pair]
+    return items[:L][::-1] + items[L:][::-1]
 
 
 def _named(value: Mapping) -> tuple[dict, bool]:
@@ -258,7 +280,8 @@ def _interpret(value, passed: Mapping | None, old: Mapping, expected: Mapping,
     reading = "a (cost, gradients) pair; " if J is not None else ""
     new_params = False
     if value is None and update and passed is not None:
-        value, new_params = dict(passed), True
+        value = {"d" + k: v for k, v in passed.items()}
+        new_params = True
         reading += "parameters updated in place, compared before and after"
     elif value is None:
         hint = (" (a function that updates its parameters in place needs --returns update "

@@ -478,9 +478,13 @@ def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport
     wrong = not all(a.ok for a in report.arrays) or (report.cost and not report.cost["ok"])
     report.status = "mismatch" if wrong else "match"
     report.check = result
-    report._findings = [f.message for f in result.diagnosis] + list(result.problems)
-    if report.status == "mismatch":
-        strength = _l2_strength(case, submitted, report)
+    passed = {a.name for a in report.arrays if a.ok}
+    report._findings = [f.message for f in result.diagnosis
+                        if not (f.names and set(f.names) <= passed)] + list(result.problems)
+    if answer.problem is not None:
+        report._findings = [answer.problem]
+    elif report.status == "mismatch":
+        strength = _l2_strength(case, submitted, report, settings.tolerances(answer.dtype))
         if strength is not None:
             report._findings = [strength]
     return report
@@ -525,13 +529,15 @@ def _kink_convention(case: _Case, submitted: Mapping, tolerances: Mapping | None
     return None
 
 
-def _l2_strength(case: _Case, submitted: Mapping, report: CaseReport) -> str | None:
+def _l2_strength(case: _Case, submitted: Mapping, report: CaseReport,
+                 tolerances: Mapping | None = None) -> str | None:
     r"""The sentence naming another L2 strength, when every wrong array is a weight gradient
     off by the same multiple of its weights: :math:`dW_l^{got} - dW_l = rac{\lambda' -
     \lambda}{m} W_l` for every l, the biases right."""
     wrong = [a for a in report.arrays if not a.ok]
     if not wrong or any(a.problem != "values" or a.name[1] != "W" for a in wrong):
         return None
+    rtol = max(1e-6, 10 * (tolerances or {}).get("autograd_rtol", 0.0))
     slopes = []
     for l in range(1, case.net.L + 1):
         W, key = case.params[f"W{l}"], f"dW{l}"
@@ -542,11 +548,11 @@ def _l2_strength(case: _Case, submitted: Mapping, report: CaseReport) -> str | N
             return None
         c = float(np.sum(diff * W)) / ww
         scale = max(float(np.max(np.abs(case.grads[key]))), float(np.max(np.abs(W))), 1e-300)
-        if np.max(np.abs(diff - c * W)) > 1e-6 * scale:
+        if np.max(np.abs(diff - c * W)) > rtol * scale:
             return None
         slopes.append(c)
     c = float(np.mean(slopes))
-    if c == 0.0 or max(abs(x - c) for x in slopes) > 1e-6 * abs(c):
+    if c == 0.0 or max(abs(x - c) for x in slopes) > rtol * abs(c):
         return None
     theirs, ours = case.net.l2 + c * case.m, case.net.l2
     if abs(theirs) <= 1e-9 * max(abs(ours), 1e-300) and ours:
@@ -826,7 +832,7 @@ class ValidationReport:
         if not self.ran:
             if self.skipped and not self.errors:
                 return (f"COULD NOT RUN: the implementation supports none of the {n} cases "
-                        f"(it answered '{UNSUPPORTED}'); choose an architecture it supports")
+                        f"(it answered '{UNSUPPORTED}'); choose options it supports")
             return (f"COULD NOT RUN: the implementation gave no usable answer on any of "
                     f"{n - len(self.skipped)} cases{skipped}")
         mismatches = sum(c.status == "mismatch" for c in self.cases)

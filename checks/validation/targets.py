@@ -44,7 +44,9 @@ EXIT_UNSUPPORTED = 3
 class Answer:
     """What one call of the implementation gave: ``value``, or ``error`` (a sentence), or
     ``skipped`` (why the implementation does not support the case). ``reading`` says how a
-    value that is not a plain gradient dict was read; ``dtype`` is the precision it came in."""
+    value that is not a plain gradient dict was read; ``dtype`` is the precision it came in;
+    ``problem`` names what is wrong with an answer that could not be read as the contract says
+    (then ``value`` is empty and every array counts as missing)."""
 
     value: object = None
     error: str | None = None
@@ -53,6 +55,7 @@ class Answer:
     skipped: str | None = None
     reading: str = ""
     dtype: str = "float64"
+    problem: str | None = None  # a wrong answer that cannot be compared array by array
 
 
 class Target:
@@ -61,6 +64,7 @@ class Target:
 
     description = "implementation"
     speaks_files = False
+    in_process = False  # whether changes to the arguments are visible after a call
 
     def ready(self) -> str | None:
         """None when the implementation can be called, else why not (load error, …)."""
@@ -95,6 +99,8 @@ def _arch_call(args: tuple, arch: dict, positional: bool, keyword: bool) -> tupl
 
 
 class _Callable(Target):
+    in_process = True
+
     def __init__(self, fn: Callable, description: str) -> None:
         self.fn = fn
         self.description = description

@@ -1,0 +1,119 @@
+"""The real-code gallery (examples/implementations/): every implementation validated through
+the ``gradref validate`` command exactly as its docstring says, with no adapter code — the
+right function matches, the planted bug differs with the diagnosis that names it."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from gradref.checks.cli import main
+from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK
+
+EX = Path(__file__).resolve().parents[1] / "examples" / "implementations"
+NODE = f"node {EX / 'node' / 'backprop.js'} {{case}} {{out}}"
+
+PER_EXAMPLE = ["--per-example", "--layers", "3,5,2", "--activations", "sigmoid,sigmoid",
+               "--loss", "half_square"]
+SUMMED = ["--reduction", "sum", "--layers", "3,6,4,1", "--activations", "tanh,tanh,sigmoid",
+          "--loss", "bce", "--l2", "0.1"]
+TORCH = ["--layout", "torch", "--layers", "4,8,3", "--hidden", "relu", "--output", "softmax",
+         "--loss", "cross_entropy"]
+LISTS = ["--random-architectures", "--hidden", "relu,tanh", "--output", "sigmoid,softmax,linear",
+         "--loss", "bce,cross_entropy,half_square", "--max-depth", "3", "--max-width", "4",
+         "--cases", "12"]
+SGD = ["--returns", "update", "--lr", "0.5", "--layers", "2,8,1", "--activations",
+       "relu,sigmoid", "--loss", "bce"]
+F32 = ["--layers", "3,8,8,2", "--hidden", "tanh", "--output", "linear", "--loss", "half_square",
+       "--l2", "0.05"]
+BIAS = ["--bias-sign", "-1", "--layers", "2,5,1", "--activations", "sigmoid,sigmoid",
+        "--loss", "bce"]
+SATURATION = ["--layers", "3,6,1", "--activations", "sigmoid,sigmoid", "--loss", "bce"]
+NODE_ARCH = ["--random-architectures", "--hidden", "relu,tanh,leaky_relu", "--output",
+             "sigmoid,softmax,linear", "--loss", "bce,cross_entropy,square,half_square",
+             "--l2", "0.1", "--cases", "4"]
+
+# (id, argv, exit code, texts the output must contain)
+GALLERY = [
+    ("per-example", ["per_example.py:backprop", *PER_EXAMPLE], EXIT_OK,
+     ["two lists (biases, weights), each in layer order"]),
+    ("per-example-bug", ["per_example.py:backprop_bug", *PER_EXAMPLE], EXIT_FAILED,
+     ["s instead of s·(1−s) as the sigmoid derivative in layer 1"]),
+    ("summed", ["summed_cost.py:gradients", *SUMMED, "--forward",
+                f"{EX / 'summed_cost.py'}:cost"], EXIT_OK,
+     ["cost summed over the batch", "your forward and your backward both match"]),
+    ("summed-l2-bug", ["summed_cost.py:gradients_bug", *SUMMED], EXIT_FAILED,
+     ["the L2 term uses λ = 0.2, the reference 0.1"]),
+    ("summed-without-option", ["summed_cost.py:gradients", *SUMMED[2:]], EXIT_FAILED,
+     ["times too large"]),
+    ("torch", ["torch_layout.py:grads", *TORCH], EXIT_OK,
+     ["layout torch, flat biases", "a dict keyed W1, b1, … read as dW1, db1, …"]),
+    ("torch-bug", ["torch_layout.py:grads_bug", *TORCH], EXIT_FAILED,
+     ["db2 and db1 are m = ", "divided by m twice"]),
+    ("lists", ["layer_lists.py:gradients", *LISTS], EXIT_OK,
+     ["a list of (dW, db) pairs, one per layer in layer order",
+      "skipped as unsupported by the implementation", "hidden layers of unequal widths"]),
+    ("lists-reversed", ["layer_lists.py:gradients_bug", *LISTS], EXIT_FAILED,
+     ["in reverse layer order (output layer first)"]),
+    ("sgd-new-params", ["sgd_step.py:step", *SGD], EXIT_OK, ["new parameters {W1, b1, …}"]),
+    ("sgd-steps", ["sgd_step.py:update", *SGD], EXIT_OK, ["the steps −lr·gradient"]),
+    ("sgd-ascent", ["sgd_step.py:step_bug", *SGD], EXIT_FAILED,
+     ["the output gradient has the wrong sign", "gradient ascent"]),
+    ("sgd-in-place-sandboxed", ["sgd_step.py:train_in_place", *SGD], EXIT_ERROR,
+     ["in-place updates are seen only in-process"]),
+    ("float32", ["float32_net.py:gradients", *F32], EXIT_OK, ["answers in float32"]),
+    ("float32-bug", ["float32_net.py:gradients_bug", *F32], EXIT_FAILED,
+     ["the L2 term uses λ = 0.075, the reference 0.05"]),
+    ("bias-input", ["bias_input.py:gradients", *BIAS], EXIT_OK,
+     ["biases enter as −b (bias input −1)"]),
+    ("bias-input-bug", ["bias_input.py:gradients_bug", *BIAS], EXIT_FAILED,
+     ["db2 and db1 have the wrong sign"]),
+    ("saturation", ["saturation.py:gradients", *SATURATION], EXIT_FAILED,
+     ["(saturated data)", "MISMATCH in dW1, db1"]),
+    ("saturation-normal-only", ["saturation.py:gradients", *SATURATION, "--data", "normal"],
+     EXIT_OK, []),
+    ("saturation-fixed", ["saturation.py:gradients_fixed", *SATURATION], EXIT_OK, []),
+]
+
+
+def _run(argv, capsys):
+    try:
+        code = main(["validate", *argv])
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, code, texts", [g[1:] for g in GALLERY],
+                         ids=[g[0] for g in GALLERY])
+def test_gallery_example_gets_its_verdict(argv, code, texts, capsys):
+    got, out = _run([str(EX / argv[0]), *argv[1:]], capsys)
+    assert got == code, out
+    for text in texts:
+        assert text in out, out
+
+
+def test_the_saturation_bug_is_invisible_on_normal_data_alone(capsys):
+    """The failing cases are exactly the saturated ones: the family is named per case."""
+    _, out = _run([f"{EX / 'saturation.py'}:gradients", *SATURATION, "--cases", "6"], capsys)
+    for line in out.splitlines():
+        if "MISMATCH" in line:
+            assert "(saturated data)" in line, out
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("extra, code, text", [
+    ([], EXIT_OK, "all 4 compared cases match"),
+    (["--layout", "rows", "--cases", "2"], EXIT_ERROR,
+     "supports none of the 2 cases"),
+], ids=["json-random-architectures", "unsupported-layout-exits-3"])
+def test_javascript_speaking_json_needs_no_bridge(extra, code, text, capsys):
+    got, out = _run(["--io", "json", "--command", NODE, *NODE_ARCH, *extra], capsys)
+    assert got == code and text in out, out
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_planted_bug_is_diagnosed(capsys):
+    got, out = _run(["--io", "json", "--command", NODE + " --bug", "--layers", "3,4,2",
+                     "--hidden", "tanh", "--output", "sigmoid", "--loss", "bce", "--cases", "2"],
+                    capsys)
+    assert got == EXIT_FAILED and "the 1/m averaging is missing" in out, out

@@ -20,8 +20,8 @@ import numpy as np
 
 from ._validate import describe
 
-__all__ = ["LAYOUTS", "BIASES", "DEFAULT_BIAS", "default_bias", "to_layout", "from_layout", "data_to_layout", "data_from_layout",
-           "data_is_transposed"]
+__all__ = ["LAYOUTS", "BIASES", "DEFAULT_BIAS", "default_bias", "to_layout", "from_layout",
+           "data_to_layout", "data_from_layout", "data_is_transposed"]
 
 LAYOUTS = ("columns", "rows", "torch")
 #: The bias form each layout uses unless told otherwise.

@@ -3,8 +3,10 @@ the ``gradref validate`` command exactly as its docstring says, with no adapter 
 right function matches, the planted bug differs with the diagnosis that names it."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradref.checks.cli import main
 from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK
@@ -117,3 +119,55 @@ def test_javascript_planted_bug_is_diagnosed(capsys):
                      "--hidden", "tanh", "--output", "sigmoid", "--loss", "bce", "--cases", "2"],
                     capsys)
     assert got == EXIT_FAILED and "the 1/m averaging is missing" in out, out
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not available")
+    binary = tmp_path_factory.mktemp("c") / "standalone_c"
+    subprocess.run(["gcc", "-O2", "-std=c99", "-o", str(binary), str(EX / "standalone.c"),
+                    "-lm"], check=True, capture_output=True)
+    return binary
+
+
+@pytest.mark.parametrize("rewrite", ["np.savez", "fortran-order", "float32", "int64",
+                                     "savez_compressed"])
+def test_the_c_reader_reads_what_numpy_writes(c_program, tmp_path, rewrite):
+    """A case re-saved by NumPy itself (ZIP64 extra fields, Fortran order, other dtypes): the
+    C program computes the reference's gradients (compressed members are refused clearly)."""
+    from gradref.reference import Network
+    from gradref.reference.casefile import read_gradients, read_npz, write_case
+
+    net = Network([3, 4, 2], ["tanh", "sigmoid"], "bce", l2=0.2)
+    rng = np.random.default_rng(5)
+    params = net.init_params(seed=rng)
+    X = rng.integers(-3, 4, size=(3, 6)).astype(float)
+    Y = (rng.random((2, 6)) < 0.5).astype(float)
+    ours = write_case(tmp_path / "ours.npz", net, params, X, Y)
+    arrays = read_npz(ours)
+    convert = {"np.savez": lambda a: a, "fortran-order": np.asfortranarray,
+               "float32": lambda a: a.astype(np.float32) if a.ndim == 2 and a.shape[1] == 6
+               else a,
+               "int64": lambda a: a.astype(np.int64) if a.ndim == 2 and a.shape[1] == 6 else a,
+               "savez_compressed": lambda a: a}[rewrite]
+    theirs = tmp_path / "theirs.npz"
+    save = np.savez_compressed if rewrite == "savez_compressed" else np.savez
+    save(theirs, **{k: convert(v) for k, v in arrays.items()})
+    (tmp_path / "theirs.json").write_text(sidecar_text(ours))
+    if rewrite == "float32":  # X and Y as float32: compare with the rounded inputs
+        X = X.astype(np.float32).astype(float)
+    run = subprocess.run([str(c_program), str(theirs), str(tmp_path / "out.npz")],
+                         capture_output=True, text=True)
+    if rewrite == "savez_compressed":
+        assert run.returncode == 1 and "np.savez_compressed" in run.stderr
+        return
+    assert run.returncode == 0, run.stderr
+    got = read_gradients(tmp_path / "out.npz", net)
+    _, expected = net.gradients(params, X, Y, intermediates=False)
+    for key in got:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-12, atol=1e-14)
+
+
+def sidecar_text(npz_path):
+    return Path(str(npz_path)[:-4] + ".json").read_text()

@@ -237,18 +237,18 @@ def _read_list(value: Sequence, expected: Mapping[str, tuple], prefix: str) -> t
                         f"{L} (dW, db) pairs)")
     def fits(keys, items):
         return all((a := _real(x)) is not None and a.shape == expected[k]
-                   for k, x in zip(keys, items))
+                   for k, x in zip(keys, items, strict=True))
 
     for name, keys, items in readings:
         if fits(keys, items):
-            return {prefix + k[1:]: x for k, x in zip(keys, items)}, _ORDERS[name]
+            return {prefix + k[1:]: x for k, x in zip(keys, items, strict=True)}, _ORDERS[name]
     if L > 1 and any(fits(keys, _reversed_layers(items, name, L))
                      for name, keys, items in readings):
         raise _WrongOrder(f"returned the per-layer gradients in reverse layer order (output "
                         f"layer first): gradref reads lists in layer order, layer 1 first "
                         f"({_ORDERS[readings[0][0]]})")
     name, keys, items = readings[0]
-    return {prefix + k[1:]: x for k, x in zip(keys, items)}, _ORDERS[name]
+    return {prefix + k[1:]: x for k, x in zip(keys, items, strict=True)}, _ORDERS[name]
 
 
 def _reversed_layers(items: list, name: str, L: int) -> list:

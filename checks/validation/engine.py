@@ -158,7 +158,8 @@ class Settings:
                              f"the batch, not to one example (got l2={self.l2!r})")
         if not self.losses:
             raise ValueError("losses must name at least one loss")
-        losses = [get_loss(x) for x in self.losses]
+        for x in self.losses:
+            get_loss(x)  # raises naming the bad one
         if self.random_architectures:
             if self.layers is not None:
                 raise ValueError(f"layers must be None with random_architectures (got "
@@ -513,7 +514,7 @@ def _kink_convention(case: _Case, submitted: Mapping, tolerances: Mapping | None
         if not any(sides):
             continue
         nudged = dict(cache)
-        for l, right in zip(kinked, sides):
+        for l, right in zip(kinked, sides, strict=True):
             if right:
                 nudged[f"Z{l}"] = np.where(cache[f"Z{l}"] == 0.0, np.finfo(float).tiny,
                                            cache[f"Z{l}"])
@@ -522,7 +523,7 @@ def _kink_convention(case: _Case, submitted: Mapping, tolerances: Mapping | None
         if all(np.shape(submitted[k]) == alt[k].shape and np.all(
                 np.abs(submitted[k] - alt[k]) <= t["autograd_rtol"] * np.abs(alt[k])
                 + t["autograd_atol"] * scale) for k in keys):
-            layers = ", ".join(str(l) for l, right in zip(kinked, sides) if right)
+            layers = ", ".join(str(l) for l, right in zip(kinked, sides, strict=True) if right)
             return (f"at z = 0 exactly, the right-hand slope of the activation (e.g. relu'(0) "
                     f"= 1) in layer(s) {layers}, where the reference takes the left-hand one: "
                     f"a valid convention, accepted")

@@ -28,7 +28,7 @@ def _backprop(params, x, y, hidden_derivative=sigmoid_prime):
     weights = [params[f"W{l}"] for l in range(1, L + 1)]
     biases = [params[f"b{l}"] for l in range(1, L + 1)]
     activation, activations, zs = x, [x], []
-    for w, b in zip(weights, biases):
+    for w, b in zip(weights, biases, strict=True):
         z = w @ activation + b
         zs.append(z)
         activation = sigmoid(z)

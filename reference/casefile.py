@@ -418,7 +418,9 @@ Version 1. gradref exchanges network cases with programs in any language through
 files with one layout: **case files**, written by `gradref validate --command` for an
 implementation under test, and **fixtures**, golden cases written by
 `gradref fixtures --out DIR` that also carry the expected results. A C, Rust or
-Julia test suite can check itself against the fixtures without Python.
+Julia test suite can check itself against the fixtures without Python. Case files come in two
+encodings: `.npz` + a JSON sidecar (the default), or one JSON file (`--io json`, below) that any
+language's standard JSON library reads.
 
 ## Arrays: `NAME.npz`
 
@@ -430,6 +432,13 @@ Julia test suite can check itself against the fixtures without Python.
   padded with spaces to a multiple of 64 bytes, then the data: little-endian float64, row-major
   (C order). gradref always writes `'<f8'` and `fortran_order: False`.
 * A scalar (the cost `J`) is a 0-d array, shape `()`.
+* Reading `.npz` files written by NumPy itself (`np.savez`, e.g. the answers of a Python
+  program) needs a little more: NumPy writes each local header with sizes `0xFFFFFFFF` and a
+  ZIP64 extra field, so take the sizes and offsets from the central directory (at the end of
+  the file; ZIP64 extra field id 1 when a value is `0xFFFFFFFF`); NPY 2.0/3.0 headers have a
+  4-byte length; `'descr'` may be `'<f4'`, `'<i8'`…; `fortran_order: True` stores column-major.
+  `np.savez_compressed` deflates the members (zlib). `examples/implementations/standalone.c`
+  reads all of these except compressed members.
 
 ## Sidecar: `NAME.json`
 
@@ -439,7 +448,7 @@ The same path with `.json` instead of `.npz`, a UTF-8 JSON object:
 |-----------|--------------------------------------------------------------------------------|
 | `format`  | `"gradref-case/1"` or `"gradref-fixtures/1"` (bumped only on breaking changes) |
 | `network` | `{"layer_sizes": [n_0, …, n_L], "activations": [one spec per layer], "loss": name, "l2": λ}` |
-| `layout`  | `"columns"` or `"rows"`                                                        |
+| `layout`  | `"columns"`, `"rows"` or `"torch"`                                             |
 | `bias`    | `"column"`, `"row"` or `"flat"`                                                |
 | `m`       | the batch size                                                                 |
 | `arrays`  | `{KEY: shape}` for every array in the `.npz`, shapes as stored                |
@@ -452,9 +461,11 @@ exactly as `J`).
 
 Canonical, `"columns"`: `X` is (n_0, m), one column per example; `Y` is (n_L, m); `W{l}` is
 (n_l, n_{l-1}); `b{l}` is (n_l, 1). `"rows"`: every array transposed: `X` (m, n_0), `Y` (m, n_L),
-`W{l}` (n_{l-1}, n_l), `b{l}` (1, n_l). Biases: `"column"` (n_l, 1), `"row"` (1, n_l), `"flat"`
-(n_l,), independently of the layout. Fixtures are always `"columns"` with `"column"` biases;
-NPY stores row-major, so a column-major language reads each matrix transposed.
+`W{l}` (n_{l-1}, n_l), `b{l}` (1, n_l). `"torch"` (as PyTorch's `nn.Linear`): `X` (m, n_0) and
+`Y` (m, n_L) as in rows, `W{l}` (n_l, n_{l-1}) as in columns, `b{l}` flat (n_l,); Z = X Wᵀ + b.
+Biases: `"column"` (n_l, 1), `"row"` (1, n_l), `"flat"` (n_l,), independently of the layout.
+Fixtures are always `"columns"` with `"column"` biases; NPY stores row-major, so a column-major
+language reads each matrix transposed.
 
 ## The network
 
@@ -497,9 +508,40 @@ Losses, per example (column) `a`, target `y`, summed over output units k:
 one, compressed or not) with `dW1`, `db1`, … in the case's layout (shapes in `outputs`) and
 exit 0. An optional scalar `J`, the cost, is compared with the reference's too.
 
-Verdicts and exit status: a non-zero exit status, a time-out, no `{out}` or one that is not a
-readable `.npz` is an *error* for that case; missing keys, wrong shapes or wrong values are a
-*mismatch*. Exit status 0 if every case matches, 2 if no case produced gradients, else 1.
+A program that cannot handle a case (an activation, a loss or a layout it does not implement)
+exits with status **3**, the reason on the last line of stderr: the case is reported as
+*skipped*, never as a failure.
+
+Verdicts and exit status: a non-zero exit status other than 3, a time-out, no `{out}` or one
+that is not readable is an *error* for that case; missing keys, wrong shapes or wrong values are
+a *mismatch*. `gradref validate` exits 0 if every compared case matches (skipped ones aside), 1
+if something differs, 2 if something could not run and nothing differs (or nothing at all could
+be compared).
+
+## JSON case files (`--io json`)
+
+With `gradref validate --io json --command "CMD {case} {out}"`, `{case}` is one `.json` file:
+the sidecar's object (every key of the table above) with one more key, `data`, holding every
+array of the case as nested lists in the stored shape (row-major nesting: `data["W1"][i][j]` is
+row i, column j; a (n,) bias is a flat list). The numbers are float64 written with enough digits
+to read back exactly. For example (a 2-3-1 network, m = 2, layout columns):
+
+```json
+{"format": "gradref-case/1",
+ "network": {"layer_sizes": [2, 3, 1], "activations": ["relu", "sigmoid"], "loss": "bce", "l2": 0.0},
+ "layout": "columns", "bias": "column", "m": 2,
+ "arrays": {"X": [2, 2], "Y": [1, 2], "W1": [3, 2], "b1": [3, 1], "W2": [1, 3], "b2": [1, 1]},
+ "outputs": {"dW1": [3, 2], "db1": [3, 1], "dW2": [1, 3], "db2": [1, 1]},
+ "data": {"X": [[0.5, -1.25], [2.0, 0.0]], "Y": [[1.0, 0.0]],
+          "W1": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], "b1": [[0.0], [0.1], [-0.1]],
+          "W2": [[0.7, -0.8, 0.9]], "b2": [[0.05]]}}
+```
+
+The program writes `{out}` as one JSON object: `{"dW1": [[…], …], "db1": [[…], …], …}` in the
+shapes of `outputs`, optionally `"J": <the cost>`; `null` stands for NaN (a wrong answer, not a
+malformed file). Instead of exiting 3 it may also write `{"unsupported": "why"}`.
+`examples/implementations/node/backprop.js` is a complete implementation in JavaScript using
+Node's standard library only.
 
 ## Fixtures
 

@@ -304,3 +304,14 @@ def test_torch_layout_shapes():
     shapes = layout_shapes(NET, 5, "torch")
     assert shapes == {"X": (5, 3), "Y": (5, 2), "W1": (4, 3), "b1": (4,), "W2": (2, 4),
                       "b2": (2,)}
+
+
+def test_the_json_example_in_the_format_document_is_consistent():
+    import re as _re
+
+    block = _re.search(r"```json\n(.*?)```", FORMAT_DOC, _re.S).group(1)
+    example = json.loads(block)
+    for key, shape in example["arrays"].items():
+        assert np.array(example["data"][key]).shape == tuple(shape)
+    net = Network(**{k: example["network"][k] for k in ("layer_sizes", "activations", "loss")})
+    assert output_shapes(net) == {k: tuple(v) for k, v in example["outputs"].items()}

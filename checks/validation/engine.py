@@ -1,32 +1,41 @@
 r"""``gradref validate``: check another implementation's gradients against the reference.
 
-The implementation runs isolated (:mod:`gradref.checks.isolation`), on seeded random cases; every
-gradient it returns is converted to the canonical layout and checked by
-:func:`gradref.checks.api.check_network` against the autograd oracle of the reference cost (the
-checker's tolerances and diagnosis); the smallest failing case is then searched for::
+The implementation runs isolated (:mod:`gradref.checks.isolation`), on seeded random cases; its
+answer is brought to the reference's conventions at the boundary (:mod:`.conventions`), converted
+to the canonical layout and checked by :func:`gradref.checks.api.check_network` against the
+autograd oracle of the reference cost (the checker's tolerances for the answer's dtype, and its
+diagnosis); the smallest failing case is then searched for::
 
     gradref validate FILE.py:FUNCTION --layers 2,16,16,1 \
-        --activations relu,relu,sigmoid --loss bce [--layout rows] [--forward FILE.py:COST]
-    gradref validate --command "./impl {case} {out}" --layers … (any language)
+        --hidden relu --output sigmoid --loss bce [--layout rows|torch] [--reduction sum] \
+        [--per-example] [--returns update --lr R] [--bias-sign -1] [--forward FILE.py:COST]
+    gradref validate --command "./impl {case} {out}" [--io json] --layers … (any language)
 
 Contract (Python): ``grads = FUNCTION(params, X, Y)`` with ``params = {"W1", "b1", …}`` in the
-stated layout and ``grads = {"dW1", "db1", …}`` the gradient of
-:math:`J = \frac1m\sum_i \ell_i + \frac{\lambda}{2m}\sum_l\lVert W_l\rVert^2` in the same layout.
-With ``--random-architectures`` a fourth argument describes each case's network:
-``{"layer_sizes", "activations", "loss", "l2"}``. ``--forward FILE.py:COST`` (``J = COST(params,
-X, Y[, arch])``) adds the cost to the comparison and, when a gradient is wrong, finite
-differences of that forward pass tell a wrong forward from a wrong backward.
+stated layout and ``grads = {"dW1", "db1", …}`` (or a list in layer order) the gradient of
+:math:`J = \frac1m\sum_i \ell_i + \frac{\lambda}{2m}\sum_l\lVert W_l\rVert^2` in the same layout,
+or in the convention the options state. A function with a parameter named ``arch`` receives
+``{"layer_sizes", "activations", "loss", "l2"}`` as ``arch=`` in every mode; otherwise, with
+``--random-architectures``, as a 4th argument. It may answer :data:`~.conventions.UNSUPPORTED`
+for a case it cannot represent (skipped, never a failure). ``--forward FILE.py:COST`` (``J =
+COST(params, X, Y[, arch])``) adds the cost to the comparison and, when a gradient is wrong,
+finite differences of that forward pass tell a wrong forward from a wrong backward.
+
+Cases cycle through the data families of :data:`DATA_FAMILIES` (normal, saturated, integer), so
+saturated units and exact kinks are always tried; at an exact kink either one-sided slope is
+accepted.
 
 Contract (command): see :data:`gradref.reference.casefile.FORMAT_DOC`. ``{case}`` and ``{out}`` are
-replaced by paths, ``{python}`` by this interpreter; the command runs in the current directory.
+replaced by paths, ``{python}`` by this interpreter; the command runs in the current directory;
+exit status 3 means "unsupported case".
 
 Verdicts per case: *match*; *mismatch* (the implementation answered, and some array is wrong,
-missing or of the wrong shape, or its cost differs); *error* (no usable answer: an exception,
-a crash, a time-out, a non-zero exit status, a result that is not a dict of arrays or an
-unreadable ``{out}`` file). Exit codes (:data:`EXIT_OK`, :data:`EXIT_FAILED`,
-:data:`EXIT_ERROR`): 0 when every case matches; 1 when at least one case produced gradients and
-something is wrong (mismatches, or errors on some cases); 2 when nothing could be compared
-(file or function missing, load error, errors on every case) or the arguments are bad.
+missing or of the wrong shape, or its cost differs); *skipped* (unsupported); *error* (no
+usable answer: an exception, a crash, a time-out, a non-zero exit status, a result that cannot
+be read as gradients, an unreadable ``{out}`` file). Exit codes (:data:`EXIT_OK`,
+:data:`EXIT_FAILED`, :data:`EXIT_ERROR`): 0 when every compared case matches; 1 when something
+differs (a mismatch, or the forward's cost); 2 when something could not run and nothing differs,
+or nothing could be compared, or the arguments are bad.
 """
 
 from __future__ import annotations

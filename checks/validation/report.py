@@ -1,11 +1,16 @@
 """Rendering of a :class:`gradref.checks.validation.ValidationReport` as text, JSON or JUnit XML.
 
+Text: the settings and conventions, how answers were read (list orders, float32, kink
+conventions), per-parameter summaries, one line per case with its data family (a repeated
+error is printed once, with the number of cases it occurred in), the smallest failing case
+with its diagnosis, costs with their ratio to the reference's, and the forward analysis.
 JSON (format ``"gradref-validate/1"``; NaN and infinities become ``null``): the settings, the
-verdict and exit code, per-parameter summaries, every case (per-array verdicts, findings,
-errors), the smallest failing case with its inputs, expected and returned gradients (in the
-implementation's layout), and the forward analysis. JUnit: one ``testcase`` per case and
-gradient array (classname ``gradref.validate.caseK``), a ``failure`` carrying the diagnosis, an
-``error`` for a case without an answer.
+verdict and exit code, per-parameter summaries, every case (status match, mismatch, skipped or
+error; data family; per-array verdicts, findings, errors), the smallest failing case with its
+inputs, expected and returned gradients (in the implementation's layout, as gradients of the
+mean cost), and the forward analysis. JUnit: one ``testcase`` per case and gradient array
+(classname ``gradref.validate.caseK``), a ``failure`` carrying the diagnosis, an ``error`` for a
+case without an answer, ``skipped`` for an unsupported one.
 """
 
 from __future__ import annotations

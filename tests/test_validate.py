@@ -292,7 +292,9 @@ def test_errors_without_mismatches_could_not_run_and_one_traceback_is_shown_once
                                        "other 3 match")
     report = validate(lambda p, X, Y: 1 / 0, _fixed())
     text = report.render()
-    assert report.exit_code == EXIT_ERROR and text.count("ZeroDivisionError") == 1
+    assert report.exit_code == EXIT_ERROR and text.count("ZeroDivisionError") == 2  # + headline
+    assert "raised ZeroDivisionError: division by zero (at test_validate.py:" \
+        in report.summary()
     assert "(the same in 4 cases)" in text and text.count("the same as case 1") == 3
     report = validate(lambda p, X, Y: None, _fixed(cases=1))
     assert report.exit_code == EXIT_ERROR

@@ -4,6 +4,7 @@ right function matches, the planted bug differs with the diagnosis that names it
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,9 @@ F32 = ["--layers", "3,8,8,2", "--hidden", "tanh", "--output", "linear", "--loss"
 BIAS = ["--bias-sign", "-1", "--layers", "2,5,1", "--activations", "sigmoid,sigmoid",
         "--loss", "bce"]
 SATURATION = ["--layers", "3,6,1", "--activations", "sigmoid,sigmoid", "--loss", "bce"]
+MULTI = ["--layers", "3,5,4,2", "--hidden", "tanh", "--output", "softmax", "--loss",
+         "cross_entropy"]
+VENDOR = ["--path", str(EX / "multifile" / "vendor")]
 NODE_ARCH = ["--random-architectures", "--hidden", "relu,tanh,leaky_relu", "--output",
              "sigmoid,softmax,linear", "--loss", "bce,cross_entropy,square,half_square",
              "--l2", "0.1", "--cases", "4"]
@@ -74,6 +78,11 @@ GALLERY = [
     ("saturation-normal-only", ["saturation.py:gradients", *SATURATION, "--data", "normal"],
      EXIT_OK, []),
     ("saturation-fixed", ["saturation.py:gradients_fixed", *SATURATION], EXIT_OK, []),
+    ("multi-file", ["multifile/model.py:gradients", *VENDOR, *MULTI], EXIT_OK, []),
+    ("multi-file-bug", ["multifile/model.py:gradients_bug", *VENDOR, *MULTI], EXIT_FAILED,
+     ["the 1/m averaging is missing"]),
+    ("multi-file-without-path", ["multifile/model.py:gradients", *MULTI], EXIT_ERROR,
+     ["No module named 'numerics'", 'File "model.py", line', "pass --path DIR (repeatable)"]),
 ]
 
 
@@ -171,3 +180,41 @@ def test_the_c_reader_reads_what_numpy_writes(c_program, tmp_path, rewrite):
 
 def sidecar_text(npz_path):
     return Path(str(npz_path)[:-4] + ".json").read_text()
+
+
+@pytest.fixture
+def open_dir():
+    """A folder the sandbox's throw-away uid can read (pytest's tmp_path is private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="gradref-multi-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_file_keeps_its_name_and_its_folder_imports(open_dir, capsys):
+    """``__file__`` and tracebacks name the files as they are; a sibling module imports."""
+    tmp_path = open_dir
+    (tmp_path / "helper.py").write_text("def explode():\n    raise ValueError('from helper')\n")
+    (tmp_path / "helper.py").chmod(0o644)
+    (tmp_path / "main.py").write_text(
+        "import os\nimport helper\n\n"
+        "def named(params, X, Y):\n    return 'unsupported: ' + os.path.basename(__file__)\n\n"
+        "def fails(params, X, Y):\n    helper.explode()\n")
+    base = ["--layers", "2,3,1", "--activations", "relu,sigmoid", "--loss", "bce", "--cases", "2"]
+    (tmp_path / "main.py").chmod(0o644)
+    code, out = _run([f"{tmp_path / 'main.py'}:named", *base], capsys)
+    assert code == EXIT_ERROR and "skipped, unsupported by the implementation (main.py)" in out
+    code, out = _run([f"{tmp_path / 'main.py'}:fails", *base], capsys)
+    assert code == EXIT_ERROR and "ValueError: from helper" in out and "helper.py" in out
+    assert 'File "main.py", line 8, in fails' in out
+    assert "(the same in 2 cases)" in out and out.count("Traceback") == 1
+
+
+def test_path_must_be_a_directory(tmp_path, capsys):
+    try:
+        code = main(["validate", f"{EX / 'saturation.py'}:gradients", *SATURATION, "--path",
+                     str(tmp_path / "nowhere")])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2 and "argument --path: expected an existing directory" in \
+        capsys.readouterr().err

@@ -46,6 +46,14 @@ def _families(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _directory(text: str) -> str:
+    import os
+
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"expected an existing directory, got {text!r}")
+    return text
+
+
 def _sign(text: str) -> int:
     value = {"1": 1, "+1": 1, "-1": -1, "positive": 1, "negative": -1}.get(text.strip())
     if value is None:
@@ -132,6 +140,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--io", choices=IO_FORMATS, default="npz",
                    help="--command's files: npz (.npz + .json sidecar in, .npz out) or json "
                         "(one JSON file in, one out) (default npz)")
+    p.add_argument("--path", action="append", type=_directory, default=[], metavar="DIR",
+                   help="an extra import root for FILE.py (repeatable); the file's own folder "
+                        "is always one")
     p.add_argument("--same-user", action="store_true",
                    help="run the implementation as the current user, not a throw-away uid "
                         "(matters only as root; for toolchains that uid cannot read)")
@@ -251,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         report = validate(target, settings, forward=args.forward, limits=limits,
-                          same_user=args.same_user)
+                          same_user=args.same_user, paths=args.path)
     except IsolationError as exc:
         print(f"gradref validate: the sandbox could not run: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -843,8 +843,9 @@ class ValidationReport:
             if self.skipped and not self.errors:
                 return (f"COULD NOT RUN: the implementation supports none of the {n} cases "
                         f"(it answered '{UNSUPPORTED}'); choose options it supports")
+            first = self.errors[0].error.splitlines()[0] if self.errors else ""
             return (f"COULD NOT RUN: the implementation gave no usable answer on any of "
-                    f"{n - len(self.skipped)} cases{skipped}")
+                    f"{n - len(self.skipped)} cases{skipped}" + (f" ({first})" if first else ""))
         mismatches = sum(c.status == "mismatch" for c in self.cases)
         errors = (f"; {len(self.errors)} could not run (no answer)" if self.errors else "")
         if self.exit_code == EXIT_OK:
@@ -867,11 +868,12 @@ class ValidationReport:
 # --------------------------------------------------------------------------- the driver
 def validate(target: Target | Callable | str, settings: Settings, *,
              forward: Target | Callable | str | None = None, limits=None,
-             same_user: bool = False) -> ValidationReport:
+             same_user: bool = False, paths=()) -> ValidationReport:
     """Run ``target`` on ``settings.cases`` cases and compare with the reference.
 
     ``target``: a :class:`Target`, a callable (run in-process), or ``"FILE.py:FUNCTION"`` (run
-    isolated). ``forward`` likewise, for the cost function. Never raises for the
+    isolated, with its folder and ``paths`` as import roots). ``forward`` likewise, for the
+    cost function. Never raises for the
     implementation's faults; raises ``ValueError``/``TypeError`` for bad arguments.
     """
     if not isinstance(settings, Settings):
@@ -883,7 +885,8 @@ def validate(target: Target | Callable | str, settings: Settings, *,
         if t is None or isinstance(t, Target):
             return t
         if isinstance(t, str):
-            resolved = python_target(t, limits=limits, same_user=same_user, _shared=shared)
+            resolved = python_target(t, limits=limits, same_user=same_user, paths=paths,
+                                     _shared=shared)
             owned.append(resolved)
             return resolved
         if callable(t):

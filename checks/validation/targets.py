@@ -144,15 +144,19 @@ def parse_function_spec(spec: str, what: str) -> tuple[Path, str]:
 class _Submission(Target):
     """``FILE.py:FUNCTION`` in a persistent sandboxed child (shared per file)."""
 
-    def __init__(self, path: Path, function: str, submission) -> None:
+    def __init__(self, path: Path, function: str, submission, roots=()) -> None:
         self.path, self.function, self.sub = path, function, submission
+        self.roots = list(roots)
         self.description = f"{path}:{function}"
         self.keyword: bool | None = None  # whether it takes arch=; learnt on the first call
 
     def ready(self):
         failure = self.sub.start()
         if failure is not None:
-            return f"could not load {self.path}: {failure.message}{_tail(failure.stderr)}"
+            hint = _missing_module_hint(failure.exception, failure.message, self.path,
+                                        self.roots)
+            return (f"could not load {self.path}: {failure.message}"
+                    f"{_tail(failure.stderr or failure.traceback)}{hint}")
         if self.function not in self.sub.functions:
             names = ", ".join(sorted(self.sub.functions)) or "none"
             return f"{self.path} defines no function {self.function!r} (its functions: {names})"
@@ -171,8 +175,9 @@ class _Submission(Target):
     def _answer(self, result) -> Answer:
         if result.ok:
             return Answer(value=result.value, seconds=result.seconds, output=result.stdout)
+        hint = _missing_module_hint(result.exception, result.message, self.path, self.roots)
         return Answer(error=f"{self.description}: {result.kind}: {result.message}"
-                            f"{_tail(result.stderr or result.traceback)}",
+                            f"{_tail(result.stderr or result.traceback)}{hint}",
                       seconds=result.seconds, output=result.stdout)
 
     def close(self):
@@ -186,21 +191,52 @@ def _tail(text: str, lines: int = 6) -> str:
     return "\n" + "\n".join("    " + line for line in text.splitlines()[-lines:])
 
 
-def python_target(spec: str, *, limits=None, same_user: bool = False,
+def python_target(spec: str, *, limits=None, same_user: bool = False, paths=(),
                   _shared: dict | None = None) -> Target:
     """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`gradref.checks.isolation`).
 
-    Raises ``ValueError`` naming ``spec`` when it is malformed or the file does not exist.
+    The file keeps its own name (``__file__``, tracebacks); its folder and every folder of
+    ``paths`` are import roots (read-only, at their own paths), so ``import sibling`` works as
+    when the file is run. Raises ``ValueError`` naming ``spec`` when it is malformed or the file
+    does not exist, and naming the folder when one of ``paths`` is not a directory.
     """
     from ..isolation import Limits, PythonSubmission
 
     path, function = parse_function_spec(spec, "target")
+    roots = [path.resolve().parent]
+    for p in paths:
+        if not Path(p).is_dir():
+            raise ValueError(f"path {str(p)!r} is not a directory (an import root for {spec!r})")
+        roots.append(Path(p).resolve())
     key = str(path.resolve())
     shared = {} if _shared is None else _shared
     if key not in shared:
-        shared[key] = PythonSubmission(path, limits=limits or Limits(),
+        shared[key] = PythonSubmission(path, filename=path.name,
+                                       import_roots=list(dict.fromkeys(roots)),
+                                       limits=limits or Limits(),
                                        drop_privileges=False if same_user else None)
-    return _Submission(path, function, shared[key])
+    return _Submission(path, function, shared[key], roots)
+
+
+def _missing_module_hint(exception: str | None, message: str, path: Path,
+                         roots: list[Path]) -> str:
+    """What to pass when the implementation imports a module gradref cannot find."""
+    import re
+
+    found = re.search(r"No module named '([^']+)'", message or "")
+    if exception != "ModuleNotFoundError" or not found:
+        return ""
+    module = found.group(1)
+    top = module.split(".")[0]
+    there = [r for r in roots if (r / f"{top}.py").exists() or (r / top).is_dir()]
+    if there:
+        return (f"\n    {top!r} is in {str(there[0])!r}, but the sandbox could not read it: as "
+                f"root, the implementation runs as a throw-away uid, which cannot enter private "
+                f"folders (mode 700, e.g. under /root or /tmp/pytest-of-root); --same-user runs "
+                f"it as you, or make the folder readable by others")
+    return (f"\n    the module {module!r} is neither in {str(path.parent) or '.'!r} (the file's "
+            f"folder) nor in any --path: pass --path DIR (repeatable) for the folder that holds "
+            f"{top!r}")
 
 
 class _Command(Target):

@@ -63,7 +63,8 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                            rtol: float | None = None, reduction: str = "mean",
                            per_example: bool = False, returns: str = "gradient",
                            lr: float | None = None, bias_sign: int = 1,
-                           data: Sequence[str] | str = DATA_FAMILIES) -> None:
+                           data: Sequence[str] | str = DATA_FAMILIES,
+                           paths: Sequence[str] = ()) -> None:
     """Assert that ``fn(params, X, Y)`` returns the reference's gradients.
 
     Parameters
@@ -102,6 +103,8 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         -1: biases enter as Z = W·A − b.
     data : sequence of str or comma-separated str
         Data families (default all: normal, saturated, integer).
+    paths : sequence of str
+        With ``isolate``: extra import roots (the file's own folder always is one).
 
     Raises
     ------
@@ -126,6 +129,6 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         target = fn
     else:
         raise TypeError(f"fn must be callable or 'FILE.py:FUNCTION', got {fn!r}")
-    report = validate(target, settings)
+    report = validate(target, settings, paths=tuple(paths))
     if not report.passed:
         raise AssertionError(f"{report.summary()}\n{report.render('text')}")

@@ -235,3 +235,12 @@ def test_bad_options_name_the_option(name, capsys, tmp_path):
         code = exc.code
     err = capsys.readouterr().err
     assert code == EXIT_ERROR and message in err, err
+
+
+def test_assert_gradients_match_isolated_with_an_import_root():
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "examples" / "implementations" / "multifile"
+    assert_gradients_match(f"{here / 'model.py'}:gradients", isolate=True,
+                           paths=[str(here / "vendor")], layers=[3, 4, 2],
+                           activations="tanh,softmax", loss="cross_entropy", cases=2)

@@ -153,9 +153,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _architecture(args: argparse.Namespace, error: Callable[[str], None]):
     """(activations, hidden pool, output pool) from --activations or --hidden/--output."""
     def leaky(names):
-        if names is None or args.leaky_slope is None:
-            return names
-        return [f"leaky_relu({args.leaky_slope:g})" if a == "leaky_relu" else a for a in names]
+        if names is None:
+            return None
+        return [f"leaky_relu({args.leaky_slope:g})"
+                if a == "leaky_relu" and args.leaky_slope is not None else a for a in names]
 
     split = args.hidden is not None or args.output is not None
     if split and args.activations is not None:

@@ -177,13 +177,13 @@ class Settings:
             for name in ("hidden", "outputs"):
                 pool = getattr(self, name)
                 if pool is not None:
-                    if not pool:
+                    if not pool and name == "outputs":
                         raise ValueError(f"{name} must name at least one activation")
                     for a in pool:
                         get_activation(a)
             if not self.hidden_pool() and (self.max_depth or 3) > 1:
-                raise ValueError("no hidden activation to draw from: softmax cannot be hidden; "
-                                 "give hidden activations")
+                raise ValueError("no hidden activation to draw from (softmax cannot be hidden): "
+                                 "give hidden activations, or max_depth 1")
             if not self.pairings():
                 raise ValueError(f"no activation in {', '.join(self.output_pool())} can be the "
                                  f"output of loss {', '.join(self.losses)}")

@@ -273,7 +273,9 @@ class _Command(Target):
                               seconds=result.seconds, output=result.stdout)
             if not result.ok:
                 hint = ""
-                if (result.exit_code in (126, 127) and not self.same_user
+                unreadable = any(text in (result.stderr or "") for text in (
+                    "Permission denied", "Cannot find module", "No such file"))
+                if ((result.exit_code in (126, 127) or unreadable) and not self.same_user
                         and hasattr(os, "geteuid") and os.geteuid() == 0):
                     hint = ("\n    (as root, the command runs as a throw-away unprivileged uid, "
                             "which cannot reach private directories such as /root; "

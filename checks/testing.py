@@ -92,8 +92,9 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
     rtol : float or None
         Accept ``|got - expected| <= rtol·|expected| + rtol·max|expected|`` per element;
         None keeps the checker's autograd tolerances (~1e-10). Use ~1e-4 for float32 code.
-    reduction : {"mean", "sum"}
-        "sum": ``fn`` computes the gradient of the summed cost Σℓ + λ/2·ΣW².
+    reduction : {"mean", "sum", "mean_all"}
+        "sum": ``fn`` computes the gradient of the summed cost Σℓ + λ/2·ΣW²; "mean_all": of
+        the loss averaged over the batch and the output units (PyTorch's MSELoss/BCELoss).
     per_example : bool
         ``fn(params, x, y)`` gets one example and returns its gradient; they are averaged.
     returns : {"gradient", "update"}, lr : float

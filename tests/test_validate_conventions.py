@@ -184,6 +184,7 @@ BAD_SETTINGS = {
     "lr-missing": (dict(returns="update"), "lr must be a finite number > 0"),
     "lr-without-update": (dict(lr=0.1), "lr is only used with returns='update'"),
     "bias-sign": (dict(bias_sign=0), "bias_sign must be 1 or -1"),
+    "mean-all-l2": (dict(reduction="mean_all", l2=0.1), "reduction='mean_all'"),
     "data": (dict(data=("gaussian",)), "data must be a non-empty tuple"),
     "per-example-l2": (dict(per_example=True, l2=0.1), "l2 must be 0 with per_example"),
     "layers-with-random": (dict(random_architectures=True), "layers must be None"),

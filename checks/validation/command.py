@@ -97,7 +97,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "db has the opposite sign (default 1)")
     p.add_argument("--reduction", choices=REDUCTIONS, default="mean",
                    help="sum: the cost (and so every gradient) is summed over the batch, "
-                        "Σℓ + λ/2·ΣW², instead of averaged (default mean)")
+                        "Σℓ + λ/2·ΣW², instead of averaged; mean_all: averaged over the batch "
+                        "and the output units, as PyTorch's MSELoss/BCELoss (default mean)")
     p.add_argument("--per-example", action="store_true",
                    help="FUNCTION takes one example (x as a column (n_0,1), a row in the rows "
                         "layouts) and returns that example's gradient; gradref averages them")
@@ -215,6 +216,10 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
         error("argument --lr: required with --returns update (the update is -lr·gradient)")
     if args.returns != "update" and args.lr is not None:
         error(f"argument --lr: {args.lr:g} given without --returns update")
+    if args.reduction == "mean_all" and (args.l2 or "cross_entropy" in args.loss):
+        error("argument --reduction: mean_all (the loss averaged over the batch and the output "
+              "units) needs --l2 0 and a loss other than cross_entropy (softmax cross-entropy "
+              "sums over the classes)")
     if args.per_example and args.l2:
         error(f"argument --per-example: the L2 term belongs to the batch, not to one example; "
               f"validate per-example code with --l2 0 (got --l2 {args.l2:g})")

@@ -7,6 +7,9 @@ Settings` and one step below, applied to the implementation's answer before it i
 
 * ``reduction="sum"``: the cost is :math:`mJ = \sum_i\ell_i + \frac{\lambda}{2}\sum\lVert W\rVert^2`,
   so every gradient (and the cost) is divided by m;
+* ``reduction="mean_all"``: the loss is averaged over the batch *and* the n_L output units, as
+  PyTorch's ``MSELoss`` and ``BCELoss`` do by default: :math:`J/n_L` (no L2 term), so every
+  gradient (and the cost) is multiplied by n_L;
 * ``per_example=True``: the function is called once per example (one column ``x`` (n_0, 1), or
   one row in the row-major layouts) and returns the gradient of that example's loss
   :math:`\ell_i`; the m answers are averaged (so ``reduction`` does not matter here);
@@ -40,7 +43,7 @@ __all__ = ["UNSUPPORTED", "REDUCTIONS", "RETURNS", "run_case", "run_cost", "case
 
 #: What a function returns (or a command prints, exiting 3) for a case it cannot represent.
 UNSUPPORTED = "unsupported"
-REDUCTIONS = ("mean", "sum")
+REDUCTIONS = ("mean", "sum", "mean_all")
 RETURNS = ("gradient", "update")
 
 
@@ -126,6 +129,8 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
             return Answer(error=f"{target.description}: {exc}", seconds=seconds, output=output)
     elif settings.reduction == "sum":
         grads = _scaled(grads, 1.0 / case.m)
+    if settings.reduction == "mean_all":
+        grads = _scaled(grads, float(case.net.layer_sizes[-1]))
     return Answer(value=grads, seconds=seconds, output=output, reading=reading, dtype=dtype)
 
 
@@ -148,6 +153,8 @@ def run_cost(target, case, settings, params: Mapping | None = None) -> tuple[flo
                           f"expected one number (the cost J)")
         costs.append(float(arr.reshape(())))
     J = float(np.mean(costs))
+    if settings.reduction == "mean_all":
+        return J * case.net.layer_sizes[-1], ""
     return (J / case.m if settings.reduction == "sum" and not settings.per_example else J), ""
 
 

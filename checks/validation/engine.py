@@ -162,6 +162,11 @@ class Settings:
                              f"with returns={self.returns!r}")
         if self.bias_sign not in (1, -1) or isinstance(self.bias_sign, bool):
             raise ValueError(f"bias_sign must be 1 or -1, got {self.bias_sign!r}")
+        if self.reduction == "mean_all" and (self.l2 or "cross_entropy" in self.losses):
+            raise ValueError(f"reduction='mean_all' (the loss averaged over the batch and the "
+                             f"output units) needs l2 = 0 and a loss other than cross_entropy "
+                             f"(softmax cross-entropy sums over the classes), got l2={self.l2!r} "
+                             f"and losses {', '.join(self.losses)}")
         if self.per_example and self.l2:
             raise ValueError(f"l2 must be 0 with per_example: the L2 term λ/(2m)·ΣW² belongs to "
                              f"the batch, not to one example (got l2={self.l2!r})")
@@ -228,9 +233,9 @@ class Settings:
         parts = [f"layout {self.layout}, {self.bias} biases"]
         if self.bias_sign < 0:
             parts.append("biases enter as −b (bias input −1)")
-        parts.append("one example per call, averaged" if self.per_example
-                     else f"cost {'summed' if self.reduction == 'sum' else 'averaged'} over "
-                          f"the batch")
+        over = {"sum": "summed over the batch", "mean": "averaged over the batch",
+                "mean_all": "averaged over the batch and the output units"}[self.reduction]
+        parts.append("one example per call, averaged" if self.per_example else f"cost {over}")
         if self.returns == "update":
             parts.append(f"returns the update −{self.lr:g}·gradient")
         return "; ".join(parts)
@@ -497,7 +502,41 @@ def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport
         strength = _l2_strength(case, submitted, report, settings.tolerances(answer.dtype))
         if strength is not None:
             report._findings = [strength]
+        hint = _convention_hint(case, submitted, report, settings)
+        if hint is not None:
+            report._findings.append(hint)
     return report
+
+
+def _convention_hint(case: _Case, submitted: Mapping, report: CaseReport,
+                     settings: Settings) -> str | None:
+    """An option to suggest when every gradient is the reference's times one factor that a
+    cost convention explains (m: a summed cost; 1/n_L: averaged over the output units too)."""
+    if any(a.problem not in ("", "values") for a in report.arrays):
+        return None
+    got = np.concatenate([np.ravel(submitted[k]) for k in case.grads])
+    exp = np.concatenate([np.ravel(case.grads[k]) for k in case.grads])
+    ee = float(exp @ exp)
+    if ee == 0.0:
+        return None
+    c = float(got @ exp) / ee
+    if np.max(np.abs(got - c * exp)) > 1e-6 * np.max(np.abs(exp)):
+        return None
+    m, n_out = case.m, case.net.layer_sizes[-1]
+    per = {"mean": 1.0, "sum": float(m), "mean_all": 1.0 / n_out}[settings.reduction]
+    ratio = c * per  # the answer's factor relative to the convention it was read in
+    options = []
+    if abs(ratio - m) <= 1e-6 * m and settings.reduction != "sum" and not settings.per_example:
+        options.append("--reduction sum (your cost is summed over the batch)")
+    if n_out > 1 and abs(ratio - 1.0 / n_out) <= 1e-6 / n_out and settings.reduction != "mean_all":
+        options.append(f"--reduction mean_all (your loss is averaged over the n_L = {n_out} "
+                       f"output units too, as PyTorch's MSELoss/BCELoss)")
+    if abs(ratio - 1.0 / m) <= 1e-6 / m and settings.reduction == "sum":
+        options.append("--reduction mean (your cost is averaged, not summed)")
+    if not options:
+        return None
+    return ("every gradient is the reference's times one factor; if that is your convention, "
+            "not a mistake, pass " + " or ".join(options))
 
 
 def _kink_convention(case: _Case, submitted: Mapping, tolerances: Mapping | None) -> str | None:

@@ -99,7 +99,7 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         ``fn(params, x, y)`` gets one example and returns its gradient; they are averaged.
     returns : {"gradient", "update"}, lr : float
         "update": ``fn`` returns the step −lr·gradient, the new parameters, or updates them in
-        place (in-process only).
+        place (compared before and after).
     bias_sign : {1, -1}
         -1: biases enter as Z = W·A − b.
     data : sequence of str or comma-separated str

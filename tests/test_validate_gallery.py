@@ -71,8 +71,8 @@ GALLERY = [
     ("sgd-steps", ["sgd_step.py:update", *SGD], EXIT_OK, ["the steps −lr·gradient"]),
     ("sgd-ascent", ["sgd_step.py:step_bug", *SGD], EXIT_FAILED,
      ["the output gradient has the wrong sign", "gradient ascent"]),
-    ("sgd-in-place-sandboxed", ["sgd_step.py:train_in_place", *SGD], EXIT_ERROR,
-     ["in-place updates are seen only in-process"]),
+    ("sgd-in-place", ["sgd_step.py:train_in_place", *SGD], EXIT_OK,
+     ["parameters updated in place, compared before and after"]),
     ("float32", ["float32_net.py:gradients", *F32], EXIT_OK, ["answers in float32"]),
     ("float32-bug", ["float32_net.py:gradients_bug", *F32], EXIT_FAILED,
      ["the L2 term uses λ = 0.075, the reference 0.05"]),
@@ -237,3 +237,22 @@ def test_path_must_be_a_directory(tmp_path, capsys):
         code = exc.code
     assert code == 2 and "argument --path: expected an existing directory" in \
         capsys.readouterr().err
+
+
+def test_in_place_update_in_the_sandbox_keeps_imports_and_errors(open_dir, capsys):
+    """The capturing child imports the file as a module from its folder: siblings import, a
+    wrong in-place update is caught, an exception names the file."""
+    (open_dir / "rates.py").write_text("LR = 0.25\n")
+    (open_dir / "trainer.py").write_text(
+        "from rates import LR\n\n"
+        "def ascend(params, X, Y):\n"
+        "    for k in params:\n        params[k] += LR * params[k]\n\n"
+        "def broken(params, X, Y):\n    raise RuntimeError('no gradient today')\n")
+    for f in open_dir.iterdir():
+        f.chmod(0o644)
+    base = ["--returns", "update", "--lr", "0.25", "--layers", "2,3,1", "--activations",
+            "relu,sigmoid", "--loss", "bce", "--cases", "2", "--no-shrink"]
+    code, out = _run([f"{open_dir / 'trainer.py'}:ascend", *base], capsys)
+    assert code == EXIT_FAILED and "parameters updated in place" in out
+    code, out = _run([f"{open_dir / 'trainer.py'}:broken", *base], capsys)
+    assert code == EXIT_ERROR and "RuntimeError: no gradient today" in out and "trainer.py" in out

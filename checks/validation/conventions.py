@@ -15,7 +15,8 @@ Settings` and one step below, applied to the implementation's answer before it i
   :math:`\ell_i`; the m answers are averaged (so ``reduction`` does not matter here);
 * ``returns="update"`` with ``lr``: the answer is the step :math:`-\eta\,\nabla J` (keys ``dW1``,
   … or a list), or the new parameters :math:`W - \eta\nabla J` (keys ``W1``, …, a list closer
-  to the old parameters than to zero, or ``None`` after updating the arguments in place): the
+  to the old parameters than to zero, or ``None`` after updating the arguments in place, also
+  in the sandbox, whose child then returns the arguments after each call): the
   gradient is :math:`-\text{step}/\eta` or :math:`(W_{old} - W_{new})/\eta`;
 * ``bias_sign=-1``: biases enter as :math:`Z = W A - b` (a bias input fixed at −1): the function
   receives :math:`-b` and its :math:`\partial/\partial b` is the reference's with the sign flipped;
@@ -97,8 +98,9 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
             calls = [(_copy(theirs), X, Y)]
         answers = []
         for args in calls:
-            passed = args[0] if getattr(target, "in_process", False) else None
-            answers.append((target.invoke(args, arch, positional), passed))
+            answer = target.invoke(args, arch, positional)
+            passed = args[0] if getattr(target, "in_process", False) else answer.arguments
+            answers.append((answer, passed))
             if answers[-1][0].error is not None or answers[-1][0].skipped is not None:
                 break
     seconds = time.perf_counter() - start
@@ -292,8 +294,8 @@ def _interpret(value, passed: Mapping | None, old: Mapping, expected: Mapping,
         reading += "parameters updated in place, compared before and after"
     elif value is None:
         hint = (" (a function that updates its parameters in place needs --returns update "
-                "--lr R)" if not update else " (in-place updates are seen only in-process; "
-                "in the sandbox, return the new parameters)")
+                "--lr R)" if not update else " (in-place updates are compared for .py files "
+                "whose name is a module name; return the new parameters otherwise)")
         raise _Unusable(f"returned None, expected the gradients{hint}")
     elif isinstance(value, Mapping):
         value, new_params = _named(value)

@@ -924,8 +924,9 @@ def validate(target: Target | Callable | str, settings: Settings, *,
         if t is None or isinstance(t, Target):
             return t
         if isinstance(t, str):
+            capture = what == "target" and settings.returns == "update"
             resolved = python_target(t, limits=limits, same_user=same_user, paths=paths,
-                                     _shared=shared)
+                                     capture=capture, _shared=shared)
             owned.append(resolved)
             return resolved
         if callable(t):

@@ -56,6 +56,7 @@ class Answer:
     reading: str = ""
     dtype: str = "float64"
     problem: str | None = None  # a wrong answer that cannot be compared array by array
+    arguments: object = None  # the parameters dict as the call left it (capture mode)
 
 
 class Target:
@@ -141,12 +142,34 @@ def parse_function_spec(spec: str, what: str) -> tuple[Path, str]:
     return Path(path), function
 
 
-class _Submission(Target):
-    """``FILE.py:FUNCTION`` in a persistent sandboxed child (shared per file)."""
+#: The entry file of a capturing child: it imports the implementation's module from its folder
+#: (an import root) and returns each answer together with the parameters as the call left
+#: them, so that a function updating its arguments in place can be compared before and after.
+_CAPTURE_ENTRY = """\
+import importlib as _importlib
 
-    def __init__(self, path: Path, function: str, submission, roots=()) -> None:
+_impl = _importlib.import_module({module!r})
+
+
+def _gradref_functions():
+    return sorted(n for n, v in vars(_impl).items() if callable(v) and not n.startswith("__"))
+
+
+def _gradref_call(_name, *args, **kwargs):
+    answer = getattr(_impl, _name)(*args, **kwargs)
+    return {{"answer": answer, "params": args[0] if args else None}}
+"""
+
+
+class _Submission(Target):
+    """``FILE.py:FUNCTION`` in a persistent sandboxed child (shared per file). With ``capture``
+    the child's entry is :data:`_CAPTURE_ENTRY` and every answer carries the arguments."""
+
+    def __init__(self, path: Path, function: str, submission, roots=(),
+                 capture: bool = False) -> None:
         self.path, self.function, self.sub = path, function, submission
         self.roots = list(roots)
+        self.capture = capture
         self.description = f"{path}:{function}"
         self.keyword: bool | None = None  # whether it takes arch=; learnt on the first call
 
@@ -157,22 +180,36 @@ class _Submission(Target):
                                         self.roots)
             return (f"could not load {self.path}: {failure.message}"
                     f"{_tail(failure.stderr or failure.traceback)}{hint}")
-        if self.function not in self.sub.functions:
-            names = ", ".join(sorted(self.sub.functions)) or "none"
+        functions = self.sub.functions
+        if self.capture:
+            listed = self.sub.call("_gradref_functions")
+            if not listed.ok:
+                return f"could not load {self.path}: {listed.message}{_tail(listed.traceback)}"
+            functions = listed.value
+        if self.function not in functions:
+            names = ", ".join(sorted(functions)) or "none"
             return f"{self.path} defines no function {self.function!r} (its functions: {names})"
         return None
 
+    def _call(self, *args, **kwargs):
+        if self.capture:
+            return self.sub.call("_gradref_call", self.function, *args, **kwargs)
+        return self.sub.call(self.function, *args, **kwargs)
+
     def invoke(self, args, arch, positional):
         if self.keyword is None:
-            result = self.sub.call(self.function, *args, arch=arch)
+            result = self._call(*args, arch=arch)
             self.keyword = not (not result.ok and result.exception == "TypeError"
                                 and "unexpected keyword argument 'arch'" in result.message)
             if self.keyword:
                 return self._answer(result)
         call_args, kwargs = _arch_call(args, arch, positional, self.keyword)
-        return self._answer(self.sub.call(self.function, *call_args, **kwargs))
+        return self._answer(self._call(*call_args, **kwargs))
 
     def _answer(self, result) -> Answer:
+        if result.ok and self.capture:
+            return Answer(value=result.value["answer"], arguments=result.value["params"],
+                          seconds=result.seconds, output=result.stdout)
         if result.ok:
             return Answer(value=result.value, seconds=result.seconds, output=result.stdout)
         hint = _missing_module_hint(result.exception, result.message, self.path, self.roots)
@@ -192,13 +229,15 @@ def _tail(text: str, lines: int = 6) -> str:
 
 
 def python_target(spec: str, *, limits=None, same_user: bool = False, paths=(),
-                  _shared: dict | None = None) -> Target:
+                  capture: bool = False, _shared: dict | None = None) -> Target:
     """``"FILE.py:FUNCTION"`` run in a sandboxed child process (:mod:`gradref.checks.isolation`).
 
     The file keeps its own name (``__file__``, tracebacks); its folder and every folder of
     ``paths`` are import roots (read-only, at their own paths), so ``import sibling`` works as
     when the file is run. Raises ``ValueError`` naming ``spec`` when it is malformed or the file
     does not exist, and naming the folder when one of ``paths`` is not a directory.
+    ``capture``: also return the parameters as each call leaves them (for functions that
+    update their arguments in place; needs a ``.py`` file whose name is a module name).
     """
     from ..isolation import Limits, PythonSubmission
 
@@ -208,14 +247,17 @@ def python_target(spec: str, *, limits=None, same_user: bool = False, paths=(),
         if not Path(p).is_dir():
             raise ValueError(f"path {str(p)!r} is not a directory (an import root for {spec!r})")
         roots.append(Path(p).resolve())
-    key = str(path.resolve())
+    capture = capture and path.suffix == ".py" and path.stem.isidentifier()
+    key = (str(path.resolve()), capture)
     shared = {} if _shared is None else _shared
     if key not in shared:
-        shared[key] = PythonSubmission(path, filename=path.name,
+        source = (_CAPTURE_ENTRY.format(module=path.stem) if capture else path)
+        shared[key] = PythonSubmission(source,
+                                       filename="gradref_capture.py" if capture else path.name,
                                        import_roots=list(dict.fromkeys(roots)),
                                        limits=limits or Limits(),
                                        drop_privileges=False if same_user else None)
-    return _Submission(path, function, shared[key], roots)
+    return _Submission(path, function, shared[key], roots, capture)
 
 
 def _missing_module_hint(exception: str | None, message: str, path: Path,

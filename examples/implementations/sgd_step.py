@@ -7,7 +7,7 @@ Three common shapes of one SGD step, for a relu → sigmoid network with binary 
 * ``step(params, X, Y)`` returns the new parameters ``{"W1", "b1", …}``;
 * ``update(params, X, Y)`` returns the steps ``[ΔW1, Δb1, ΔW2, …]`` = −lr·gradient;
 * ``train_in_place(params, X, Y)`` subtracts lr·gradient from the arrays it was given and
-  returns None (compared before and after; in-process only, e.g. ``assert_gradients_match``).
+  returns None (gradref compares the parameters before and after the call).
 
     gradref validate examples/implementations/sgd_step.py:step --returns update --lr 0.5 \
         --layers 2,8,1 --activations relu,sigmoid --loss bce

@@ -91,7 +91,8 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         How many seeded random cases.
     rtol : float or None
         Accept ``|got - expected| <= rtol·|expected| + rtol·max|expected|`` per element;
-        None keeps the checker's autograd tolerances (~1e-10). Use ~1e-4 for float32 code.
+        None keeps the checker's autograd tolerances for the answer's dtype (~1e-10 for
+        float64 arrays, ~1e-4 for float32 ones).
     reduction : {"mean", "sum", "mean_all"}
         "sum": ``fn`` computes the gradient of the summed cost Σℓ + λ/2·ΣW²; "mean_all": of
         the loss averaged over the batch and the output units (PyTorch's MSELoss/BCELoss).

@@ -245,3 +245,19 @@ def test_assert_gradients_match_isolated_with_an_import_root():
     assert_gradients_match(f"{here / 'model.py'}:gradients", isolate=True,
                            paths=[str(here / "vendor")], layers=[3, 4, 2],
                            activations="tanh,softmax", loss="cross_entropy", cases=2)
+
+
+def test_reports_carry_skipped_cases_and_data_families():
+    import json
+    import xml.etree.ElementTree as ET
+
+    def picky(params, X, Y):
+        return UNSUPPORTED + ": batches over 6" if X.shape[1] > 6 else _truth(params, X, Y)
+
+    report = validate(picky, _settings(cases=4))
+    data = json.loads(report.render("json"))
+    assert {c["status"] for c in data["cases"]} == {"match", "skipped"}
+    assert [c["data"] for c in data["cases"]] == ["normal", "saturated", "integer", "normal"]
+    suite = ET.fromstring(report.render("junit")).find("testsuite")
+    skipped = sum(c["status"] == "skipped" for c in data["cases"])
+    assert int(suite.get("skipped")) == skipped == len(suite.findall("testcase/skipped")) > 0

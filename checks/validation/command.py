@@ -112,7 +112,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"{','.join(DATA_FAMILIES)}; saturated puts sigmoids in their tails, "
                         f"integer puts pre-activations exactly on kinks)")
     p.add_argument("--leaky-slope", type=real_in(-math.inf), metavar="S",
-                   help="the negative-side slope of every leaky_relu in --activations")
+                   help="the negative-side slope of every plain leaky_relu named in "
+                        "--activations, --hidden or --output")
     p.add_argument("--l2", type=real_in(0.0), default=0.0, metavar="L",
                    help="L2 strength λ of the cost (default 0)")
     p.add_argument("--random-architectures", action="store_true",
@@ -125,8 +126,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seed of the cases (default 0)")
     p.add_argument("--rtol", type=real_in(0.0), metavar="R",
                    help="accept |got - expected| <= R·|expected| + R·max|expected| per element "
-                        "(default: the checker's autograd tolerances, ~1e-10; use ~1e-4 for "
-                        "float32 code)")
+                        "(default: the checker's autograd tolerances for the answer's dtype, "
+                        "~1e-10 for float64 and ~1e-4 for float32 arrays)")
     p.add_argument("--timeout", type=real_in(0.0, low_open=True), default=10.0,
                    metavar="SECONDS", help="limit per call or command run (default 10)")
     add_output_arguments(p, ("text", "json", "junit"))

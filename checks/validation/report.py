@@ -237,6 +237,7 @@ def to_junit(report) -> str:
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
+    suite.set("skipped", str(sum(c.status == "skipped" for c in report.cases)))
     suite.set("time", f"{report.seconds:.3f}")
     root = ET.Element("testsuites")
     root.append(suite)

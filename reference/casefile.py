@@ -508,6 +508,10 @@ Losses, per example (column) `a`, target `y`, summed over output units k:
 one, compressed or not) with `dW1`, `db1`, … in the case's layout (shapes in `outputs`) and
 exit 0. An optional scalar `J`, the cost, is compared with the reference's too.
 
+With `--returns update --lr R` the program may write the steps −R·∂J/∂W as `dW1`, `db1`, … or
+the new parameters W − R·∂J/∂W as `W1`, `b1`, … instead; with `--reduction sum` its gradients
+are those of the summed cost (see `gradref validate --help` for every convention).
+
 A program that cannot handle a case (an activation, a loss or a layout it does not implement)
 exits with status **3**, the reason on the last line of stderr: the case is reported as
 *skipped*, never as a failure.

@@ -257,3 +257,24 @@ def test_in_place_update_in_the_sandbox_keeps_imports_and_errors(open_dir, capsy
     assert code == EXIT_FAILED and "parameters updated in place" in out
     code, out = _run([f"{open_dir / 'trainer.py'}:broken", *base], capsys)
     assert code == EXIT_ERROR and "RuntimeError: no gradient today" in out and "trainer.py" in out
+
+
+def test_a_command_may_write_the_new_parameters(open_dir, capsys):
+    """--returns update with --command: {out} holds W1, b1, … after one step of lr 0.5."""
+    script = open_dir / "step.py"
+    script.write_text(
+        "import json, sys\nimport numpy as np\n"
+        "case, out = sys.argv[1], sys.argv[2]\n"
+        "c = json.load(open(case))\nd = {k: np.array(v) for k, v in c['data'].items()}\n"
+        "m = c['m']\nZ1 = d['W1'] @ d['X'] + d['b1']\nA1 = np.maximum(Z1, 0)\n"
+        "A2 = 1 / (1 + np.exp(-(d['W2'] @ A1 + d['b2'])))\ndZ2 = A2 - d['Y']\n"
+        "dZ1 = (d['W2'].T @ dZ2) * (Z1 > 0)\n"
+        "g = {'W1': dZ1 @ d['X'].T / m, 'b1': dZ1.sum(1, keepdims=True) / m,\n"
+        "     'W2': dZ2 @ A1.T / m, 'b2': dZ2.sum(1, keepdims=True) / m}\n"
+        "json.dump({k: (d[k] - 0.5 * g[k]).tolist() for k in g}, open(out, 'w'))\n")
+    script.chmod(0o644)
+    code, out = _run(["--io", "json", "--command", f"{{python}} {script} {{case}} {{out}}",
+                      "--returns", "update", "--lr", "0.5", "--layers", "2,4,1",
+                      "--activations", "relu,sigmoid", "--loss", "bce", "--cases", "3",
+                      "--same-user"], capsys)
+    assert code == EXIT_OK and "new parameters {W1, b1, …}" in out, out

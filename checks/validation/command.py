@@ -104,7 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "layouts) and returns that example's gradient; gradref averages them")
     p.add_argument("--returns", choices=RETURNS, default="gradient",
                    help="update: FUNCTION returns the step -lr·gradient, or the new "
-                        "parameters, or updates them in place (needs --lr) (default gradient)")
+                        "parameters, or updates them in place; a --command writes the steps "
+                        "as dW1, … or the new parameters as W1, … (needs --lr) (default "
+                        "gradient)")
     p.add_argument("--lr", type=real_in(0.0, low_open=True), metavar="R",
                    help="the learning rate of --returns update")
     p.add_argument("--data", type=_families, default=DATA_FAMILIES, metavar="normal,…",
@@ -227,8 +229,6 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
     if args.per_example and args.command is not None:
         error("argument --per-example: a --command reads whole batches; loop over the "
               "examples in the program")
-    if args.returns == "update" and args.command is not None:
-        error("argument --returns: a --command writes gradients (the update is for functions)")
     bias = args.bias or default_bias(args.layout)
     try:
         return Settings(activations, tuple(args.loss), args.layers, args.layout, bias,

@@ -6,13 +6,15 @@ pay for autograd and the checker when it only needs the sandbox.
 
 from importlib import import_module
 
-__all__ = ["check_network", "check_gradients", "CheckResult", "fd_tolerances", "sensitivity",
+__all__ = ["check_network", "check_gradients", "CheckResult", "GradientCheckError",
+           "fd_tolerances", "tolerances_for", "sensitivity",
            "diagnose", "Finding", "assert_gradients_match", "validate", "grade_submission"]
 
 _WHERE = {
     "check_network": "gradref.checks.api", "check_gradients": "gradref.checks.api",
-    "CheckResult": "gradref.checks.result",
-    "fd_tolerances": "gradref.checks.tolerances", "sensitivity": "gradref.checks.tolerances",
+    "CheckResult": "gradref.checks.result", "GradientCheckError": "gradref.checks.result",
+    "fd_tolerances": "gradref.checks.tolerances", "tolerances_for": "gradref.checks.tolerances",
+    "sensitivity": "gradref.checks.tolerances",
     "diagnose": "gradref.checks.diagnosis", "Finding": "gradref.checks.diagnosis",
     "validate": "gradref.checks.validation",
     "assert_gradients_match": "gradref.checks.testing",

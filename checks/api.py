@@ -38,15 +38,17 @@ from gradref.reference import Network
 from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
 from .directional import localise as _localise
-from .finite_diff import Estimate, Packer, central_differences, judge
+from .finite_diff import Estimate, Packer, central_differences, judge, magnitude, scalar_value
 from .network_fd import CHUNK_ELEMENTS, NetworkFD
 from .oracle import oracle_gradients
-from .result import ArrayCheck, CheckResult, summarise
-from .tolerances import Sensitivity, fd_tolerances, sensitivity
+from .result import ArrayCheck, CheckResult, GradientCheckError, summarise
+from .tolerances import Sensitivity, keyword_tolerances, least_precise, sensitivity, tolerances_for
 
 __all__ = ["check_gradients", "check_network", "MODES", "ORACLES", "ADJUDICATE_MAX"]
 
 MODES = ("full", "sampled", "directional")
+#: The dtypes x keeps in check_gradients (the others are converted to float64).
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16))
 ORACLES = ("both", "fd", "autograd")
 #: At most this many autograd disagreements per array are re-examined by finite differences
 #: for kinks (beyond that the array simply fails).
@@ -70,6 +72,32 @@ def _seed(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"seed must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _tolerances(tolerances: Mapping | None, keywords: dict, dtype: np.dtype,
+                function_dtype: np.dtype) -> dict[str, float]:
+    """The table for ``dtype``/``function_dtype`` with the ``tolerances`` mapping and the
+    ``eps``/``atol``/``rtol`` keywords merged in (naming both for the same entry is an error)."""
+    given = {k: v for k, v in keywords.items() if v is not None}
+    mapped = keyword_tolerances(**given)
+    if tolerances is not None and isinstance(tolerances, Mapping):
+        both = sorted(set(mapped) & set(tolerances))
+        if both:
+            names = ", ".join(f"{k}=" for k in given)
+            raise ValueError(f"tolerances={dict(tolerances)!r} and the keyword(s) {names} both "
+                             f"set {', '.join(both)}: give each once")
+    merged = None if tolerances is None else dict(tolerances) \
+        if isinstance(tolerances, Mapping) else tolerances
+    if mapped:
+        merged = {**(merged or {}), **mapped}
+    return tolerances_for(dtype, function_dtype=function_dtype, overrides=merged)
+
+
+def _finish(result: CheckResult, start: float, raise_exception: bool) -> CheckResult:
+    result.seconds = time.perf_counter() - start
+    if raise_exception and not result.passed:
+        raise GradientCheckError(result)
+    return result
 
 
 def _order(value: object) -> int:
@@ -159,7 +187,7 @@ def _autograd_check(name: str, a: np.ndarray, o: np.ndarray, scale: float, tol: 
                     worst: int):
     finite = np.isfinite(o)
     with np.errstate(invalid="ignore"):
-        bound = tol["autograd_rtol"] * np.abs(o) + tol["autograd_atol"] * scale
+        bound = tol["autograd_rtol"] * np.abs(o) + tol["autograd_atol"] * scale + tol["atol"]
         err = np.abs(a - o)
         failed = finite & ~(err <= bound)
     return err, bound, failed, finite
@@ -178,6 +206,8 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
                   Y: object, *, mode: str = "full", oracle: str = "both", seed: int = 0,
                   order: int = 2, samples: int = 100, draws: int = 4,
                   direction_kind: str = "rademacher", tolerances: Mapping | None = None,
+                  eps: float | None = None, atol: float | None = None,
+                  rtol: float | None = None, raise_exception: bool = False,
                   intermediates: bool = True, localise: bool = True, explain: bool = True,
                   worst: int = 3, chunk_elements: int = CHUNK_ELEMENTS) -> CheckResult:
     r"""Check a network's gradients; returns a :class:`~gradref.checks.result.CheckResult`.
@@ -205,7 +235,17 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
         Directional mode: number of directions.
     direction_kind : "rademacher" or "gaussian"
     tolerances : dict
-        Overrides of :data:`gradref.checks.tolerances.FD_TOLERANCES` names.
+        Overrides of :data:`gradref.checks.tolerances.FD_TOLERANCES` names. The table is the
+        one of the returned gradients' dtype (float32 gradients get the float32 comparison
+        tolerances; the finite differences of the float64 reference cost keep float64 steps).
+    eps, atol, rtol : float
+        The keywords of other checkers, mapped onto the tolerance model
+        (:func:`gradref.checks.tolerances.keyword_tolerances`): ``eps`` the relative
+        finite-difference step, ``atol`` an absolute term added to every tolerance, ``rtol``
+        the relative allowance (finite differences and autograd).
+    raise_exception : bool
+        Raise :class:`~gradref.checks.result.GradientCheckError` (an ``AssertionError`` whose
+        message is the failing part of the report) instead of returning a failed result.
     intermediates : bool
         Check the provided ``dZ``/``dA`` too.
     localise : bool
@@ -228,16 +268,19 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
     seed, order = _seed(seed), _order(order)
     samples, draws = _positive_int("samples", samples), _positive_int("draws", draws)
     worst = _positive_int("worst", worst)
-    tol = fd_tolerances(np.float64, tolerances)
+    keywords = {"eps": eps, "atol": atol, "rtol": rtol}
+    _tolerances(tolerances, keywords, np.dtype(np.float64), np.dtype(np.float64))  # bad values
     params = {k: v.copy() for k, v in net.check_params(params).items()}
     X = net.check_X(X).copy()
     m = X.shape[1]
     Y = net.check_Y(Y, m).copy()
 
     oracles = ("fd", "autograd") if oracle == "both" else (oracle,)
-    result = CheckResult(repr(net), mode, oracles, seed, order, m=m,
-                         tolerances={k: v for k, v in tol.items()})
     grads, problem = _target_gradients(target, net, params, X, Y)
+    dtype = least_precise(*(grads.values() if grads is not None else ()))
+    tol = _tolerances(tolerances, keywords, dtype, np.dtype(np.float64))
+    result = CheckResult(repr(net), mode, oracles, seed, order, m=m, tolerances=dict(tol),
+                         dtypes={"gradient": str(dtype), "function": "float64"})
     shapes_p, shapes_i = _expected_shapes(net, m)
     if problem is not None:
         result.problems.append(problem)
@@ -308,8 +351,7 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
 
     if nfd is not None:
         result.evaluations += nfd.evaluations
-    result.seconds = time.perf_counter() - start
-    return result
+    return _finish(result, start, raise_exception)
 
 
 def _oracle(net, params, X, Y):
@@ -323,13 +365,18 @@ def _oracle(net, params, X, Y):
         return None, f"the autograd oracle cannot model this network: {exc}"
 
 
+def _judge_array(a: np.ndarray, est: Estimate, tol: Mapping):
+    """:func:`judge` of the elements ``est.index`` of the array ``a`` (on the scale of ``a``)."""
+    return judge(a.ravel()[est.index], est, tol, scale=magnitude(a))
+
+
 def _tol_of(est: Estimate, a: np.ndarray, tol: Mapping) -> np.ndarray:
-    return judge(a.ravel()[est.index], est, tol).tol
+    return _judge_array(a, est, tol).tol
 
 
 def _fd_summary(key: str, a: np.ndarray, est: Estimate, tol: Mapping, worst: int) -> ArrayCheck:
     flat = a.ravel()[est.index]
-    v = judge(flat, est, tol)
+    v = _judge_array(a, est, tol)
     return summarise(key, "fd", a.shape, flat, est.numeric, v.err, v.tol, v.failed, est.index,
                      kink=est.kink, unverified=v.unverified, lower=est.lower, upper=est.upper,
                      step=est.step, worst=worst)
@@ -338,14 +385,14 @@ def _fd_summary(key: str, a: np.ndarray, est: Estimate, tol: Mapping, worst: int
 def _fd_sensitivity(mode, fd_est, analytic, tol, params, shapes_p) -> list:
     out = []
     if mode == "full":
-        tols = [judge(analytic[k].ravel()[e.index], e, tol).tol[~e.kink]
+        tols = [_judge_array(analytic[k], e, tol).tol[~e.kink]
                 for k, e in fd_est.items() if k in shapes_p]
         allt = np.concatenate(tols) if tols else np.zeros(0)
         out.append(sensitivity("full", allt))
     else:
         worst = None
         for k, e in fd_est.items():
-            t = judge(analytic[k].ravel()[e.index], e, tol).tol[~e.kink]
+            t = _judge_array(analytic[k], e, tol).tol[~e.kink]
             s = sensitivity("sampled", t if t.size else [0.0], checked=int(e.index.size),
                             total=int(params[k[1:]].size))
             if worst is None or s.probability < worst[1].probability:
@@ -381,7 +428,7 @@ def _autograd(result, analytic, expected, shapes_p, shapes_i, tol, worst, nfd, f
         if adjudicate and np.any(failed) and nfd is not None:
             bad = np.flatnonzero(failed.ravel())[:ADJUDICATE_MAX]
             est = _fd_at(nfd, key, bad, fd_est)
-            v = judge(a.ravel()[bad], est, tol)
+            v = judge(a.ravel()[bad], est, tol, scale=magnitude(a))
             ok = est.kink & ~v.failed
             kink[bad[ok & ~v.unverified]] = True
             unverified[bad[ok & v.unverified]] = True
@@ -461,7 +508,7 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
         name, _ = packer.locate(i)
         off = packer.offsets[packer.names.index(name)]
         est = nfd.parameter(name, [i - off])
-        v = judge(a[i:i + 1], est, tol)
+        v = judge(a[i:i + 1], est, tol, scale=magnitude(analytic[f"d{name}"]))
         return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
 
     _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, kind, tol,
@@ -476,18 +523,26 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
 def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
                     order: int = 2, samples: int = 100, draws: int = 4,
                     direction_kind: str = "rademacher", seed: int = 0,
-                    tolerances: Mapping | None = None, f_scale: float | None = None,
+                    tolerances: Mapping | None = None, eps: float | None = None,
+                    atol: float | None = None, rtol: float | None = None,
+                    raise_exception: bool = False, f_scale: float | None = None,
                     localise: bool = True, worst: int = 3) -> CheckResult:
     r"""Check ``grad`` against central differences of the scalar function ``f``.
 
     ``x`` is a float array or a dict of float arrays; ``f(x)`` returns a real scalar;
     ``grad`` is either ``grad(x)`` (a callable returning an array, or a dict, shaped like
-    ``x``) or that value already computed. The tolerance table follows x's dtype (float32 or
-    float64; anything else is treated as float64). ``f_scale`` is the magnitude of the
-    quantities f is computed from (default :math:`|f(x)|`), which sets the rounding term.
+    ``x``) or that value already computed.
+
+    Tolerances come from the table of the least precise dtype among x and the gradient (see
+    :mod:`gradref.checks.tolerances`); the finite-difference steps and rounding term from the
+    least precise among x and f's output. ``tolerances`` overrides names of that table;
+    ``eps`` (relative step), ``atol`` (absolute term added to every tolerance) and ``rtol``
+    (relative allowance) are the keywords of other checkers mapped onto it. ``f_scale`` is the
+    magnitude of the quantities f is computed from (default :math:`|f(x)|`), which sets the
+    rounding term. With ``raise_exception=True`` a failed check raises
+    :class:`~gradref.checks.result.GradientCheckError`; the result is truthy when it passed.
     Modes as in :func:`check_network`; results are named after x's keys (``"x"`` for an
-    array). The structure of f is unknown here, so there is no kink detection: for functions
-    with kinks, check points away from them (or use :func:`check_network` for networks).
+    array).
     """
     start = time.perf_counter()
     if not callable(f):
@@ -497,6 +552,8 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     seed, order = _seed(seed), _order(order)
     samples, draws = _positive_int("samples", samples), _positive_int("draws", draws)
     worst = _positive_int("worst", worst)
+    keywords = {"eps": eps, "atol": atol, "rtol": rtol}
+    _tolerances(tolerances, keywords, np.dtype(np.float64), np.dtype(np.float64))  # bad values
     single = not isinstance(x, Mapping)
     xs = {"x": x} if single else dict(x)
     arrays = {}
@@ -505,14 +562,13 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                      or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(f"x[{k!r}] must be a real numeric array, got dtype {arr.dtype}")
-        if not np.issubdtype(arr.dtype, np.floating) or arr.dtype not in (np.float32, np.float64):
+        if arr.dtype not in FLOAT_DTYPES:
             arr = arr.astype(np.float64)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"x[{k!r}] contains non-finite values")
         arrays[k] = arr
     packer = Packer.of(arrays)
     theta = packer.pack(arrays)
-    tol = fd_tolerances(packer.dtype, tolerances)
 
     def rebuild(flat):
         parts = {k: v.copy() for k, v in packer.unpack(flat).items()}
@@ -521,22 +577,33 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     def flat_f(flat):
         return f(rebuild(flat))
 
-    result = CheckResult(getattr(f, "__name__", "f"), mode, ("fd",), seed, order,
-                         tolerances=dict(tol))
+    f_out = f(rebuild(theta))
+    f0 = scalar_value(lambda _: f_out, None)
+    g, grad_problem = None, None
     if callable(grad):
         try:
             g = grad(rebuild(theta))
         except Exception as exc:  # the gradient under test may raise anything: report it
-            result.problems.append(f"grad raised {type(exc).__name__}: {exc}")
-            result.seconds = time.perf_counter() - start
-            return result
+            grad_problem = f"grad raised {type(exc).__name__}: {exc}"
     else:
         g = grad
     gs = {"x": g} if single and not isinstance(g, Mapping) else g
-    if not isinstance(gs, Mapping):
-        result.problems.append(f"grad returned {type(g).__name__}, expected a dict like x")
-        result.seconds = time.perf_counter() - start
-        return result
+    if grad_problem is None and not isinstance(gs, Mapping):
+        grad_problem = f"grad returned {type(g).__name__}, expected a dict like x"
+    grad_values = list(gs.values()) if grad_problem is None else []
+    dtype = least_precise(packer.dtype, *grad_values)
+    f_dtype = least_precise(packer.dtype, f_out)
+    tol = _tolerances(tolerances, keywords, dtype, f_dtype)
+    result = CheckResult(getattr(f, "__name__", "f"), mode, ("fd",), seed, order,
+                         tolerances=dict(tol),
+                         dtypes={"gradient": str(dtype), "function": str(f_dtype)})
+    result.evaluations += 1
+    if not np.isfinite(f0):
+        grad_problem = (f"f(x) = {f0} is not finite: there is nothing to differentiate "
+                        f"at this point")
+    if grad_problem is not None:
+        result.problems.append(grad_problem)
+        return _finish(result, start, raise_exception)
     analytic = {}
     for k, arr in arrays.items():
         if k not in gs:
@@ -557,12 +624,13 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
             off = packer.offsets[packer.names.index(k)]
             local = np.arange(arrays[k].size) if chosen is None else chosen[k]
             est = central_differences(flat_f, theta, indices=local + off, order=order,
-                                      tolerances=tol, f_scale=f_scale)
+                                      tolerances=tol, f_scale=f_scale, f0=f0)
             result.evaluations += est.evaluations
             est.index = local
             chk = _fd_summary(k, analytic[k], est, tol, worst)
             result.arrays.append(chk)
             t = _tol_of(est, analytic[k], tol)
+            t = t[np.isfinite(t)]  # a non-finite tolerance element has failed already
             all_tols.append(t)
             if mode == "sampled":
                 result.sensitivity.append(sensitivity("sampled", t, checked=int(local.size),
@@ -578,12 +646,12 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
 
             def element_check(i: int):
                 est = central_differences(flat_f, theta, indices=[i], order=order,
-                                          tolerances=tol, f_scale=f_scale)
+                                          tolerances=tol, f_scale=f_scale, f0=f0)
                 obj.evaluations += est.evaluations
-                v = judge(a[i:i + 1], est, tol)
+                v = judge(a[i:i + 1], est, tol,
+                          scale=magnitude(analytic[packer.locate(i)[0]]))
                 return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
 
             _draw_directions(result, obj, theta, a, packer, element_check, rng, draws,
                              direction_kind, tol, localise)
-    result.seconds = time.perf_counter() - start
-    return result
+    return _finish(result, start, raise_exception)

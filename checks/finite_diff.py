@@ -38,6 +38,7 @@ from .kinks import example_intervals
 from .tolerances import fd_tolerances
 
 __all__ = ["Estimate", "Packer", "levels", "relative_steps", "combine", "judge", "Judgement",
+           "magnitude",
            "central_differences", "scalar_value"]
 
 
@@ -222,14 +223,26 @@ class Judgement:
     unverified: np.ndarray
 
 
-def judge(analytic: np.ndarray, est: Estimate, tol: Mapping[str, float]) -> Judgement:
+def magnitude(values: np.ndarray) -> float:
+    """The largest finite :math:`|v|` (0 when there is none)."""
+    v = np.abs(np.asarray(values, dtype=np.float64))
+    return float(np.max(v[np.isfinite(v)], initial=0.0))
+
+
+def judge(analytic: np.ndarray, est: Estimate, tol: Mapping[str, float],
+          scale: float | None = None) -> Judgement:
     r"""Compare analytic values with ``est``: element i fails when
-    :math:`|a_i - n_i| > \kappa\,\hat e_i + r|a_i| + a` (at a kink: when :math:`a_i` lies
-    farther than that from :math:`[\mathrm{lower}_i, \mathrm{upper}_i]`). Non-finite values
-    always fail; unverifiable kink elements never do."""
+    :math:`|a_i - n_i| > \kappa\,\hat e_i + r\max(|a_i|, G) + a` (at a kink: when
+    :math:`a_i` lies farther than that from :math:`[\mathrm{lower}_i, \mathrm{upper}_i]`).
+    :math:`G` = ``scale``, the magnitude of the array the elements belong to (default: the
+    largest finite :math:`|a_i|` given): an element computed in a precision of relative
+    rounding r is off by about r times the size of the terms it sums, not r times its own
+    value, which can be ~0. Non-finite values always fail; unverifiable kink elements never
+    do."""
     a = np.asarray(analytic, dtype=np.float64)
+    G = magnitude(a) if scale is None else float(scale)
     with np.errstate(invalid="ignore", over="ignore"):
-        bound = tol["safety"] * est.error + tol["rtol"] * np.abs(a) + tol["atol"]
+        bound = tol["safety"] * est.error + tol["rtol"] * np.maximum(np.abs(a), G) + tol["atol"]
         err = np.abs(a - est.numeric)
         if np.any(est.kink):
             k = est.kink
@@ -259,13 +272,14 @@ def scalar_value(f: Callable, x: object, what: str = "f") -> float:
 def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
                         indices: np.ndarray | None = None, order: int = 2,
                         tolerances: Mapping[str, float] | None = None,
-                        f_scale: float | None = None) -> Estimate:
+                        f_scale: float | None = None, f0: float | None = None) -> Estimate:
     r"""Central differences of a scalar ``f`` of the flat vector ``theta`` (float32 or
     float64), one coordinate at a time, with the error estimate of the module docstring.
 
     ``f`` receives a perturbed copy of ``theta``. ``indices``: the flat coordinates to
     estimate (default all). ``f_scale``: :math:`S`, the magnitude of the quantities f is
     computed from (default :math:`|f(\theta)|`); raise it when f cancels large terms.
+    ``f0``: :math:`f(\theta)` when the caller has it already (saves one evaluation).
     """
     theta = np.asarray(theta)
     if theta.ndim != 1:
@@ -275,7 +289,8 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
     start = time.perf_counter()
     idx = np.arange(theta.size) if indices is None else np.asarray(indices, dtype=np.intp)
     work = theta.copy()
-    f0 = scalar_value(f, work)
+    known = f0 is not None
+    f0 = float(f0) if known else scalar_value(f, work)
     scale = abs(f0) if f_scale is None else float(f_scale)
     if not math.isfinite(scale):
         scale = math.inf
@@ -299,5 +314,5 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
     numeric, error, step, lower, upper, _ = combine(
         dplus, dminus, hplus, hminus, tol["eps"] * scale, no, tol, order)
     return Estimate(idx, numeric, error, step, no, lower, upper, no.copy(),
-                    evaluations=1 + 2 * nlev * idx.size,
+                    evaluations=(0 if known else 1) + 2 * nlev * idx.size,
                     seconds=time.perf_counter() - start, order=order)

@@ -27,7 +27,19 @@ import numpy as np
 
 from .tolerances import Sensitivity
 
-__all__ = ["Element", "ArrayCheck", "Draw", "Localisation", "CheckResult", "summarise"]
+__all__ = ["Element", "ArrayCheck", "Draw", "Localisation", "CheckResult", "summarise",
+           "GradientCheckError"]
+
+
+class GradientCheckError(AssertionError):
+    """Raised by ``check_gradients``/``check_network`` with ``raise_exception=True`` when the
+    check fails. The message is the failing part of the report (:meth:`CheckResult.failure_text`);
+    ``result`` is the whole :class:`CheckResult`. An ``AssertionError``, so that test runners
+    show it as a failed assertion."""
+
+    def __init__(self, result: CheckResult):
+        super().__init__(result.failure_text())
+        self.result = result
 
 
 def _num(x: Any) -> Any:
@@ -212,7 +224,9 @@ class CheckResult:
     """The outcome of :func:`gradref.checks.api.check_network` or :func:`gradref.checks.api.check_gradients`.
 
     ``passed`` is true when no array has a problem or failing element and no directional draw
-    failed. Unverified kink elements do not fail a check; they are counted and reported.
+    failed; the result itself is truthy exactly when it passed (``assert check_gradients(...)``
+    works). Unverified kink elements do not fail a check; they are counted and reported.
+    ``dtypes`` names the tolerance tables used: ``{"gradient": …, "function": …}``.
     """
 
     subject: str
@@ -231,11 +245,15 @@ class CheckResult:
     evaluations: int = 0
     seconds: float = 0.0
     tolerances: dict = field(default_factory=dict)
+    dtypes: dict = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return (not self.problems and all(a.passed for a in self.arrays)
                 and not any(d.failed for d in self.draws))
+
+    def __bool__(self) -> bool:
+        return self.passed
 
     def array(self, name: str, oracle: str) -> ArrayCheck:
         """The check of ``name`` (e.g. ``"dW1"``) against ``oracle``."""
@@ -264,6 +282,7 @@ class CheckResult:
             "notes": list(self.notes),
             "cost": {"evaluations": self.evaluations, "seconds": round(self.seconds, 6)},
             "tolerances": {k: _num(v) for k, v in self.tolerances.items()},
+            "dtypes": dict(self.dtypes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -276,6 +295,10 @@ class CheckResult:
         m = f", m = {self.m}" if self.m is not None else ""
         lines.append(f"mode {self.mode} (order {self.order}), oracles "
                      f"{' + '.join(self.oracles) or 'none'}, seed {self.seed}{m}")
+        if self.dtypes:
+            g, fn = self.dtypes.get("gradient"), self.dtypes.get("function")
+            lines.append(f"tolerance table: {g}" + (f" (finite-difference steps: {fn}, the "
+                                                     f"function's dtype)" if fn != g else ""))
         for p in self.problems:
             lines.append(f"problem: {p}")
         if self.arrays:
@@ -318,6 +341,37 @@ class CheckResult:
         for n in self.notes:
             lines.append(f"note: {n}")
         lines += ["", f"cost: {self.evaluations:,} cost evaluations, {self.seconds:.3g} s"]
+        return "\n".join(lines)
+
+    def failure_text(self) -> str:
+        """The failing part of the report: the headline, the problems, the rows of the arrays
+        that failed, their worst elements, the failing draws and where they were localised, and
+        the diagnosis (empty when the check passed)."""
+        if self.passed:
+            return ""
+        lines = [f"gradient check FAILED: {self.subject}"]
+        lines += [f"problem: {p}" for p in self.problems]
+        bad = self.failures
+        if bad:
+            lines += _table(bad)
+        for a in bad:
+            if a.problem:
+                lines.append(f"  {a.name}: {a.problem}")
+            for w in a.worst:
+                if w.error > w.tol or not math.isfinite(w.error):
+                    lines.append("  " + _element_line(a, w))
+        for d in self.draws:
+            if d.failed:
+                lines.append(f"  v{d.index}: analytic {_g(d.analytic)}, numeric "
+                             f"{_g(d.numeric)}, |error| {_g(d.error)} > tol {_g(d.tol)}")
+        for x in self.localisations:
+            idx = ", ".join(str(i) for i in x.index)
+            lines.append(f"  v{x.draw} localised to {x.name}[{idx}]: analytic {_g(x.analytic)}, "
+                         f"numeric {_g(x.numeric)}, tol {_g(x.tol)}")
+        for f in self.diagnosis:
+            names = ", ".join(getattr(f, "names", ())) or "-"
+            lines.append(f"  diagnosis [{getattr(f, 'kind', '?')}] {names}: "
+                         f"{getattr(f, 'message', f)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -9,18 +9,23 @@
                                activations=["relu", "sigmoid"], loss="bce")
 
 ``my_gradients(params, X, Y)`` returns ``{"dW1", "db1", …}`` for parameters ``{"W1", "b1", …}``
-in the given layout (see :mod:`gradref.checks.validation` for the contract). The check runs
-:func:`gradref.checks.validation.validate` on ``cases`` seeded random cases; on a mismatch it raises
-``AssertionError`` whose message holds the per-parameter verdicts, the smallest failing case and
-the diagnosis. With pytest, the ``gradref_check`` fixture (:mod:`gradref.checks.pytest_plugin`) is this
-function.
+in the given layout (see :mod:`gradref.checks.validation` for the contract; a function with a
+parameter named ``arch`` receives the architecture as ``arch=``). The conventions of
+``gradref validate`` are keyword arguments here (``reduction``, ``per_example``, ``returns`` with
+``lr``, ``bias_sign``, ``data``). The check runs :func:`gradref.checks.validation.validate` on
+``cases`` seeded random cases; on a mismatch it raises ``AssertionError`` whose message starts
+with the one-line verdict (what pytest's short summary shows) followed by the per-parameter
+verdicts, the smallest failing case and the diagnosis. With pytest, the ``gradref_check``
+fixture (:mod:`gradref.checks.pytest_plugin`) is this function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .validation import Settings, validate
+from gradref.reference.layouts import default_bias
+
+from .validation import DATA_FAMILIES, Settings, validate
 
 __all__ = ["assert_gradients_match"]
 
@@ -55,7 +60,11 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                            activations: Sequence[str] | str, loss: str,
                            layout: str = "columns", bias: str | None = None, l2: float = 0.0,
                            cases: int = 5, seed: int = 0, isolate: bool = False,
-                           rtol: float | None = None) -> None:
+                           rtol: float | None = None, reduction: str = "mean",
+                           per_example: bool = False, returns: str = "gradient",
+                           lr: float | None = None, bias_sign: int = 1,
+                           data: Sequence[str] | str = DATA_FAMILIES,
+                           paths: Sequence[str] = ()) -> None:
     """Assert that ``fn(params, X, Y)`` returns the reference's gradients.
 
     Parameters
@@ -71,17 +80,33 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         One per layer, e.g. ``["relu", "leaky_relu(0.05)", "sigmoid"]``.
     loss : str
         ``"bce"``, ``"cross_entropy"``, ``"square"`` or ``"half_square"``.
-    layout : {"columns", "rows"}
-        Canonical column-major or row-major (X (m, n_0), W (n_{l-1}, n_l)).
+    layout : {"columns", "rows", "torch"}
+        Canonical column-major, row-major (X (m, n_0), W (n_{l-1}, n_l)) or PyTorch's
+        (X (m, n_0), W (n_l, n_{l-1}), b flat).
     bias : {"column", "row", "flat"} or None
-        Bias shape; None means the layout's own ("column" for columns, "row" for rows).
+        Bias shape; None means the layout's own (column, row, flat).
     l2 : float
         λ of the L2 term :math:`\\frac{\\lambda}{2m}\\sum\\lVert W\\rVert^2` in the cost.
     cases, seed : int
         How many seeded random cases.
     rtol : float or None
         Accept ``|got - expected| <= rtol·|expected| + rtol·max|expected|`` per element;
-        None keeps the checker's autograd tolerances (~1e-10). Use ~1e-4 for float32 code.
+        None keeps the checker's autograd tolerances for the answer's dtype (~1e-10 for
+        float64 arrays, ~1e-4 for float32 ones).
+    reduction : {"mean", "sum", "mean_all"}
+        "sum": ``fn`` computes the gradient of the summed cost Σℓ + λ/2·ΣW²; "mean_all": of
+        the loss averaged over the batch and the output units (PyTorch's MSELoss/BCELoss).
+    per_example : bool
+        ``fn(params, x, y)`` gets one example and returns its gradient; they are averaged.
+    returns : {"gradient", "update"}, lr : float
+        "update": ``fn`` returns the step −lr·gradient, the new parameters, or updates them in
+        place (compared before and after).
+    bias_sign : {1, -1}
+        -1: biases enter as Z = W·A − b.
+    data : sequence of str or comma-separated str
+        Data families (default all: normal, saturated, integer).
+    paths : sequence of str
+        With ``isolate``: extra import roots (the file's own folder always is one).
 
     Raises
     ------
@@ -95,15 +120,17 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
     if not isinstance(loss, str):
         raise TypeError(f"loss must be a loss name, got {loss!r}")
     if bias is None:
-        bias = "column" if layout == "columns" else "row"
+        bias = default_bias(layout) if isinstance(layout, str) else "column"
     settings = Settings(_names("activations", activations), (loss,), tuple(layers), layout,
-                        bias, l2, False, cases, seed, rtol=rtol)
+                        bias, l2, False, cases, seed, rtol=rtol, reduction=reduction,
+                        per_example=per_example, returns=returns, lr=lr, bias_sign=bias_sign,
+                        data=_names("data", data))
     if isolate:
         target = _isolated_spec(fn)
     elif callable(fn) or isinstance(fn, str):
         target = fn
     else:
         raise TypeError(f"fn must be callable or 'FILE.py:FUNCTION', got {fn!r}")
-    report = validate(target, settings)
+    report = validate(target, settings, paths=tuple(paths))
     if not report.passed:
-        raise AssertionError("\n" + report.render("text"))
+        raise AssertionError(f"{report.summary()}\n{report.render('text')}")

@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .layouts import BIASES, LAYOUTS, from_layout, to_layout
+from .layouts import BIASES, LAYOUTS, data_is_transposed, default_bias, from_layout, to_layout
 from .network import Network
 
 __all__ = [
     "CASE_FORMAT", "FIXTURE_FORMAT", "FORMAT_DOC", "CaseFileError", "Case",
     "sidecar_path", "write_npz", "read_npz", "layout_shapes", "output_shapes",
     "write_case", "read_case", "write_gradients", "read_gradients",
+    "write_case_json", "read_json_answer",
 ]
 
 CASE_FORMAT = "gradref-case/1"
@@ -104,7 +105,7 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
 def _check_layout(layout: str, bias: str | None) -> str:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    bias = bias or ("column" if layout == "columns" else "row")
+    bias = bias or default_bias(layout)
     if bias not in BIASES:
         raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {bias!r}")
     return bias
@@ -126,7 +127,7 @@ def _shape_in(kind: str, canonical: tuple[int, int], layout: str, bias: str) -> 
         return (n_in, n_out) if layout == "rows" else (n_out, n_in)
     if kind == "b":
         return {"column": (n_out, 1), "row": (1, n_out), "flat": (n_out,)}[bias]
-    return (n_in, n_out) if layout == "rows" else (n_out, n_in)  # data: (n, m)
+    return (n_in, n_out) if data_is_transposed(layout) else (n_out, n_in)  # data: (n, m)
 
 
 def layout_shapes(network: object, m: int, layout: str = "columns",
@@ -176,8 +177,9 @@ class Case:
         """Canonical (column-major) ``(params, X, Y)``."""
         keys = list(self.network.param_shapes())
         params = from_layout({k: self.arrays[k] for k in keys}, self.layout, self.bias)
-        X = self.arrays["X"] if self.layout == "columns" else self.arrays["X"].T
-        Y = self.arrays["Y"] if self.layout == "columns" else self.arrays["Y"].T
+        flip = data_is_transposed(self.layout)
+        X = self.arrays["X"].T if flip else self.arrays["X"]
+        Y = self.arrays["Y"].T if flip else self.arrays["Y"]
         return params, np.array(X), np.array(Y)
 
 
@@ -195,16 +197,11 @@ def _json_text(obj: object, indent: str = "") -> str:
     return text + "\n" if not indent else text
 
 
-def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarray],
-               X: np.ndarray, Y: np.ndarray, *, layout: str = "columns", bias: str | None = None,
-               format: str = CASE_FORMAT, extra_arrays: Mapping[str, np.ndarray] | None = None,
-               extra: Mapping[str, object] | None = None) -> Path:
-    """Write a case: ``path`` (``.npz``) and its JSON sidecar; returns ``path``.
-
-    ``params``, ``X`` and ``Y`` are canonical; they are stored in ``layout``/``bias``.
-    ``extra_arrays`` (e.g. a fixture's expected results) are stored as given after the inputs;
-    ``extra`` adds keys to the sidecar after the standard ones.
-    """
+def _case_parts(network: object, params: Mapping[str, np.ndarray], X: np.ndarray,
+                Y: np.ndarray, layout: str, bias: str | None, format: str,
+                extra_arrays: Mapping[str, np.ndarray] | None,
+                extra: Mapping[str, object] | None) -> tuple[dict, dict]:
+    """The arrays (as stored) and the sidecar object of a case, checked."""
     net = _as_network(network)
     bias = _check_layout(layout, bias)
     if format not in (CASE_FORMAT, FIXTURE_FORMAT):
@@ -212,9 +209,7 @@ def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarra
     params = net.check_params(params)
     X = net.check_X(X)
     Y = net.check_Y(Y, X.shape[1])
-    arrays = {"X": X, "Y": Y}
-    if layout == "rows":
-        arrays = {"X": X.T, "Y": Y.T}
+    arrays = {"X": X.T, "Y": Y.T} if data_is_transposed(layout) else {"X": X, "Y": Y}
     arrays.update(to_layout(params, layout, bias))
     for key, value in (extra_arrays or {}).items():
         if key in arrays:
@@ -228,10 +223,88 @@ def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarra
         if key in sidecar:
             raise ValueError(f"extra key {key!r} clashes with a standard sidecar key")
         sidecar[key] = value
+    return arrays, sidecar
+
+
+def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarray],
+               X: np.ndarray, Y: np.ndarray, *, layout: str = "columns", bias: str | None = None,
+               format: str = CASE_FORMAT, extra_arrays: Mapping[str, np.ndarray] | None = None,
+               extra: Mapping[str, object] | None = None) -> Path:
+    """Write a case: ``path`` (``.npz``) and its JSON sidecar; returns ``path``.
+
+    ``params``, ``X`` and ``Y`` are canonical; they are stored in ``layout``/``bias``.
+    ``extra_arrays`` (e.g. a fixture's expected results) are stored as given after the inputs;
+    ``extra`` adds keys to the sidecar after the standard ones.
+    """
+    arrays, sidecar = _case_parts(network, params, X, Y, layout, bias, format, extra_arrays,
+                                  extra)
     json_path = sidecar_path(path)
     write_npz(path, arrays)
     json_path.write_text(_json_text(sidecar), encoding="utf-8")
     return Path(path)
+
+
+def write_case_json(path: str | Path, network: object, params: Mapping[str, np.ndarray],
+                    X: np.ndarray, Y: np.ndarray, *, layout: str = "columns",
+                    bias: str | None = None) -> Path:
+    """Write a case as one JSON file (``--io json``): the sidecar's keys plus ``"data"``,
+    ``{KEY: nested lists}`` with every array as stored (row-major nesting, float64 values that
+    read back exactly); returns ``path``."""
+    arrays, sidecar = _case_parts(network, params, X, Y, layout, bias, CASE_FORMAT, None, None)
+    sidecar["data"] = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in arrays.items()}
+    Path(path).write_text(json.dumps(sidecar, allow_nan=False, ensure_ascii=False),
+                          encoding="utf-8")
+    return Path(path)
+
+
+def _json_number_array(value: object, key: str, where: str) -> np.ndarray:
+    """A JSON number or nested list of numbers (``null`` read as NaN) as a float64 array."""
+    def check(v, depth):
+        if isinstance(v, list):
+            if depth > 8:
+                raise CaseFileError(f"{where}: {key} is nested more than 8 levels deep")
+            for item in v:
+                check(item, depth + 1)
+        elif v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CaseFileError(f"{where}: {key} holds {json.dumps(v)[:40]}, expected numbers "
+                                f"(or nested lists of numbers)")
+
+    check(value, 0)
+    try:
+        return np.array(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise CaseFileError(f"{where}: {key} is not a rectangular nested list of numbers") \
+            from None
+
+
+def read_json_answer(path: str | Path, what: str = "answer file") -> dict:
+    """The arrays of a JSON answer (``--io json``): ``{"dW1": nested lists, …, "J": number}``.
+
+    ``null`` entries are NaN (a wrong answer, not a malformed file); keys other than array
+    names are kept as given only for ``"unsupported"`` (a string: the case is not supported).
+    Raises :class:`CaseFileError` naming ``what`` and the path otherwise.
+    """
+    path = Path(path)
+    where = f"{what} {str(path)!r}"
+    if not path.is_file():
+        raise CaseFileError(f"{where} does not exist")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CaseFileError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CaseFileError(f"{where} must hold a JSON object, got {type(obj).__name__}")
+    out: dict = {}
+    for key, value in obj.items():
+        if key == "unsupported":
+            out[key] = str(value)
+        elif key == "format":
+            continue
+        elif re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+            out[key] = _json_number_array(value, key, where)
+        else:
+            raise CaseFileError(f"{where}: key {key!r} is not an array name")
+    return out
 
 
 def _parse_format(value: object, where: str) -> str:
@@ -345,7 +418,9 @@ Version 1. gradref exchanges network cases with programs in any language through
 files with one layout: **case files**, written by `gradref validate --command` for an
 implementation under test, and **fixtures**, golden cases written by
 `gradref fixtures --out DIR` that also carry the expected results. A C, Rust or
-Julia test suite can check itself against the fixtures without Python.
+Julia test suite can check itself against the fixtures without Python. Case files come in two
+encodings: `.npz` + a JSON sidecar (the default), or one JSON file (`--io json`, below) that any
+language's standard JSON library reads.
 
 ## Arrays: `NAME.npz`
 
@@ -357,6 +432,13 @@ Julia test suite can check itself against the fixtures without Python.
   padded with spaces to a multiple of 64 bytes, then the data: little-endian float64, row-major
   (C order). gradref always writes `'<f8'` and `fortran_order: False`.
 * A scalar (the cost `J`) is a 0-d array, shape `()`.
+* Reading `.npz` files written by NumPy itself (`np.savez`, e.g. the answers of a Python
+  program) needs a little more: NumPy writes each local header with sizes `0xFFFFFFFF` and a
+  ZIP64 extra field, so take the sizes and offsets from the central directory (at the end of
+  the file; ZIP64 extra field id 1 when a value is `0xFFFFFFFF`); NPY 2.0/3.0 headers have a
+  4-byte length; `'descr'` may be `'<f4'`, `'<i8'`…; `fortran_order: True` stores column-major.
+  `np.savez_compressed` deflates the members (zlib). `examples/implementations/standalone.c`
+  reads all of these except compressed members.
 
 ## Sidecar: `NAME.json`
 
@@ -366,7 +448,7 @@ The same path with `.json` instead of `.npz`, a UTF-8 JSON object:
 |-----------|--------------------------------------------------------------------------------|
 | `format`  | `"gradref-case/1"` or `"gradref-fixtures/1"` (bumped only on breaking changes) |
 | `network` | `{"layer_sizes": [n_0, …, n_L], "activations": [one spec per layer], "loss": name, "l2": λ}` |
-| `layout`  | `"columns"` or `"rows"`                                                        |
+| `layout`  | `"columns"`, `"rows"` or `"torch"`                                             |
 | `bias`    | `"column"`, `"row"` or `"flat"`                                                |
 | `m`       | the batch size                                                                 |
 | `arrays`  | `{KEY: shape}` for every array in the `.npz`, shapes as stored                |
@@ -379,9 +461,11 @@ exactly as `J`).
 
 Canonical, `"columns"`: `X` is (n_0, m), one column per example; `Y` is (n_L, m); `W{l}` is
 (n_l, n_{l-1}); `b{l}` is (n_l, 1). `"rows"`: every array transposed: `X` (m, n_0), `Y` (m, n_L),
-`W{l}` (n_{l-1}, n_l), `b{l}` (1, n_l). Biases: `"column"` (n_l, 1), `"row"` (1, n_l), `"flat"`
-(n_l,), independently of the layout. Fixtures are always `"columns"` with `"column"` biases;
-NPY stores row-major, so a column-major language reads each matrix transposed.
+`W{l}` (n_{l-1}, n_l), `b{l}` (1, n_l). `"torch"` (as PyTorch's `nn.Linear`): `X` (m, n_0) and
+`Y` (m, n_L) as in rows, `W{l}` (n_l, n_{l-1}) as in columns, `b{l}` flat (n_l,); Z = X Wᵀ + b.
+Biases: `"column"` (n_l, 1), `"row"` (1, n_l), `"flat"` (n_l,), independently of the layout.
+Fixtures are always `"columns"` with `"column"` biases; NPY stores row-major, so a column-major
+language reads each matrix transposed.
 
 ## The network
 
@@ -424,9 +508,44 @@ Losses, per example (column) `a`, target `y`, summed over output units k:
 one, compressed or not) with `dW1`, `db1`, … in the case's layout (shapes in `outputs`) and
 exit 0. An optional scalar `J`, the cost, is compared with the reference's too.
 
-Verdicts and exit status: a non-zero exit status, a time-out, no `{out}` or one that is not a
-readable `.npz` is an *error* for that case; missing keys, wrong shapes or wrong values are a
-*mismatch*. Exit status 0 if every case matches, 2 if no case produced gradients, else 1.
+With `--returns update --lr R` the program may write the steps −R·∂J/∂W as `dW1`, `db1`, … or
+the new parameters W − R·∂J/∂W as `W1`, `b1`, … instead; with `--reduction sum` its gradients
+are those of the summed cost (see `gradref validate --help` for every convention).
+
+A program that cannot handle a case (an activation, a loss or a layout it does not implement)
+exits with status **3**, the reason on the last line of stderr: the case is reported as
+*skipped*, never as a failure.
+
+Verdicts and exit status: a non-zero exit status other than 3, a time-out, no `{out}` or one
+that is not readable is an *error* for that case; missing keys, wrong shapes or wrong values are
+a *mismatch*. `gradref validate` exits 0 if every compared case matches (skipped ones aside), 1
+if something differs, 2 if something could not run and nothing differs (or nothing at all could
+be compared).
+
+## JSON case files (`--io json`)
+
+With `gradref validate --io json --command "CMD {case} {out}"`, `{case}` is one `.json` file:
+the sidecar's object (every key of the table above) with one more key, `data`, holding every
+array of the case as nested lists in the stored shape (row-major nesting: `data["W1"][i][j]` is
+row i, column j; a (n,) bias is a flat list). The numbers are float64 written with enough digits
+to read back exactly. For example (a 2-3-1 network, m = 2, layout columns):
+
+```json
+{"format": "gradref-case/1",
+ "network": {"layer_sizes": [2, 3, 1], "activations": ["relu", "sigmoid"], "loss": "bce", "l2": 0.0},
+ "layout": "columns", "bias": "column", "m": 2,
+ "arrays": {"X": [2, 2], "Y": [1, 2], "W1": [3, 2], "b1": [3, 1], "W2": [1, 3], "b2": [1, 1]},
+ "outputs": {"dW1": [3, 2], "db1": [3, 1], "dW2": [1, 3], "db2": [1, 1]},
+ "data": {"X": [[0.5, -1.25], [2.0, 0.0]], "Y": [[1.0, 0.0]],
+          "W1": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], "b1": [[0.0], [0.1], [-0.1]],
+          "W2": [[0.7, -0.8, 0.9]], "b2": [[0.05]]}}
+```
+
+The program writes `{out}` as one JSON object: `{"dW1": [[…], …], "db1": [[…], …], …}` in the
+shapes of `outputs`, optionally `"J": <the cost>`; `null` stands for NaN (a wrong answer, not a
+malformed file). Instead of exiting 3 it may also write `{"unsupported": "why"}`.
+`examples/implementations/node/backprop.js` is a complete implementation in JavaScript using
+Node's standard library only.
 
 ## Fixtures
 

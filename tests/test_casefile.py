@@ -217,7 +217,7 @@ def test_bad_gradient_files(tmp_path, name):
 
 BAD_CALLS = {
     "layout": (lambda p, c: write_case(p, NET, *c, layout="diagonal"), ValueError,
-               "layout must be one of columns, rows, got 'diagonal'"),
+               "layout must be one of columns, rows, torch, got 'diagonal'"),
     "bias": (lambda p, c: write_case(p, NET, *c, bias="sideways"), ValueError,
              "bias must be one of column, row, flat, got 'sideways'"),
     "format": (lambda p, c: write_case(p, NET, *c, format="x/1"), ValueError,
@@ -246,3 +246,72 @@ def test_bad_calls(tmp_path, case, name):
     with pytest.raises(exc) as info:
         call(tmp_path / "c.npz", case)
     assert message in str(info.value)
+
+
+# --------------------------------------------------------------------------- JSON io
+@pytest.mark.parametrize("layout, bias", [("columns", "column"), ("rows", "row"),
+                                          ("torch", "flat")])
+def test_json_case_holds_the_sidecar_and_every_array_exactly(case, tmp_path, layout, bias):
+    from gradref.reference.casefile import write_case_json
+
+    params, X, Y = case
+    path = write_case_json(tmp_path / "c.json", NET, params, X, Y, layout=layout, bias=bias)
+    obj = json.loads(path.read_text())  # any JSON library reads it
+    npz = write_case(tmp_path / "c.npz", NET, params, X, Y, layout=layout, bias=bias)
+    side = json.loads(sidecar_path(npz).read_text())
+    assert {k: v for k, v in obj.items() if k != "data"} == side
+    for key, shape in side["arrays"].items():
+        arr = np.array(obj["data"][key])
+        assert arr.shape == tuple(shape)
+    assert np.array_equal(np.array(obj["data"]["X"]), X.T if layout != "columns" else X)
+    W1 = params["W1"].T if layout == "rows" else params["W1"]
+    assert np.array_equal(np.array(obj["data"]["W1"]), W1)  # float64 read back bit for bit
+
+
+def test_json_answer_reads_numbers_nulls_and_unsupported(tmp_path):
+    from gradref.reference.casefile import read_json_answer
+
+    path = tmp_path / "a.json"
+    path.write_text('{"dW1": [[1, 2.5], [null, -3e-300]], "J": 0.25, "format": "x"}')
+    got = read_json_answer(path)
+    assert got["dW1"].shape == (2, 2) and np.isnan(got["dW1"][1, 0]) and got["J"] == 0.25
+    assert "format" not in got
+    path.write_text('{"unsupported": "no softmax"}')
+    assert read_json_answer(path) == {"unsupported": "no softmax"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "must hold a JSON object, got list"),
+    ("{nope", "is not valid JSON"),
+    ('{"dW1": [[1, 2], [3]]}', "dW1 is not a rectangular nested list of numbers"),
+    ('{"dW1": [["a"]]}', 'dW1 holds "a", expected numbers'),
+    ('{"dW1": [[true]]}', "dW1 holds true, expected numbers"),
+    ('{"d W": 1}', "key 'd W' is not an array name"),
+], ids=["list", "syntax", "ragged", "string", "bool", "key"])
+def test_bad_json_answers_name_the_file_and_the_problem(tmp_path, text, message):
+    from gradref.reference.casefile import read_json_answer
+
+    path = tmp_path / "a.json"
+    path.write_text(text)
+    with pytest.raises(CaseFileError, match="answer file") as info:
+        read_json_answer(path)
+    assert message in str(info.value)
+    with pytest.raises(CaseFileError, match="does not exist"):
+        read_json_answer(tmp_path / "missing.json")
+
+
+def test_torch_layout_shapes():
+    shapes = layout_shapes(NET, 5, "torch")
+    assert shapes == {"X": (5, 3), "Y": (5, 2), "W1": (4, 3), "b1": (4,), "W2": (2, 4),
+                      "b2": (2,)}
+
+
+def test_the_json_example_in_the_format_document_is_consistent():
+    import re as _re
+
+    block = _re.search(r"```json\n(.*?)```", FORMAT_DOC, _re.S).group(1)
+    example = json.loads(block)
+    for key, shape in example["arrays"].items():
+        assert np.array(example["data"][key]).shape == tuple(shape)
+    net = Network(**{k: example["network"][k] for k in ("layer_sizes", "activations", "loss")})
+    assert output_shapes(net) == {k: tuple(v) for k, v in example["outputs"].items()}

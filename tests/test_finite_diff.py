@@ -116,7 +116,8 @@ def test_report_renders_as_text_and_json(rng):
 
 # --------------------------------------------------------------------------- the table
 def test_tables_are_keyed_by_dtype_and_merge_overrides():
-    assert set(FD_TOLERANCES) == {np.dtype(np.float64), np.dtype(np.float32)}
+    assert set(FD_TOLERANCES) == {np.dtype(np.float64), np.dtype(np.float32),
+                                  np.dtype(np.float16)}
     t = fd_tolerances(np.float64, {"safety": 20, "atol": 1e-12})
     assert t["safety"] == 20.0 and t["atol"] == 1e-12
     assert FD_TOLERANCES[np.dtype(np.float64)]["safety"] != 20.0  # the table is not modified

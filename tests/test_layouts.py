@@ -55,7 +55,7 @@ def test_conversion_does_not_alias_input():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: to_layout({}, "diagonal"), "layout must be one of columns, rows, got 'diagonal'"),
+    (lambda: to_layout({}, "diagonal"), "layout must be one of columns, rows, torch, got 'diagonal'"),
     (lambda: to_layout({}, "rows", "sideways"), "bias must be one of column, row, flat"),
     (lambda: from_layout({"b1": np.zeros((1, 3))}, "columns", "column"),
      r"b1 has shape \(1, 3\), expected \(n, 1\) for bias='column'"),

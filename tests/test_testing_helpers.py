@@ -39,7 +39,7 @@ def test_mismatch_raises_with_the_diagnosis():
     with pytest.raises(AssertionError) as info:
         assert_gradients_match(_load("buggy").gradients, **NET)
     message = str(info.value)
-    assert "FAILED: 5 of 5 cases differ" in message
+    assert "DIFFERS: 5 of 5 compared cases differ" in message
     assert "the 1/m averaging is missing" in message and "dW3   ok" in message
 
 

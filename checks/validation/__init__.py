@@ -2,16 +2,21 @@
 
 * :mod:`.engine` draws the cases, runs the target, judges every array with the checker and
   shrinks a failing case (:func:`validate`, :class:`Settings`, :class:`ValidationReport`);
+* :mod:`.conventions` adapts the implementation's conventions at the boundary (summed costs,
+  one example per call, updates instead of gradients, list returns, the −1 bias input);
 * :mod:`.targets` wraps what is validated: a Python callable, a function in a file (run in the
   sandbox) or a command in any language speaking case files;
 * :mod:`.report` renders a report as text, JSON or JUnit XML;
 * :mod:`.command` is the ``gradref validate`` subcommand.
 
-Dependencies point one way: command -> engine -> targets; engine -> report (lazily, to render).
+Dependencies point one way: command -> engine -> conventions -> targets; engine -> report
+(lazily, to render).
 """
 
+from .conventions import REDUCTIONS, RETURNS, UNSUPPORTED
 from .engine import (
     COST_RTOL,
+    DATA_FAMILIES,
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
@@ -22,10 +27,19 @@ from .engine import (
     ValidationReport,
     validate,
 )
-from .targets import Answer, Target, callable_target, command_target, python_target
+from .targets import (
+    EXIT_UNSUPPORTED,
+    IO_FORMATS,
+    Answer,
+    Target,
+    callable_target,
+    command_target,
+    python_target,
+)
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSUPPORTED", "COST_RTOL",
+    "DATA_FAMILIES", "REDUCTIONS", "RETURNS", "UNSUPPORTED", "IO_FORMATS",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",
     "validate",

@@ -43,11 +43,12 @@ def cost(params, X, Y, arch=None):
     """J = (1/m) sum of per-example losses + (l2 / 2m) sum ||W||^2."""
     arch = arch or FIXED
     m = X.shape[0]
-    A = _forward(params, X, arch["activations"])[-1][1]
-    if arch["loss"] == "bce":
-        losses = -(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+    Z, A = _forward(params, X, arch["activations"])[-1]
+    if arch["loss"] == "bce":  # from the logits: log(1 - A) is -inf once sigmoid saturates
+        losses = np.logaddexp(0.0, Z) - Y * Z
     elif arch["loss"] == "cross_entropy":
-        losses = -Y * np.log(A)
+        top = Z.max(axis=1, keepdims=True)
+        losses = Y * (top + np.log(np.exp(Z - top).sum(axis=1, keepdims=True)) - Z)
     elif arch["loss"] == "square":
         losses = (A - Y) ** 2
     else:  # half_square

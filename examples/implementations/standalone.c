@@ -3,12 +3,13 @@
  *   gcc -O2 -std=c99 -o standalone_c standalone.c -lm
  *   ./standalone_c CASE.npz OUT.npz
  *
- * Reads a gradref case file (docs/formats.md): the .npz written by gradref has stored (not
- * compressed) members, each an NPY 1.0 array of little-endian float64 in C order, so walking the
- * ZIP local headers is enough; the .json sidecar gives the activations, the loss and lambda.
- * Supports layout "columns" with "column" biases; activations relu, leaky_relu(s), tanh,
- * sigmoid, linear; losses bce (after sigmoid), square, half_square. Writes dW1, db1, ... as a
- * stored .npz. Exit status 1 on anything it does not support. Assumes a little-endian machine.
+ * Reads a gradref case file (docs/formats.md), or any .npz that np.savez writes (ZIP64 extra
+ * fields, NPY 1.0-3.0, float64/float32/int64/int32, C or Fortran order); the .json sidecar gives
+ * the activations, the loss and lambda. Supports layout "columns" with "column" biases;
+ * activations relu, leaky_relu(s), tanh, sigmoid, linear; losses bce (after sigmoid), square,
+ * half_square. Writes dW1, db1, ... as a stored .npz. Exit status 3 for a case it does not
+ * support (gradref reports it as skipped), 1 for anything else that goes wrong. Assumes a
+ * little-endian machine.
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +24,12 @@ typedef struct { char name[64]; int rows, cols; double *data; } Array;
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "standalone_c: %s%s\n", what, detail ? detail : "");
     exit(1);
+}
+
+/* gradref's "unsupported" answer: exit status 3, the reason on stderr. */
+static void unsupported(const char *what, const char *detail) {
+    fprintf(stderr, "standalone_c: %s%s\n", what, detail ? detail : "");
+    exit(3);
 }
 
 static unsigned char *slurp(const char *path, long *size) {
@@ -41,31 +48,105 @@ static unsigned char *slurp(const char *path, long *size) {
 static unsigned rd16(const unsigned char *p) { return p[0] | p[1] << 8; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
 
-/* Every member of a stored .npz; shapes (n,) and () become (n, 1) and (1, 1). */
+static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* The ZIP64 extended-information extra field (id 1) of a central directory entry: the 64-bit
+ * values of whichever of size, compressed size and offset were stored as 0xFFFFFFFF. */
+static void zip64_fields(const unsigned char *extra, unsigned xlen, uint64_t *usize,
+                         uint64_t *csize, uint64_t *offset) {
+    const unsigned char *p = extra, *end = extra + xlen;
+    while (p + 4 <= end) {
+        unsigned id = rd16(p), len = rd16(p + 2);
+        const unsigned char *q = p + 4;
+        if (id == 1) {
+            if (*usize == 0xFFFFFFFFu) { *usize = rd64(q); q += 8; }
+            if (*csize == 0xFFFFFFFFu) { *csize = rd64(q); q += 8; }
+            if (*offset == 0xFFFFFFFFu) { *offset = rd64(q); }
+        }
+        p += 4 + len;
+    }
+}
+
+/* One NPY member (format 1.0, 2.0 or 3.0; dtypes <f8, <f4, <i8, <i4; C or Fortran order;
+ * 0, 1 or 2 dimensions) as a row-major array of doubles; shapes (n,) and () become (n, 1)
+ * and (1, 1). */
+static void read_npy(const unsigned char *npy, uint64_t size, Array *a) {
+    if (size < 10 || memcmp(npy, "\x93NUMPY", 6)) die("not an NPY member", NULL);
+    unsigned major = npy[6];
+    uint64_t hlen = major == 1 ? rd16(npy + 8) : rd32(npy + 8);
+    uint64_t start = (major == 1 ? 10 : 12) + hlen;
+    if (start > size) die("truncated NPY header", NULL);
+    char header[4096];
+    snprintf(header, sizeof header, "%.*s", (int)(hlen < 4095 ? hlen : 4095),
+             (const char *)npy + (major == 1 ? 10 : 12));
+    const char *descr = strstr(header, "'descr': '");
+    if (!descr) die("NPY header without descr", NULL);
+    descr += 10;
+    int f8 = !strncmp(descr, "<f8", 3), f4 = !strncmp(descr, "<f4", 3);
+    int i8 = !strncmp(descr, "<i8", 3), i4 = !strncmp(descr, "<i4", 3);
+    if (!f8 && !f4 && !i8 && !i4) die("unsupported NPY dtype (need <f8, <f4, <i8 or <i4): ", header);
+    int fortran = strstr(header, "'fortran_order': True") != NULL;
+    const char *shape = strstr(header, "'shape': (");
+    if (!shape) die("NPY header without shape", NULL);
+    shape += 10;
+    long dims[3] = {1, 1, 1};
+    int nd = 0;
+    while (*shape != ')' && nd < 3) {
+        while (*shape == ' ' || *shape == ',') shape++;
+        if (*shape == ')') break;
+        dims[nd++] = strtol(shape, (char **)&shape, 10);
+    }
+    if (nd > 2) die("arrays of more than 2 dimensions are not supported", NULL);
+    a->rows = (int)dims[0];
+    a->cols = nd == 2 ? (int)dims[1] : 1;
+    size_t n = (size_t)a->rows * a->cols, width = (f8 || i8) ? 8 : 4;
+    if (start + n * width > size) die("truncated NPY data", NULL);
+    a->data = malloc(sizeof(double) * (n ? n : 1));
+    const unsigned char *data = npy + start;
+    for (size_t k = 0; k < n; k++) {
+        double v;
+        if (f8) { uint64_t u = rd64(data + 8 * k); memcpy(&v, &u, 8); }
+        else if (f4) { uint32_t u = rd32(data + 4 * k); float f; memcpy(&f, &u, 4); v = f; }
+        else if (i8) v = (double)(int64_t)rd64(data + 8 * k);
+        else v = (double)(int32_t)rd32(data + 4 * k);
+        /* element k of a Fortran-ordered (column-major) array is (k % rows, k / rows) */
+        size_t at = fortran ? (k % a->rows) * a->cols + k / a->rows : k;
+        a->data[at] = v;
+    }
+}
+
+/* Every member of an .npz as NumPy writes it: np.savez (stored members, ZIP64 extra fields,
+ * sizes possibly only in the central directory) as well as gradref's own files. The central
+ * directory is authoritative, so it is read first. Compressed members (np.savez_compressed)
+ * would need zlib: they are refused with a message. */
 static int read_npz(const char *path, Array *out, int max) {
-    long size, pos = 0;
+    long size;
     unsigned char *buf = slurp(path, &size);
+    long eocd = size - 22;
+    while (eocd >= 0 && rd32(buf + eocd) != 0x06054b50) eocd--;
+    if (eocd < 0) die("not a ZIP archive: ", path);
+    uint64_t entries = rd16(buf + eocd + 10), cd = rd32(buf + eocd + 16);
+    if ((cd == 0xFFFFFFFFu || entries == 0xFFFF) && eocd >= 20 && rd32(buf + eocd - 20) == 0x07064b50) {
+        uint64_t z = rd64(buf + eocd - 20 + 8); /* the ZIP64 end of central directory */
+        entries = rd64(buf + z + 32);
+        cd = rd64(buf + z + 48);
+    }
     int n = 0;
-    while (pos + 30 <= size && rd32(buf + pos) == 0x04034b50 && n < max) {
-        unsigned method = rd16(buf + pos + 8), nlen = rd16(buf + pos + 26), xlen = rd16(buf + pos + 28);
-        uint32_t csize = rd32(buf + pos + 18);
-        if (method != 0) die("compressed .npz members are not supported", NULL);
-        const unsigned char *name = buf + pos + 30, *npy = name + nlen + xlen;
-        if (memcmp(npy, "\x93NUMPY\x01", 7)) die("not an NPY 1.x member", NULL);
-        const char *header = (const char *)npy + 10;
-        unsigned hlen = rd16(npy + 8);
-        if (!strstr(header, "'<f8'") || !strstr(header, "False")) die("need '<f8' C-order arrays", NULL);
+    uint64_t p = cd;
+    for (uint64_t i = 0; i < entries && n < max; i++) {
+        if (p + 46 > (uint64_t)size || rd32(buf + p) != 0x02014b50) die("corrupt ZIP central directory in ", path);
+        unsigned method = rd16(buf + p + 10), nlen = rd16(buf + p + 28), xlen = rd16(buf + p + 30), clen = rd16(buf + p + 32);
+        uint64_t csize = rd32(buf + p + 20), usize = rd32(buf + p + 24), offset = rd32(buf + p + 42);
+        zip64_fields(buf + p + 46 + nlen, xlen, &usize, &csize, &offset);
+        if (method != 0) die("compressed .npz members (np.savez_compressed) are not supported; use np.savez: ", path);
+        const unsigned char *name = buf + p + 46;
+        if (nlen < 5 || memcmp(name + nlen - 4, ".npy", 4)) die("a member that is not .npy in ", path);
+        const unsigned char *local = buf + offset;
+        const unsigned char *npy = local + 30 + rd16(local + 26) + rd16(local + 28);
         Array *a = &out[n++];
         snprintf(a->name, sizeof a->name, "%.*s", (int)(nlen - 4), name);
-        const char *shape = strstr(header, "'shape': (") + 10;
-        a->rows = a->cols = 1;
-        if (*shape != ')') {
-            a->rows = (int)strtol(shape, (char **)&shape, 10);
-            if (*shape == ',' && shape[1] == ' ' && shape[2] != ')') a->cols = (int)strtol(shape + 1, NULL, 10);
-        }
-        a->data = malloc(sizeof(double) * a->rows * a->cols);
-        memcpy(a->data, npy + 10 + hlen, sizeof(double) * a->rows * a->cols);
-        pos = (npy - buf) + csize;
+        read_npy(npy, csize, a);
+        p += 46 + nlen + xlen + clen;
     }
     free(buf);
     return n;
@@ -176,9 +257,9 @@ int main(int argc, char **argv) {
     long jsize;
     char *json = (char *)slurp(json_path, &jsize);
     json_string(json, "layout", text, sizeof text);
-    if (strcmp(text, "columns")) die("only layout columns is supported, got ", text);
+    if (strcmp(text, "columns")) unsupported("only layout columns is supported, got ", text);
     json_string(json, "bias", text, sizeof text);
-    if (strcmp(text, "column")) die("only column biases are supported, got ", text);
+    if (strcmp(text, "column")) unsupported("only column biases are supported, got ", text);
     char loss[32];
     json_string(json, "loss", loss, sizeof loss);
     double l2 = strtod(json_after(json, "l2"), NULL);
@@ -197,11 +278,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(spec, "tanh")) g[L] = TANH;
         else if (!strcmp(spec, "sigmoid")) g[L] = SIGMOID;
         else if (!strcmp(spec, "linear")) g[L] = LINEAR;
-        else die("unsupported activation ", spec);
+        else unsupported("unsupported activation ", spec);
         L++;
     }
     int bce = !strcmp(loss, "bce"), square = !strcmp(loss, "square");
-    if (!bce && !square && strcmp(loss, "half_square")) die("unsupported loss ", loss);
+    if (!bce && !square && strcmp(loss, "half_square")) unsupported("unsupported loss ", loss);
     if (bce && g[L - 1] != SIGMOID) die("bce needs a sigmoid output", NULL);
 
     Array arrays[2 * MAXL + 2];

@@ -277,8 +277,12 @@ class _Batch:
 
 
 def _report_error(report: dict[str, Any]) -> str | None:
-    """Why a report gave no test any credit (e.g. the file does not import): its summary without
-    the title line, on one line; None when some test passed."""
+    """What went wrong beyond the functions' own mistakes: the report's problems (a failed
+    import, NumPy drift, code that raised and was skipped), else why no test got any credit
+    (its summary without the title line); None when there is nothing to say. One line."""
+    problems = [str(p) for p in report.get("problems") or []]
+    if problems:
+        return _one_line("; ".join(problems))
     tests = report.get("tests") or []
     if tests and any(t.get("status") == "passed" for t in tests):
         return None

@@ -66,12 +66,13 @@ class GradeReport:
     assignment: str = ""
     submission: str = ""
     seed: int = 0
+    problems: list[str] = field(default_factory=list)   # failed imports, NumPy drift, load errors
 
     def to_dict(self) -> dict:
         return {"score": self.score, "max_score": self.max_score,
                 "execution_time": self.execution_time, "output": self.output,
                 "assignment": self.assignment, "submission": self.submission, "seed": self.seed,
-                "tests": [t.to_dict() for t in self.tests]}
+                "problems": list(self.problems), "tests": [t.to_dict() for t in self.tests]}
 
     @property
     def failed(self) -> list[TestResult]:

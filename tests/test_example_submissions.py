@@ -1,7 +1,8 @@
 """The example submissions get the verdicts ``examples/submissions/expected.json`` states: the
 correct one full marks, each buggy one loses points exactly on the listed functions with the
 expected diagnosis words, the notebook grades like the .py it mirrors, the cheater earns nothing by
-cheating, and the file with a syntax error loses only what the error breaks, with the reason. Real engine throughout."""
+cheating, and the file with a syntax error loses only what the error breaks, with the reason.
+Real engine throughout."""
 
 import json
 import re

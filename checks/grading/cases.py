@@ -233,9 +233,9 @@ def shrink_candidates(case: Case, ranges: CaseRanges) -> Iterator[Case]:
         for v in smaller(n, lo):
             out.append(emit(dims[:i] + [v] + dims[i + 1:], case.m))
     # every size at once (keeps a shape relation such as n_prev = n that the failure needs)
-    for shrunk in ([max(lo, n // 2) for n, lo in zip(dims, lows)],
-                   [max(lo, n - 1) for n, lo in zip(dims, lows)],
-                   [max(lo, min(2, n)) for n, lo in zip(dims, lows)]):
+    for shrunk in ([max(lo, n // 2) for n, lo in zip(dims, lows, strict=True)],
+                   [max(lo, n - 1) for n, lo in zip(dims, lows, strict=True)],
+                   [max(lo, min(2, n)) for n, lo in zip(dims, lows, strict=True)]):
         out.append(emit(shrunk, case.m))
     yield from sorted((c for c in out if c is not None), key=lambda c: c.size)
 

@@ -39,8 +39,7 @@ from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, 
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
 from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
-from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, \
-    source_units
+from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 
 __all__ = ["grade_submission", "grade_source", "SubmissionError", "SUPPORTED_SUFFIXES"]

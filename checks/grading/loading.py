@@ -350,7 +350,7 @@ def _from_files(raw: dict[str, bytes], asg: Assignment | None, name: str,
                 code = f"from {full} import *\n"
                 label = f"import of {prefix}{full.replace('.', '/')}.py"
                 units.append((label, f"<{name}: imports your {package.name} package>", code))
-            for mod, (file, text) in modules.items():
+            for file, text in modules.values():
                 files[file] = text
             return LoadedSubmission(name=f"{name}/{prefix}{package.name}/", units=units,
                                     files=files, modules=modules, packages=packages,
@@ -361,7 +361,7 @@ def _from_files(raw: dict[str, bytes], asg: Assignment | None, name: str,
     root = "" if root == "." else root
     modules, packages = _modules({p: t for p, t in texts.items() if p != entry}, root, "")
     loaded.modules, loaded.packages = modules, packages
-    for mod, (file, text) in modules.items():
+    for file, text in modules.values():
         loaded.files[file] = text
     loaded.name = f"{name}/{entry}"
     return loaded

@@ -300,6 +300,17 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
     if suffix not in (".py", ".ipynb"):
         raise SubmissionError(f"unsupported submission {file}: expected a .py or .ipynb file, a "
                               f"folder or a .zip, got {suffix or 'no extension'!r}")
+    package = asg.package if asg is not None else None
+    if package is not None and suffix == ".py":
+        parents = list(file.absolute().parents)
+        holder = next((p for p in parents if p.name == package.name), None)
+        if holder is not None and not holder.is_symlink():
+            # a file of the student's package: grade the package it belongs to
+            raw = {f"{package.name}/{rel}": data for rel, data in _tree_files(holder).items()}
+            loaded = _from_files(raw, asg, holder.parent.name or package.name, str(holder.parent))
+            loaded.notes.append(f"{file.name} is part of your {package.name} package, graded "
+                                f"as a whole")
+            return loaded
     budget = [MAX_BYTES]
     text = _decode_source(file.name, _read(file, budget), str(file))
     loaded = _single(file.name, text, suffix == ".ipynb", str(file))

@@ -36,7 +36,9 @@ class FakeGrader:
         self._lock = threading.Lock()
 
     def __call__(self, path, assignment, *, seed, limits=None, points=None):
-        text = Path(path).read_text()
+        path = Path(path)
+        text = "".join(p.read_text() for p in sorted(path.rglob("*.py"))) if path.is_dir() \
+            else path.read_text()
         with self._lock:
             self.calls.append(Path(path).name)
         if "RAISE" in text:
@@ -82,7 +84,7 @@ def test_discovery_rule(tmp_path):
     assert sorted(found) == ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"]
     sub = {sid: s.submission and s.submission.relative_to(tmp_path).as_posix() for sid, s in found.items()}
     assert sub == {"alice": "alice.py", "bob": "bob.ipynb", "carol": "carol/hw.py",
-                   "dave": "dave/submission.py", "erin": None, "frank": None,
+                   "dave": "dave", "erin": None, "frank": None,
                    "gina": "gina/gina-hw1/nb.ipynb", "hal": None}
     assert "several submissions in 'erin': a.py, b.ipynb" in found["erin"].error
     assert "no .py or .ipynb file in 'frank'" in found["frank"].error
@@ -169,9 +171,9 @@ def test_a_folder_is_regraded_when_another_file_is_chosen(tmp_path):
     grader = FakeGrader()
     grade_all(subs, out, grader=grader)
     assert grader.calls == []
-    (subs / "zed" / "submission.py").write_text("f")     # same text, but now the file graded
+    (subs / "zed" / "submission.py").write_text("f")     # now the folder is graded (hw.py beside)
     grade_all(subs, out, grader=grader)
-    assert grader.calls == ["submission.py"]
+    assert grader.calls == ["zed"]
 
 
 def test_grading_errors_are_retried_not_cached(tmp_path):

@@ -71,6 +71,7 @@ from tqdm import tqdm
 
 from .assignment import AssignmentError, load_assignment
 from .engine import SubmissionError, grade_submission
+from .loading import package_root, tree_files, choose_entry
 
 __all__ = [
     "BatchResult",
@@ -85,8 +86,7 @@ __all__ = [
     "run",
 ]
 
-SUBMISSION_SUFFIXES = (".py", ".ipynb")
-PREFERRED_NAMES = ("submission.py", "submission.ipynb")
+SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 _RECORD_KEY = "gradref_batch"
 _RECORD_VERSION = 1
 _IGNORED_DIRS = frozenset({"__pycache__", "__MACOSX"})
@@ -128,41 +128,38 @@ def _is_submission_file(p: Path) -> bool:
     return p.is_file() and _visible(p) and p.suffix.lower() in SUBMISSION_SUFFIXES
 
 
-def find_submission(folder: str | os.PathLike) -> Path:
-    """The one file to grade in ``folder`` (see the module docstring for the rule).
+def find_submission(folder: str | os.PathLike, assignment: Any = None) -> Path:
+    """What to grade for the student folder ``folder`` (see the module docstring for the rule):
+    its one ``.py``/``.ipynb`` file when it holds exactly one, else the folder itself (the entry
+    is then chosen inside it, the other files are the student's modules).
 
-    Raises :class:`gradref.checks.grading.SubmissionError` naming the folder when there is no candidate,
-    or several candidates and no ``submission.py``/``submission.ipynb`` among them.
+    Raises :class:`gradref.checks.grading.SubmissionError` naming the folder when there is no
+    candidate, or several and nothing tells which one to grade.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"folder={str(folder)!r} is not a directory")
-    entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    files = [p for p in entries if _is_submission_file(p)]
-    if len(files) == 1:
-        return files[0]
-    if files:
-        for name in PREFERRED_NAMES:
-            for p in files:
-                if p.name == name:
-                    return p
-        names = ", ".join(p.name for p in files)
-        raise SubmissionError(
-            f"several submissions in {folder.name!r}: {names}; name the one to grade submission.py "
-            "(or submission.ipynb)")
-    subdirs = [p for p in entries if p.is_dir() and _visible(p)]
-    if len(subdirs) == 1:
-        return find_submission(subdirs[0])
-    raise SubmissionError(f"no .py or .ipynb file in {folder.name!r}")
+    asg = load_assignment(assignment) if assignment is not None else None
+    raw = tree_files(folder)
+    texts = {p: data.decode("utf-8", "replace") for p, data in raw.items()}
+    if asg is not None and asg.package is not None and package_root(texts, asg.package.name) \
+            is not None:
+        return folder
+    entry = choose_entry(texts, asg, folder.name)
+    if len(texts) == 1:
+        return folder / entry
+    return folder
 
 
-def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = ()) -> list[Student]:
-    """The students of ``directory``, sorted by id; ``exclude`` lists paths to leave out."""
+def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = (),
+             assignment: Any = None) -> list[Student]:
+    """The students of ``directory``, sorted by id; ``exclude`` lists paths to leave out;
+    ``assignment`` helps choose the file to grade in a folder with several."""
     directory = Path(directory)
     excluded = {Path(p).resolve() for p in exclude}
     by_id: dict[str, list[Path]] = {}
     for p in sorted(directory.iterdir(), key=lambda p: p.name):
-        if not _visible(p) or p.resolve() in excluded:
+        if not _visible(p) or p.resolve() in excluded or p.is_symlink():
             continue
         if p.is_dir():
             by_id.setdefault(p.name, []).append(p)
@@ -175,7 +172,7 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
             students.append(Student(sid, paths[0], None, f"several entries for student {sid!r}: {names}"))
         elif paths[0].is_dir():
             try:
-                students.append(Student(sid, paths[0], find_submission(paths[0])))
+                students.append(Student(sid, paths[0], find_submission(paths[0], assignment)))
             except SubmissionError as exc:
                 students.append(Student(sid, paths[0], None, str(exc)))
         else:
@@ -184,10 +181,20 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
 
 
 def _fingerprint(path: Path) -> tuple[str, int]:
-    """(sha256 of the file graded, its mtime in ns). Only that file matters: the engine grades
-    its source alone, and a change of which file is chosen is a change of this file or of the
-    recorded ``submission`` path."""
+    """(sha256 of what is graded, the newest mtime in ns): the file, or every .py/.ipynb file
+    of a student's folder (names and contents)."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        try:
+            files = tree_files(path)
+        except SubmissionError as exc:
+            digest.update(str(exc).encode("utf-8"))
+            return digest.hexdigest(), path.stat().st_mtime_ns
+        newest = path.stat().st_mtime_ns
+        for rel, data in sorted(files.items()):
+            digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+            newest = max(newest, (path / rel).stat().st_mtime_ns)
+        return digest.hexdigest(), newest
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -435,7 +442,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points),
                    declared.max_score, seed, limits, points,
                    grade_submission if grader is None else grader)
-    students = discover(directory, exclude=[out, reports_dir])
+    students = discover(directory, exclude=[out, reports_dir], assignment=declared)
     result = BatchResult(csv_path=out, reports_dir=reports_dir, rows=[])
     records: dict[str, dict[str, Any]] = {}
     todo = []

@@ -35,7 +35,8 @@ from gradref.checks.isolation.source import notebook_to_source, split_python
 
 from .assignment import Assignment
 
-__all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_entry",
+__all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_entry", "tree_files",
+           "package_root",
            "MAX_FILES", "MAX_BYTES", "SUBMISSION_SUFFIXES"]
 
 #: Files of one submission read at most (the others are ignored and reported).
@@ -134,7 +135,7 @@ def _decode(data: bytes, where: str) -> str:
             raise SubmissionError(f"{where} is not text: {exc}") from None
 
 
-def _tree_files(folder: Path) -> dict[str, bytes]:
+def tree_files(folder: Path) -> dict[str, bytes]:
     """``{relative posix path: bytes}`` of the .py/.ipynb files under ``folder`` (no links)."""
     out: dict[str, bytes] = {}
     budget = [MAX_BYTES]
@@ -270,7 +271,7 @@ def _modules(texts: dict[str, str], root: str, label_prefix: str
     return modules, packages
 
 
-def _package_root(texts: dict[str, str], package: str) -> str | None:
+def package_root(texts: dict[str, str], package: str) -> str | None:
     """The folder (posix, "" = the top) that holds ``package/`` in ``texts``, nearest the top."""
     candidates = sorted({str(PurePosixPath(p).parent) for p in texts
                          if package in PurePosixPath(p).parts[:-1]},
@@ -293,7 +294,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
     if not file.exists():
         raise FileNotFoundError(f"submission not found: {file}")
     if file.is_dir():
-        return _from_files(_tree_files(file), asg, file.name, str(file))
+        return _from_files(tree_files(file), asg, file.name, str(file))
     suffix = file.suffix.lower()
     if suffix == ".zip":
         return _from_files(_zip_files(file), asg, file.stem, str(file))
@@ -306,7 +307,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
         holder = next((p for p in parents if p.name == package.name), None)
         if holder is not None and not holder.is_symlink():
             # a file of the student's package: grade the package it belongs to
-            raw = {f"{package.name}/{rel}": data for rel, data in _tree_files(holder).items()}
+            raw = {f"{package.name}/{rel}": data for rel, data in tree_files(holder).items()}
             loaded = _from_files(raw, asg, holder.parent.name or package.name, str(holder.parent))
             loaded.notes.append(f"{file.name} is part of your {package.name} package, graded "
                                 f"as a whole")
@@ -351,7 +352,7 @@ def _from_files(raw: dict[str, bytes], asg: Assignment | None, name: str,
     texts = {p: _decode_source(p, data, f"{where}/{p}") for p, data in raw.items()}
     package = asg.package if asg is not None else None
     if package is not None:
-        root = _package_root(texts, package.name)
+        root = package_root(texts, package.name)
         if root is not None:
             modules, packages = _modules(texts, root, "")
             prefix = f"{root}/" if root else ""

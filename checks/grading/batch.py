@@ -60,6 +60,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +71,9 @@ from gradref.reference.argtypes import int_at_least, name_equals_number
 from tqdm import tqdm
 
 from .assignment import AssignmentError, load_assignment
+from .classreport import render_html, render_markdown, summarize
 from .engine import SubmissionError, grade_submission
-from .loading import package_root, tree_files, choose_entry
+from .loading import choose_entry, package_root, tree_files
 
 __all__ = [
     "BatchResult",
@@ -378,6 +380,32 @@ def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str,
     return buffer.getvalue(), rows
 
 
+def summary_paths(out: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the class report of gradebook ``out`` goes: ``<out stem>_summary.md`` and ``.html``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_summary.md"), out.with_name(out.stem + "_summary.html")
+
+
+def write_gradebook(out: str | os.PathLike, records: list[dict[str, Any]], functions: list[str],
+                    title: str) -> list[dict[str, Any]]:
+    """Write the CSV ``out`` and the class report beside it from the per-student ``records``
+    (sorted by student); returns the CSV's rows. The same records give the same files."""
+    records = sorted(records, key=lambda r: str(r[_RECORD_KEY]["student"]))
+    text, rows = _csv_text(records, functions)
+    atomic_write_text(out, text)
+    summary = summarize(records, functions, title)
+    md, page = summary_paths(out)
+    atomic_write_text(md, render_markdown(summary))
+    atomic_write_text(page, render_html(summary))
+    return rows
+
+
+def shard_of(student: str, shards: int) -> int:
+    """The share (1…``shards``) a student belongs to: a hash of the id, so shares are disjoint,
+    cover everyone, and a student stays in its share when others are added or removed."""
+    return zlib.crc32(student.encode("utf-8", "surrogatepass")) % shards + 1
+
+
 # --------------------------------------------------------------------------- the library function
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -400,14 +428,16 @@ def _settings(assignment: str, seed: int, points: Any) -> dict[str, Any]:
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
               seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
               limits: Limits | None = None, points: Mapping[str, float] | None = None,
-              grader: Callable[..., Any] | None = None) -> BatchResult:
+              grader: Callable[..., Any] | None = None,
+              shard: tuple[int, int] | None = None) -> BatchResult:
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
     ``assignment``, ``seed``, ``limits`` and ``points`` are passed to
     :func:`gradref.checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
     ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
-    ``progress`` shows a tqdm bar on stderr. Bad arguments raise ``TypeError``/``ValueError``
-    (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
+    ``progress`` shows a tqdm bar on stderr; ``shard = (K, N)`` grades only share K of N
+    (:func:`shard_of`; ``gradref gradebook merge`` combines the shares). Bad arguments raise
+    ``TypeError``/``ValueError`` (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
     submission does makes this function raise.
     """
     if not isinstance(directory, (str, os.PathLike)):
@@ -432,6 +462,11 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             raise TypeError(f"{name} must be a bool, got {value!r}")
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a checks.isolation.Limits, got {limits!r}")
+    if shard is not None:
+        if not (isinstance(shard, tuple) and len(shard) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in shard)
+                and 1 <= shard[0] <= shard[1]):
+            raise ValueError(f"shard must be (K, N) with 1 <= K <= N, got {shard!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
     reports_dir = reports_dir_for(out)
@@ -442,7 +477,10 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points),
                    declared.max_score, seed, limits, points,
                    grade_submission if grader is None else grader)
-    students = discover(directory, exclude=[out, reports_dir], assignment=declared)
+    excluded = [out, reports_dir, *summary_paths(out)]
+    students = discover(directory, exclude=excluded, assignment=declared)
+    if shard is not None:
+        students = [s for s in students if shard_of(s.id, shard[1]) == shard[0]]
     result = BatchResult(csv_path=out, reports_dir=reports_dir, rows=[])
     records: dict[str, dict[str, Any]] = {}
     todo = []
@@ -483,9 +521,9 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
-    text, result.rows = _csv_text([records[s.id] for s in students],
-                                  list(dict.fromkeys(f.display for f in declared.functions)))
-    atomic_write_text(out, text)
+    result.rows = write_gradebook(out, [records[s.id] for s in students],
+                                  list(dict.fromkeys(f.display for f in declared.functions)),
+                                  declared.title)
     for name in ("graded", "skipped", "invalid", "errors"):
         getattr(result, name).sort()
     return result
@@ -516,6 +554,19 @@ def _assignment(value: str) -> str:
     return value
 
 
+def shard_spec(value: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N (argparse type of ``--shard``)."""
+    k, sep, n = value.partition("/")
+    try:
+        shard = (int(k), int(n)) if sep else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"--shard must be K/N with 1 <= K <= N, e.g. 2/8; got "
+                                         f"{value!r}")
+    return shard
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Grade every submission in DIR (one per .py/.ipynb file or per folder) into a CSV gradebook "
@@ -535,6 +586,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="NAME=POINTS",
                         help="override points, as for `grade` (repeatable)")
     parser.add_argument("--force", action="store_true", help="regrade even up-to-date reports")
+    parser.add_argument("--shard", type=shard_spec, metavar="K/N", default=None,
+                        help="grade only share K of N (disjoint and stable by student id), e.g. "
+                             "--shard 3/8 in job 3 of 8; combine the gradebooks with "
+                             "`gradref gradebook merge`")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
 
@@ -543,7 +598,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,
-                           progress=not args.quiet and sys.stderr.isatty())
+                           progress=not args.quiet and sys.stderr.isatty(), shard=args.shard)
     except (TypeError, ValueError) as exc:     # AssignmentError is a ValueError
         print(f"gradref grade-all: error: {exc}", file=sys.stderr)
         return 2

@@ -59,10 +59,10 @@ COMMANDS: list[Command] = [
             "gradref.checks.grading.commands:add_arguments", "gradref.checks.grading.commands:run"),
     Command("grade-all", "grade every submission in a folder into a gradebook",
             "gradref.checks.grading.batch:add_arguments", "gradref.checks.grading.batch:run"),
-    Command("gradebook", "merge gradebooks (e.g. of grade-all --shard jobs) into one",
-            "gradref.checks.grading.gradebook:add_arguments", "gradref.checks.grading.gradebook:run"),
     Command("bundle", "build the Gradescope autograder zip",
             "gradref.checks.grading.bundle:add_arguments", "gradref.checks.grading.bundle:run"),
+    Command("gradebook", "merge gradebooks (e.g. of grade-all --shard jobs) into one",
+            "gradref.checks.grading.gradebook:add_arguments", "gradref.checks.grading.gradebook:run"),
 ]
 
 

@@ -437,8 +437,8 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
     ``progress`` shows a tqdm bar on stderr; ``shard = (K, N)`` grades only share K of N
     (:func:`shard_of`; ``gradref gradebook merge`` combines the shares). Bad arguments raise
-    ``TypeError``/``ValueError`` (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
-    submission does makes this function raise.
+    ``TypeError``/``ValueError`` (``AssignmentError`` for the assignment) naming the argument
+    and its value; nothing a submission does makes this function raise.
     """
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {directory!r}")

@@ -169,6 +169,23 @@ def _hypothesis_draw(strategy: st.SearchStrategy, entropy: int, avoid: set) -> t
     return (fresh or seen)[-1]
 
 
+def _uniform_draw(rng: np.random.Generator, level: str, ranges: CaseRanges, batched: bool,
+                  first: bool) -> tuple[tuple[int, ...], int]:
+    """(layer_dims, m) uniformly within ``ranges`` (the first network case: the largest depth)."""
+    def size(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
+
+    m = size(*ranges.m) if batched else 1
+    if level == "layer":
+        return (size(*ranges.width), size(*ranges.width)), m
+    if level == "array":
+        return (size(*ranges.width),), m
+    depth = ranges.depth[1] if first else size(*ranges.depth)
+    dims = (size(*ranges.input_width), *(size(*ranges.width) for _ in range(depth - 1)),
+            size(*ranges.output_width))
+    return dims, m
+
+
 def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
                    variants: tuple = (None,), variant_name: str | None = None,
                    batched: bool = True) -> list[Case]:
@@ -191,11 +208,10 @@ def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
     big = ranges.larger()
     if big == replace(ranges, count=big.count):     # nothing larger to draw
         return cases
-    for j in range(big.count):
+    for j in range(big.count):     # plain uniform draws: nothing to shrink from here first
         i = count + j
-        entropy = zlib.crc32(f"{seed}/{salt}/large/{j}".encode("ascii"))
-        dims, m = _hypothesis_draw(_sizes(level, big, batched, first=j == 0), entropy, drawn)
-        drawn.add((dims, m))
+        rng = np.random.default_rng([seed, salt, j, 0x1A46E])
+        dims, m = _uniform_draw(rng, level, big, batched, first=j == 0)
         cases.append(Case(level, dims, m, variants[j % len(variants)], seed, salt, variant_name,
                           batched, draw=i))
     return cases

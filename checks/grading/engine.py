@@ -504,10 +504,16 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     output = _summary(asg, tests, score, max_score, load_error)
     if loaded.notes:
         output += "\nSubmission: " + "; ".join(loaded.notes) + "."
-    if skipped:
+    own = [item for item in skipped if item[2] != ""]
+    if own:
         output += ("\nCode that raised and was skipped (what it would have defined is "
                    "missing; the functions around it were graded):")
-        output += "".join(f"\n  {label}: {why}" for label, why, _ in skipped)
+        output += "".join(f"\n  {label}: {why}" for label, why, _ in own)
+    helper_calls = [label for label, _, module in skipped if module == ""]
+    if helper_calls:
+        output += (f"\n{len(helper_calls)} test statement(s) using the course's test helpers "
+                   f"were skipped (the helpers are stand-ins here): "
+                   f"{', '.join(helper_calls[:8])}{' …' if len(helper_calls) > 8 else ''}.")
     drift = sorted({d for d in (numpy_drift(why, compat="numpy" in asg.compat)
                                 for _, why, _ in skipped) if d})
     output += "".join(f"\n{d}" for d in drift)
@@ -538,7 +544,7 @@ def _skipped_units(sub: PythonSubmission) -> list[tuple[str, str, str | None]]:
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:
     return [f"import of {module!r} failed: {why} ({label})"
-            for label, why, module in skipped if module]
+            for label, why, module in skipped if module]   # "" marks a test-helper call
 
 
 def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
@@ -549,7 +555,7 @@ def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
         drift = numpy_drift(why, compat=compat)
         if drift and drift not in problems:
             problems.append(drift)
-        elif not module and not why.startswith("NameError"):
+        elif module is None and not why.startswith("NameError"):
             problems.append(f"{label} of {loaded.name} raised {why}")
     if load_error is not None:
         problems.append(f"could not be loaded: {load_error.message}")

@@ -225,3 +225,45 @@ def test_grade_all_takes_each_students_folder_as_one_submission(tmp_path):
     assert result.graded == ["alice", "bob", "zoe"] and result.invalid == []
     rows = (tmp_path / "gb.csv").read_text().splitlines()[1:]
     assert [r.split(",")[1] for r in rows] == ["100", "100", "100"]
+
+
+# --------------------------------------------------------------------------- the declaration
+@pytest.mark.parametrize("change, message", [
+    ({"compat": ["numpi"]}, r"compat\[0\]: 'numpi' is not one of numpy"),
+    ({"module_aliases": {"dnn_utils_v2": "dnn_util"}},
+     r"module_aliases\.dnn_utils_v2: must name a support module \(dnn_utils\), got 'dnn_util'"),
+    ({"package": {"name": "cs231n"}}, r"package: needs 'name' .* and 'modules'"),
+    ({"package": {"name": "cs-231n", "modules": ["layers"]}},
+     r"package\.name: 'cs-231n' is not a module name"),
+    ({"cases": {"large": {"count": 99}}}, r"cases\.large\.count: must be an integer from 0 to 20"),
+    ({"cases": {"large": {"output_width": [1, 2]}}}, r"cases\.large: unknown key 'output_width'"),
+])
+def test_new_declaration_keys_are_validated(change, message):
+    from gradref.checks.grading import AssignmentError
+    from gradref.checks.grading.assignment import parse_assignment
+
+    data = {"name": "mini", "support_modules": {"dnn_utils": "x = 1\n"},
+            "functions": [{"name": "f", "maps_to": "L_model_backward",
+                           "args": ["AL", "Y", "caches"], "returns": "grads"}], **change}
+    with pytest.raises(AssignmentError, match=message):
+        parse_assignment(data)
+
+
+@pytest.mark.parametrize("accept, message", [
+    ([{"name": "old", "keys": {"dA{k}": "dA{l+1}"}}], r"'dA\{k\}' is not a key template"),
+    ([{"keys": {"dA{l}": "dA{l+1}"}}], r"accept\[0\]: missing required key 'name'"),
+    ("old", r"accept: must be a list of tables"),
+])
+def test_accept_is_validated(accept, message):
+    from gradref.checks.grading import AssignmentError
+    from gradref.checks.grading.assignment import parse_assignment
+
+    data = {"name": "mini", "functions": [{"name": "f", "maps_to": "L_model_backward",
+                                           "args": ["AL", "Y", "caches"], "returns": "grads",
+                                           "accept": accept}]}
+    with pytest.raises(AssignmentError, match=message):
+        parse_assignment(data)
+    with pytest.raises(AssignmentError, match=r"need a dict output"):
+        parse_assignment({"name": "mini", "functions": [{
+            "name": "g", "maps_to": "linear_backward", "args": ["dZ", "linear_cache"],
+            "returns": ["dA_prev", "dW", "db"], "accept": [{"name": "x", "keys": {"a{l}": "b{l}"}}]}]})

@@ -2,28 +2,32 @@ r"""``gradref grade-all DIR --out gradebook.csv``: grade a folder of submissions
 
 One entry of ``DIR`` is one student:
 
-* a file ``alice.py`` or ``alice.ipynb`` is the submission of student ``alice`` (the stem);
-* a folder ``alice/`` is the submission of student ``alice`` (the folder name); the file graded
-  in it is chosen by :func:`find_submission`, the same rule the Gradescope ``run_autograder``
-  applies to ``/autograder/submission``:
-
-  1. the ``.py`` and ``.ipynb`` files directly in the folder (hidden names, starting with ``.``,
-     are ignored); exactly one → that one;
-  2. several → ``submission.py`` if present, else ``submission.ipynb``, else an error for that
-     student ("several submissions: a.py, b.py");
-  3. none, and the folder holds exactly one visible sub-folder (a zip that unpacked into a
-     folder) → the same rule inside it; otherwise an error ("no .py or .ipynb file").
+* a file ``alice.py``, ``alice.ipynb`` or ``alice.zip`` is the submission of student ``alice``
+  (the stem);
+* a folder ``alice/`` is the submission of student ``alice`` (the folder name), as one
+  submission: its one ``.py``/``.ipynb`` file when it holds exactly one (in it or in its one
+  sub-folder: a zip that unpacked into a folder), else the folder itself, graded by
+  :func:`gradref.checks.grading.loading.load_submission`: the file to grade is
+  ``submission.py``/``submission.ipynb``, else the one that defines most of the graded
+  functions, and the other ``.py`` files are the student's modules (helper files, the course's
+  package layout, e.g. ``cs231n/``); nothing to choose from, or a tie, is an error for that
+  student ("several submissions: a.py, b.py"). :func:`find_submission` applies the same rule
+  for the Gradescope ``run_autograder`` (``/autograder/submission``).
 
 Everything else in ``DIR`` (other files, hidden entries, ``__pycache__``, the gradebook's own
 outputs) is ignored. Two entries with one student id (``alice.py`` and ``alice/``) are an error
 for that student, never a silent choice.
 
-Outputs, next to each other: the CSV ``--out`` and one JSON per student in
-``<out stem>_reports/<student>.json`` (``gradebook.csv`` → ``gradebook_reports/alice.json``).
+Outputs, next to each other: the CSV ``--out``, one JSON per student in
+``<out stem>_reports/<student>.json`` (``gradebook.csv`` → ``gradebook_reports/alice.json``) and
+the class report ``<out stem>_summary.md`` and ``.html`` (:mod:`.classreport`). ``--shard K/N``
+grades one of N disjoint, stable shares of the students (:func:`shard_of`); ``gradref gradebook
+merge`` (:mod:`.gradebook`) combines the shares into the gradebook of one run.
 
 * CSV: ``student, score, max_score``, one column per graded function (the sum of its tests'
   scores; tests are named ``"<function>: <check>"``, in the assignment's order), then ``status``
-  and ``error``; one row per student, sorted by id. Text cells that a spreadsheet would read as a
+  and ``error`` (the report's problems: a failed import, NumPy drift, code that raised; or why
+  nothing passed); one row per student, sorted by id. Text cells that a spreadsheet would read as a
   formula (``=``, ``+``, ``-``, ``@``) get a leading ``'``: student ids come from students.
 * JSON: the report's ``to_dict()`` (every test, its output and diagnosis) plus a
   ``"gradref_batch"`` object: student, submission, assignment (and the sha256 of a declaration
@@ -36,8 +40,9 @@ raised; retried by the next run). A student without a report gets score 0 and th
 ``max_score``. Every file is written atomically (a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves a truncated JSON or CSV.
 
-Resuming: a student is skipped when its JSON exists, is not older than the file graded, and
-records the same file, the same content hash (sha256), the same settings (assignment, seed,
+Resuming: a student is skipped when its JSON exists, is not older than what is graded, and
+records the same file or folder, the same content hash (sha256; of a folder: every .py/.ipynb
+file's name and content), the same settings (assignment, seed,
 points) and status ``graded`` or ``invalid``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C)
 keeps the JSONs written so far; running the same command again finishes the job.
 

@@ -79,6 +79,7 @@ class _FunctionGrader:
         self.outcomes: dict[Case, _Outcome] = {}
         self.fatal: CallResult | None = None
         self.calls = 0
+        self.truncated = False     # the function printed more than the sandbox keeps
 
     # ----------------------------------------------------------------- running
     def cases(self) -> list[Case]:
@@ -111,6 +112,8 @@ class _FunctionGrader:
         else:
             result = self._call(built.quantities)
             out = _Outcome(case, built, result)
+            if _OMITTED.search(result.stdout or ""):
+                self.truncated = True
             if not result.ok:
                 out.error = self._call_error(result)
                 if result.kind in _FATAL_KINDS:
@@ -228,6 +231,11 @@ class _FunctionGrader:
             text = self._explain(check, self.run(smallest), len(failing), len(cases),
                                  self.outcomes[larger])
             results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
+        if self.truncated:
+            for t in results:
+                t.output = (f"{t.output}\nNote: {self.fn.display} printed more than the grader "
+                            f"keeps; the rest of its output was discarded (printing costs no "
+                            f"points).")
         used = [o.accepted for o in self.outcomes.values() if o.accepted is not None]
         if used:
             alt = used[0]
@@ -527,6 +535,8 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
 
 
 _ACCEPTED_NOTES = re.compile(r"^Accepted: .*$", re.M)
+#: How the sandbox marks output it discarded beyond its cap.
+_OMITTED = re.compile(r"\[\.\.\. \d+ bytes of output omitted \.\.\.\]")
 
 
 def _skipped_units(sub: PythonSubmission) -> list[tuple[str, str, str | None]]:

@@ -439,6 +439,7 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
                         support=asg.support_modules, stubs=asg.stub_modules)
     with PythonSubmission(text, limits=limits) as sub:
         load_error = sub.start()
+        isolation = sub.isolation
         skipped = _skipped_cells(sub) if notebook and load_error is None else []
         per_function = []
         for fn in asg.functions:
@@ -456,7 +457,8 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
         output += "".join(f"\n  cell {n}: {why}" for n, why in skipped)
     return GradeReport(score=score, max_score=max_score,
                        execution_time=time.monotonic() - started, output=output, tests=tests,
-                       assignment=asg.name, submission=name, seed=int(seed))
+                       assignment=asg.name, submission=name, seed=int(seed),
+                       isolation=isolation.level, isolation_detail=isolation.describe())
 
 
 def _skipped_cells(sub: PythonSubmission) -> list[tuple[int, str]]:

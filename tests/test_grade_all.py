@@ -104,7 +104,7 @@ def test_gradebook_csv_and_reports(tmp_path):
     assert (result.graded, result.invalid, result.errors) == (["=evil", "alice", "bob", "carol"], ["dave"],
                                                               ["erin"])
     rows = read_csv(out)
-    assert list(rows[0]) == ["student", "score", "max_score", "f", "g", "status", "error"]
+    assert list(rows[0]) == ["student", "score", "max_score", "f", "g", "status", "error", "isolation"]
     table = {r["student"]: r for r in rows}
     assert [r["student"] for r in rows] == ["'=evil", "alice", "bob", "carol", "dave", "erin"]
     assert [table["alice"][k] for k in ("score", "max_score", "f", "g", "error")] == ["3", "3", "2", "1", ""]
@@ -357,7 +357,7 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     functions = ["initialize_parameters_deep", "linear_forward", "linear_activation_forward",
                  "L_model_forward", "compute_cost", "linear_backward", "linear_activation_backward",
                  "L_model_backward", "update_parameters"]
-    assert columns == ["student", "score", "max_score", *functions, "status", "error"]
+    assert columns == ["student", "score", "max_score", *functions, "status", "error", "isolation"]
     assert sum(float(rows["amy"][f]) for f in functions) == full
     lost = {who: [f for f in functions if float(rows[who][f] or 0) < float(rows["amy"][f])] for who in rows}
     assert lost["cat"] == ["compute_cost"] and lost["eve"] == []

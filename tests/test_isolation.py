@@ -2,7 +2,10 @@
 process cleanup, run_command and load_source.
 
 Every sandbox here uses small limits so that the file stays fast on two busy cores.  Tests
-that need the dedicated sandbox uid (root parent) are skipped otherwise.
+that need the dedicated sandbox uid (root parent) are skipped otherwise.  Sandboxes run at the
+strongest level available (bubblewrap namespaces where installed); tests of the fallback
+level's own machinery (finding processes by uid or by token on the host) say
+``isolation=FALLBACK``.  The boundary itself is tested in test_sandbox_boundary.py.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ HOSTILE = HERE / "hostile"
 REPO = HERE.parent
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="needs a root parent (dedicated sandbox uid)")
+FALLBACK = "uid" if ROOT else "none"  # the level below namespaces on this machine
 
 MiB = 2**20
 LIMITS = Limits(wall=1.0, cpu=1.0, memory=512 * MiB, processes=32, output=16 * 1024, load=10.0)
@@ -321,7 +325,7 @@ def test_hostile_call_fails_cleanly_and_next_call_works(body, kind, fragment):
     ],
 )
 def test_dedicated_uid_cannot_touch_the_grader(body, kind):
-    with PythonSubmission(GOOD + "\n" + body, limits=LIMITS) as sub:
+    with PythonSubmission(GOOD + "\n" + body, limits=LIMITS, isolation=FALLBACK) as sub:
         result = sub.call("bad")
         assert result.kind == kind, result
         assert_good_still_works(sub)
@@ -491,7 +495,7 @@ def test_child_writes_files_only_in_its_own_directory():
         "        f.write('x')\n"
         "    return os.path.abspath('notes.txt')\n"
     )
-    with PythonSubmission(body, limits=LIMITS) as sub:
+    with PythonSubmission(body, limits=LIMITS, isolation=FALLBACK) as sub:
         first = sub.call("write").value
         workdir = Path(first).parent
         assert Path(first).exists()
@@ -633,7 +637,7 @@ def spawn():
 
 
 def test_no_leftover_processes_after_exit_even_escaped_ones():
-    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS) as sub:
+    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS, isolation=FALLBACK) as sub:
         result = sub.call("spawn")
         assert result.ok, result
         uid, pid = sub.child_uid, sub.pid
@@ -644,7 +648,8 @@ def test_no_leftover_processes_after_exit_even_escaped_ones():
 
 
 def test_without_privilege_drop_escaped_processes_are_found_by_token():
-    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS, drop_privileges=False) as sub:
+    with PythonSubmission(ESCAPING_SPAWNER, limits=LIMITS, drop_privileges=False,
+                          isolation="none") as sub:
         result = sub.call("spawn")
         assert result.ok, result
         assert sub.child_uid == os.getuid()
@@ -1010,7 +1015,7 @@ CMD_LIMITS = Limits(wall=2.0, cpu=2.0, memory=256 * MiB, processes=32, output=40
         (["/bin/true"], 0, ""),
         (["false"], 1, ""),
         (["definitely-not-a-program"], 127, ""),
-        ("echo $HOME | grep -c gradref-sandbox", 0, "1\n"),
+        ("echo $HOME | grep -c -e gradref-sandbox- -e ^/run/work$", 0, "1\n"),
     ],
 )
 def test_run_command_exit_codes(command, exit_code, stdout):
@@ -1032,7 +1037,7 @@ def test_run_command_timeout_kills_the_whole_group():
 
 
 def test_run_command_leaves_no_background_process():
-    result = run_command("sleep 100 & echo $!", CMD_LIMITS)
+    result = run_command("sleep 100 & echo $!", CMD_LIMITS, isolation=FALLBACK)
     assert result.ok
     assert procfs.read_process(int(result.stdout)) is None
 

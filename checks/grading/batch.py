@@ -79,6 +79,7 @@ from .assignment import AssignmentError, load_assignment
 from .classreport import render_html, render_markdown, summarize
 from .engine import SubmissionError, grade_submission
 from .loading import choose_entry, package_root, tree_files
+from .report import printable
 
 __all__ = [
     "BatchResult",
@@ -98,7 +99,7 @@ _RECORD_KEY = "gradref_batch"
 _RECORD_VERSION = 1
 _IGNORED_DIRS = frozenset({"__pycache__", "__MACOSX"})
 _FIXED_HEAD = ("student", "score", "max_score")
-_FIXED_TAIL = ("status", "error")
+_FIXED_TAIL = ("status", "error", "isolation")
 _ERROR_CHARS = 300
 
 
@@ -244,8 +245,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> N
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> None:
-    """:func:`atomic_write` of ``text`` (no newline translation)."""
-    data = text.encode(encoding)
+    """:func:`atomic_write` of ``text`` (no newline translation).  A file name that is not valid
+    UTF-8 (its bytes kept as surrogates by ``os.fsdecode``) is written back as those bytes
+    (``surrogateescape``) instead of failing the whole gradebook."""
+    data = text.encode(encoding, "surrogateescape")
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -350,8 +353,9 @@ def _number(x: Any) -> str:
 
 
 def _cell(text: Any) -> str:
-    """A text cell that spreadsheets will not read as a formula (ids and errors come from students)."""
-    text = "" if text is None else str(text)
+    """A text cell that spreadsheets will not read as a formula (ids and errors come from students),
+    with control characters shown as ``\\xNN``."""
+    text = "" if text is None else printable(str(text))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -377,6 +381,7 @@ def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str,
             row[column] = _number(per_function.get(column))
         row["status"] = meta["status"]
         row["error"] = _cell(meta.get("error"))
+        row["isolation"] = _cell(record.get("isolation"))
         rows.append(row)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*_FIXED_HEAD, *columns, *_FIXED_TAIL], lineterminator="\n")
@@ -597,9 +602,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`gradref gradebook merge`")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
+    from gradref.checks.isolation.levels import add_require_sandbox_argument
+
+    add_require_sandbox_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradref.checks.isolation import IsolationError
+    from gradref.checks.isolation.levels import require_sandbox
+
+    try:
+        if args.require_sandbox:
+            require_sandbox()
+    except IsolationError as exc:
+        print(f"gradref grade-all: --require-sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,

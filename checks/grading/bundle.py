@@ -115,8 +115,18 @@ def main():
         return 0
     shown = submission.relative_to(ROOT / "submission").as_posix()
     print(f"grading {shown if shown != '.' else 'the submission folder'} ({ASSIGNMENT})", flush=True)
+    print(_isolation_level(), flush=True)
     return checks(["grade", str(submission), "--assignment", ASSIGNMENT,
                    "--format", "gradescope", "--out", str(RESULTS)])
+
+
+def _isolation_level():
+    """The strongest isolation this container allows (the report states the one used)."""
+    from gradref.checks.isolation.levels import available_level, namespaces_problem
+
+    level = available_level()
+    why = "" if level == "namespaces" else f"; namespaces unavailable: {namespaces_problem()}"
+    return f"isolation level: {level}{why}"
 
 
 if __name__ == "__main__":

@@ -497,6 +497,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
                         numpy_compat="numpy" in asg.compat)
     with PythonSubmission(text, limits=limits) as sub:
         load_error = sub.start()
+        isolation = sub.isolation
         skipped = _skipped_units(sub) if load_error is None else []
         per_function = []
         for fn in asg.functions:
@@ -531,7 +532,8 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
                 output += f"\n{alt_note}"
     return GradeReport(score=score, max_score=max_score,
                        execution_time=time.monotonic() - started, output=output, tests=tests,
-                       assignment=asg.name, submission=name, seed=int(seed), problems=problems)
+                       assignment=asg.name, submission=name, seed=int(seed), problems=problems,
+                       isolation=isolation.level, isolation_detail=isolation.describe())
 
 
 _ACCEPTED_NOTES = re.compile(r"^Accepted: .*$", re.M)

@@ -31,7 +31,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from gradref.checks.isolation.source import notebook_to_source, split_python
+from gradref.checks.isolation.files import read_regular_file
+from gradref.checks.isolation.source import (
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_BYTES,
+    notebook_to_source,
+    split_python,
+)
 
 from .assignment import Assignment
 
@@ -41,8 +47,9 @@ __all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_ent
 
 #: Files of one submission read at most (the others are ignored and reported).
 MAX_FILES = 200
-#: Bytes of one submission read at most (.py and .ipynb files together).
-MAX_BYTES = 20 * 2**20
+#: Bytes of one submission read at most (.py and .ipynb files together; each file also within
+#: the sandbox's per-file caps).
+MAX_BYTES = 32 * 2**20
 #: What a submission can be, besides a folder.
 SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 _IGNORED = frozenset({"__pycache__", "__MACOSX", ".ipynb_checkpoints", "node_modules", ".git"})
@@ -110,17 +117,13 @@ def _imported_names(text: str) -> set[str]:
 
 # --------------------------------------------------------------------------- reading files
 def _read(path: Path, budget: list[int]) -> bytes:
-    """The bytes of a regular file, never through a symbolic link, within the byte budget."""
+    """The bytes of a regular file, never through a symbolic link, within the per-file caps of
+    the sandbox (:data:`MAX_SOURCE_BYTES`, :data:`MAX_NOTEBOOK_BYTES`) and the byte budget."""
+    cap = MAX_NOTEBOOK_BYTES if path.suffix.lower() in (".ipynb", ".zip") else MAX_SOURCE_BYTES
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        raise SubmissionError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise SubmissionError(f"{path} is not a regular file")
-        data = handle.read(budget[0] + 1)
-    if len(data) > budget[0]:
-        raise SubmissionError(f"{path}: the submission is larger than {MAX_BYTES} bytes")
+        data = read_regular_file(path, min(cap, budget[0]), "submission file")
+    except ValueError as exc:
+        raise SubmissionError(str(exc)) from None
     budget[0] -= len(data)
     return data
 

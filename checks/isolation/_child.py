@@ -32,6 +32,7 @@ The submission can of course tamper with all of this (it runs in the same proces
 parent therefore validates every byte it receives and kills the child on any anomaly.
 """
 
+import importlib
 import importlib.util
 import json
 import linecache
@@ -76,8 +77,9 @@ def _clip(text, limit=_MAX_TEXT):
     return text[:half] + f"\n[... {len(text) - limit} characters omitted ...]\n" + text[-half:]
 
 
-def _describe(error):
-    """(type name, one-line-ish message, short traceback) without harness frames."""
+def _describe(error, strip=""):
+    """(type name, one-line-ish message, short traceback) without harness frames, with paths
+    in the working folder shown relative to it."""
     name = type(error).__name__
     try:
         tb = error.__traceback__
@@ -89,7 +91,7 @@ def _describe(error):
         text = "".join(formatted.format())
     except BaseException:  # noqa: BLE001 - a hostile __str__ must not break the harness
         message, text = f"{name} (the exception could not be formatted)", ""
-    return name, _clip(message), _clip(text)
+    return name, _clip(_strip(message, strip)), _clip(_strip(text, strip))
 
 
 class _Channel:
@@ -210,6 +212,8 @@ def _start(spec):
     here = os.path.dirname(os.path.abspath(__file__))
     protocol = _load_by_path("_gradref_isolation_protocol", os.path.join(here, "protocol.py"))
     sandbox = _load_by_path("_gradref_isolation_sandbox", os.path.join(here, "_sandbox.py"))
+    # the submission's own folders first, as Python puts a script's folder first
+    sys.path[0:0] = [entry for entry in spec["path_dirs"] if entry not in sys.path]
     directory_fds = {}
     for entry in sys.path:
         if isinstance(entry, str) and entry not in directory_fds and os.path.isdir(entry):
@@ -217,36 +221,58 @@ def _start(spec):
                 directory_fds[entry] = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError:
                 pass
-    # read the submission before the drop: an unreachable workdir must not look like a
-    # fault of the submission
-    with open(spec["source_path"], "rb") as handle:
-        source = handle.read().decode("utf-8", "replace")
     sandbox.enter(spec["sandbox"])
+    # read the submission right after entering: a failure here is the isolation layer's
+    with open(spec["entry"], "rb") as handle:
+        source = handle.read().decode("utf-8", "surrogateescape")
     _remap_unreadable_paths(directory_fds)
+    # the working folder was filled by enter(): forget that it was missing before
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
     sys.dont_write_bytecode = True
     return protocol, sandbox, source
 
 
+def _strip(text, prefix):
+    """Paths in the working folder shown relative to it (``hw.py``, ``cs231n/layers.py``)."""
+    return text.replace(prefix, "") if prefix else text
+
+
+def _new_module(name, path):
+    """An empty module ``name`` whose ``__file__`` is ``path`` (any suffix, even .ipynb)."""
+    import importlib.machinery
+
+    module = types.ModuleType(name)
+    module.__file__ = path
+    module.__package__ = name.rpartition(".")[0]
+    spec = importlib.machinery.ModuleSpec(name, None, origin=path)
+    spec.has_location = True
+    module.__spec__ = spec
+    return module
+
+
 def _load(channel, sandbox, spec, source):
     """Step 5; returns the submission module, or None after reporting a load error."""
-    path = spec["source_path"]
-    filename = "submission.py"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    module = types.ModuleType("submission")
-    module.__file__ = path
-    sys.modules["submission"] = module
-    sys.argv = [filename]
+    path = spec["entry"]
+    name = spec["module"]
+    strip = spec.get("strip", "")
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    module = _new_module(name, path)
+    sys.argv = [_strip(path, strip)]
     sandbox.set_cpu_limit(spec["load_seconds"])
     try:
         if "\0" in source:  # Python 3.12+ says SyntaxError, earlier versions ValueError
             line = source.count("\n", 0, source.index("\0")) + 1
-            raise SyntaxError("source code cannot contain null bytes", (filename, line, 1, None))
-        code = compile(source, filename, "exec", dont_inherit=True)
+            raise SyntaxError("source code cannot contain null bytes", (path, line, 1, None))
+        if module.__package__:
+            importlib.import_module(module.__package__)
+        sys.modules[name] = module
+        code = compile(source, path, "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except BaseException as error:  # noqa: BLE001 - SystemExit/KeyboardInterrupt included
-        name, message, text = _describe(error)
+        name, message, text = _describe(error, strip)
         if isinstance(error, SyntaxError):
-            text = "".join(traceback.format_exception_only(type(error), error))
+            text = _strip("".join(traceback.format_exception_only(type(error), error)), strip)
         channel.send(
             {
                 "status": "load-error",
@@ -300,7 +326,7 @@ def _serve(channel, sandbox, module, spec):
             result = target(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001
             kind = "memory" if isinstance(error, MemoryError) else "exception"
-            exception, message, text = _describe(error)
+            exception, message, text = _describe(error, spec.get("strip", ""))
             channel.send(
                 {
                     "id": call_id,

@@ -20,7 +20,8 @@ between ``fork`` and ``exec`` in a threaded parent can deadlock.
 SPEC is JSON::
 
     {"as": bytes, "fsize": bytes, "nproc": n, "cpu_soft": s, "cpu_hard": s,
-     "uid": int | null, "gid": int | null, "parent": pid, "name": comm}
+     "uid": int | null, "gid": int | null, "parent": pid | null, "name": comm,
+     "stage": path | null, "workdir": path, "chdir": path | null}
 
 ``cpu_soft``/``cpu_hard`` are seconds *on top of* the CPU time the process has already used.
 """
@@ -126,8 +127,25 @@ def drop_privileges(uid: int, gid: int) -> None:
             raise OSError("privilege drop is reversible; refusing to run untrusted code")
 
 
+def populate(stage: str, workdir: str, uid: int | None, gid: int | None) -> None:
+    """Copy the submission's staged files into its private working folder (``namespaces``
+    level: the stage is a read-only bind, the folder lives on the sandbox's tmpfs) and hand
+    the folder to the sandbox uid."""
+    import shutil
+
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    shutil.copytree(stage, workdir, symlinks=True, dirs_exist_ok=True)
+    if uid is None:
+        return
+    os.chown(workdir, uid, gid)
+    for folder, directories, files in os.walk(workdir):
+        for name in directories + files:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
 def enter(spec: dict) -> None:
-    """Apply the limits in ``spec`` to the current process, then drop to the sandbox uid."""
+    """Apply the limits in ``spec`` to the current process, fill the working folder (at the
+    ``namespaces`` level), then drop to the sandbox uid and change to ``spec["chdir"]``."""
     _set_limit(resource.RLIMIT_CORE, 0, 0)
     _set_limit(resource.RLIMIT_AS, spec["as"], spec["as"])
     _set_limit(resource.RLIMIT_FSIZE, spec["fsize"], spec["fsize"])
@@ -136,8 +154,19 @@ def enter(spec: dict) -> None:
     os.umask(0o077)
     # before the drop: ctypes may live in a directory the sandbox uid cannot read
     _no_new_privileges()
+    if spec.get("stage"):
+        populate(spec["stage"], spec["workdir"], spec.get("uid"), spec.get("gid"))
+    moved = False
+    if spec.get("chdir"):
+        try:  # before the drop, like a cwd set by the parent (a folder only root may enter)
+            os.chdir(spec["chdir"])
+            moved = True
+        except PermissionError:  # a folder only the sandbox uid may enter
+            pass
     if spec.get("uid") is not None:
         drop_privileges(spec["uid"], spec["gid"])
+    if spec.get("chdir") and not moved:
+        os.chdir(spec["chdir"])
     _die_with_parent(spec.get("parent"))
     if spec.get("name"):
         _set_name(spec["name"])

@@ -23,9 +23,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from . import levels as _levels
+from .levels import Isolation
 from .limits import Limits
-from .process import SANDBOX_SCRIPT, Sandbox, describe_status, python_argv, spec_json
-from .uids import UidLease, acquire_uid, running_as_root
+from .namespaces import harness_dir
+from .process import Sandbox, describe_status, python_argv, spec_json
+from .uids import UidLease, acquire_uid, pick_uid, running_as_root
 
 __all__ = ["ProcessResult", "run_command"]
 
@@ -49,6 +52,7 @@ class ProcessResult:
     stderr: str
     seconds: float
     outputs: Mapping[str, bytes] = field(default_factory=dict)
+    isolation: Isolation = Isolation("none")
 
     @property
     def ok(self) -> bool:
@@ -98,12 +102,20 @@ def run_command(
     outputs: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
     drop_privileges: bool | None = None,
+    isolation: str = "auto",
+    read_only: Sequence[str | os.PathLike[str]] = (),
+    writable: Sequence[str | os.PathLike[str]] = (),
 ) -> ProcessResult:
     """Run ``command`` (argv list, or a string for ``/bin/sh -c``) in a sandbox; wait at most
     ``limits.wall`` seconds; kill everything it started; return a :class:`ProcessResult`.
 
-    ``env`` adds variables to the clean environment.  ``drop_privileges`` as for
-    :class:`~gradref.checks.isolation.PythonSubmission` (default: exactly when running as root).
+    ``env`` adds variables to the clean environment.  ``drop_privileges`` and ``isolation`` as
+    for :class:`~gradref.checks.isolation.PythonSubmission` (default: a throw-away uid exactly
+    when running as root, behind the strongest level available).  At the ``namespaces`` level
+    the program sees the host's files read-only (it may be written in any language and live
+    anywhere), ``writable`` folders read-write at their own paths and its working folder (the
+    ``inputs``/``outputs`` folder) read-write; it has no network, its own ``/proc``, IPC and
+    process namespace, and private size-limited ``/run`` and ``/dev/shm``.
     Raises ``ValueError`` for bad arguments and ``IsolationError`` if no sandbox can be made;
     whatever the program does is reported in the result.
     """
@@ -122,10 +134,21 @@ def run_command(
         raise ValueError("outputs must be a collection of file names, not a single string")
     wanted = list(outputs)
     drop = running_as_root() if drop_privileges is None else drop_privileges
+    level = _levels.choose(isolation)
+    for name, folders in (("read_only", read_only), ("writable", writable)):
+        if isinstance(folders, (str, bytes, os.PathLike)):
+            raise ValueError(f"{name} must be a list of folders, not a single path")
+        for folder in folders:
+            if not os.path.isdir(folder):
+                raise ValueError(f"{name} folders must exist, got {os.fspath(folder)!r}")
 
-    lease: UidLease | None = acquire_uid() if drop else None
+    lease: UidLease | None = acquire_uid() if drop and level == "uid" else None
     try:
-        sandbox = Sandbox(limits, lease, cwd=cwd, extra_env=env)
+        sandbox = Sandbox(
+            limits, lease, level=level, uid=pick_uid() if drop and level == "namespaces" else None,
+            cwd=cwd, extra_env=env, read_only=read_only, writable=writable,
+            programs=True, writable_stage=True,
+        )
         try:
             for name, data in (inputs or {}).items():
                 if isinstance(data, str):
@@ -134,7 +157,9 @@ def run_command(
                     raise ValueError(f"inputs[{name!r}] must be bytes or str, got {type(data).__name__}")
                 sandbox.write_input(name, bytes(data))
             spec = sandbox.spec(cpu_soft=limits.cpu, cpu_hard=limits.cpu + 1)
-            launcher = [*python_argv(), str(SANDBOX_SCRIPT), "exec", spec_json(spec), "--"]
+            # the host is visible read-only to a program: the harness copy too, at its own path
+            launcher = [*python_argv(level), f"{harness_dir()}/_sandbox.py", "exec",
+                        spec_json(spec), "--"]
             started = time.monotonic()
             sandbox.spawn([*launcher, *argv])
             state = sandbox.wait_exit(started + limits.wall)
@@ -145,8 +170,9 @@ def run_command(
                 data = sandbox.read_output(name, limits.file_size)
                 if data is not None:
                     collected[name] = data
-            stdout = sandbox.stdout.read(0, limits.output) if sandbox.stdout else ""
-            stderr = sandbox.stderr.read(0, limits.output) if sandbox.stderr else ""
+            stdout = sandbox.stdout.text() if sandbox.stdout else ""
+            stderr = sandbox.stderr.text() if sandbox.stderr else ""
+            isolation_used = Isolation(level, sandbox.limits_scope)
         finally:
             sandbox.close()
     finally:
@@ -162,4 +188,5 @@ def run_command(
         stderr=stderr,
         seconds=seconds,
         outputs=collected,
+        isolation=isolation_used,
     )

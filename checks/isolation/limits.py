@@ -30,6 +30,14 @@ How each field is enforced:
     stdout/stderr files; exceeding it kills the child with SIGXFSZ (reported as a crash).
 ``transfer``
     the largest message (JSON header + arrays) the parent accepts from the child.
+``budget``
+    wall-clock seconds for the whole submission (every start, load and call together).  Once it
+    has run out, the running call is killed and later calls are not run; their results say so
+    (kind ``"budget"``).
+``disk``
+    bytes the submission may store: the size of its private tmpfs under the ``namespaces``
+    level (working folder, ``/tmp`` and ``/dev/shm`` together), and the cap on the files
+    copied into its working folder at every level.
 """
 
 from __future__ import annotations
@@ -55,7 +63,8 @@ class Limits:
 
     Defaults: ``wall=10.0`` s per call, ``cpu=10.0`` s per call, ``memory=1 GiB``,
     ``processes=64``, ``output=64 KiB`` per stream per call, ``load=20.0`` s for the
-    submission's top level, ``file_size=64 MiB``, ``transfer=256 MiB`` per response.
+    submission's top level, ``file_size=64 MiB``, ``transfer=256 MiB`` per response,
+    ``budget=300.0`` s for the whole submission, ``disk=256 MiB``.
 
     A bad value raises ``ValueError`` naming the field and the value.
     """
@@ -68,15 +77,18 @@ class Limits:
     load: float = 20.0
     file_size: int = 64 * MiB
     transfer: int = 256 * MiB
+    budget: float = 300.0
+    disk: int = 256 * MiB
 
     def __post_init__(self) -> None:
-        for name in ("wall", "cpu", "load"):
+        for name in ("wall", "cpu", "load", "budget"):
             _check_seconds(name, getattr(self, name))
         _check_int("memory", self.memory, minimum=_MIN_MEMORY, unit="bytes")
         _check_int("processes", self.processes, minimum=1, unit="processes")
         _check_int("output", self.output, minimum=0, unit="bytes")
         _check_int("file_size", self.file_size, minimum=1 * MiB, unit="bytes")
         _check_int("transfer", self.transfer, minimum=1 * KiB, unit="bytes")
+        _check_int("disk", self.disk, minimum=1 * MiB, unit="bytes")
 
     def replace(self, **changes: object) -> Limits:
         """Return a copy with some fields changed (validated like the constructor)."""

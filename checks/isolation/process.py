@@ -53,9 +53,13 @@ import tempfile
 import time
 import warnings
 import weakref
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
+from . import cgroups as _cgroups
+from . import files as _files
+from . import levels as _levels
+from . import namespaces as _namespaces
 from . import procfs
 from .errors import IsolationError
 from .limits import Limits
@@ -80,11 +84,15 @@ _KILL_DEADLINE = 10.0
 _subreaper_pid: int | None = None
 
 
-def python_argv() -> list[str]:
-    """The interpreter command line every child starts with (isolated mode, no site)."""
+def python_argv(level: str = "none") -> list[str]:
+    """The interpreter command line every child starts with (isolated mode, no site).
+
+    At the ``namespaces`` level the interpreter is named by its real path: a virtual
+    environment's ``bin/python`` link is not inside the sandbox (its prefix is)."""
     if not sys.executable:
         raise IsolationError("sys.executable is empty: cannot start a Python child")
-    return [sys.executable, "-I", "-S"]
+    executable = os.path.realpath(sys.executable) if level == "namespaces" else sys.executable
+    return [executable, "-I", "-S"]
 
 
 def _ensure_subreaper() -> None:
@@ -117,40 +125,81 @@ def describe_status(returncode: int | None) -> str:
 
 
 class OutputCapture:
-    """stdout or stderr of a sandbox: a file in its workdir, read through our own descriptor."""
+    """stdout or stderr of a sandbox: a pipe the parent drains while it waits.
 
-    def __init__(self, directory: Path, name: str) -> None:
-        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-        self.fd = os.open(directory / name, flags, 0o600)
+    What arrives is kept up to ``limit`` bytes per *segment* (head and tail; the middle is
+    counted and dropped), so a submission that prints without end costs the parent at most
+    ``2 * limit`` bytes and its writes never fail: it only waits while the parent is not
+    reading.  :meth:`mark` starts a new segment (one per call), :meth:`text` returns it.
+    """
 
-    def position(self) -> int:
-        return os.fstat(self.fd).st_size
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, int(limit))
+        self.fd, self.write_fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        self.eof = False
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._size = 0
 
-    def read(self, start: int, limit: int) -> str:
-        """Text written since ``start``; over ``limit`` bytes keeps the head and the tail."""
-        end = self.position()
-        start = min(start, end)
-        size = end - start
-        if size <= limit:
-            data = os.pread(self.fd, size, start) if size else b""
+    def spawned(self) -> None:
+        """The child holds its copy of the write end now: close ours (EOF once it exits)."""
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def drain(self) -> None:
+        """Read whatever is in the pipe now (never blocks)."""
+        while self.fd >= 0 and not self.eof:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.eof = True
+                return
+            if not data:
+                self.eof = True
+                return
+            self._size += len(data)
+            room = self.limit - len(self._head)
+            if room > 0:
+                self._head += data[:room]
+                data = data[room:]
+            if data:
+                self._tail += data
+                if len(self._tail) > self.limit:
+                    del self._tail[: len(self._tail) - self.limit]
+
+    def mark(self) -> None:
+        """Start a new segment: what was printed before is dropped."""
+        self.drain()
+        self._head, self._tail, self._size = bytearray(), bytearray(), 0
+
+    def text(self) -> str:
+        """The segment's text; over ``limit`` bytes, its head and tail around a marker."""
+        self.drain()
+        if self._size <= self.limit:
+            data = bytes(self._head)
         else:
-            head = limit // 2
-            tail = limit - head
-            data = (
-                os.pread(self.fd, head, start)
-                + f"\n[... {size - limit} bytes of output omitted ...]\n".encode()
-                + (os.pread(self.fd, tail, end - tail) if tail else b"")
-            )
+            half = self.limit // 2
+            last = self.limit - half
+            kept = (bytes(self._head) + bytes(self._tail))[-last:] if last else b""
+            data = (bytes(self._head[:half])
+                    + f"\n[... {self._size - self.limit} bytes of output omitted ...]\n".encode()
+                    + kept)
         return data.decode("utf-8", "replace")
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for name in ("fd", "write_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
 
 
 def _clean_environment(
-    workdir: Path, token: str, extra: Mapping[str, str] | None
+    workdir: str, token: str, extra: Mapping[str, str] | None
 ) -> dict[str, str]:
     env = {
         "PATH": _MINIMAL_PATH,
@@ -174,7 +223,13 @@ def _clean_environment(
 
 
 class Sandbox:
-    """One child process with its workdir, captured output, limits and kill-everything logic.
+    """One child process with its files, captured output, limits and kill-everything logic.
+
+    ``level`` is the isolation level (:mod:`.levels`).  ``stage`` is a fresh host folder: at
+    the ``uid``/``none`` levels it *is* the child's working folder; at ``namespaces`` it is
+    bound read-only into the sandbox and the child copies it into its private tmpfs
+    (:data:`~.namespaces.WORKDIR`).  ``lease``: the throw-away uid of the ``uid`` level;
+    ``uid``: the one the child drops to at the ``namespaces`` level (root only).
 
     Use :meth:`spawn` once, then :meth:`wait_exit` / :meth:`kill` / :meth:`close`.  ``close``
     is idempotent and also runs (best effort) when the object is garbage collected or the
@@ -186,15 +241,34 @@ class Sandbox:
         limits: Limits,
         lease: UidLease | None,
         *,
+        level: str = "none",
+        uid: int | None = None,
         cwd: str | os.PathLike[str] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        read_only: Sequence[str | os.PathLike[str]] = (),
+        writable: Sequence[str | os.PathLike[str]] = (),
+        packages: Sequence[Path] = (),
+        programs: bool = False,
+        writable_stage: bool = False,
     ) -> None:
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+        if level not in ("namespaces", "uid", "none"):
+            raise ValueError(f"level must be namespaces, uid or none, got {level!r}")
         _ensure_subreaper()
         self.limits = limits
+        self.level = level
         self.lease = lease
-        self.workdir = Path(tempfile.mkdtemp(prefix="gradref-sandbox-"))
+        self.uid = lease.uid if lease is not None else uid
+        self.stage = Path(tempfile.mkdtemp(prefix="gradref-sandbox-"))
+        self.workdir = self.stage  # host folder (kept under this name for callers)
+        if level != "namespaces":
+            self.inside = str(self.stage)
+        else:
+            self.inside = _namespaces.COMMAND_WORKDIR if programs else _namespaces.WORKDIR
+        #: folder the child starts in (``_sandbox.enter`` changes to it after populating)
+        self.chdir = (os.path.realpath(cwd) if cwd is not None
+                      else self.inside if level == "namespaces" else None)
         self.token = secrets.token_hex(16)
         self.process_name = "sandbox-" + self.token[:7]  # <= 15 bytes (comm)
         self.stdout: OutputCapture | None = None
@@ -202,16 +276,24 @@ class Sandbox:
         self.popen: subprocess.Popen[bytes] | None = None
         self.pidfd: int | None = None
         self.returncode: int | None = None
+        self.cgroup: _cgroups.Cgroup | None = None
+        self._binds = (tuple(read_only), tuple(writable), tuple(packages), programs)
+        self.writable_stage = writable_stage
         self._tracked: set[tuple[int, int]] = set()  # (pid, start time) with our token
         try:
-            if lease is not None:
-                _check_reachable(self.workdir)
-                os.chown(self.workdir, lease.uid, lease.gid)
-            os.chmod(self.workdir, 0o700)
-            self.stdout = OutputCapture(self.workdir, ".stdout")
-            self.stderr = OutputCapture(self.workdir, ".stderr")
-            self.cwd = Path(cwd) if cwd is not None else self.workdir
-            self.env = _clean_environment(self.workdir, self.token, extra_env)
+            if level == "uid" and lease is not None:
+                _check_reachable(self.stage)
+                os.chown(self.stage, lease.uid, lease.gid)
+                os.chmod(self.stage, 0o700)
+            elif level == "namespaces" and writable_stage and self.uid is not None:
+                os.chown(self.stage, self.uid, self.uid)
+                os.chmod(self.stage, 0o700)
+            else:
+                os.chmod(self.stage, 0o755 if level == "namespaces" else 0o700)
+            self.stdout = OutputCapture(limits.output)
+            self.stderr = OutputCapture(limits.output)
+            self.cwd = Path(cwd) if cwd is not None else None
+            self.env = _clean_environment(self.inside, self.token, extra_env)
         except BaseException:
             self._remove_workdir()
             raise
@@ -220,14 +302,21 @@ class Sandbox:
             "popen": None,
             "pidfd": None,
             "lease": lease,
-            "workdir": self.workdir,
+            "workdir": self.stage,
             "captures": (self.stdout, self.stderr),
             "token": self.token,
             "name": self.process_name,
+            "cgroup": None,
+            "level": level,
         }
         self._finalizer = weakref.finalize(self, _finalize, self._state)
 
     # ----------------------------------------------------------------------- set-up
+
+    @property
+    def limits_scope(self) -> str:
+        """How memory/processes are limited: ``"cgroup v2"``/``"cgroup v1"``/``"per process"``."""
+        return self.cgroup.scope if self.cgroup is not None else "per process"
 
     def spec(self, *, cpu_soft: float, cpu_hard: float) -> dict:
         """The JSON spec understood by ``_sandbox.enter``."""
@@ -237,63 +326,67 @@ class Sandbox:
             "nproc": self.limits.processes,
             "cpu_soft": cpu_soft,
             "cpu_hard": cpu_hard,
-            "uid": None if self.lease is None else self.lease.uid,
-            "gid": None if self.lease is None else self.lease.gid,
-            "parent": os.getpid(),
+            "uid": self.uid,
+            "gid": self.uid,
+            "parent": None if self.level == "namespaces" else os.getpid(),
             "name": self.process_name,
+            "stage": (_namespaces.STAGE if self.level == "namespaces" and not self.writable_stage
+                      else None),
+            "workdir": self.inside,
+            "chdir": self.chdir,
         }
 
+    def stage_files(self, files: Mapping) -> _files.StagedFiles:
+        """Copy a submission's files (``{PurePosixPath: bytes | path}``) into its folder."""
+        owner = (self.lease.uid, self.lease.gid) if self.lease is not None else None
+        if self.level == "namespaces" and self.writable_stage and self.uid is not None:
+            owner = (self.uid, self.uid)
+        return _files.stage(self.stage, files, limit=self.limits.disk, owner=owner)
+
     def write_input(self, name: str, data: bytes) -> None:
-        """Create ``name`` (a plain file name) in the workdir, readable by the child."""
-        path = self.workdir / _plain_name(name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        try:
-            view = memoryview(data)
-            written = 0
-            while written < len(view):
-                written += os.write(fd, view[written:])
-            if self.lease is not None:
-                os.fchown(fd, self.lease.uid, self.lease.gid)
-        finally:
-            os.close(fd)
+        """Create ``name`` (a plain file name) in the child's folder, readable by the child."""
+        self.stage_files({PurePosixPath(_plain_name(name)): data})
 
     def read_output(self, name: str, limit: int) -> bytes | None:
-        """Read file ``name`` the child left in the workdir (regular files only, no symlinks)."""
+        """Read file ``name`` the child left in its folder (regular files only, no symlinks;
+        ``uid``/``none`` levels only: a namespaces child's folder vanishes with it)."""
         try:
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-            fd = os.open(self.workdir / _plain_name(name), flags)
-        except OSError:
+            return _files.read_regular_file(self.stage / _plain_name(name), limit)
+        except (OSError, ValueError):
             return None
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-                return None
-            chunks = []
-            remaining = limit + 1
-            while remaining > 0:
-                chunk = os.read(fd, min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                remaining -= len(chunk)
-            data = b"".join(chunks)
-            return None if len(data) > limit else data
-        finally:
-            os.close(fd)
 
     def spawn(self, argv: Sequence[str], *, pass_fds: Sequence[int] = ()) -> None:
-        """Start the child (once)."""
+        """Start the child (once), behind this sandbox's isolation level."""
         if self.popen is not None:
             raise IsolationError("a Sandbox can only be spawned once")
         if self.stdout is None or self.stderr is None:
-            raise IsolationError("the sandbox output files are missing")
+            raise IsolationError("the sandbox output pipes are missing")
+        argv = list(argv)
+        if self.level == "namespaces":
+            bwrap = _levels.bwrap_executable()
+            if bwrap is None:
+                raise IsolationError("bubblewrap (bwrap) is no longer installed")
+            read_only, writable, packages, programs = self._binds
+            if self.cwd is not None:
+                read_only = (*read_only, self.cwd)
+            argv = _namespaces.bwrap_argv(
+                bwrap, argv, disk=self.limits.disk, stage=self.stage, read_only=read_only,
+                writable=writable, packages=packages, programs=programs,
+                chdir=os.path.realpath(self.cwd) if self.cwd is not None else "/",
+            )
+        self.cgroup = _cgroups.create(f"gradref-{self.token[:16]}", memory=self.limits.memory,
+                                      processes=self.limits.processes)
+        self._state["cgroup"] = self.cgroup
+        if self.cgroup is not None:
+            argv = ["/bin/sh", "-c", _JOIN_CGROUP, "sh", *self.cgroup.procs_files, "--", *argv]
+        host_cwd = self.stage if self.level == "namespaces" or self.cwd is None else self.cwd
         try:
             self.popen = subprocess.Popen(
-                list(argv),
+                argv,
                 stdin=subprocess.DEVNULL,
-                stdout=self.stdout.fd,
-                stderr=self.stderr.fd,
-                cwd=self.cwd,
+                stdout=self.stdout.write_fd,
+                stderr=self.stderr.write_fd,
+                cwd=host_cwd,
                 env=self.env,
                 pass_fds=tuple(pass_fds),
                 close_fds=True,
@@ -301,6 +394,9 @@ class Sandbox:
             )
         except OSError as error:
             raise IsolationError(f"could not start the sandbox process {argv[0]!r}: {error}") from error
+        finally:
+            self.stdout.spawned()
+            self.stderr.spawned()
         self._state["popen"] = self.popen
         try:
             self.pidfd = os.pidfd_open(self.popen.pid)  # type: ignore[attr-defined]
@@ -331,7 +427,7 @@ class Sandbox:
     ) -> str:
         """Wait until the child exits (``"exited"``), ``extra_fd`` is ready (``"ready"``;
         readable, or writable with ``writable=True``) or the monotonic ``deadline`` passes
-        (``"timeout"``).  Never reaps the child."""
+        (``"timeout"``), draining the child's stdout/stderr meanwhile.  Never reaps."""
         ready_events = (select.POLLOUT if writable else select.POLLIN) | select.POLLHUP | select.POLLERR
         while True:
             if self.has_exited():
@@ -344,9 +440,16 @@ class Sandbox:
                 poller.register(self.pidfd, select.POLLIN)
             if extra_fd is not None:
                 poller.register(extra_fd, ready_events)
+            captures = {c.fd: c for c in (self.stdout, self.stderr)
+                        if c is not None and c.fd >= 0 and not c.eof}
+            for fd in captures:
+                poller.register(fd, select.POLLIN | select.POLLHUP)
             # without a pidfd, poll in slices so that exits are noticed promptly
             slice_seconds = remaining if self.pidfd is not None else min(remaining, 0.02)
             events = poller.poll(max(1, int(slice_seconds * 1000 + 0.999)))
+            for fd, _ in events:
+                if fd in captures:
+                    captures[fd].drain()
             if extra_fd is not None and any(fd == extra_fd for fd, _ in events):
                 return "ready"
 
@@ -364,7 +467,12 @@ class Sandbox:
     # ----------------------------------------------------------------------- killing
 
     def kill(self) -> int | None:
-        """Kill the child, its process group and every straggler; reap; return the status."""
+        """Kill the child and every process it started; reap; return the status.
+
+        ``namespaces``: SIGKILL to bubblewrap, whose death ends the PID namespace (and with it
+        every process inside); ``uid``/``none``: the process group, then the stragglers
+        (:func:`_kill_stragglers`).  A cgroup, when there is one, is emptied as well.
+        """
         popen = self.popen
         if popen is None:
             return None
@@ -378,14 +486,27 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 pass
         self.returncode = popen.returncode
-        _kill_stragglers(self.lease, self.token, self._tracked, popen.pid, self.process_name)
+        if self.level == "namespaces" and self.returncode is not None and 128 < self.returncode < 160:
+            # bubblewrap exits with 128 + N when the sandboxed process was killed by signal N
+            self.returncode = 128 - self.returncode
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        if self.level != "namespaces":
+            _kill_stragglers(self.lease, self.token, self._tracked, popen.pid, self.process_name)
+        for capture in (self.stdout, self.stderr):
+            if capture is not None:
+                capture.drain()
         return self.returncode
 
     def close(self) -> None:
-        """Kill everything, then delete the workdir and close descriptors (idempotent)."""
+        """Kill everything, then delete the folder, the cgroup and descriptors (idempotent)."""
         try:
             self.kill()
         finally:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+                self.cgroup = None
+                self._state["cgroup"] = None
             if self.pidfd is not None:
                 os.close(self.pidfd)
                 self.pidfd = None
@@ -397,7 +518,11 @@ class Sandbox:
             self._finalizer.detach()
 
     def _remove_workdir(self) -> None:
-        _remove_tree(self.workdir)
+        _remove_tree(self.stage)
+
+
+# /bin/sh joins the cgroup(s) named before "--", then becomes the sandbox command
+_JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 71; shift; done; shift; exec "$@"'
 
 
 def _check_reachable(workdir: Path) -> None:
@@ -530,7 +655,10 @@ def _finalize(state: dict) -> None:
                 popen.wait(timeout=_KILL_DEADLINE)
             except subprocess.TimeoutExpired:
                 pass
-            _kill_stragglers(state["lease"], state["token"], set(), popen.pid, state["name"])
+            if state["level"] != "namespaces":
+                _kill_stragglers(state["lease"], state["token"], set(), popen.pid, state["name"])
+        if state["cgroup"] is not None:
+            state["cgroup"].remove()
         for capture in state["captures"]:
             if capture is not None:
                 capture.close()

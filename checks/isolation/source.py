@@ -25,21 +25,38 @@ import re
 import tokenize
 from pathlib import Path
 
-__all__ = ["load_source", "notebook_to_source", "split_python", "clean_ipython"]
+from .files import read_regular_file
+
+__all__ = ["MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "load_source", "notebook_to_source",
+           "split_python", "clean_ipython"]
 
 _SUFFIXES = (".py", ".ipynb")
 _ASSIGN_FROM_IPYTHON = re.compile(r"^[\w.,()\[\]\s*]+=\s*[!%]")
 _HELP = re.compile(r"^\?{0,2}[\w.]+\?{1,2}$")
 
 
+#: Largest submission file the grader itself reads (a .py file, a notebook with its outputs).
+MAX_SOURCE_BYTES = 8 * 2**20
+MAX_NOTEBOOK_BYTES = 32 * 2**20
+
+
 def load_source(path: str | os.PathLike[str]) -> str:
-    """Return the Python source of a ``.py`` file or of a notebook's code cells."""
+    """Return the Python source of a ``.py`` file or of a notebook's code cells.
+
+    The file is opened with ``O_NOFOLLOW`` and must be a regular file: a symbolic link (to an
+    instructor's solution, a secret) or a FIFO/device is refused with a ``ValueError``, and so
+    is a file over :data:`MAX_SOURCE_BYTES` (``.py``) or :data:`MAX_NOTEBOOK_BYTES` (notebook,
+    outputs included), before anything is parsed.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     file = Path(path)
     suffix = file.suffix.lower()
-    if not file.exists():
+    if not os.path.lexists(file):
         raise FileNotFoundError(f"submission file not found: {file}")
+    if file.is_symlink():
+        raise ValueError(f"submission {file} is a symbolic link; symbolic links are refused "
+                         "(submit the file itself)")
     if not file.is_file():
         raise ValueError(f"submission path is not a regular file: {file}")
     if suffix not in _SUFFIXES:
@@ -47,14 +64,21 @@ def load_source(path: str | os.PathLike[str]) -> str:
             f"unsupported submission file {file}: expected a .py or .ipynb file, got "
             f"{suffix or 'no extension'!r}"
         )
+    limit = MAX_SOURCE_BYTES if suffix == ".py" else MAX_NOTEBOOK_BYTES
+    try:
+        data = read_regular_file(file, limit, "submission")
+    except ValueError as error:
+        hint = ("; clear the notebook's outputs (Kernel > Restart & Clear Output) and submit "
+                "it again" if suffix == ".ipynb" and "limit" in str(error) else "")
+        raise ValueError(f"{error}{hint}") from None
     if suffix == ".py":
-        try:
-            with tokenize.open(file) as handle:  # honours a PEP 263 coding cookie
-                return handle.read()
+        try:  # honours a PEP 263 coding cookie
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
         except (UnicodeDecodeError, SyntaxError, LookupError) as error:
             raise ValueError(f"cannot decode the Python file {file}: {error}") from None
     try:
-        text = file.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"the notebook {file} is not UTF-8 text: {error}") from None
     return notebook_to_source(text, name=str(file))

@@ -29,22 +29,28 @@ several threads are fine: nothing here uses ``preexec_fn``).
 from __future__ import annotations
 
 import fcntl
+import keyword
 import os
 import signal
 import site
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import levels as _levels
+from . import namespaces as _namespaces
 from . import protocol
 from .errors import IsolationError
+from .files import FileSpec, relative_path
+from .levels import Isolation
 from .limits import Limits
-from .process import CHILD_SCRIPT, Sandbox, describe_status, python_argv, spec_json
+from .namespaces import harness_dir
+from .process import Sandbox, describe_status, python_argv, spec_json
 from .source import load_source
-from .uids import UidLease, acquire_uid, running_as_root
+from .uids import UidLease, acquire_uid, pick_uid, protect_installation, running_as_root
 
 __all__ = ["BLOCKED_PACKAGES", "CallResult", "ERROR_KINDS", "PythonSubmission"]
 
@@ -60,6 +66,7 @@ ERROR_KINDS = (
     "missing-function",  # no callable of that name in the submission
     "load-error",  # the submission's top level failed; no function can be called
     "memory",  # MemoryError under the address-space limit
+    "budget",  # the submission's wall-clock budget (Limits.budget) ran out: not run / stopped
 )
 
 _READY_TIMEOUT = 60.0  # interpreter + numpy start-up (infrastructure, not the submission)
@@ -123,9 +130,13 @@ class _Child:
         self.sandbox.close()
 
 
-def _site_paths() -> list[str]:
-    """Directories the child needs on sys.path (site-packages, numpy's location)."""
-    candidates = list(site.getsitepackages()) + [str(Path(np.__file__).resolve().parent.parent)]
+def _site_paths(level: str) -> list[str]:
+    """Directories the child needs on sys.path: numpy's location (at the ``namespaces`` level
+    nothing else of a site-packages folder is visible), and the site-packages folders."""
+    numpy_home = [str(Path(np.__file__).resolve().parent.parent)]
+    if level == "namespaces":
+        return numpy_home
+    candidates = list(site.getsitepackages()) + numpy_home
     paths = []
     for entry in candidates:
         if os.path.isdir(entry) and entry not in paths:
@@ -141,9 +152,10 @@ def _clip(text: Any, limit: int = _MAX_TEXT) -> str:
     return text[:half] + f"\n[... {len(text) - limit} characters omitted ...]\n" + text[-half:]
 
 
-def _resolve_source(source: str | os.PathLike[str]) -> str:
+def _resolve_source(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """(source text, the file's name when ``source`` is a path)."""
     if isinstance(source, os.PathLike):
-        return load_source(source)
+        return load_source(source), Path(source).name
     if not isinstance(source, str):
         raise TypeError(
             f"source must be Python source text (str) or a path (os.PathLike), got "
@@ -151,18 +163,68 @@ def _resolve_source(source: str | os.PathLike[str]) -> str:
         )
     single_line = "\n" not in source and source.strip() == source
     if single_line and source.lower().endswith((".py", ".ipynb")):
-        return load_source(source)
-    return source
+        return load_source(source), Path(source).name
+    return source, None
+
+
+def _module_name(filename: PurePosixPath) -> str:
+    """``hw.py`` -> ``hw``; ``cs231n/classifiers/fc_net.py`` -> ``cs231n.classifiers.fc_net``;
+    ``submission`` when a part is not an identifier."""
+    parts = [*filename.parent.parts, filename.name.partition(".")[0]]
+    if all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        return ".".join(parts)
+    return "submission"
+
+
+def _import_roots(roots: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
+    if isinstance(roots, (str, bytes, os.PathLike)):
+        raise ValueError("import_roots must be a list of folders, not a single path")
+    checked = []
+    for index, root in enumerate(roots):
+        if not isinstance(root, (str, os.PathLike)) or not os.path.isdir(root):
+            raise ValueError(f"import_roots[{index}] must be an existing folder, got {root!r}")
+        checked.append(os.path.realpath(root))
+    return tuple(checked)
 
 
 class PythonSubmission:
     """A submission running in a persistent sandboxed child; see the module docstring.
 
     ``source`` is either Python source text (``str``) or the path of a ``.py``/``.ipynb``
-    file (an ``os.PathLike``, or a one-line ``str`` ending in ``.py``/``.ipynb``).
+    file (an ``os.PathLike``, or a one-line ``str`` ending in ``.py``/``.ipynb``; a notebook
+    becomes its code cells, see :func:`~.source.load_source`).
+
+    A submission may be several files, all copied into the child's private working folder:
+
+    ``filename``
+        the entry file's relative path there (default: the path's own name, else
+        ``submission.py``): the source is written under that name, ``__file__`` points at it
+        and tracebacks and messages show it (``hw.py``, ``cs231n/classifiers/fc_net.py``);
+        paths in the working folder are always shown relative to it.
+    ``files``
+        ``{relative path: bytes | path}``: extra files, or whole folders (a path to a
+        directory is copied recursively; symbolic links and special files are never followed
+        and are listed in :attr:`skipped_files`), placed at their relative paths beside the
+        entry file.  Everything together is capped at ``Limits.disk`` bytes.
+    ``import_roots``
+        extra folders put on ``sys.path`` after the working folder, visible read-only at their
+        own paths (``validate --path DIR``).
+    ``module``
+        the entry's module name (default: from ``filename``: ``hw``, or the dotted
+        ``cs231n.classifiers.fc_net`` -- then its package is imported first and relative
+        imports work; ``submission`` when the name is not an identifier).  ``__name__`` is
+        never ``"__main__"``, so ``if __name__ == "__main__":`` blocks do not run.
+
+    ``sys.path`` in the child starts with the entry file's folder, then the working folder,
+    then ``import_roots``; the child's current directory is the entry file's folder.
+
+    ``isolation``: ``"auto"`` (the strongest level available, see :mod:`.levels`) or a level
+    name; a level that cannot run here raises :class:`IsolationError` (``"namespaces"`` is
+    how ``--require-sandbox`` is implemented).  :attr:`isolation` tells what was used.
     ``drop_privileges``: None (default) = run the child as a throw-away uid exactly when the
     parent is root; True requires root; False keeps the parent's uid (then ``processes`` does
-    not bite for root, and the child can touch whatever the parent can).
+    not bite for root, and, below the ``namespaces`` level, the child can touch whatever the
+    parent can).
 
     Use as a context manager (``with PythonSubmission(code) as sub: sub.call("f", x)``) or
     call :meth:`close`; either way every process of the submission is gone afterwards.
@@ -172,8 +234,13 @@ class PythonSubmission:
         self,
         source: str | os.PathLike[str],
         *,
+        filename: str | None = None,
+        files: Mapping[str, FileSpec] | None = None,
+        import_roots: Sequence[str | os.PathLike[str]] = (),
+        module: str | None = None,
         limits: Limits | None = None,
         drop_privileges: bool | None = None,
+        isolation: str = "auto",
     ) -> None:
         if limits is None:
             limits = Limits()
@@ -184,7 +251,28 @@ class PythonSubmission:
         if drop_privileges and not running_as_root():
             raise ValueError("drop_privileges=True needs a parent running as root")
         self.limits = limits
-        self.source = _resolve_source(source)
+        self.source, own_name = _resolve_source(source)
+        if filename is None:
+            filename = own_name or "submission.py"
+        self.filename = relative_path(filename, "filename")
+        if module is None:
+            module = _module_name(self.filename)
+        elif not isinstance(module, str) or not all(
+                part.isidentifier() for part in module.split(".")):
+            raise ValueError(f"module must be a dotted Python name, got {module!r}")
+        self.module = module
+        if files is not None and not isinstance(files, Mapping):
+            raise ValueError(f"files must be a mapping of relative path -> bytes or path, "
+                             f"got {type(files).__name__}")
+        self.files = {relative_path(name, f"files key {name!r}"): spec
+                      for name, spec in (files or {}).items()}
+        if self.filename in self.files:
+            raise ValueError(f"files must not contain the entry file {str(self.filename)!r}")
+        self.import_roots = _import_roots(import_roots)
+        self.level = _levels.choose(isolation)
+        self.skipped_files: list[str] = []
+        self._limits_scope = "per process"
+        self._budget_deadline: float | None = None
         self._drop = running_as_root() if drop_privileges is None else drop_privileges
         self._lease: UidLease | None = None
         self._child: _Child | None = None
@@ -249,8 +337,29 @@ class PythonSubmission:
         return max(0, self.starts - 1)
 
     @property
+    def isolation(self) -> Isolation:
+        """The isolation level and the scope of the memory/process limits (known once a
+        child has started; ``"per process"`` before)."""
+        return Isolation(self.level, self._limits_scope)
+
+    @property
+    def budget_exhausted(self) -> bool:
+        """True once the submission's wall-clock budget (``Limits.budget``) has run out."""
+        return self._budget_deadline is not None and time.monotonic() >= self._budget_deadline
+
+    def _budget_result(self, function: str) -> CallResult:
+        return CallResult(
+            function=function, ok=False, kind="budget",
+            message=f"{function}() was not run: the submission's wall-clock budget of "
+                    f"{self.limits.budget:g} s (Limits.budget) has run out",
+        )
+
+    @property
     def pid(self) -> int | None:
         return None if self._child is None else self._child.sandbox.pid
+
+    def _site_paths(self) -> list[str]:
+        return _site_paths(self.level)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -262,32 +371,52 @@ class PythonSubmission:
             child.close()
 
     def _start_child(self) -> CallResult | None:
-        if self._drop and self._lease is None:
-            self._lease = acquire_uid()
+        if self._budget_deadline is None:
+            self._budget_deadline = time.monotonic() + self.limits.budget
+        elif self.budget_exhausted:
+            return None
+        uid = None
+        if self.level == "uid":
+            if self._drop and self._lease is None:
+                protect_installation()
+                self._lease = acquire_uid()
+        elif self.level == "namespaces" and self._drop:
+            uid = pick_uid()
         started = time.monotonic()
-        sandbox = Sandbox(self.limits, self._lease)
+        sandbox = Sandbox(self.limits, self._lease, level=self.level, uid=uid,
+                          read_only=self.import_roots,
+                          packages=_namespaces.package_dirs() if self.level == "namespaces" else ())
         request_read = request_write = response_read = response_write = -1
         try:
-            sandbox.write_input("submission.py", self.source.encode("utf-8", "surrogatepass"))
+            staged = sandbox.stage_files(
+                {self.filename: self.source.encode("utf-8", "surrogateescape"), **self.files})
+            self.skipped_files = staged.skipped
+            workdir = sandbox.inside
+            entry = f"{workdir}/{self.filename}"
+            entry_dir = os.path.dirname(entry)
             request_read, request_write = os.pipe()
             response_read, response_write = os.pipe()
             for fd in (request_write, response_read):
                 _enlarge_pipe(fd)
+            harness = _namespaces.HARNESS if self.level == "namespaces" else str(harness_dir())
             spec = {
                 "request_fd": request_read,
                 "response_fd": response_write,
-                "site_paths": _site_paths(),
+                "site_paths": self._site_paths(),
+                "path_dirs": list(dict.fromkeys([entry_dir, workdir, *self.import_roots])),
                 "blocked": list(BLOCKED_PACKAGES),
-                "source_path": str(sandbox.workdir / "submission.py"),
+                "entry": entry,
+                "module": self.module,
+                "strip": workdir + "/",
                 "transfer": self.limits.transfer,
                 "load_seconds": self.limits.load,
                 "call_seconds": self.limits.cpu,
-                "sandbox": sandbox.spec(
+                "sandbox": {**sandbox.spec(
                     cpu_soft=self.limits.load,
                     cpu_hard=self.limits.load + _CPU_LIFETIME_CALLS * self.limits.cpu,
-                ),
+                ), "chdir": entry_dir},
             }
-            argv = [*python_argv(), "-u", str(CHILD_SCRIPT), spec_json(spec)]
+            argv = [*python_argv(self.level), "-u", f"{harness}/_child.py", spec_json(spec)]
             sandbox.spawn(argv, pass_fds=(request_read, response_write))
         except BaseException:
             for fd in (request_read, request_write, response_read, response_write):
@@ -295,6 +424,7 @@ class PythonSubmission:
                     os.close(fd)
             sandbox.close()
             raise
+        self._limits_scope = sandbox.limits_scope
         os.close(request_read)
         os.close(response_write)
         os.set_blocking(request_write, False)
@@ -309,8 +439,8 @@ class PythonSubmission:
             if header.get("status") != "ready":
                 raise protocol.ProtocolError(f"unexpected first message {header!r}")
         except (_Timeout, _ChildGone, protocol.ProtocolError) as error:
-            stderr = sandbox.stderr.read(0, 4000) if sandbox.stderr else ""
             status = describe_status(sandbox.kill())
+            stderr = sandbox.stderr.text()[-4000:] if sandbox.stderr else ""
             self._stop_child()
             raise IsolationError(
                 f"the sandboxed Python child could not start ({type(error).__name__}: {error}; "
@@ -320,13 +450,18 @@ class PythonSubmission:
 
         # loaded: from here on, failures are the submission's
         failure = None
+        load_deadline = time.monotonic() + self.limits.load
         try:
-            header, _ = self._receive(child, time.monotonic() + self.limits.load)
+            header, _ = self._receive(child, min(load_deadline, self._budget_deadline))
         except _Timeout:
             sandbox.kill()
-            failure = ("load-error", None, f"executing its top level took longer than the "
-                       f"load limit of {self.limits.load:g} s", "")
+            if load_deadline <= self._budget_deadline:
+                why = f"took longer than the load limit of {self.limits.load:g} s"
+            else:
+                why = f"ran out of the submission's budget of {self.limits.budget:g} s"
+            failure = ("load-error", None, f"executing its top level {why}", "")
         except _ChildGone:
+            sandbox.wait_exit(time.monotonic() + _EXIT_GRACE)
             status = sandbox.kill()
             failure = ("load-error", None, f"the child process died while executing its top "
                        f"level ({self._death_reason(status, self.limits.load)})", "")
@@ -360,8 +495,8 @@ class PythonSubmission:
             message=f"the submission failed to load: {message}",
             exception=exception,
             traceback=text,
-            stdout=sandbox.stdout.read(0, self.limits.output) if sandbox.stdout else "",
-            stderr=sandbox.stderr.read(0, self.limits.output) if sandbox.stderr else "",
+            stdout=sandbox.stdout.text() if sandbox.stdout else "",
+            stderr=sandbox.stderr.text() if sandbox.stderr else "",
             seconds=self.last_start_seconds,
         )
         self._stop_child()
@@ -393,6 +528,8 @@ class PythonSubmission:
                     text = name + text[len(prefix):]
             raise ValueError(f"cannot send the arguments of {function}(): {text}") from None
         for attempt in (1, 2):
+            if self.budget_exhausted:
+                return self._budget_result(function)
             load_failure = self.start()
             if load_failure is not None:
                 return replace(
@@ -402,8 +539,10 @@ class PythonSubmission:
                     seconds=0.0,
                 )
             child = self._child
-            if child is None:  # pragma: no cover - start() guarantees a child
-                raise IsolationError("no child process after start()")
+            if child is None:
+                if self.budget_exhausted:
+                    return self._budget_result(function)
+                raise IsolationError("no child process after start()")  # pragma: no cover
             worn_out = child.cpu_left is not None and child.cpu_left < self.limits.cpu + 1
             if attempt == 1 and (worn_out or child.sandbox.has_exited()):
                 # died between calls (e.g. a background thread exited it) or used up its
@@ -426,9 +565,12 @@ class PythonSubmission:
     ) -> CallResult:
         """Send one request and wait for its answer; raises _Retry to try a fresh child."""
         sandbox = child.sandbox
-        marks = (sandbox.stdout.position(), sandbox.stderr.position())  # type: ignore[union-attr]
+        for capture in (sandbox.stdout, sandbox.stderr):
+            if capture is not None:
+                capture.mark()
+        marks = (0, 0)
         started = time.monotonic()
-        deadline = started + self.limits.wall
+        deadline = min(started + self.limits.wall, self._budget_deadline or float("inf"))
         try:
             self._send(child, request, deadline)
         except _ChildGone:
@@ -535,8 +677,12 @@ class PythonSubmission:
     ) -> CallResult:
         seconds = time.monotonic() - started
         sandbox = child.sandbox
-        stdout = sandbox.stdout.read(marks[0], self.limits.output) if sandbox.stdout else ""
-        stderr = sandbox.stderr.read(marks[1], self.limits.output) if sandbox.stderr else ""
+        stdout = sandbox.stdout.text() if sandbox.stdout else ""
+        stderr = sandbox.stderr.text() if sandbox.stderr else ""
+        if kind == "timeout" and self.budget_exhausted:
+            kind = "budget"
+            message = (f"{function}() was stopped: the submission's wall-clock budget of "
+                       f"{self.limits.budget:g} s (Limits.budget) ran out; the child was killed")
         if sandbox.returncode is not None or (not ok and kind in ("timeout", "crash")):
             # the child was killed: start a fresh one for the next call
             if self._child is child:

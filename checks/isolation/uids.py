@@ -37,7 +37,7 @@ from pathlib import Path
 from . import procfs
 from .errors import IsolationError
 
-__all__ = ["UidLease", "acquire_uid", "running_as_root"]
+__all__ = ["UidLease", "acquire_uid", "pick_uid", "protect_installation", "running_as_root"]
 
 _DEFAULT_POOL = (1_600_000_000, 1_601_000_000)
 _ATTEMPTS = 64
@@ -234,3 +234,48 @@ def remove_files_owned_by(uid: int) -> None:
                     os.unlink(entry.path)
             except OSError:
                 pass
+
+
+def pick_uid() -> int:
+    """A random uid of the pool, without a lease: for the ``namespaces`` level, where the PID
+    namespace and the private tmpfs already separate sandboxes (the uid only keeps a child from
+    being root, and makes ``RLIMIT_NPROC`` count its own processes)."""
+    low, high = random.SystemRandom().choice(_candidates())
+    return random.SystemRandom().randrange(low, high)
+
+
+_protected: set[str] = set()
+
+
+def protect_installation() -> None:
+    """``uid`` level: make gradref's own files unreachable to every sandbox uid, or refuse.
+
+    The package root (the repository of an editable install, ``site-packages/gradref`` of a
+    wheel) loses all permissions for "others" (``chmod o-rwx``: nothing below it can be reached
+    by a uid that is neither its owner nor in its group).  The child still starts: it reaches
+    the interpreter's and numpy's folders through descriptors opened before its privilege drop.
+    If the permissions cannot be changed, no child is started as a throw-away uid.
+    """
+    import gradref
+
+    root = os.path.dirname(os.path.realpath(gradref.__file__))
+    if root in _protected:
+        return
+    try:
+        info = os.stat(root)
+        if info.st_mode & 0o007:
+            os.chmod(root, stat.S_IMODE(info.st_mode) & ~0o007)
+        if os.stat(root).st_mode & 0o007 or info.st_uid in _sandbox_range():
+            raise OSError("permissions unchanged")
+    except OSError as error:
+        raise IsolationError(
+            f"refusing to run a submission at the uid isolation level: gradref's files in {root} "
+            f"stay readable to the sandbox uid ({error}); install bubblewrap for the namespaces "
+            f"level, or remove read and search permission for others on {root}"
+        ) from None
+    _protected.add(root)
+
+
+def _sandbox_range() -> range:
+    start, end = _pool()
+    return range(start, end)

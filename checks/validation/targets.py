@@ -162,7 +162,7 @@ class _Command(Target):
         command = (self.template.replace("{case}", shlex.quote(str(case_path)))
                    .replace("{out}", shlex.quote(str(out_path)))
                    .replace("{python}", shlex.quote(sys.executable)))
-        result = run_command(command, self.limits, cwd=self.cwd,
+        result = run_command(command, self.limits, cwd=self.cwd, writable=[self.dir],
                              drop_privileges=False if self.same_user else None)
         try:
             if not result.ok:

@@ -267,3 +267,16 @@ def test_accept_is_validated(accept, message):
         parse_assignment({"name": "mini", "functions": [{
             "name": "g", "maps_to": "linear_backward", "args": ["dZ", "linear_cache"],
             "returns": ["dA_prev", "dW", "db"], "accept": [{"name": "x", "keys": {"a{l}": "b{l}"}}]}]})
+
+
+def test_printing_megabytes_costs_no_points_in_any_function():
+    # before: OSError: File too large once the output file was full, for every later print
+    chatty = patterns.STEP.replace(
+        "    Z = np.dot(W, A) + b\n",
+        "    Z = np.dot(W, A) + b\n    for _ in range(40):\n        print('x' * 100_000)\n")
+    chatty = chatty.replace("    m = A_prev.shape[1]\n", "    m = A_prev.shape[1]\n    print(dZ)\n")
+    report = grade_source(chatty, "step-by-step")
+    assert report.score == 100, report.output
+    notes = [t for t in report.tests if "printed more than the grader keeps" in t.output]
+    assert notes and all(t.name.startswith(("linear_forward", "linear_activation_forward",
+                                            "L_model_forward")) for t in notes)

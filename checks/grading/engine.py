@@ -491,11 +491,12 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     protected = {fn.cls or fn.name for fn in asg.functions}
     for code in asg.support_modules.values():
         protected.update(re.findall(r"^def ([A-Za-z_]\w*)", code, re.M))
-    text = build_source(loaded.units, files=loaded.files, student_modules=loaded.modules,
-                        student_packages=loaded.packages, support=asg.support_modules,
+    text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
                         numpy_compat="numpy" in asg.compat)
-    with PythonSubmission(text, limits=limits) as sub:
+    entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")
+    with PythonSubmission(text, limits=limits, filename=entry,
+                          files=loaded.module_files()) as sub:
         load_error = sub.start()
         isolation = sub.isolation
         skipped = _skipped_units(sub) if load_error is None else []
@@ -522,7 +523,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     if helper_calls:
         output += (f"\n{len(helper_calls)} test statement(s) using the course's test helpers "
                    f"were skipped (the helpers are stand-ins here): "
-                   f"{', '.join(helper_calls[:8])}{' …' if len(helper_calls) > 8 else ''}.")
+                   f"{'; '.join(helper_calls[:8])}{' …' if len(helper_calls) > 8 else ''}.")
     drift = sorted({d for d in (numpy_drift(why, compat="numpy" in asg.compat)
                                 for _, why, _ in skipped) if d})
     output += "".join(f"\n{d}" for d in drift)

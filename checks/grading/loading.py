@@ -73,6 +73,16 @@ class LoadedSubmission:
     notebook: bool = False
     notes: list[str] = field(default_factory=list)
 
+    def module_files(self) -> dict[str, bytes]:
+        """The student's modules as files for the sandbox's working folder, at the paths their
+        names import from (``cs231n.layers`` -> ``cs231n/layers.py``)."""
+        out = {}
+        for module, (label, source) in self.modules.items():
+            init = PurePosixPath(label).name == "__init__.py"
+            rel = module.replace(".", "/") + ("/__init__.py" if init else ".py")
+            out[rel] = source.encode("utf-8", "surrogatepass")
+        return out
+
 
 # --------------------------------------------------------------------------- units
 def _notebook_units(text: str, name: str) -> tuple[list[tuple[str, str, str]], dict[str, str]]:

@@ -280,3 +280,27 @@ def test_printing_megabytes_costs_no_points_in_any_function():
     notes = [t for t in report.tests if "printed more than the grader keeps" in t.output]
     assert notes and all(t.name.startswith(("linear_forward", "linear_activation_forward",
                                             "L_model_forward")) for t in notes)
+
+
+def test_a_windows_export_with_crlf_line_ends_is_split_on_its_cells(tmp_path):
+    path = patterns.nbconvert_export(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    report = grade_submission(path, "step-by-step")
+    assert report.score == 100 and re.search(r"In\[2\], line \d+: FileNotFoundError", report.output)
+
+
+def test_a_solution_split_one_function_per_file_is_graded_as_one(tmp_path):
+    folder = tmp_path / "dee"
+    folder.mkdir()
+    for i, (fname, code) in enumerate(patterns.functions_of(patterns.GRADED).items()):
+        (folder / f"{i}-{fname}.py").write_text("import numpy as np\nfrom dnn_utils import *\n\n\n"
+                                                + code)
+    (folder / "testCases.py").write_text("def linear_forward_test_case():\n    return 1, 2, 3\n")
+    report = grade_submission(folder, "step-by-step")
+    assert report.score == 100, report.output
+    assert "spread over 9 files" in report.output
+    result = grade_all(tmp_path, tmp_path.parent / f"{tmp_path.name}.csv")
+    assert result.graded == ["dee"]
+    (folder / "9-again.py").write_text("def linear_forward(A, W, b):\n    return 0\n")
+    with pytest.raises(ValueError, match="several submissions in 'dee'"):
+        grade_submission(folder, "step-by-step")       # defined twice: which one counts?

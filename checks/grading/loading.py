@@ -42,7 +42,7 @@ from gradref.checks.isolation.source import (
 from .assignment import Assignment
 
 __all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_entry", "tree_files",
-           "package_root",
+           "package_root", "split_solution",
            "MAX_FILES", "MAX_BYTES", "SUBMISSION_SUFFIXES"]
 
 #: Files of one submission read at most (the others are ignored and reported).
@@ -344,7 +344,7 @@ def _decode_source(name: str, data: bytes, where: str) -> str:
     if name.endswith(".py"):
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-            return data.decode(encoding)
+            return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
         except (SyntaxError, LookupError, UnicodeDecodeError):
             pass
     return _decode(data, where)
@@ -380,13 +380,54 @@ def _from_files(raw: dict[str, bytes], asg: Assignment | None, name: str,
             return LoadedSubmission(name=f"{name}/{prefix}{package.name}/", units=units,
                                     files=files, modules=modules, packages=packages,
                                     notes=[f"graded as the package {prefix}{package.name}/"])
-    entry = choose_entry(texts, asg, name)
-    loaded = _single(entry, texts[entry], entry.endswith(".ipynb"), f"{where}/{entry}")
-    root = str(PurePosixPath(entry).parent)
+    try:
+        entries = [choose_entry(texts, asg, name)]
+    except SubmissionError:
+        entries = split_solution(texts, asg)
+        if not entries:
+            raise
+    loaded = _single(entries[0], texts[entries[0]], entries[0].endswith(".ipynb"),
+                     f"{where}/{entries[0]}")
+    for entry in entries[1:]:       # the solution split over files: run them in name order
+        more = _single(entry, texts[entry], entry.endswith(".ipynb"), f"{where}/{entry}")
+        loaded.units += more.units
+        loaded.files.update(more.files)
+    if len(entries) > 1:
+        loaded.notes.append(f"the graded functions are spread over {len(entries)} files "
+                            f"({', '.join(entries)}), run in that order")
+    root = str(PurePosixPath(entries[0]).parent)
     root = "" if root == "." else root
-    modules, packages = _modules({p: t for p, t in texts.items() if p != entry}, root, "")
+    modules, packages = _modules({p: t for p, t in texts.items() if p not in entries}, root, "")
     loaded.modules, loaded.packages = modules, packages
     for file, text in modules.values():
         loaded.files[file] = text
-    loaded.name = f"{name}/{entry}"
+    loaded.name = f"{name}/{entries[0]}" if len(entries) == 1 else f"{name}/"
     return loaded
+
+
+def split_solution(texts: dict[str, str], asg: Assignment | None) -> list[str]:
+    """The files of a solution split one function (or a few) per file: the top-level files that
+    define graded functions, when no graded function is defined twice and there are several;
+    else []."""
+    if asg is None or not texts:
+        return []
+    depth = min(len(PurePosixPath(p).parts) for p in texts)
+    top = sorted(p for p in texts if len(PurePosixPath(p).parts) == depth)
+    names = _graded_names(asg)
+    defined: dict[str, str] = {}
+    files = []
+    for path in top:
+        code = _entry_code(path, texts[path])
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        mine = {node.name for node in tree.body
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names}
+        if not mine:
+            continue
+        if mine & set(defined):
+            return []
+        defined.update(dict.fromkeys(mine, path))
+        files.append(path)
+    return files if len(files) > 1 else []

@@ -9,7 +9,8 @@ One entry of ``DIR`` is one student:
   sub-folder: a zip that unpacked into a folder), else the folder itself, graded by
   :func:`gradref.checks.grading.loading.load_submission`: the file to grade is
   ``submission.py``/``submission.ipynb``, else the one that defines most of the graded
-  functions, and the other ``.py`` files are the student's modules (helper files, the course's
+  functions (or all of them, for a solution spread one function per file), and the other
+  ``.py`` files are the student's modules (helper files, the course's
   package layout, e.g. ``cs231n/``); nothing to choose from, or a tie, is an error for that
   student ("several submissions: a.py, b.py"). :func:`find_submission` applies the same rule
   for the Gradescope ``run_autograder`` (``/autograder/submission``).

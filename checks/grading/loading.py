@@ -4,7 +4,8 @@ A submission is one of
 
 * a ``.py`` file: run statement by statement (:func:`gradref.checks.isolation.source.split_python`);
 * a ``.ipynb`` notebook: its code cells, each cell statement by statement;
-* a **folder** or a **zip** (one student): the file to grade is chosen by :func:`choose_entry`,
+* a **folder** or a **zip** (one student): the file to grade is chosen by :func:`choose_entry`
+  (a solution spread one function per file: all of those files, :func:`split_solution`),
   and every other ``.py`` file in it is available to ``import`` under its module name
   (``dnn_utils.py`` -> ``dnn_utils``, ``cs231n/layers.py`` -> ``cs231n.layers``), so helper
   files and the course's package layout work, package-relative imports included. When the

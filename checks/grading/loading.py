@@ -37,6 +37,7 @@ from gradref.checks.isolation.source import (
     MAX_NOTEBOOK_BYTES,
     MAX_SOURCE_BYTES,
     notebook_to_source,
+    parse_python,
     split_python,
 )
 
@@ -199,9 +200,8 @@ def _zip_files(path: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------- choosing the entry
 def _defines(text: str, names: set[str]) -> int:
     """How many of ``names`` (graded functions and classes) ``text`` defines at top level."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = parse_python(text)
+    if tree is None:
         return sum(1 for n in names if re.search(rf"^(?:def|class)\s+{re.escape(n)}\b", text, re.M))
     return sum(1 for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))
                and node.name in names)
@@ -418,10 +418,8 @@ def split_solution(texts: dict[str, str], asg: Assignment | None) -> list[str]:
     defined: dict[str, str] = {}
     files = []
     for path in top:
-        code = _entry_code(path, texts[path])
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError):
+        tree = parse_python(_entry_code(path, texts[path]))
+        if tree is None:
             continue
         mine = {node.name for node in tree.body
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names}

@@ -22,13 +22,14 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 import tokenize
 from pathlib import Path
 
 from .files import read_regular_file
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "load_source", "notebook_to_source",
-           "split_python", "clean_ipython"]
+           "split_python", "clean_ipython", "parse_python"]
 
 _SUFFIXES = (".py", ".ipynb")
 _ASSIGN_FROM_IPYTHON = re.compile(r"^[\w.,()\[\]\s*]+=\s*[!%]")
@@ -182,16 +183,28 @@ def _has_code(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
-def _statement_starts(text: str) -> list[int] | None:
-    """First lines of the top-level statements, or None when ``text`` does not parse."""
+#: ``ast.parse`` is not thread-safe in CPython 3.11 ("AST constructor recursion depth
+#: mismatch" under ``grade-all --jobs``): one parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(text: str):
+    """``ast.parse(text)`` (warnings silenced), or None when it does not parse; thread-safe."""
     import ast
     import warnings
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    with _PARSE_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return None
+
+
+def _statement_starts(text: str) -> list[int] | None:
+    """First lines of the top-level statements, or None when ``text`` does not parse."""
+    tree = parse_python(text)
+    if tree is None:
         return None
     starts = []
     for node in tree.body:

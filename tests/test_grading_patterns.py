@@ -305,15 +305,3 @@ def test_a_solution_split_one_function_per_file_is_graded_as_one(tmp_path):
     with pytest.raises(ValueError, match="several submissions in 'dee'"):
         grade_submission(folder, "step-by-step")       # defined twice: which one counts?
 
-
-def test_splitting_is_safe_in_grade_alls_threads():
-    # CPython 3.11's ast.parse fails in concurrent threads ("AST constructor recursion depth
-    # mismatch"); grade-all --jobs splits submissions in threads
-    from concurrent.futures import ThreadPoolExecutor
-
-    from gradref.checks.isolation.source import split_python
-
-    source = patterns.STEP * 4
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: len(split_python(source)), range(64)))
-    assert set(results) == {len(split_python(source))}

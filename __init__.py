@@ -12,7 +12,17 @@ The public names below are imported on first use, so ``import gradref`` costs no
 pytest plugin, the command line and the sandbox pay only for what they run.
 """
 
-from importlib import import_module
+import os as _os
+import sys as _sys
+
+# ``python -m gradref`` puts the current folder first on sys.path before this file runs; a
+# ``random.py`` or ``numpy.py`` there would then be imported by the grader (as root, in a
+# Gradescope container).  While ``-m`` imports this package, sys.argv[0] is "-m": drop that
+# entry before anything else is imported.  (The console script puts its own bin/ folder there.)
+if _sys.argv[:1] == ["-m"] and _sys.path and _sys.path[0] in ("", _os.getcwd()):
+    del _sys.path[0]
+
+from importlib import import_module  # noqa: E402
 
 __all__ = [
     "__version__",

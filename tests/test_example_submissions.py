@@ -1,7 +1,8 @@
 """The example submissions get the verdicts ``examples/submissions/expected.json`` states: the
 correct one full marks, each buggy one loses points exactly on the listed functions with the
 expected diagnosis words, the notebook grades like the .py it mirrors, the cheater earns nothing by
-cheating, and the file that does not import is graded 0 with the reason. Real engine throughout."""
+cheating, and the file with a syntax error loses only what the error breaks, with the reason.
+Real engine throughout."""
 
 import json
 import re
@@ -72,6 +73,8 @@ def test_example_gets_its_verdict(reports, name):
         assert missing == [], f"{name}, {function}: {missing} not in\n{text}"
     if not spec["fail"]:
         assert report.score == report.max_score
+    for word in spec.get("summary", []):
+        assert word.lower() in report.output.lower(), (word, report.output)
 
 
 @pytest.mark.parametrize("name", [n for n in FILES if "same_as" in EXPECTED["submissions"][n]])

@@ -36,7 +36,9 @@ class FakeGrader:
         self._lock = threading.Lock()
 
     def __call__(self, path, assignment, *, seed, limits=None, points=None):
-        text = Path(path).read_text()
+        path = Path(path)
+        text = "".join(p.read_text() for p in sorted(path.rglob("*.py"))) if path.is_dir() \
+            else path.read_text()
         with self._lock:
             self.calls.append(Path(path).name)
         if "RAISE" in text:
@@ -82,7 +84,7 @@ def test_discovery_rule(tmp_path):
     assert sorted(found) == ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"]
     sub = {sid: s.submission and s.submission.relative_to(tmp_path).as_posix() for sid, s in found.items()}
     assert sub == {"alice": "alice.py", "bob": "bob.ipynb", "carol": "carol/hw.py",
-                   "dave": "dave/submission.py", "erin": None, "frank": None,
+                   "dave": "dave", "erin": None, "frank": None,
                    "gina": "gina/gina-hw1/nb.ipynb", "hal": None}
     assert "several submissions in 'erin': a.py, b.ipynb" in found["erin"].error
     assert "no .py or .ipynb file in 'frank'" in found["frank"].error
@@ -102,7 +104,7 @@ def test_gradebook_csv_and_reports(tmp_path):
     assert (result.graded, result.invalid, result.errors) == (["=evil", "alice", "bob", "carol"], ["dave"],
                                                               ["erin"])
     rows = read_csv(out)
-    assert list(rows[0]) == ["student", "score", "max_score", "f", "g", "status", "error"]
+    assert list(rows[0]) == ["student", "score", "max_score", "f", "g", "status", "error", "isolation"]
     table = {r["student"]: r for r in rows}
     assert [r["student"] for r in rows] == ["'=evil", "alice", "bob", "carol", "dave", "erin"]
     assert [table["alice"][k] for k in ("score", "max_score", "f", "g", "error")] == ["3", "3", "2", "1", ""]
@@ -169,9 +171,9 @@ def test_a_folder_is_regraded_when_another_file_is_chosen(tmp_path):
     grader = FakeGrader()
     grade_all(subs, out, grader=grader)
     assert grader.calls == []
-    (subs / "zed" / "submission.py").write_text("f")     # same text, but now the file graded
+    (subs / "zed" / "submission.py").write_text("f")     # now the folder is graded (hw.py beside)
     grade_all(subs, out, grader=grader)
-    assert grader.calls == ["submission.py"]
+    assert grader.calls == ["zed"]
 
 
 def test_grading_errors_are_retried_not_cached(tmp_path):
@@ -346,7 +348,8 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     full = float(rows["amy"]["max_score"])
     assert float(rows["amy"]["score"]) == full == float(rows["eve"]["score"]) > 0
     assert 0 < float(rows["ben"]["score"]) < full and 0 < float(rows["cat"]["score"]) < full
-    assert float(rows["dan"]["score"]) == 0 and "SyntaxError" in rows["dan"]["error"]
+    # the function with the syntax error (and the one that calls it) fail, the others are graded
+    assert 0 < float(rows["dan"]["score"]) < 100 and "SyntaxError" in rows["dan"]["error"]
     assert rows["dan"]["status"] == "graded"
     assert rows["fay"]["status"] == "invalid" and float(rows["fay"]["score"]) == 0
     assert rows["gus"]["status"] == "invalid" and "not a valid Jupyter notebook" in rows["gus"]["error"]
@@ -354,7 +357,7 @@ def test_grade_all_end_to_end(tmp_path, capsys):
     functions = ["initialize_parameters_deep", "linear_forward", "linear_activation_forward",
                  "L_model_forward", "compute_cost", "linear_backward", "linear_activation_backward",
                  "L_model_backward", "update_parameters"]
-    assert columns == ["student", "score", "max_score", *functions, "status", "error"]
+    assert columns == ["student", "score", "max_score", *functions, "status", "error", "isolation"]
     assert sum(float(rows["amy"][f]) for f in functions) == full
     lost = {who: [f for f in functions if float(rows[who][f] or 0) < float(rows["amy"][f])] for who in rows}
     assert lost["cat"] == ["compute_cost"] and lost["eve"] == []

@@ -102,7 +102,8 @@ BAD = {
         r"submission not found: .*hw\.py", True),
     "unsupported extension": (
         lambda tmp: (write(tmp, "hw.txt", "x = 1\n"), "step-by-step"), SubmissionError,
-        r"unsupported submission .*hw\.txt: expected a \.py or \.ipynb file, got '\.txt'", True),
+        r"unsupported submission .*hw\.txt: expected a \.py or \.ipynb file, a folder or a \.zip, "
+        r"got '\.txt'", True),
     "invalid notebook": (
         lambda tmp: (write(tmp, "hw.ipynb", "{not json"), "step-by-step"), SubmissionError,
         r"hw\.ipynb is not a valid Jupyter notebook", True),
@@ -185,11 +186,19 @@ def test_cases_are_deterministic_cover_the_variants_and_avoid_size_1():
                         output_width=(1, 1), m=(1, 6))
     a = generate_cases("layer", ranges, seed=7, label="f", variants=("sigmoid", "relu"))
     b = generate_cases("layer", ranges, seed=7, label="f", variants=("sigmoid", "relu"))
-    assert a == b and [c.variant for c in a] == ["sigmoid", "relu", "sigmoid", "relu"]
-    assert all(c.m >= 2 and min(c.layer_dims) >= 2 for c in a)
+    assert a == b and [c.variant for c in a] == ["sigmoid", "relu"] * 3
+    small, large = a[:4], a[4:]
+    assert all(2 <= c.m <= 6 and 2 <= min(c.layer_dims) and max(c.layer_dims) <= 5 for c in small)
+    # two larger cases besides (m 7..64, widths 6..32), for bugs that small sizes hide
+    assert len(large) == 2 and all(7 <= c.m <= 64 and min(c.layer_dims) >= 6
+                                   and max(c.layer_dims) <= 32 for c in large)
+    none = generate_cases("layer", ranges.replace(large=ranges.large.replace(count=0)), seed=7,
+                          label="f", variants=("sigmoid", "relu"))
+    assert none == small
     assert a != generate_cases("layer", ranges, seed=8, label="f", variants=("sigmoid", "relu"))
     net = generate_cases("network", ranges, seed=7, label="g")
     assert len(net[0].layer_dims) == 4 and all(c.layer_dims[-1] == 1 for c in net)
+    assert len(net[4].layer_dims) == 6                 # the first large case has depth 5
     assert (a[0].rng().standard_normal(3) == a[0].rng().standard_normal(3)).all()
 
 
@@ -263,11 +272,16 @@ def test_misbehaving_submissions_lose_their_points_and_never_raise():
     assert "update_parameters" in by_function["update_parameters"]
 
 
-def test_a_syntax_error_fails_every_test_with_one_explanation():
-    report = grade_source(CORRECT.replace("def relu(Z):", "def relu(Z)"), "step-by-step")
-    assert report.score == 0 and len(report.failed) == len(report.tests)
-    assert "SyntaxError" in report.output
-    assert all("failed to load" in t.output for t in report.tests)
+def test_a_syntax_error_costs_only_the_functions_it_breaks():
+    # the block with the error is skipped and reported; what does not need relu keeps its points
+    report = grade_source(CORRECT.replace("def relu(Z):", "def relu(Z)"), "step-by-step",
+                          name="hw.py")
+    broken = {"linear_activation_forward", "L_model_forward"}
+    assert {t.name.partition(": ")[0] for t in report.failed} == broken
+    line = CORRECT.splitlines().index("def relu(Z):") + 1
+    assert re.search(rf"line {line}: SyntaxError: expected ':' \(hw\.py, line {line}\)",
+                     report.output), report.output
+    assert any("name 'relu' is not defined" in t.output for t in report.failed)
 
 
 # --------------------------------------------------------------------------- the CLI

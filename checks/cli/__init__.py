@@ -61,6 +61,8 @@ COMMANDS: list[Command] = [
             "gradref.checks.grading.batch:add_arguments", "gradref.checks.grading.batch:run"),
     Command("bundle", "build the Gradescope autograder zip",
             "gradref.checks.grading.bundle:add_arguments", "gradref.checks.grading.bundle:run"),
+    Command("gradebook", "merge gradebooks (e.g. of grade-all --shard jobs) into one",
+            "gradref.checks.grading.gradebook:add_arguments", "gradref.checks.grading.gradebook:run"),
 ]
 
 

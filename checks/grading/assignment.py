@@ -30,25 +30,33 @@ from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
 from .tolerances import VALUES_ATOL, VALUES_RTOL
 
-__all__ = ["Assignment", "AssignmentError", "Check", "FunctionSpec", "CHECK_KINDS", "CALL_FORMS",
-           "VISIBILITIES", "builtin_assignments", "load_assignment", "parse_assignment"]
+__all__ = ["Assignment", "AssignmentError", "Alternative", "Check", "FunctionSpec", "Package",
+           "CHECK_KINDS", "CALL_FORMS", "COMPAT_SWITCHES", "VISIBILITIES", "builtin_assignments",
+           "load_assignment", "parse_assignment"]
 
 #: What a check verifies, on the selected outputs of every case.
 CHECK_KINDS = ("shape", "dtype", "values", "cache")
 #: How a graded name is called: a module-level function, a method of an object built with a
 #: constructor, or an attribute of such an object.
 CALL_FORMS = ("function", "method", "attribute")
+#: What ``compat`` may switch on: ``numpy`` supplies the spellings removed from NumPy.
+COMPAT_SWITCHES = ("numpy",)
 #: Gradescope's visibilities.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
-             "points", "support_modules", "stub_modules", "functions")
+             "points", "support_modules", "module_aliases", "stub_modules", "compat", "package",
+             "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility")
+                  "points", "checks", "uses", "visibility", "accept")
 _CHECK_KEYS = ("check", "points", "of", "title")
-_CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m")
+_CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
+_LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
+_ACCEPT_KEYS = ("name", "keys", "note")
+#: ``dA{l}`` / ``dA{l+1}``: a dict key template with the layer index and an offset.
+_KEY_TEMPLATE = r"^([A-Za-z_][A-Za-z_0-9]*?)\{l([+-][0-9]+)?\}$"
 
 
 class AssignmentError(ValueError):
@@ -69,6 +77,34 @@ class Check:
         if self.of:
             return any(fnmatch.fnmatchcase(label, p) for p in self.of)
         return is_cache if self.kind == "cache" else not is_cache
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """An accepted alternative convention of a dict output: the student's key for each expected
+    key (``dA{l}`` expected is found under ``dA{l+1}``), and the note shown when it is used."""
+
+    name: str
+    keys: tuple[tuple[str, int, str, int], ...]     # (expected prefix, offset, student's, offset)
+    note: str = ""
+
+    def student_key(self, key: str) -> str | None:
+        """The student's key for the expected ``key`` under this convention (None: unchanged)."""
+        import re
+
+        for prefix, offset, theirs, their_offset in self.keys:
+            match = re.fullmatch(re.escape(prefix) + r"([0-9]+)", key)
+            if match:
+                return f"{theirs}{int(match.group(1)) - offset + their_offset}"
+        return None
+
+
+@dataclass(frozen=True)
+class Package:
+    """A package layout the assignment accepts (``cs231n/`` with ``layers.py``…)."""
+
+    name: str
+    modules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +131,7 @@ class FunctionSpec:
     uses: tuple[str, ...] = ()
     visibility: str = "visible"
     rename: dict[str, str] = field(default_factory=dict)
+    accept: tuple[Alternative, ...] = ()
 
     @property
     def display(self) -> str:
@@ -133,6 +170,8 @@ class Assignment:
     source: str = ""
     support_modules: dict[str, str] = field(default_factory=dict)
     stub_modules: tuple[str, ...] = ()
+    compat: tuple[str, ...] = ()
+    package: Package | None = None
 
     @property
     def max_score(self) -> float:
@@ -214,6 +253,9 @@ def _ranges(where: str, value: object, base: CaseRanges) -> CaseRanges:
     _known_keys(where, table, _CASE_KEYS)
     changes: dict[str, object] = {}
     for key, item in table.items():
+        if key == "large":
+            changes["large"] = _large(f"{where}.large", item, base.large)
+            continue
         if key == "count":
             if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 50:
                 raise _fail(f"{where}.count", f"must be an integer from 1 to 50, got {item!r}")
@@ -226,6 +268,62 @@ def _ranges(where: str, value: object, base: CaseRanges) -> CaseRanges:
                                           f"got {item!r}")
         changes[key] = (int(item[0]), int(item[1]))
     return base.replace(**changes)
+
+
+def _large(where: str, value: object, base) -> object:
+    table = _table(where, value)
+    _known_keys(where, table, _LARGE_KEYS)
+    changes: dict[str, object] = {}
+    for key, item in table.items():
+        if key == "count":
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 20:
+                raise _fail(f"{where}.count", f"must be an integer from 0 to 20, got {item!r}")
+            changes[key] = item
+            continue
+        ok = (isinstance(item, (list, tuple)) and len(item) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in item))
+        if not ok or not 1 <= item[0] <= item[1] or item[1] > 4096:
+            raise _fail(f"{where}.{key}", f"must be [low, high] with 1 <= low <= high <= 4096, "
+                                          f"got {item!r}")
+        changes[key] = (int(item[0]), int(item[1]))
+    return base.replace(**changes)
+
+
+def _key_template(where: str, text: object) -> tuple[str, int]:
+    import re
+
+    text = _string(where, text)
+    match = re.match(_KEY_TEMPLATE, text)
+    if not match:
+        raise _fail(where, f"{text!r} is not a key template such as 'dA{{l}}' or 'dA{{l+1}}'")
+    return match.group(1), int(match.group(2) or 0)
+
+
+def _alternatives(where: str, raw: object, comp: Computation,
+                  returns: tuple[str, ...]) -> tuple[Alternative, ...]:
+    if not isinstance(raw, list):
+        raise _fail(where, f"must be a list of tables, got {raw!r}")
+    if not any(comp.kind(r) == "dict" for r in returns):
+        raise _fail(where, f"alternative key conventions need a dict output; {comp.name} "
+                           f"returns {', '.join(returns)}")
+    out = []
+    for j, item in enumerate(raw):
+        aw = f"{where}[{j}]"
+        item = _table(aw, item)
+        _known_keys(aw, item, _ACCEPT_KEYS)
+        for key in ("name", "keys"):
+            if key not in item:
+                raise _fail(aw, f"missing required key {key!r}")
+        keys = []
+        for expected, theirs in _table(f"{aw}.keys", item["keys"]).items():
+            e_prefix, e_off = _key_template(f"{aw}.keys", expected)
+            t_prefix, t_off = _key_template(f"{aw}.keys.{expected}", theirs)
+            keys.append((e_prefix, e_off, t_prefix, t_off))
+        if not keys:
+            raise _fail(f"{aw}.keys", "must map at least one key template")
+        out.append(Alternative(_string(f"{aw}.name", item["name"]), tuple(keys),
+                               str(item.get("note", ""))))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- functions
@@ -371,6 +469,8 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     if "cases" in entry:
         ranges = _ranges(f"{where}.cases", entry["cases"], ranges)
     checks = _checks(where, entry, comp, returns, defaults["points"])
+    accept = _alternatives(f"{where}.accept", entry["accept"], comp, returns) \
+        if "accept" in entry else ()
     label = entry.get("label", "")
     if label:
         label = _string(f"{where}.label", label)
@@ -379,7 +479,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
-        uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename,
+        uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 
@@ -447,6 +547,32 @@ def _parse(data: object, source: str) -> Assignment:
         except SyntaxError as exc:
             raise _fail(where, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
         support[key] = code
+    for key, target in _table("module_aliases", top.get("module_aliases", {})).items():
+        where = f"module_aliases.{key}"
+        if not all(part.isidentifier() for part in key.split(".")):
+            raise _fail(where, f"{key!r} is not a module name")
+        if not isinstance(target, str) or target not in support:
+            raise _fail(where, f"must name a support module ({', '.join(support) or 'none'}), "
+                               f"got {target!r}")
+        support[key] = support[target]
+    compat = _strings("compat", top.get("compat", []))
+    for i, switch in enumerate(compat):
+        if switch not in COMPAT_SWITCHES:
+            raise _fail(f"compat[{i}]", f"{switch!r} is not one of {', '.join(COMPAT_SWITCHES)}")
+    package = None
+    if "package" in top:
+        table = _table("package", top["package"])
+        _known_keys("package", table, ("name", "modules"))
+        if "name" not in table or "modules" not in table:
+            raise _fail("package", "needs 'name' (e.g. 'cs231n') and 'modules' (e.g. "
+                                   "['layers', 'classifiers.fc_net'])")
+        pname = _string("package.name", table["name"])
+        modules = _strings("package.modules", table["modules"])
+        for i, item in enumerate((pname, *modules)):
+            if not all(part.isidentifier() for part in item.split(".")):
+                raise _fail("package.name" if i == 0 else f"package.modules[{i - 1}]",
+                            f"{item!r} is not a module name")
+        package = Package(pname, modules)
     stubs = _strings("stub_modules", top.get("stub_modules", []))
     for i, key in enumerate(stubs):
         if not all(part.isidentifier() for part in key.split(".")):
@@ -461,7 +587,8 @@ def _parse(data: object, source: str) -> Assignment:
     return Assignment(name=name, title=str(top.get("title", name)),
                       description=str(top.get("description", "")), layout=layout, bias=bias,
                       network=network, rtol=rtol, atol=atol, functions=functions, source=source,
-                      support_modules=support, stub_modules=stubs)
+                      support_modules=support, stub_modules=stubs, compat=compat,
+                      package=package)
 
 
 def builtin_assignments() -> list[str]:

@@ -2,28 +2,33 @@ r"""``gradref grade-all DIR --out gradebook.csv``: grade a folder of submissions
 
 One entry of ``DIR`` is one student:
 
-* a file ``alice.py`` or ``alice.ipynb`` is the submission of student ``alice`` (the stem);
-* a folder ``alice/`` is the submission of student ``alice`` (the folder name); the file graded
-  in it is chosen by :func:`find_submission`, the same rule the Gradescope ``run_autograder``
-  applies to ``/autograder/submission``:
-
-  1. the ``.py`` and ``.ipynb`` files directly in the folder (hidden names, starting with ``.``,
-     are ignored); exactly one → that one;
-  2. several → ``submission.py`` if present, else ``submission.ipynb``, else an error for that
-     student ("several submissions: a.py, b.py");
-  3. none, and the folder holds exactly one visible sub-folder (a zip that unpacked into a
-     folder) → the same rule inside it; otherwise an error ("no .py or .ipynb file").
+* a file ``alice.py``, ``alice.ipynb`` or ``alice.zip`` is the submission of student ``alice``
+  (the stem);
+* a folder ``alice/`` is the submission of student ``alice`` (the folder name), as one
+  submission: its one ``.py``/``.ipynb`` file when it holds exactly one (in it or in its one
+  sub-folder: a zip that unpacked into a folder), else the folder itself, graded by
+  :func:`gradref.checks.grading.loading.load_submission`: the file to grade is
+  ``submission.py``/``submission.ipynb``, else the one that defines most of the graded
+  functions (or all of them, for a solution spread one function per file), and the other
+  ``.py`` files are the student's modules (helper files, the course's
+  package layout, e.g. ``cs231n/``); nothing to choose from, or a tie, is an error for that
+  student ("several submissions: a.py, b.py"). :func:`find_submission` applies the same rule
+  for the Gradescope ``run_autograder`` (``/autograder/submission``).
 
 Everything else in ``DIR`` (other files, hidden entries, ``__pycache__``, the gradebook's own
 outputs) is ignored. Two entries with one student id (``alice.py`` and ``alice/``) are an error
 for that student, never a silent choice.
 
-Outputs, next to each other: the CSV ``--out`` and one JSON per student in
-``<out stem>_reports/<student>.json`` (``gradebook.csv`` → ``gradebook_reports/alice.json``).
+Outputs, next to each other: the CSV ``--out``, one JSON per student in
+``<out stem>_reports/<student>.json`` (``gradebook.csv`` → ``gradebook_reports/alice.json``) and
+the class report ``<out stem>_summary.md`` and ``.html`` (:mod:`.classreport`). ``--shard K/N``
+grades one of N disjoint, stable shares of the students (:func:`shard_of`); ``gradref gradebook
+merge`` (:mod:`.gradebook`) combines the shares into the gradebook of one run.
 
 * CSV: ``student, score, max_score``, one column per graded function (the sum of its tests'
   scores; tests are named ``"<function>: <check>"``, in the assignment's order), then ``status``
-  and ``error``; one row per student, sorted by id. Text cells that a spreadsheet would read as a
+  and ``error`` (the report's problems: a failed import, NumPy drift, code that raised; or why
+  nothing passed); one row per student, sorted by id. Text cells that a spreadsheet would read as a
   formula (``=``, ``+``, ``-``, ``@``) get a leading ``'``: student ids come from students.
 * JSON: the report's ``to_dict()`` (every test, its output and diagnosis) plus a
   ``"gradref_batch"`` object: student, submission, assignment (and the sha256 of a declaration
@@ -36,8 +41,9 @@ raised; retried by the next run). A student without a report gets score 0 and th
 ``max_score``. Every file is written atomically (a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves a truncated JSON or CSV.
 
-Resuming: a student is skipped when its JSON exists, is not older than the file graded, and
-records the same file, the same content hash (sha256), the same settings (assignment, seed,
+Resuming: a student is skipped when its JSON exists, is not older than what is graded, and
+records the same file or folder, the same content hash (sha256; of a folder: every .py/.ipynb
+file's name and content), the same settings (assignment, seed,
 points) and status ``graded`` or ``invalid``. ``--force`` regrades everyone. Interrupting a run (Ctrl-C)
 keeps the JSONs written so far; running the same command again finishes the job.
 
@@ -60,6 +66,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +77,10 @@ from gradref.reference.argtypes import int_at_least, name_equals_number
 from tqdm import tqdm
 
 from .assignment import AssignmentError, load_assignment
+from .classreport import render_html, render_markdown, summarize
 from .engine import SubmissionError, grade_submission
+from .loading import choose_entry, package_root, split_solution, tree_files
+from .report import printable
 
 __all__ = [
     "BatchResult",
@@ -85,13 +95,12 @@ __all__ = [
     "run",
 ]
 
-SUBMISSION_SUFFIXES = (".py", ".ipynb")
-PREFERRED_NAMES = ("submission.py", "submission.ipynb")
+SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 _RECORD_KEY = "gradref_batch"
 _RECORD_VERSION = 1
 _IGNORED_DIRS = frozenset({"__pycache__", "__MACOSX"})
 _FIXED_HEAD = ("student", "score", "max_score")
-_FIXED_TAIL = ("status", "error")
+_FIXED_TAIL = ("status", "error", "isolation")
 _ERROR_CHARS = 300
 
 
@@ -128,41 +137,43 @@ def _is_submission_file(p: Path) -> bool:
     return p.is_file() and _visible(p) and p.suffix.lower() in SUBMISSION_SUFFIXES
 
 
-def find_submission(folder: str | os.PathLike) -> Path:
-    """The one file to grade in ``folder`` (see the module docstring for the rule).
+def find_submission(folder: str | os.PathLike, assignment: Any = None) -> Path:
+    """What to grade for the student folder ``folder`` (see the module docstring for the rule):
+    its one ``.py``/``.ipynb`` file when it holds exactly one, else the folder itself (the entry
+    is then chosen inside it, the other files are the student's modules).
 
-    Raises :class:`gradref.checks.grading.SubmissionError` naming the folder when there is no candidate,
-    or several candidates and no ``submission.py``/``submission.ipynb`` among them.
+    Raises :class:`gradref.checks.grading.SubmissionError` naming the folder when there is no
+    candidate, or several and nothing tells which one to grade.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"folder={str(folder)!r} is not a directory")
-    entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    files = [p for p in entries if _is_submission_file(p)]
-    if len(files) == 1:
-        return files[0]
-    if files:
-        for name in PREFERRED_NAMES:
-            for p in files:
-                if p.name == name:
-                    return p
-        names = ", ".join(p.name for p in files)
-        raise SubmissionError(
-            f"several submissions in {folder.name!r}: {names}; name the one to grade submission.py "
-            "(or submission.ipynb)")
-    subdirs = [p for p in entries if p.is_dir() and _visible(p)]
-    if len(subdirs) == 1:
-        return find_submission(subdirs[0])
-    raise SubmissionError(f"no .py or .ipynb file in {folder.name!r}")
+    asg = load_assignment(assignment) if assignment is not None else None
+    raw = tree_files(folder)
+    texts = {p: data.decode("utf-8", "replace") for p, data in raw.items()}
+    if asg is not None and asg.package is not None and package_root(texts, asg.package.name) \
+            is not None:
+        return folder
+    try:
+        entry = choose_entry(texts, asg, folder.name)
+    except SubmissionError:
+        if split_solution(texts, asg):      # one graded function per file, say
+            return folder
+        raise
+    if len(texts) == 1:
+        return folder / entry
+    return folder
 
 
-def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = ()) -> list[Student]:
-    """The students of ``directory``, sorted by id; ``exclude`` lists paths to leave out."""
+def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLike] = (),
+             assignment: Any = None) -> list[Student]:
+    """The students of ``directory``, sorted by id; ``exclude`` lists paths to leave out;
+    ``assignment`` helps choose the file to grade in a folder with several."""
     directory = Path(directory)
     excluded = {Path(p).resolve() for p in exclude}
     by_id: dict[str, list[Path]] = {}
     for p in sorted(directory.iterdir(), key=lambda p: p.name):
-        if not _visible(p) or p.resolve() in excluded:
+        if not _visible(p) or p.resolve() in excluded or p.is_symlink():
             continue
         if p.is_dir():
             by_id.setdefault(p.name, []).append(p)
@@ -175,7 +186,7 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
             students.append(Student(sid, paths[0], None, f"several entries for student {sid!r}: {names}"))
         elif paths[0].is_dir():
             try:
-                students.append(Student(sid, paths[0], find_submission(paths[0])))
+                students.append(Student(sid, paths[0], find_submission(paths[0], assignment)))
             except SubmissionError as exc:
                 students.append(Student(sid, paths[0], None, str(exc)))
         else:
@@ -184,10 +195,20 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
 
 
 def _fingerprint(path: Path) -> tuple[str, int]:
-    """(sha256 of the file graded, its mtime in ns). Only that file matters: the engine grades
-    its source alone, and a change of which file is chosen is a change of this file or of the
-    recorded ``submission`` path."""
+    """(sha256 of what is graded, the newest mtime in ns): the file, or every .py/.ipynb file
+    of a student's folder (names and contents)."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        try:
+            files = tree_files(path)
+        except SubmissionError as exc:
+            digest.update(str(exc).encode("utf-8"))
+            return digest.hexdigest(), path.stat().st_mtime_ns
+        newest = path.stat().st_mtime_ns
+        for rel, data in sorted(files.items()):
+            digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+            newest = max(newest, (path / rel).stat().st_mtime_ns)
+        return digest.hexdigest(), newest
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -230,8 +251,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> N
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> None:
-    """:func:`atomic_write` of ``text`` (no newline translation)."""
-    data = text.encode(encoding)
+    """:func:`atomic_write` of ``text`` (no newline translation).  A file name that is not valid
+    UTF-8 (its bytes kept as surrogates by ``os.fsdecode``) is written back as those bytes
+    (``surrogateescape``) instead of failing the whole gradebook."""
+    data = text.encode(encoding, "surrogateescape")
     atomic_write(path, lambda f: f.write(data))
 
 
@@ -277,8 +300,12 @@ class _Batch:
 
 
 def _report_error(report: dict[str, Any]) -> str | None:
-    """Why a report gave no test any credit (e.g. the file does not import): its summary without
-    the title line, on one line; None when some test passed."""
+    """What went wrong beyond the functions' own mistakes: the report's problems (a failed
+    import, NumPy drift, code that raised and was skipped), else why no test got any credit
+    (its summary without the title line); None when there is nothing to say. One line."""
+    problems = [str(p) for p in report.get("problems") or []]
+    if problems:
+        return _one_line("; ".join(problems))
     tests = report.get("tests") or []
     if tests and any(t.get("status") == "passed" for t in tests):
         return None
@@ -332,8 +359,9 @@ def _number(x: Any) -> str:
 
 
 def _cell(text: Any) -> str:
-    """A text cell that spreadsheets will not read as a formula (ids and errors come from students)."""
-    text = "" if text is None else str(text)
+    """A text cell that spreadsheets will not read as a formula (ids and errors come from students),
+    with control characters shown as ``\\xNN``."""
+    text = "" if text is None else printable(str(text))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -359,12 +387,39 @@ def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str,
             row[column] = _number(per_function.get(column))
         row["status"] = meta["status"]
         row["error"] = _cell(meta.get("error"))
+        row["isolation"] = _cell(record.get("isolation"))
         rows.append(row)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*_FIXED_HEAD, *columns, *_FIXED_TAIL], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue(), rows
+
+
+def summary_paths(out: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the class report of gradebook ``out`` goes: ``<out stem>_summary.md`` and ``.html``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_summary.md"), out.with_name(out.stem + "_summary.html")
+
+
+def write_gradebook(out: str | os.PathLike, records: list[dict[str, Any]], functions: list[str],
+                    title: str) -> list[dict[str, Any]]:
+    """Write the CSV ``out`` and the class report beside it from the per-student ``records``
+    (sorted by student); returns the CSV's rows. The same records give the same files."""
+    records = sorted(records, key=lambda r: str(r[_RECORD_KEY]["student"]))
+    text, rows = _csv_text(records, functions)
+    atomic_write_text(out, text)
+    summary = summarize(records, functions, title)
+    md, page = summary_paths(out)
+    atomic_write_text(md, render_markdown(summary))
+    atomic_write_text(page, render_html(summary))
+    return rows
+
+
+def shard_of(student: str, shards: int) -> int:
+    """The share (1…``shards``) a student belongs to: a hash of the id, so shares are disjoint,
+    cover everyone, and a student stays in its share when others are added or removed."""
+    return zlib.crc32(student.encode("utf-8", "surrogatepass")) % shards + 1
 
 
 # --------------------------------------------------------------------------- the library function
@@ -389,15 +444,17 @@ def _settings(assignment: str, seed: int, points: Any) -> dict[str, Any]:
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
               seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
               limits: Limits | None = None, points: Mapping[str, float] | None = None,
-              grader: Callable[..., Any] | None = None) -> BatchResult:
+              grader: Callable[..., Any] | None = None,
+              shard: tuple[int, int] | None = None) -> BatchResult:
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
     ``assignment``, ``seed``, ``limits`` and ``points`` are passed to
     :func:`gradref.checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
     ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
-    ``progress`` shows a tqdm bar on stderr. Bad arguments raise ``TypeError``/``ValueError``
-    (``AssignmentError`` for the assignment) naming the argument and its value; nothing a
-    submission does makes this function raise.
+    ``progress`` shows a tqdm bar on stderr; ``shard = (K, N)`` grades only share K of N
+    (:func:`shard_of`; ``gradref gradebook merge`` combines the shares). Bad arguments raise
+    ``TypeError``/``ValueError`` (``AssignmentError`` for the assignment) naming the argument
+    and its value; nothing a submission does makes this function raise.
     """
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {directory!r}")
@@ -421,6 +478,11 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             raise TypeError(f"{name} must be a bool, got {value!r}")
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a checks.isolation.Limits, got {limits!r}")
+    if shard is not None:
+        if not (isinstance(shard, tuple) and len(shard) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in shard)
+                and 1 <= shard[0] <= shard[1]):
+            raise ValueError(f"shard must be (K, N) with 1 <= K <= N, got {shard!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
     reports_dir = reports_dir_for(out)
@@ -431,7 +493,10 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points),
                    declared.max_score, seed, limits, points,
                    grade_submission if grader is None else grader)
-    students = discover(directory, exclude=[out, reports_dir])
+    excluded = [out, reports_dir, *summary_paths(out)]
+    students = discover(directory, exclude=excluded, assignment=declared)
+    if shard is not None:
+        students = [s for s in students if shard_of(s.id, shard[1]) == shard[0]]
     result = BatchResult(csv_path=out, reports_dir=reports_dir, rows=[])
     records: dict[str, dict[str, Any]] = {}
     todo = []
@@ -472,9 +537,9 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             pool.shutdown(wait=True, cancel_futures=True)
             raise
 
-    text, result.rows = _csv_text([records[s.id] for s in students],
-                                  list(dict.fromkeys(f.display for f in declared.functions)))
-    atomic_write_text(out, text)
+    result.rows = write_gradebook(out, [records[s.id] for s in students],
+                                  list(dict.fromkeys(f.display for f in declared.functions)),
+                                  declared.title)
     for name in ("graded", "skipped", "invalid", "errors"):
         getattr(result, name).sort()
     return result
@@ -505,6 +570,19 @@ def _assignment(value: str) -> str:
     return value
 
 
+def shard_spec(value: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N (argparse type of ``--shard``)."""
+    k, sep, n = value.partition("/")
+    try:
+        shard = (int(k), int(n)) if sep else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(f"--shard must be K/N with 1 <= K <= N, e.g. 2/8; got "
+                                         f"{value!r}")
+    return shard
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Grade every submission in DIR (one per .py/.ipynb file or per folder) into a CSV gradebook "
@@ -524,15 +602,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="NAME=POINTS",
                         help="override points, as for `grade` (repeatable)")
     parser.add_argument("--force", action="store_true", help="regrade even up-to-date reports")
+    parser.add_argument("--shard", type=shard_spec, metavar="K/N", default=None,
+                        help="grade only share K of N (disjoint and stable by student id), e.g. "
+                             "--shard 3/8 in job 3 of 8; combine the gradebooks with "
+                             "`gradref gradebook merge`")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
+    from gradref.checks.isolation.levels import add_require_sandbox_argument
+
+    add_require_sandbox_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradref.checks.isolation import IsolationError
+    from gradref.checks.isolation.levels import require_sandbox
+
+    try:
+        if args.require_sandbox:
+            require_sandbox()
+    except IsolationError as exc:
+        print(f"gradref grade-all: --require-sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,
-                           progress=not args.quiet and sys.stderr.isatty())
+                           progress=not args.quiet and sys.stderr.isatty(), shard=args.shard)
     except (TypeError, ValueError) as exc:     # AssignmentError is a ValueError
         print(f"gradref grade-all: error: {exc}", file=sys.stderr)
         return 2

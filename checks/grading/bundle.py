@@ -97,13 +97,15 @@ def main():
     if (SOURCE / "gradref").is_dir():  # the bundled package, before any installed gradref
         sys.path.insert(0, str(SOURCE))
     from gradref.checks.cli import main as checks
+    from gradref.checks.grading import load_assignment
     from gradref.checks.grading.batch import atomic_write_text, find_submission
-    from gradref.checks.isolation import load_source
+    from gradref.checks.grading.loading import load_submission
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     try:
-        submission = find_submission(ROOT / "submission")
-        load_source(submission)     # a file that cannot be read (a corrupt notebook) is graded 0
+        submission = find_submission(ROOT / "submission", ASSIGNMENT)
+        # a file that cannot be read (a corrupt notebook) is graded 0
+        load_submission(submission, load_assignment(ASSIGNMENT))
     except ValueError as exc:       # also checks.grading.SubmissionError
         results = {"score": 0.0, "tests": [],
                    "output": f"Nothing was graded: {exc}. Upload one .py or .ipynb file "
@@ -111,9 +113,20 @@ def main():
         atomic_write_text(RESULTS, json.dumps(results, indent=2) + "\n")
         print(results["output"])
         return 0
-    print(f"grading {submission.relative_to(ROOT / 'submission')} ({ASSIGNMENT})", flush=True)
+    shown = submission.relative_to(ROOT / "submission").as_posix()
+    print(f"grading {shown if shown != '.' else 'the submission folder'} ({ASSIGNMENT})", flush=True)
+    print(_isolation_level(), flush=True)
     return checks(["grade", str(submission), "--assignment", ASSIGNMENT,
                    "--format", "gradescope", "--out", str(RESULTS)])
+
+
+def _isolation_level():
+    """The strongest isolation this container allows (the report states the one used)."""
+    from gradref.checks.isolation.levels import available_level, namespaces_problem
+
+    level = available_level()
+    why = "" if level == "namespaces" else f"; namespaces unavailable: {namespaces_problem()}"
+    return f"isolation level: {level}{why}"
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-__all__ = ["Case", "CaseRanges", "generate_cases", "shrink_candidates", "shrink", "salt_of"]
+__all__ = ["Case", "CaseRanges", "LargeRanges", "generate_cases", "shrink_candidates", "shrink",
+           "salt_of"]
 
 #: Re-runs of the submission allowed while shrinking one failing check.
 SHRINK_BUDGET = 40
@@ -33,6 +34,22 @@ SHRINK_BUDGET = 40
 def salt_of(label: str) -> int:
     """A stable 32-bit number from a function's label (cases differ between functions)."""
     return zlib.crc32(label.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class LargeRanges:
+    """The larger seeded cases drawn besides the small shrinkable ones, so that a function wrong
+    only for m > 6 or wide layers is caught. A range is used only where it goes beyond the small
+    one (a function declared with wide layers keeps its widths); ``count = 0`` turns them off."""
+
+    count: int = 2
+    depth: tuple[int, int] = (2, 5)
+    input_width: tuple[int, int] = (6, 32)
+    width: tuple[int, int] = (6, 32)
+    m: tuple[int, int] = (7, 64)
+
+    def replace(self, **changes: object) -> LargeRanges:
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -50,9 +67,18 @@ class CaseRanges:
     width: tuple[int, int] = (1, 5)
     output_width: tuple[int, int] = (1, 1)
     m: tuple[int, int] = (1, 6)
+    large: LargeRanges = LargeRanges()
 
     def replace(self, **changes: object) -> CaseRanges:
         return replace(self, **changes)
+
+    def larger(self) -> CaseRanges:
+        """The ranges of the large cases: each large range where it exceeds the small one."""
+        def pick(small: tuple[int, int], big: tuple[int, int]) -> tuple[int, int]:
+            return big if big[1] > small[1] else small
+        return replace(self, count=self.large.count, depth=pick(self.depth, self.large.depth),
+                       input_width=pick(self.input_width, self.large.input_width),
+                       width=pick(self.width, self.large.width), m=pick(self.m, self.large.m))
 
 
 @dataclass(frozen=True)
@@ -143,6 +169,23 @@ def _hypothesis_draw(strategy: st.SearchStrategy, entropy: int, avoid: set) -> t
     return (fresh or seen)[-1]
 
 
+def _uniform_draw(rng: np.random.Generator, level: str, ranges: CaseRanges, batched: bool,
+                  first: bool) -> tuple[tuple[int, ...], int]:
+    """(layer_dims, m) uniformly within ``ranges`` (the first network case: the largest depth)."""
+    def size(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
+
+    m = size(*ranges.m) if batched else 1
+    if level == "layer":
+        return (size(*ranges.width), size(*ranges.width)), m
+    if level == "array":
+        return (size(*ranges.width),), m
+    depth = ranges.depth[1] if first else size(*ranges.depth)
+    dims = (size(*ranges.input_width), *(size(*ranges.width) for _ in range(depth - 1)),
+            size(*ranges.output_width))
+    return dims, m
+
+
 def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
                    variants: tuple = (None,), variant_name: str | None = None,
                    batched: bool = True) -> list[Case]:
@@ -161,6 +204,15 @@ def generate_cases(level: str, ranges: CaseRanges, *, seed: int, label: str,
         dims, m = _hypothesis_draw(_sizes(level, ranges, batched, first=i == 0), entropy, drawn)
         drawn.add((dims, m))
         cases.append(Case(level, dims, m, variants[i % len(variants)], seed, salt, variant_name,
+                          batched, draw=i))
+    big = ranges.larger()
+    if big == replace(ranges, count=big.count):     # nothing larger to draw
+        return cases
+    for j in range(big.count):     # plain uniform draws: nothing to shrink from here first
+        i = count + j
+        rng = np.random.default_rng([seed, salt, j, 0x1A46E])
+        dims, m = _uniform_draw(rng, level, big, batched, first=j == 0)
+        cases.append(Case(level, dims, m, variants[j % len(variants)], seed, salt, variant_name,
                           batched, draw=i))
     return cases
 
@@ -186,14 +238,21 @@ def shrink_candidates(case: Case, ranges: CaseRanges) -> Iterator[Case]:
     if case.level == "network" and len(dims) - 1 > ranges.depth[0]:
         for i in range(1, len(dims) - 1):       # drop hidden layer i
             out.append(emit(dims[:i] + dims[i + 1:], case.m))
+    lows = []
     for i, n in enumerate(dims):
         if case.level == "network":
             lo = (ranges.input_width if i == 0 else ranges.output_width if i == len(dims) - 1
                   else ranges.width)[0]
         else:
             lo = ranges.width[0]
+        lows.append(lo)
         for v in smaller(n, lo):
             out.append(emit(dims[:i] + [v] + dims[i + 1:], case.m))
+    # every size at once (keeps a shape relation such as n_prev = n that the failure needs)
+    for shrunk in ([max(lo, n // 2) for n, lo in zip(dims, lows, strict=True)],
+                   [max(lo, n - 1) for n, lo in zip(dims, lows, strict=True)],
+                   [max(lo, min(2, n)) for n, lo in zip(dims, lows, strict=True)]):
+        out.append(emit(shrunk, case.m))
     yield from sorted((c for c in out if c is not None), key=lambda c: c.size)
 
 

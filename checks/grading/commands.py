@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override points: a function's name rescales its checks, a full "
                              "test name ('linear_backward: values of dW') sets one check "
                              "(repeatable)")
+    _add_require_sandbox(parser)
+
+
+def _add_require_sandbox(parser: argparse.ArgumentParser) -> None:
+    from gradref.checks.isolation.levels import add_require_sandbox_argument
+
+    add_require_sandbox_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     points = dict(args.points) or None
     try:
+        if getattr(args, "require_sandbox", False):
+            from gradref.checks.isolation.levels import require_sandbox
+
+            require_sandbox()
         report = grade_submission(args.submission, args.assignment, seed=args.seed,
                                   points=points)
     except (AssignmentError, SubmissionError, FileNotFoundError, ValueError, TypeError) as exc:

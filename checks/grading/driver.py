@@ -1,32 +1,40 @@
 """The source the sandbox runs for a submission: the student's code plus the grader's small helpers.
 
-Three pieces, all plain Python text (the sandbox executes one module):
+All plain Python text (the sandbox executes one module):
 
-* **support modules** an assignment provides (``[support_modules]`` in the declaration, e.g. the
-  course's ``dnn_utils`` with ``sigmoid``/``relu_backward``) and **stub modules**
-  (``stub_modules``: stand-ins for ``testCases``, ``h5py``, ``matplotlib.pyplot``… whose every
-  attribute is a do-nothing object, so ``plt.rcParams[...] = …`` or ``from testCases import *``
-  do not stop a notebook's first cell): served by an import hook placed *last* on
-  ``sys.meta_path``, so a real installed module of the same name always wins and nothing is
-  imported unless the submission asks for it;
-* the submission: a ``.py`` file runs as written; a **notebook** runs cell by cell, and a cell
-  that raises is skipped - as after "Run all" in Jupyter, where a failing test cell
-  (``from public_tests import *``) does not undefine the functions of the other cells. Skipped
-  cells are reported (:data:`SKIPPED_FUNCTION`);
+* **modules**: the student's own files (helper modules beside the solution, a package such as
+  ``cs231n/``) are real files beside the entry in the sandbox's working folder
+  (``PythonSubmission(files=...)``), found first as Python would from the notebook's folder;
+  the assignment's **support modules** (``[support_modules]``, e.g. the
+  course's ``dnn_utils`` with ``sigmoid``/``relu_backward``, under every name the course used)
+  and **stub modules** (``stub_modules``: stand-ins for ``testCases_v4a``, ``h5py``,
+  ``matplotlib.pyplot``… whose every attribute is a harmless callable) are served last, so a
+  real installed module of the same name always wins and nothing is imported unless the
+  submission asks for it. A support module also answers any attribute it does not define with
+  a stand-in (``from dnn_app_utils_v3 import load_data`` works);
+* the submission, as **units** run one by one: a notebook's code cells, a ``.py`` file's
+  top-level statements (:func:`gradref.checks.isolation.source.split_python`). A unit that
+  raises is skipped and reported (:data:`SKIPPED_FUNCTION`), so a failing import, a test call
+  or a stray statement never costs the functions around it. ``get_ipython()`` is a stand-in.
+  When a unit fails on a name that a stub module's star import would have provided (``from
+  testCases_v3 import *`` then ``linear_forward_test(linear_forward)``), the name is bound to a
+  stand-in and the unit runs again - never a name the assignment grades or a helper provides;
+* the **NumPy compatibility** shims when the assignment allows them (``compat = ["numpy"]``):
+  the old spellings removed from NumPy (``np.float``, ``np.asscalar``, ``reshape(newshape=)``…)
+  are put back before the submission runs;
 * the call wrapper (:data:`WRAPPER_FUNCTION`) through which methods and attributes of a class are
   reached, since the sandbox calls module-level functions only.
 
-Line numbers of the student's code are kept: a ``.py`` without support modules is the file itself
-followed by the helpers; otherwise the code is compiled under its own file name (``hw.py``,
-``cell 7``) and registered with ``linecache`` so tracebacks show the student's lines.
+Line numbers and file names of the student's code are kept: every unit is compiled under its own
+file name (``hw.py``, ``cell 7``, ``cs231n/layers.py``) with its original line numbers and
+registered with ``linecache``, so tracebacks show the student's lines.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "STUB_SOURCE", "build_source", "split_cells"]
+__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "STUB_SOURCE", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
@@ -50,38 +58,14 @@ def {SKIPPED_FUNCTION}():
     return list(globals().get("__gradref_skipped__", []))
 '''
 
-_SUPPORT = '''
-def __gradref_support__(modules):
-    import importlib.abc
-    import importlib.util
-    import sys
-
-    packages = {name.rpartition(".")[0] for name in modules if "." in name}
-
-    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def find_spec(self, name, path=None, target=None):
-            if name in modules:
-                return importlib.util.spec_from_loader(name, self, is_package=name in packages)
-            return None
-
-        def create_module(self, spec):
-            return None
-
-        def exec_module(self, module):
-            label = f"<{module.__name__}, provided by the assignment>"
-            exec(compile(modules[module.__name__], label, "exec"), module.__dict__)
-
-    sys.meta_path.append(Finder())
-
-
-__gradref_support__(__MODULES__)
-del __gradref_support__
-'''
-
-#: The source of a stub module: every public attribute is a do-nothing object.
+#: The source of a stub module: every public attribute is a harmless callable stand-in.
 STUB_SOURCE = '''
+__gradref_stub__ = True
+
+
 class _Anything:
-    """Stands in for anything: call it, index it, set items, read attributes, iterate (empty)."""
+    """Stands in for anything: call it, index it, set items, read attributes, iterate (empty),
+    use it in arithmetic, format or compare it."""
 
     def __init__(self, name):
         self._name = name
@@ -103,8 +87,29 @@ class _Anything:
     def __iter__(self):
         return iter(())
 
+    def __len__(self):
+        return 0
+
+    def __bool__(self):
+        return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __format__(self, spec):
+        return repr(self)
+
+    def _op(self, *other):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _op
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __neg__ = _op
+
     def __repr__(self):
-        return "<stub " + self._name + ">"
+        return "<stand-in " + self._name + ">"
 
 
 def __getattr__(name):
@@ -113,65 +118,167 @@ def __getattr__(name):
     return _Anything(__name__ + "." + name)
 '''
 
-_RUN_FILE = '''
-def __gradref_run__(filename, source):
-    import linecache
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec", dont_inherit=True), globals())
+#: Put back, in the child only, what NumPy removed since the course was written.
+NUMPY_COMPAT = '''
+def __gradref_numpy_compat__():
+    import builtins
+    import functools
+
+    import numpy as np
+
+    old = {"float": builtins.float, "int": builtins.int, "bool": builtins.bool,
+           "object": builtins.object, "complex": builtins.complex, "str": builtins.str,
+           "long": builtins.int, "unicode": builtins.str,
+           "NaN": np.nan, "NAN": np.nan, "Inf": np.inf, "Infinity": np.inf, "infty": np.inf,
+           "PINF": np.inf, "NINF": -np.inf, "PZERO": 0.0, "NZERO": -0.0,
+           "float_": np.float64, "complex_": np.complex128, "string_": np.bytes_,
+           "unicode_": np.str_, "int0": np.intp, "uint0": np.uintp, "bool8": np.bool_,
+           "product": np.prod, "cumproduct": np.cumprod, "alltrue": np.all, "sometrue": np.any,
+           "round_": np.round, "asscalar": lambda a: np.asarray(a).item(),
+           "asfarray": lambda a, dtype=np.float64: np.asarray(a, dtype=dtype),
+           "msort": lambda a: np.sort(a, axis=0), "row_stack": np.vstack,
+           "trapz": getattr(np, "trapezoid", None), "in1d": np.isin}
+    for name, value in old.items():
+        if value is not None and name not in np.__dict__:
+            setattr(np, name, value)
+    reshape = np.reshape
+
+    @functools.wraps(reshape)
+    def reshape_with_newshape(a, *args, newshape=None, **kwargs):
+        if newshape is not None and not args and "shape" not in kwargs:
+            args = (newshape,)
+        return reshape(a, *args, **kwargs)
+
+    np.reshape = reshape_with_newshape
 
 
-__gradref_run__(__FILENAME__, __SOURCE__)
-del __gradref_run__
+__gradref_numpy_compat__()
+del __gradref_numpy_compat__
 '''
 
-_RUN_CELLS = '''
-def __gradref_run_cells__(cells):
+_MODULES = '''
+def __gradref_modules__(assignment, files):
+    import importlib.abc
+    import importlib.util
     import linecache
-    skipped = []
-    for number, source in cells:
-        filename = f"cell {number}"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    import sys
+
+    for filename, text in files.items():
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+
+    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def __init__(self, modules):
+            self.modules = dict(modules)
+            for name in list(self.modules):
+                parts = name.split(".")
+                for i in range(1, len(parts)):
+                    self.modules.setdefault(".".join(parts[:i]), ("", "", True))
+
+        def find_spec(self, name, path=None, target=None):
+            if name in self.modules:
+                return importlib.util.spec_from_loader(name, self,
+                                                       is_package=self.modules[name][2])
+            return None
+
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            label, source, _ = self.modules[module.__name__]
+            if label:
+                module.__file__ = label
+            exec(compile(source, label or "<" + module.__name__ + ">", "exec",
+                         dont_inherit=True), module.__dict__)
+
+    if assignment:
+        sys.meta_path.append(Finder(assignment))
+
+
+__gradref_modules__(__ASSIGNMENT__, __FILES__)
+del __gradref_modules__
+'''
+
+_RUN_UNITS = '''
+def __gradref_run_units__(units, protected):
+    import sys
+
+    import importlib
+
+    anything = importlib.import_module("_gradref_stand_in")._Anything
+
+    def stub_imported():
+        return any(getattr(m, "__gradref_stub__", False) and m.__name__ != "_gradref_stand_in"
+                   for m in list(sys.modules.values()))
+
+    def uses_stand_in(source):
         try:
-            exec(compile(source, filename, "exec", dont_inherit=True), globals())
-        except Exception as error:
-            skipped.append((number, f"{type(error).__name__}: {error}"[:300]))
+            names = compile(source, "<check>", "exec", dont_inherit=True).co_names
+        except (SyntaxError, ValueError):
+            return False
+        return any(type(globals().get(n)).__name__ == "_Anything"
+                   or isinstance(globals().get(n), type(sys)) and getattr(
+                       globals().get(n), "__gradref_stub__", False) for n in names)
+
+    if "get_ipython" not in globals():
+        globals()["get_ipython"] = lambda: anything("get_ipython()")
+    skipped = []
+    for label, filename, source in units:
+        for _attempt in range(25):
+            try:
+                exec(compile(source, filename, "exec", dont_inherit=True), globals())
+            except NameError as error:
+                name = getattr(error, "name", None)
+                frames = 0
+                tb = error.__traceback__
+                while tb is not None:
+                    frames, tb = frames + 1, tb.tb_next
+                if name and name not in protected and frames <= 2 and stub_imported():
+                    globals()[name] = anything(name)
+                    continue
+                skipped.append((label, f"NameError: {error}"[:300], None))
+            except (Exception, SystemExit) as error:
+                module = None
+                if isinstance(error, ImportError):
+                    module = getattr(error, "name", None) or str(error)
+                elif uses_stand_in(source):
+                    module = ""         # a test cell of the course's helpers: not the student's
+                skipped.append((label, f"{type(error).__name__}: {error}"[:300], module))
+            break
     return skipped
 
 
-__gradref_skipped__ = __gradref_run_cells__(__CELLS__)
-del __gradref_run_cells__
+__gradref_skipped__ = __gradref_run_units__(__UNITS__, __PROTECTED__)
+del __gradref_run_units__
 '''
 
-_MARKER = re.compile(r"^# %% \[cell (\d+)\](.*)$", re.M)
+
+def _module_table(modules: Mapping[str, tuple[str, str]], packages: set[str]) -> dict:
+    return {name: (label, source, name in packages) for name, (label, source) in modules.items()}
 
 
-def split_cells(source: str) -> list[tuple[int, str]]:
-    """``[(cell number, code), …]`` from :func:`gradref.checks.isolation.load_source`'s notebook text,
-    whose code cells are each preceded by a ``# %% [cell N]`` line (cell magics: no code)."""
-    marks = list(_MARKER.finditer(source))
-    cells = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(source)
-        code = source[mark.end():end].strip("\n")
-        if code.strip() and "skipped:" not in mark.group(2):
-            cells.append((int(mark.group(1)), code + "\n"))
-    return cells
-
-
-def build_source(source: str, *, notebook: bool = False, filename: str = "submission.py",
+def build_source(units: Sequence[tuple[str, str, str]], *,
+                 files: Mapping[str, str] | None = None,
                  support: Mapping[str, str] | None = None,
-                 stubs: tuple[str, ...] | list[str] = ()) -> str:
-    """The text the sandbox executes for ``source`` (see the module docstring)."""
-    support = {**{name: STUB_SOURCE for name in stubs}, **dict(support or {})}
-    if not notebook and not support:
-        return source + _WRAPPER
+                 stubs: Sequence[str] = (), protected: Sequence[str] = (),
+                 numpy_compat: bool = False) -> str:
+    """The text the sandbox executes (see the module docstring).
+
+    ``units``: ``(label, filename, code)`` run one by one; ``files``: ``{filename: text}`` for
+    tracebacks; ``support``/``stubs``: the assignment's modules; ``protected``: names never
+    replaced by a stand-in. The student's other files are not here: they are copied beside the
+    entry by the sandbox (:func:`student_files`)."""
+    served = {name: (f"<{name}, a stand-in provided by the grader>", STUB_SOURCE)
+              for name in ("_gradref_stand_in", *stubs)}
+    for name, code in (support or {}).items():
+        served[name] = (f"<{name}, provided by the assignment>",
+                        code + "\n" + STUB_SOURCE + "\n__gradref_stub__ = False\n")
+    packages = {name.rpartition(".")[0] for name in served if "." in name}
     parts = ["# ---- generated by the grader (gradref): the submission runs below ----\n"]
-    if support:
-        parts.append(_SUPPORT.replace("__MODULES__", repr(support)))
-    if notebook:
-        parts.append(_RUN_CELLS.replace("__CELLS__", repr(split_cells(source))))
-    else:
-        parts.append(_RUN_FILE.replace("__FILENAME__", repr(filename))
-                     .replace("__SOURCE__", repr(source)))
+    if numpy_compat:
+        parts.append(NUMPY_COMPAT)
+    parts.append(_MODULES.replace("__ASSIGNMENT__", repr(_module_table(served, packages)))
+                 .replace("__FILES__", repr(dict(files or {}))))
+    parts.append(_RUN_UNITS.replace("__UNITS__", repr([tuple(u) for u in units]))
+                 .replace("__PROTECTED__", repr(sorted(set(protected)))))
     parts.append(_WRAPPER)
     return "".join(parts)

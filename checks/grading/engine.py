@@ -31,27 +31,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from gradref.checks.isolation import CallResult, Limits, PythonSubmission, load_source
+from gradref.checks.isolation import CallResult, Limits, PythonSubmission
 
-from .assignment import Assignment, Check, FunctionSpec, load_assignment
+from .assignment import Alternative, Assignment, Check, FunctionSpec, load_assignment
 from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
+from .drift import numpy_drift
 from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
+from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 
 __all__ = ["grade_submission", "grade_source", "SubmissionError", "SUPPORTED_SUFFIXES"]
 
-SUPPORTED_SUFFIXES = (".py", ".ipynb")
+SUPPORTED_SUFFIXES = SUBMISSION_SUFFIXES
 
 #: Failures after which a function is not called again (each would cost the full time limit).
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
 #: Failures that do not depend on the case: no case is shown.
 _CASELESS_KINDS = ("missing-function", "load-error")
-
-
-class SubmissionError(ValueError):
-    """The submission file cannot be graded at all (not a .py/.ipynb, not readable)."""
 
 
 # --------------------------------------------------------------------------- one function
@@ -62,6 +60,7 @@ class _Outcome:
     call: CallResult | None
     error: str | None = None
     leaves: list[Leaf] = field(default_factory=list)
+    accepted: Alternative | None = None     # an accepted alternative convention it used
 
 
 @dataclass
@@ -80,6 +79,7 @@ class _FunctionGrader:
         self.outcomes: dict[Case, _Outcome] = {}
         self.fatal: CallResult | None = None
         self.calls = 0
+        self.truncated = False     # the function printed more than the sandbox keeps
 
     # ----------------------------------------------------------------- running
     def cases(self) -> list[Case]:
@@ -112,6 +112,8 @@ class _FunctionGrader:
         else:
             result = self._call(built.quantities)
             out = _Outcome(case, built, result)
+            if _OMITTED.search(result.stdout or ""):
+                self.truncated = True
             if not result.ok:
                 out.error = self._call_error(result)
                 if result.kind in _FATAL_KINDS:
@@ -155,6 +157,13 @@ class _FunctionGrader:
                 continue
             mapping = got if isinstance(got, Mapping) else None
             what = label.replace("{key}", "").strip("[]'\" ") or name
+            keys = {key: key for key in exp}
+            if mapping is not None and any(key not in mapping for key in exp):
+                for alt in fn.accept:
+                    theirs = {key: alt.student_key(key) or key for key in exp}
+                    if all(k in mapping for k in theirs.values()) and theirs != keys:
+                        keys, out.accepted = theirs, alt
+                        break
             for key, e in exp.items():
                 leaf_label = label.format(key=key) if "{key}" in label else key
                 leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
@@ -162,12 +171,12 @@ class _FunctionGrader:
                     problem = (f"{what} should be a dict with keys {list(exp)}, "
                                f"got {describe(got)}")
                     out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e, problem))
-                elif key not in mapping:
+                elif keys[key] not in mapping:
                     out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e,
                                             f"{what} has no key {key!r} (its keys: "
                                             f"{list(mapping)[:12]})"))
                 else:
-                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, mapping[key], e))
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, mapping[keys[key]], e))
 
     # ----------------------------------------------------------------- checking
     def verdict(self, check: Check, out: _Outcome) -> _Verdict:
@@ -181,6 +190,14 @@ class _FunctionGrader:
                 problems.append(problem)
                 bad.append(leaf)
         return _Verdict(not problems, problems, bad)
+
+    def _failure(self, check: Check, out: _Outcome) -> tuple | None:
+        """How ``check`` fails on ``out`` (None: it passes): the kind of error, or a mismatch."""
+        if out.error is None:
+            return None if self.verdict(check, out).ok else ("mismatch",)
+        if out.call is not None and not out.call.ok:
+            return ("error", out.call.kind, out.call.exception)
+        return ("returned",)
 
     def grade(self) -> list[TestResult]:
         cases = self.cases()
@@ -198,16 +215,34 @@ class _FunctionGrader:
                 continue
             first = self.outcomes[failing[0]]
             if first.call is not None and (first.call.ok or first.call.kind not in _FATAL_KINDS):
+                # the smaller case must fail the same way: a crash never stands in for a
+                # value mismatch, nor one exception for another
+                how = self._failure(check, first)
                 smallest = shrink(failing[0], self.fn.ranges,
-                                  lambda c, check=check: not self.verdict(check, self.run(c)).ok)
+                                  lambda c, check=check, how=how:
+                                  self._failure(check, self.run(c)) == how)
             else:
                 smallest = failing[0]
             # The second opinion comes from the failing case with the largest m: m = 2 cannot
-            # tell a missing 1/m from a factor 2, a larger m can.
-            larger = max(failing, key=lambda c: (c.m, c.size))
+            # tell a missing 1/m from a factor 2, a larger m can. Small cases first: their
+            # arrays can be shown.
+            small = [c for c in failing if c.draw < self.fn.ranges.count]
+            larger = max(small or failing, key=lambda c: (c.m, c.size))
             text = self._explain(check, self.run(smallest), len(failing), len(cases),
                                  self.outcomes[larger])
             results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
+        if self.truncated:
+            for t in results:
+                t.output = (f"{t.output}\nNote: {self.fn.display} printed more than the grader "
+                            f"keeps; the rest of its output was discarded (printing costs no "
+                            f"points).")
+        used = [o.accepted for o in self.outcomes.values() if o.accepted is not None]
+        if used:
+            alt = used[0]
+            note = f"Accepted: {self.fn.display} uses {alt.name}" + (f": {alt.note}"
+                                                                     if alt.note else ".")
+            for t in results:
+                t.output = f"{t.output}\n{note}"
         return results
 
     # ----------------------------------------------------------------- explaining
@@ -226,10 +261,16 @@ class _FunctionGrader:
             lines.append(out.error)
             lines += self._inputs(out)
             return "\n".join(lines)
+        diagnoses, shown = self._diagnoses(check, out, verdict, larger)
+        if shown is not out:
+            lines.append(f"That case cannot tell the cause apart; the problems, the diagnosis "
+                         f"and the arrays below are all from the case {shown.case.describe()}.")
+            verdict = self.verdict(check, shown)
+            out = shown
         lines += verdict.problems[:6]
         if len(verdict.problems) > 6:
             lines.append(f"... and {len(verdict.problems) - 6} more")
-        lines += self._diagnoses(check, out, verdict, larger)
+        lines += diagnoses
         for leaf in verdict.leaves[:3]:
             if leaf.kind in ("array", "scalar") and leaf.got is not MISSING \
                     and numeric(leaf.got) is not None:
@@ -267,19 +308,22 @@ class _FunctionGrader:
         return name, (arr.T if arr.ndim == 2 else arr)
 
     def _diagnoses(self, check: Check, out: _Outcome, verdict: _Verdict,
-                   larger: _Outcome | None) -> list[str]:
-        """Diagnosis sentences for the failing leaves, from :mod:`gradref.checks.diagnosis`.
+                   larger: _Outcome | None) -> tuple[list[str], _Outcome]:
+        """Diagnosis sentences for the failing leaves, from :mod:`gradref.checks.diagnosis`,
+        and the outcome they are about (shown with them).
 
         When the smallest case gives no clear answer (m = 2 cannot tell "missing 1/m" from "a
-        factor 2"), the first failing case, larger, is diagnosed too."""
+        factor 2"), a larger failing case is diagnosed instead."""
         if check.kind not in ("values", "shape"):
-            return []
+            return [], out
+        if larger is not None and larger is not out and larger.error is None \
+                and self._failure(check, larger) != self._failure(check, out):
+            larger = None          # it fails another way: it says nothing about this failure
         if check.kind == "shape" and larger is not None and larger is not out:
             # a shrunk case with sizes of 1 cannot tell a transpose from a lost axis
             more = self._findings(larger, self.verdict(check, larger))
             if more:
-                return [f"Diagnosis (on the case {larger.case.describe()}): {f.message}"
-                        for f in more[:3]]
+                return [f"Diagnosis: {f.message}" for f in more[:3]], larger
         findings = self._findings(out, verdict)
         if larger is not None and larger is not out:
             # tiny cases invite coincidences (with n = m = 1 an all-zero answer looks like a
@@ -288,9 +332,8 @@ class _FunctionGrader:
             strong = {f.kind for f in findings if f.kind not in _WEAK_FINDINGS}
             strong_more = {f.kind for f in more if f.kind not in _WEAK_FINDINGS}
             if strong_more and strong_more != strong:
-                return [f"Diagnosis (on the case {larger.case.describe()}): {f.message}"
-                        for f in more[:3]]
-        return [f"Diagnosis: {f.message}" for f in findings[:3]]
+                return [f"Diagnosis: {f.message}" for f in more[:3]], larger
+        return [f"Diagnosis: {f.message}" for f in findings[:3]], out
 
     def _findings(self, out: _Outcome, verdict: _Verdict) -> list:
         """Findings for the failing leaves of one outcome, worded with the student's names."""
@@ -424,48 +467,130 @@ def grade_source(source: str, assignment: object = "step-by-step", *, seed: int 
                  name: str = "submission.py", notebook: bool = False) -> GradeReport:
     """Grade Python source text (see :func:`grade_submission`).
 
-    ``notebook``: ``source`` is :func:`gradref.checks.isolation.load_source`'s text of a notebook; its
-    cells then run one by one and a cell that raises is skipped (and reported)."""
+    ``notebook``: ``source`` is :func:`gradref.checks.isolation.load_source`'s text of a notebook;
+    its cells then run one by one. Either way every statement runs on its own and one that
+    raises is skipped (and reported)."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be Python source text (str), got {type(source).__name__}")
+    filename = Path(name).name or "submission.py"
+    units, files = source_units(source, filename, notebook=notebook)
+    loaded = LoadedSubmission(name=filename, units=units, files=files, notebook=notebook)
+    return _grade_loaded(loaded, assignment, seed=seed, limits=limits, points=points, name=name)
+
+
+def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
+                  limits: Limits | None, points: Mapping[str, float] | None,
+                  name: str) -> GradeReport:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a checks.isolation.Limits, got {type(limits).__name__}")
-    if not isinstance(source, str):
-        raise TypeError(f"source must be Python source text (str), got {type(source).__name__}")
     asg = load_assignment(assignment).with_points(points)
     started = time.monotonic()
     tests: list[TestResult] = []
-    text = build_source(source, notebook=notebook, filename=Path(name).name or "submission.py",
-                        support=asg.support_modules, stubs=asg.stub_modules)
-    with PythonSubmission(text, limits=limits) as sub:
+    protected = {fn.cls or fn.name for fn in asg.functions}
+    for code in asg.support_modules.values():
+        protected.update(re.findall(r"^def ([A-Za-z_]\w*)", code, re.M))
+    text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
+                        stubs=asg.stub_modules, protected=sorted(protected),
+                        numpy_compat="numpy" in asg.compat)
+    entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")
+    with PythonSubmission(text, limits=limits, filename=entry,
+                          files=loaded.module_files()) as sub:
         load_error = sub.start()
-        skipped = _skipped_cells(sub) if notebook and load_error is None else []
+        isolation = sub.isolation
+        skipped = _skipped_units(sub) if load_error is None else []
         per_function = []
         for fn in asg.functions:
             results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
             per_function.append(results)
             tests += results
+    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat)
     if load_error is None:
         _add_dependency_notes(asg, per_function)
+        _add_problem_notes(tests, skipped, "numpy" in asg.compat)
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
-    if skipped:
-        output += ("\nNotebook cells that raised and were skipped (what they define after the "
-                   "error is missing):")
-        output += "".join(f"\n  cell {n}: {why}" for n, why in skipped)
+    if loaded.notes:
+        output += "\nSubmission: " + "; ".join(loaded.notes) + "."
+    own = [item for item in skipped if item[2] != ""]
+    if own:
+        output += ("\nCode that raised and was skipped (what it would have defined is "
+                   "missing; the functions around it were graded):")
+        output += "".join(f"\n  {label}: {why}" for label, why, _ in own)
+    helper_calls = [label for label, _, module in skipped if module == ""]
+    if helper_calls:
+        output += (f"\n{len(helper_calls)} test statement(s) using the course's test helpers "
+                   f"were skipped (the helpers are stand-ins here): "
+                   f"{'; '.join(helper_calls[:8])}{' …' if len(helper_calls) > 8 else ''}.")
+    drift = sorted({d for d in (numpy_drift(why, compat="numpy" in asg.compat)
+                                for _, why, _ in skipped) if d})
+    output += "".join(f"\n{d}" for d in drift)
+    for test in tests:
+        for alt_note in _ACCEPTED_NOTES.findall(test.output):
+            if alt_note not in output:
+                output += f"\n{alt_note}"
     return GradeReport(score=score, max_score=max_score,
                        execution_time=time.monotonic() - started, output=output, tests=tests,
-                       assignment=asg.name, submission=name, seed=int(seed))
+                       assignment=asg.name, submission=name, seed=int(seed), problems=problems,
+                       isolation=isolation.level, isolation_detail=isolation.describe())
 
 
-def _skipped_cells(sub: PythonSubmission) -> list[tuple[int, str]]:
+_ACCEPTED_NOTES = re.compile(r"^Accepted: .*$", re.M)
+#: How the sandbox marks output it discarded beyond its cap.
+_OMITTED = re.compile(r"\[\.\.\. \d+ bytes of output omitted \.\.\.\]")
+
+
+def _skipped_units(sub: PythonSubmission) -> list[tuple[str, str, str | None]]:
+    """``(label, why, module whose import failed or None)`` of the units that raised."""
     result = sub.call(SKIPPED_FUNCTION)
     if not result.ok or not isinstance(result.value, list):
         return []
-    return [(int(n), str(why)) for n, why in (tuple(item) for item in result.value
-                                            if isinstance(item, (list, tuple)) and len(item) == 2)
-            if isinstance(n, int)]
+    out = []
+    for item in result.value:
+        if isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[0], str) \
+                and isinstance(item[1], str) and (item[2] is None or isinstance(item[2], str)):
+            out.append((item[0], item[1], item[2]))
+    return out
+
+
+def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:
+    return [f"import of {module!r} failed: {why} ({label})"
+            for label, why, module in skipped if module]   # "" marks a test-helper call
+
+
+def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
+              compat: bool) -> list[str]:
+    """Sentences for the gradebook's error column: failed imports, NumPy drift, load errors."""
+    problems = _import_failures(skipped)
+    for label, why, module in skipped:
+        drift = numpy_drift(why, compat=compat)
+        if drift and drift not in problems:
+            problems.append(drift)
+        elif module is None and not why.startswith("NameError"):
+            problems.append(f"{label} of {loaded.name} raised {why}")
+    if load_error is not None:
+        problems.append(f"could not be loaded: {load_error.message}")
+    return problems
+
+
+def _add_problem_notes(tests: list[TestResult], skipped, compat: bool) -> None:
+    """A failing test's output names the import that failed (when a name is undefined) and
+    says when the error is NumPy's changelog rather than the student's backprop."""
+    imports = _import_failures(skipped)
+    for t in tests:
+        if t.status != "failed":
+            continue
+        notes = []
+        if imports and "NameError" in t.output:
+            notes.append("Note: a name your code uses is not defined; "
+                         + "; ".join(imports[:3]) + ".")
+        drift = numpy_drift(t.output, compat=compat)
+        if drift:
+            notes.append(drift)
+        if notes:
+            t.output = t.output + "\n" + "\n".join(notes)
 
 
 def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]]) -> None:
@@ -485,32 +610,31 @@ def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]])
 def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step", *,
                      seed: int = 0, limits: Limits | None = None,
                      points: Mapping[str, float] | None = None) -> GradeReport:
-    """Grade the submission at ``path`` (.py or .ipynb) against ``assignment``.
+    """Grade the submission at ``path`` against ``assignment``.
 
-    ``assignment`` is a built-in name ("step-by-step", "layered"), the path of a declaration
-    file, or an :class:`~gradref.checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
+    ``path`` is a ``.py`` file, a ``.ipynb`` notebook, or one student's folder or ``.zip``
+    (helper files, a package layout such as ``cs231n/``: :mod:`.loading`). ``assignment`` is a
+    built-in name ("step-by-step", "layered"), the path of a declaration file, or an
+    :class:`~gradref.checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
     (the same submission and seed always get the same grade); ``limits`` the sandbox's
     per-call limits; ``points`` overrides points (a function's name rescales its checks to that
     total, a full test name sets that test's points).
 
     Never raises for anything the submission does. Raises ``FileNotFoundError`` (missing path),
-    :class:`SubmissionError` (not a .py/.ipynb, unreadable), ``AssignmentError`` (unknown
-    name, bad declaration) and ``ValueError``/``TypeError`` for bad arguments.
+    :class:`SubmissionError` (not a .py/.ipynb/folder/zip, unreadable, no file to grade),
+    ``AssignmentError`` (unknown name, bad declaration) and ``ValueError``/``TypeError`` for
+    bad arguments.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     file = Path(path)
     asg = load_assignment(assignment)            # a bad assignment is reported first
-    if not file.exists():
+    if not file.exists() and not file.is_symlink():
         raise FileNotFoundError(f"submission not found: {file}")
-    if file.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise SubmissionError(f"unsupported submission {file}: expected a .py or .ipynb file, "
-                              f"got {file.suffix or 'no extension'!r}")
     try:
-        source = load_source(file)
+        loaded = load_submission(file, asg)
     except FileNotFoundError:
         raise
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
         raise SubmissionError(str(exc)) from None
-    return grade_source(source, asg, seed=seed, limits=limits, points=points, name=str(file),
-                        notebook=file.suffix.lower() == ".ipynb")
+    return _grade_loaded(loaded, asg, seed=seed, limits=limits, points=points, name=str(file))

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
 __all__ = ["TestResult", "GradeReport", "FORMATS", "render", "GRADESCOPE_TEST_FIELDS",
-           "GRADESCOPE_FIELDS"]
+           "GRADESCOPE_FIELDS", "printable"]
 
 #: Fields of the top level of Gradescope's results.json that we write.
 GRADESCOPE_FIELDS = ("score", "max_score", "execution_time", "output", "tests")
@@ -66,12 +66,17 @@ class GradeReport:
     assignment: str = ""
     submission: str = ""
     seed: int = 0
+    problems: list[str] = field(default_factory=list)   # failed imports, NumPy drift, load errors
+    #: the isolation level the submission ran behind (namespaces, uid, none) and its report line
+    isolation: str = ""
+    isolation_detail: str = ""
 
     def to_dict(self) -> dict:
         return {"score": self.score, "max_score": self.max_score,
                 "execution_time": self.execution_time, "output": self.output,
                 "assignment": self.assignment, "submission": self.submission, "seed": self.seed,
-                "tests": [t.to_dict() for t in self.tests]}
+                "problems": list(self.problems), "isolation": self.isolation,
+                "isolation_detail": self.isolation_detail, "tests": [t.to_dict() for t in self.tests]}
 
     @property
     def failed(self) -> list[TestResult]:
@@ -82,7 +87,25 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but newline and tab shown as ``\\xNN``: what a
+    submission puts into a report (exception messages, printed output, file names) can then
+    neither move the cursor, recolour nor overwrite a terminal line (ESC, CR, backspace...)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _isolation_line(report: GradeReport) -> str:
+    return report.isolation_detail or (f"isolation: {report.isolation}" if report.isolation else "")
+
+
 def _text(report: GradeReport) -> str:
+    return printable(_plain_text(report))
+
+
+def _plain_text(report: GradeReport) -> str:
     lines = [report.output.rstrip(), ""]
     current = None
     for t in report.tests:
@@ -94,6 +117,8 @@ def _text(report: GradeReport) -> str:
         lines.append(f"  [{mark}] {check}  ({_fmt(t.score)}/{_fmt(t.max_score)})")
         if t.status == "failed" and t.output:
             lines.extend("         " + line if line else "" for line in t.output.splitlines())
+    if _isolation_line(report):
+        lines += ["", _isolation_line(report)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -102,9 +127,13 @@ def _json(report: GradeReport) -> str:
 
 
 def _gradescope(report: GradeReport) -> str:
+    output = "\n\n".join(part for part in (report.output.rstrip(), _isolation_line(report)) if part)
+    tests = [{k: getattr(t, k) for k in GRADESCOPE_TEST_FIELDS} for t in report.tests]
+    for test in tests:
+        test["output"] = printable(test["output"])
     data = {"score": report.score, "max_score": report.max_score,
-            "execution_time": round(report.execution_time, 3), "output": report.output,
-            "tests": [{k: getattr(t, k) for k in GRADESCOPE_TEST_FIELDS} for t in report.tests]}
+            "execution_time": round(report.execution_time, 3), "output": printable(output),
+            "tests": tests}
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -40,9 +40,11 @@ __all__ = [
     "LEVELS",
     "LEVEL_PROTECTIONS",
     "Isolation",
+    "add_require_sandbox_argument",
     "available_level",
     "bwrap_executable",
     "choose",
+    "require_sandbox",
 ]
 
 LEVELS = ("namespaces", "uid", "none")
@@ -149,3 +151,18 @@ def choose(requested: str | None = "auto") -> str:
     if requested == "uid" and os.geteuid() != 0:
         raise IsolationError("the uid isolation level needs the grader to run as root")
     return requested
+
+
+def require_sandbox() -> None:
+    """``--require-sandbox``: raise :class:`IsolationError` unless the ``namespaces`` level can
+    run here, and make every later ``"auto"`` in this process mean ``namespaces``."""
+    choose("namespaces")
+    os.environ[_ENVIRONMENT] = "namespaces"
+
+
+def add_require_sandbox_argument(parser) -> None:  # type: ignore[no-untyped-def]
+    """The ``--require-sandbox`` option of ``grade``, ``grade-all`` and ``validate``."""
+    parser.add_argument("--require-sandbox", action="store_true",
+                        help="refuse to run (exit 2) unless submissions can run behind the full "
+                             "boundary (bubblewrap namespaces); without it the strongest "
+                             "available level is used and every report names it")

@@ -152,6 +152,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(matters only as root; for toolchains that uid cannot read)")
     p.add_argument("--no-shrink", action="store_true",
                    help="do not look for a smaller failing case")
+    from ..isolation.levels import add_require_sandbox_argument
+
+    add_require_sandbox_argument(p)
 
 
 def _architecture(args: argparse.Namespace, error: Callable[[str], None]):
@@ -252,6 +255,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"gradref validate: error: {message}", file=sys.stderr)
         raise _UsageExit()
 
+    if args.require_sandbox:
+        from ..isolation.levels import require_sandbox
+
+        try:
+            require_sandbox()
+        except IsolationError as exc:
+            print(f"gradref validate: --require-sandbox: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     try:
         if (args.target is None) == (args.command is None):
             error("give exactly one of FILE.py:FUNCTION and --command "

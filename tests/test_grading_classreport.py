@@ -1,0 +1,165 @@
+"""The class report beside the gradebook, grade-all's shards and `gradref gradebook merge`."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from gradref.checks.cli import main
+from gradref.checks.grading.batch import grade_all, shard_of, summary_paths
+from gradref.checks.grading.classreport import render_html, render_markdown, summarize
+from gradref.checks.grading.gradebook import MergeError, merge
+
+
+def a_test(name, score, max_score, output=""):
+    return {"name": name, "score": score, "max_score": max_score,
+            "status": "passed" if score == max_score else "failed", "output": output,
+            "visibility": "visible"}
+
+
+class DiagnosingGrader:
+    """Grades a file by its text: "1/m" misses dW's averaging, "T" a transpose; "BROKEN" does
+    not load; records a diagnosis as the engine words it (with the case's m)."""
+
+    def __init__(self):
+        self.calls = []
+        self._lock = threading.Lock()
+
+    def __call__(self, path, assignment, *, seed, limits=None, points=None):
+        text = Path(path).read_text()
+        with self._lock:
+            self.calls.append(Path(path).name)
+        tests = [a_test("linear_forward: values", 4.0, 4.0)]
+        if "1/m" in text:
+            m = 3 + len(text) % 4
+            tests.append(a_test("linear_backward: values of dW", 0.0, 3.0,
+                              f"Failed on 4 of 6 random cases.\nDiagnosis: dW is m = {m} times "
+                              f"too large: the 1/m averaging is missing"))
+        else:
+            tests.append(a_test("linear_backward: values of dW", 3.0, 3.0))
+        if "T" in text:
+            tests.append(a_test("L_model_backward: values of dA0 … dA[L-1]", 0.0, 5.0,
+                              "Diagnosis: W2 must be transposed"))
+        else:
+            tests.append(a_test("L_model_backward: values of dA0 … dA[L-1]", 5.0, 5.0))
+        output = "Title\n"
+        if "BROKEN" in text:
+            tests = [dict(t, score=0.0, status="failed") for t in tests]
+            output += "Your submission could not be loaded, so no function could be run: boom"
+        return Report(tests, output, ["import of 'dnn_utils_v9' failed: No module"]
+                      if "v9" in text else [])
+
+
+class Report:
+    def __init__(self, tests, output, problems):
+        self.tests, self.output, self.problems = tests, output, problems
+
+    def to_dict(self):
+        return {"score": sum(t["score"] for t in self.tests), "max_score": 12.0,
+                "execution_time": 0.25, "output": self.output, "problems": self.problems,
+                "tests": self.tests}
+
+
+def make_class(root: Path) -> Path:
+    files = {"ann.py": "1/m", "ben.py": "1/m  ", "cid.py": "ok", "dee.py": "1/m T", "eve.py": "T",
+             "fox.py": "BROKEN", "gil.py": "v9", "<script>x.py": "1/m",
+             "hal/a.py": "", "hal/b.py": ""}
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_the_class_report_counts_functions_diagnoses_and_ungradable(tmp_path):
+    klass = make_class(tmp_path / "class")
+    grade_all(klass, tmp_path / "gb.csv", grader=DiagnosingGrader())
+    md_path, html_path = summary_paths(tmp_path / "gb.csv")
+    md = md_path.read_text()
+    assert "9 students, 8 graded" in md
+    # linear_backward: 3 of the 8 graded students have all its points (cid, eve, gil)
+    rows = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    assert rows["linear_backward"] == "| linear_backward | 38% | 1.12 / 3 | 5 | 0 | 0 | 3 |"
+    assert rows["linear_forward"].startswith("| linear_forward | 88% |")   # fox did not load
+    # one mistake, one line, whatever m the case had: counted by student, names listed
+    assert ("| 4 students | linear_backward: dW is m times too large: the 1/m averaging is missing "
+            "| &lt;script&gt;x, ann, ben, dee |") in md
+    assert "| 2 students | L_model_backward: W[l] must be transposed | dee, eve |" in md
+    assert "| 1 student | import of 'dnn_utils_v9' failed: No module | gil |" in md
+    assert "| fox | not loadable |" in md and "| hal | invalid | several submissions in 'hal'" in md
+    page = html_path.read_text()
+    assert "<script>" not in page and "&lt;script&gt;x" in page       # student text is escaped
+    assert "<svg" in page                                             # matplotlib is installed here
+
+
+def test_the_html_report_works_without_matplotlib(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    record = {"score": 1.0, "max_score": 2.0, "tests": [a_test("f: values", 1.0, 2.0)],
+              "gradref_batch": {"student": "ann", "status": "graded"}}
+    page = render_html(summarize([record], ["f"], "hw"))
+    assert "<svg" not in page and "needs matplotlib, which is not installed" in page
+    assert "| f | 0% | 1.00 / 2 | 0 | 0 | 1 | 0 |" in render_markdown(summarize([record], ["f"], "hw"))
+
+
+def test_shards_are_disjoint_stable_and_cover_everyone():
+    ids = [f"student{i:03d}" for i in range(300)]
+    shares = {sid: shard_of(sid, 7) for sid in ids}
+    assert set(shares.values()) == set(range(1, 8))
+    assert all(40 - 20 < sum(1 for s in shares.values() if s == k) < 43 + 20 for k in range(1, 8))
+    # adding students moves nobody; the share depends on the id alone
+    assert {sid: shard_of(sid, 7) for sid in ids[:150]} == {sid: shares[sid] for sid in ids[:150]}
+
+
+def test_shards_then_merge_give_the_gradebook_of_one_run(tmp_path):
+    klass = make_class(tmp_path / "class")
+    one = grade_all(klass, tmp_path / "one.csv", grader=DiagnosingGrader(), force=True)
+    graded = []
+    for k in (1, 2, 3):
+        part = grade_all(klass, tmp_path / f"part{k}.csv", grader=DiagnosingGrader(), shard=(k, 3))
+        graded.append({r["student"] for r in part.rows})
+    assert set.union(*graded) == {r["student"] for r in one.rows}
+    assert sum(len(g) for g in graded) == len(one.rows)                  # disjoint
+    assert main(["gradebook", "merge", *(str(tmp_path / f"part{k}.csv") for k in (1, 2, 3)),
+                 "--out", str(tmp_path / "merged.csv")]) == 0
+    for a, b in zip(summary_paths(tmp_path / "one.csv"), summary_paths(tmp_path / "merged.csv"),
+                    strict=True):
+        assert a.read_text() == b.read_text()
+    assert (tmp_path / "one.csv").read_text() == (tmp_path / "merged.csv").read_text()
+    assert sorted(p.name for p in (tmp_path / "merged_reports").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "one_reports").iterdir())
+
+
+def test_merge_refuses_conflicts_and_mixed_settings(tmp_path):
+    klass = make_class(tmp_path / "class")
+    grade_all(klass, tmp_path / "a.csv", grader=DiagnosingGrader())
+    grade_all(klass, tmp_path / "b.csv", grader=DiagnosingGrader(), seed=3)
+    with pytest.raises(MergeError, match=r"graded with different settings \(seed 0 vs 3\)"):
+        merge([tmp_path / "a.csv", tmp_path / "b.csv"], tmp_path / "m.csv")
+    (klass / "ann.py").write_text("T")
+    grade_all(klass, tmp_path / "c.csv", grader=DiagnosingGrader())
+    with pytest.raises(MergeError, match=r"student 'ann' has two different results"):
+        merge([tmp_path / "a.csv", tmp_path / "c.csv"], tmp_path / "m.csv")
+    with pytest.raises(MergeError, match=r"nope_reports does not exist"):
+        merge([tmp_path / "nope.csv"], tmp_path / "m.csv")
+    assert main(["gradebook", "merge", str(tmp_path / "nope.csv"), "--out",
+                 str(tmp_path / "m.csv")]) == 2
+    record = json.loads((tmp_path / "a_reports" / "ann.json").read_text())
+    assert record["gradref_batch"]["student"] == "ann"
+
+
+def test_grade_all_rejects_a_bad_shard(tmp_path, capsys):
+    klass = make_class(tmp_path / "class")
+    assert main(["grade-all", str(klass), "--out", str(tmp_path / "x.csv"), "--shard", "4/3"]) == 2
+    assert "--shard must be K/N with 1 <= K <= N" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"shard must be \(K, N\)"):
+        grade_all(klass, tmp_path / "x.csv", grader=DiagnosingGrader(), shard=(0, 3))

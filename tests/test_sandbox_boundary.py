@@ -25,8 +25,7 @@ import pytest
 from gradref.checks.grading.batch import grade_all
 from gradref.checks.grading.engine import grade_source
 from gradref.checks.grading.report import render
-from gradref.checks.isolation import IsolationError, Limits, PythonSubmission
-from gradref.checks.isolation import cgroups, levels
+from gradref.checks.isolation import IsolationError, Limits, PythonSubmission, cgroups, levels
 
 HERE = Path(__file__).resolve().parent
 CORRECT = (HERE / "grading_fixtures" / "step_correct.py").read_text()
@@ -465,7 +464,7 @@ def test_isolation_argument_is_checked():
 
 
 def test_killing_the_grader_ends_every_process_of_the_submission():
-    script = textwrap.dedent(f'''
+    script = textwrap.dedent('''
         import os, sys, time
         from gradref.checks.isolation import Limits, PythonSubmission
         source = "import os, time\\ndef spawn():\\n    if os.fork() == 0:\\n        os.setsid()\\n" \\

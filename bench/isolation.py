@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grading import run_grading  # noqa: E402  (bench/ is not a package)
-
 from gradref.checks.isolation import Limits, PythonSubmission  # noqa: E402
 from gradref.checks.isolation.levels import available_level  # noqa: E402
 

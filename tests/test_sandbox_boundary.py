@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 from pathlib import Path
 
 import gradref
@@ -284,6 +285,27 @@ def test_escape_codes_in_exception_messages_cannot_rewrite_the_report():
         text = render(report, fmt)
         assert "\x1b" not in text and "\r" not in text and "\x07" not in text
     assert "\\x1b[2K" in render(report, "text")
+
+
+def test_a_huge_extra_entry_is_not_kept_by_the_grader():
+    """Correct gradients plus a 16 MB extra dict entry: graded right, and the grader holds at
+    most a couple of such values at a time (it keeps only the compared arrays of each case;
+    keeping the raw value of every case of L_model_backward would be five of them)."""
+    junk = CORRECT.replace("def L_model_backward(", "def _honest_L_model_backward(") + \
+        textwrap.dedent('''
+        def L_model_backward(AL, Y, caches):
+            grads = _honest_L_model_backward(AL, Y, caches)
+            grads["junk"] = np.ones(16 * 2**20 // 8)
+            return grads
+        ''')
+    tracemalloc.start()
+    try:
+        report = grade_source(junk, "step-by-step", limits=Limits(), name="junk.py")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.score == report.max_score
+    assert peak < 3 * 16 * MiB + 8 * MiB, f"peak {peak / MiB:.0f} MiB"
 
 
 # ----------------------------------------------------------------------------- leftovers

@@ -535,3 +535,13 @@ def _alive(pids: set[int]) -> bool:
         if state != "Z":
             return True
     return False
+
+
+def test_a_file_name_holding_a_placeholder_is_not_substituted():
+    from gradref.checks.grading.driver import build_source
+
+    text = build_source("def f():\n    return 1\n", filename="hw__SOURCE__.py",
+                        support={"dnn_utils": "A = 1\n"})
+    namespace: dict = {}
+    exec(compile(text, "generated", "exec"), namespace)
+    assert namespace["f"]() == 1 and "'hw__SOURCE__.py'" in text

@@ -284,12 +284,9 @@ class Sandbox:
             if level == "uid" and lease is not None:
                 _check_reachable(self.stage)
                 os.chown(self.stage, lease.uid, lease.gid)
-                os.chmod(self.stage, 0o700)
             elif level == "namespaces" and writable_stage and self.uid is not None:
                 os.chown(self.stage, self.uid, self.uid)
-                os.chmod(self.stage, 0o700)
-            else:
-                os.chmod(self.stage, 0o755 if level == "namespaces" else 0o700)
+            os.chmod(self.stage, 0o700)  # a student's copy is nobody else's business
             self.stdout = OutputCapture(limits.output)
             self.stderr = OutputCapture(limits.output)
             self.cwd = Path(cwd) if cwd is not None else None

@@ -40,8 +40,9 @@ Design (details in each module's docstring)
   parent, so monkeypatching numpy in the child (``np.allclose = lambda *a, **k: True``) or
   printing "PASSED" changes nothing.  numpy scalars come back as 0-d arrays.
 * One persistent child per submission (start ~0.3-0.4 s under bubblewrap, see
-  ``bench/isolation.py``; a small call ~1 ms).  A failed call never blocks the next: after a timeout, a crash or protocol
-  garbage the child is killed and lazily restarted (re-loading the submission).  A child
+  ``bench/isolation.py``; a small call ~1 ms).  A failed call never blocks the next: after a
+  timeout, a crash or protocol garbage the child is killed and lazily restarted (re-loading
+  the submission).  A child
   gets ``PR_SET_PDEATHSIG``, so it dies if the grader process dies.
 
 Isolation levels (:mod:`.levels`, one interface: ``Sandbox(level=...)``)

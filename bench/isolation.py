@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -75,12 +76,21 @@ def main(argv: list[str] | None = None) -> int:
               f"(target >= {TARGET_PER_MINUTE:g}/minute):")
         for level in levels:
             env = {**os.environ, "GRADREF_ISOLATION": level}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             run = run_grading(args.submissions, 2, env=env, log=lambda text: None)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            run["cpu_s_per_submission"] = cpu / args.submissions
+            # what 2 idle cores would sustain: the load of other processes does not enter
+            run["per_minute_on_2_idle_cores"] = 2 * 60.0 / run["cpu_s_per_submission"]
             verdict = "PASS" if run["per_minute"] >= TARGET_PER_MINUTE and "problem" not in run \
                 else "MISS"
             results["grade_all"][level] = run
             print(f"  {level:10s} {run['seconds']:6.1f} s  {run['per_minute']:6.1f}/minute  "
-                  f"{verdict}{'  ' + run['problem'] if 'problem' in run else ''}")
+                  f"{verdict}{'  ' + run['problem'] if 'problem' in run else ''}; "
+                  f"{run['cpu_s_per_submission']:.2f} CPU s per submission = "
+                  f"{run['per_minute_on_2_idle_cores']:.0f}/minute on 2 idle cores")
+        print(f"  (load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -25,6 +25,7 @@ grader command line (the PID namespace hides the grader's ``/proc`` entry), no `
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import site
@@ -73,7 +74,13 @@ def harness_dir() -> Path:
         os.chmod(folder / name, 0o644)
     os.chmod(folder, 0o755)
     _harness[key] = folder
+    atexit.register(_remove_harness, folder, os.getpid())
     return folder
+
+
+def _remove_harness(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:  # not from a forked copy of the grader
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def package_dirs(names: Iterable[str] = ("numpy",)) -> list[Path]:

@@ -3,9 +3,11 @@ try it, ends with the cheating function failing (or the attack contained) while 
 functions of the same file are still graded.
 
 The tests of the boundary itself need the ``namespaces`` level (bubblewrap); they are skipped
-with the reason when this machine cannot run it.  The grader-side ones run at any level.  A cheat "succeeds" in these files when it can read gradref's source
-(then it would exec the reference and call ``Network.backward``; here it returns the honest
-result it carries, so a route left open shows up as full marks).
+with the reason when this machine cannot run it.  The grader-side ones run at any level.
+
+A cheat "succeeds" in these files when it can read gradref's source (then it would exec the
+reference and call ``Network.backward``; here it returns the honest result it carries, so a
+route left open shows up as full marks).
 """
 
 from __future__ import annotations

@@ -558,3 +558,18 @@ def test_a_file_name_holding_a_placeholder_is_not_substituted():
 
 def test_a_cgroup_that_could_not_be_made_is_removed_quietly():
     cgroups.Cgroup("cgroup v1", []).remove()  # the failure path of create(): nothing to remove
+
+
+def test_a_file_name_that_is_not_utf8_is_graded_and_written_escaped(tmp_path):
+    from gradref.checks.cli import main
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    name = os.fsdecode(b"st\xffud.py")  # the byte 0xff kept as a surrogate
+    (folder / name).write_text(CORRECT)
+    out = tmp_path / "report.json"
+    assert main(["grade", str(folder / name), "--format", "json", "--out", str(out)]) == 0
+    assert b'st\xffud.py' in out.read_bytes()
+    result = grade_all(folder, tmp_path / "grades.csv", jobs=1)
+    assert [float(row["score"]) for row in result.rows] == [100.0]
+    assert b"st\xffud,100," in (tmp_path / "grades.csv").read_bytes()

@@ -18,6 +18,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import tracemalloc
@@ -28,7 +29,14 @@ import pytest
 from gradref.checks.grading.batch import grade_all
 from gradref.checks.grading.engine import grade_source
 from gradref.checks.grading.report import render
-from gradref.checks.isolation import IsolationError, Limits, PythonSubmission, cgroups, levels
+from gradref.checks.isolation import (
+    IsolationError,
+    Limits,
+    PythonSubmission,
+    cgroups,
+    levels,
+    process,
+)
 
 HERE = Path(__file__).resolve().parent
 CORRECT = (HERE / "grading_fixtures" / "step_correct.py").read_text()
@@ -515,6 +523,11 @@ def test_killing_the_grader_ends_every_process_of_the_submission():
         while time.monotonic() < deadline and (_alive(before)):
             time.sleep(0.05)
         assert not _alive(before)
+        left = list(Path(tempfile.gettempdir()).glob(f"gradref-*-{grader.pid}-*"))
+        assert left  # its staging and harness folders (SIGKILL: no cleanup ran) ...
+        process._swept.clear()
+        process.sweep_stale_folders()  # ... are removed by the next grader
+        assert not any(folder.exists() for folder in left)
     finally:
         if grader.poll() is None:
             grader.kill()

@@ -67,7 +67,7 @@ def harness_dir() -> Path:
     existing = _harness.get(key)
     if existing is not None and all((existing / name).is_file() for name in _HARNESS_FILES):
         return existing
-    folder = Path(tempfile.mkdtemp(prefix="gradref-harness-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"gradref-harness-{os.getpid()}-"))
     here = Path(__file__).parent
     for name in _HARNESS_FILES:
         shutil.copyfile(here / name, folder / name)

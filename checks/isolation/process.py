@@ -260,7 +260,8 @@ class Sandbox:
         self.level = level
         self.lease = lease
         self.uid = lease.uid if lease is not None else uid
-        self.stage = Path(tempfile.mkdtemp(prefix="gradref-sandbox-"))
+        sweep_stale_folders()
+        self.stage = Path(tempfile.mkdtemp(prefix=f"gradref-sandbox-{os.getpid()}-"))
         self.workdir = self.stage  # host folder (kept under this name for callers)
         if level != "namespaces":
             self.inside = str(self.stage)
@@ -520,6 +521,33 @@ class Sandbox:
 
 # /bin/sh joins the cgroup(s) named before "--", then becomes the sandbox command
 _JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 71; shift; done; shift; exec "$@"'
+
+
+_swept: set[int] = set()
+
+
+def sweep_stale_folders() -> None:
+    """Delete the staging and harness folders of graders that died without cleaning up
+    (SIGKILL): their names carry the grader's pid, and a folder whose pid no longer runs is
+    nobody's.  Once per process; a pid that runs again (recycled) keeps its folders."""
+    if os.getpid() in _swept:
+        return
+    _swept.add(os.getpid())
+    root = Path(tempfile.gettempdir())
+    for prefix in ("gradref-sandbox-", "gradref-harness-"):
+        for folder in root.glob(prefix + "*-*"):
+            owner = folder.name[len(prefix):].split("-", 1)[0]
+            if not owner.isdigit() or int(owner) == os.getpid():
+                continue
+            try:
+                os.kill(int(owner), 0)
+                continue  # alive (or recycled): not ours to judge
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            if folder.is_dir() and not folder.is_symlink():
+                _remove_tree(folder)
 
 
 def _check_reachable(workdir: Path) -> None:

@@ -73,7 +73,8 @@ ROUTES = textwrap.dedent(f'''
             return False
 
     def _from_root(root):
-        return _readable(os.path.join(root, "reference", "network.py"))
+        return (_readable(os.path.join(root, "reference", "network.py"))
+                or _readable(os.path.join(root, "gradref", "reference", "network.py")))
 
     def route_by_path():
         return _from_root(GRADREF_ROOT)
@@ -168,6 +169,40 @@ def test_calling_the_reference_loses_exactly_that_function():
     honest = {name: score for name, score in scores.items() if name != "L_model_backward"}
     assert all(got == total for got, total in honest.values()), honest
     assert report.isolation == "namespaces"
+
+
+@needs_namespaces
+def test_the_gradescope_bundle_as_shipped_keeps_the_reference_out(tmp_path):
+    import zipfile
+
+    from gradref.checks.grading.bundle import build_bundle
+
+    bundle = build_bundle(tmp_path / "bundle.zip")
+    root = tmp_path / "autograder"
+    source = root / "source"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(source)
+        for info in archive.infolist():
+            os.chmod(source / info.filename, (info.external_attr >> 16) & 0o777)
+    (root / "submission").mkdir()
+    cheat = CORRECT.replace("def L_model_backward(", "def _honest_L_model_backward(") + ROUTES + \
+        textwrap.dedent('''
+        def L_model_backward(AL, Y, caches):
+            if open_routes():
+                return _honest_L_model_backward(AL, Y, caches)
+            raise RuntimeError("could not reach the reference")
+        ''')
+    (root / "submission" / "hw.py").write_text(cheat)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([str(source / "run_autograder")], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert "isolation level: namespaces" in done.stdout, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    lost = {t["name"].partition(": ")[0] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost == {"L_model_backward"}
+    assert "isolation: namespaces" in results["output"]
 
 
 # ----------------------------------------------------------------------------- classmates

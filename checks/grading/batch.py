@@ -173,9 +173,12 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
     excluded = {Path(p).resolve() for p in exclude}
     by_id: dict[str, list[Path]] = {}
     for p in sorted(directory.iterdir(), key=lambda p: p.name):
-        if not _visible(p) or p.resolve() in excluded or p.is_symlink():
+        if not _visible(p) or p.resolve() in excluded:
             continue
-        if p.is_dir():
+        if p.is_symlink():   # listed, never followed: graded as invalid with the reason
+            if _is_submission_file(p) or p.is_dir():
+                by_id.setdefault(p.stem if p.suffix else p.name, []).append(p)
+        elif p.is_dir():
             by_id.setdefault(p.name, []).append(p)
         elif _is_submission_file(p):
             by_id.setdefault(p.stem, []).append(p)
@@ -184,6 +187,10 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
         if len(paths) > 1:
             names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
             students.append(Student(sid, paths[0], None, f"several entries for student {sid!r}: {names}"))
+        elif paths[0].is_symlink():
+            students.append(Student(sid, paths[0], None,
+                                    f"{paths[0].name!r} is a symbolic link; a submission must be a "
+                                    "regular file or folder (links are never followed)"))
         elif paths[0].is_dir():
             try:
                 students.append(Student(sid, paths[0], find_submission(paths[0], assignment)))

@@ -122,9 +122,9 @@ def main():
 
 def _isolation_level():
     """The strongest isolation this container allows (the report states the one used)."""
-    from gradref.checks.isolation.levels import available_level, namespaces_problem
+    from gradref.checks.isolation.levels import choose, namespaces_problem
 
-    level = available_level()
+    level = choose("auto")
     why = "" if level == "namespaces" else f"; namespaces unavailable: {namespaces_problem()}"
     return f"isolation level: {level}{why}"
 

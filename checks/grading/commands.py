@@ -66,11 +66,21 @@ def run(args: argparse.Namespace) -> int:
     text = render(report, args.format)
     if args.out:
         try:
-            Path(args.out).write_text(text, encoding="utf-8")
+            Path(args.out).write_text(text, encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
             print(f"gradref grade: error: cannot write --out {args.out!r}: {exc}",
                   file=sys.stderr)
             return 2
     else:
-        sys.stdout.write(text)
+        _write_stdout(text)
     return 0
+
+
+def _write_stdout(text: str) -> None:
+    """``text`` on stdout; a file name that is not UTF-8 (surrogates) is written as its bytes."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
+        sys.stdout.flush()

@@ -27,7 +27,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +68,13 @@ class _Verdict:
     ok: bool
     problems: list[str] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)
+
+
+def _without_value(result: CallResult) -> CallResult:
+    """The call's outcome without its returned value: after :meth:`_FunctionGrader._split` only
+    the arrays that are compared are kept (in the leaves), so extra keys or huge extra entries
+    a submission returns are released at once instead of being held for every case."""
+    return replace(result, value=None)
 
 
 class _FunctionGrader:
@@ -120,6 +127,7 @@ class _FunctionGrader:
                     self.fatal = result
             else:
                 self._split(out, result.value)
+                out.call = _without_value(result)
         self.outcomes[case] = out
         return out
 

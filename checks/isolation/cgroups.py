@@ -53,6 +53,8 @@ class Cgroup:
 
     def kill(self) -> None:
         """SIGKILL every process in the cgroup, until it is empty (or a deadline passes)."""
+        if not self.directories:
+            return
         deadline = time.monotonic() + _REMOVE_DEADLINE
         kill_file = self.directories[0] / "cgroup.kill"
         while True:

@@ -24,7 +24,8 @@ every report names the one it ran with:
 ``choose(requested)`` turns ``"auto"`` into the strongest available level and refuses a level
 that cannot run here with an :class:`~.errors.IsolationError`.  The environment variable
 ``GRADREF_ISOLATION`` (``auto``/``namespaces``/``uid``/``none``) sets what ``"auto"`` means,
-e.g. to try the fallback level on a machine that has bubblewrap.
+e.g. to try the fallback level on a machine that has bubblewrap; ``GRADREF_BWRAP`` names the
+``bwrap`` program to use (default: the one on ``PATH``, ``/usr/bin``...).
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ class Isolation:
 
 
 def bwrap_executable() -> str | None:
-    """The path of ``bwrap``, or None when bubblewrap is not installed."""
+    """The path of ``bwrap`` (``$GRADREF_BWRAP`` when set), or None when it is not installed."""
+    chosen = os.environ.get("GRADREF_BWRAP", "").strip()
+    if chosen:
+        return chosen if os.path.isfile(chosen) and os.access(chosen, os.X_OK) else None
     return shutil.which("bwrap", path=os.environ.get("PATH", "") + os.pathsep + _SEARCH_PATH)
 
 
@@ -113,7 +117,7 @@ def namespaces_problem() -> str | None:
     """None when the ``namespaces`` level can run here, else the reason (cached)."""
     bwrap = bwrap_executable()
     if bwrap is None:
-        return ("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap; "
+        return ("bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap; "
                 "Fedora: dnf install bubblewrap)")
     if bwrap not in _bwrap_works:
         _bwrap_works[bwrap] = _probe(bwrap)

@@ -25,6 +25,7 @@ grader command line (the PID namespace hides the grader's ``/proc`` entry), no `
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import site
@@ -66,14 +67,20 @@ def harness_dir() -> Path:
     existing = _harness.get(key)
     if existing is not None and all((existing / name).is_file() for name in _HARNESS_FILES):
         return existing
-    folder = Path(tempfile.mkdtemp(prefix="gradref-harness-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"gradref-harness-{os.getpid()}-"))
     here = Path(__file__).parent
     for name in _HARNESS_FILES:
         shutil.copyfile(here / name, folder / name)
         os.chmod(folder / name, 0o644)
     os.chmod(folder, 0o755)
     _harness[key] = folder
+    atexit.register(_remove_harness, folder, os.getpid())
     return folder
+
+
+def _remove_harness(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:  # not from a forked copy of the grader
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def package_dirs(names: Iterable[str] = ("numpy",)) -> list[Path]:

@@ -260,7 +260,8 @@ class Sandbox:
         self.level = level
         self.lease = lease
         self.uid = lease.uid if lease is not None else uid
-        self.stage = Path(tempfile.mkdtemp(prefix="gradref-sandbox-"))
+        sweep_stale_folders()
+        self.stage = Path(tempfile.mkdtemp(prefix=f"gradref-sandbox-{os.getpid()}-"))
         self.workdir = self.stage  # host folder (kept under this name for callers)
         if level != "namespaces":
             self.inside = str(self.stage)
@@ -284,12 +285,9 @@ class Sandbox:
             if level == "uid" and lease is not None:
                 _check_reachable(self.stage)
                 os.chown(self.stage, lease.uid, lease.gid)
-                os.chmod(self.stage, 0o700)
             elif level == "namespaces" and writable_stage and self.uid is not None:
                 os.chown(self.stage, self.uid, self.uid)
-                os.chmod(self.stage, 0o700)
-            else:
-                os.chmod(self.stage, 0o755 if level == "namespaces" else 0o700)
+            os.chmod(self.stage, 0o700)  # a student's copy is nobody else's business
             self.stdout = OutputCapture(limits.output)
             self.stderr = OutputCapture(limits.output)
             self.cwd = Path(cwd) if cwd is not None else None
@@ -523,6 +521,33 @@ class Sandbox:
 
 # /bin/sh joins the cgroup(s) named before "--", then becomes the sandbox command
 _JOIN_CGROUP = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 71; shift; done; shift; exec "$@"'
+
+
+_swept: set[int] = set()
+
+
+def sweep_stale_folders() -> None:
+    """Delete the staging and harness folders of graders that died without cleaning up
+    (SIGKILL): their names carry the grader's pid, and a folder whose pid no longer runs is
+    nobody's.  Once per process; a pid that runs again (recycled) keeps its folders."""
+    if os.getpid() in _swept:
+        return
+    _swept.add(os.getpid())
+    root = Path(tempfile.gettempdir())
+    for prefix in ("gradref-sandbox-", "gradref-harness-"):
+        for folder in root.glob(prefix + "*-*"):
+            owner = folder.name[len(prefix):].split("-", 1)[0]
+            if not owner.isdigit() or int(owner) == os.getpid():
+                continue
+            try:
+                os.kill(int(owner), 0)
+                continue  # alive (or recycled): not ours to judge
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            if folder.is_dir() and not folder.is_symlink():
+                _remove_tree(folder)
 
 
 def _check_reachable(workdir: Path) -> None:

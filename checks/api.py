@@ -478,15 +478,27 @@ def _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, k
     draw is localised by bisection (``element_check(i)`` judges one element). Draws that cross
     a kink do not count towards the sensitivity statement."""
     tols = []
+    generic = isinstance(obj, FunctionObjective)
     for d in range(draws):
         v = direction(rng, theta.size, kind)
         draw, h = check_draw(obj, theta, a, v, d, tol)
         result.draws.append(draw)
         if not draw.kink:
             tols.append(draw.tol)
+        loc = None
         if draw.failed and do_localise:
-            result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
-                                                  element_check))
+            loc = _localise(obj, theta, a, v, h, draw, packer, element_check)
+            result.localisations.append(loc)
+        at_kink = loc is not None and not loc.failed and loc.interval is not None
+        if draw.failed and generic and (at_kink or draw.kink and (loc is None or not loc.failed)):
+            # kinks along v (several, or cancelling) bound no convention: the element decides
+            draw.failed, draw.unverified = False, True
+            where = "" if loc is None else (
+                f"; bisection led to {loc.name}{list(loc.index)}, "
+                + ("at a kink and inside its one-sided slopes" if at_kink else
+                   "which is within its tolerance"))
+            result.notes.append(f"draw v{d} disagrees with f along v where f has kinks{where}: "
+                                f"unverified")
     result.evaluations += obj.evaluations
     if tols:
         result.sensitivity.append(sensitivity("directional", tols, direction=kind))
@@ -509,7 +521,8 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
         off = packer.offsets[packer.names.index(name)]
         est = nfd.parameter(name, [i - off])
         v = judge(a[i:i + 1], est, tol, scale=magnitude(analytic[f"d{name}"]))
-        return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+        interval = (float(est.lower[0]), float(est.upper[0])) if est.kink[0] else None
+        return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0]), interval
 
     _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, kind, tol,
                      do_localise)
@@ -629,7 +642,12 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
             est.index = local
             chk = _fd_summary(k, analytic[k], est, tol, worst)
             result.arrays.append(chk)
-            t = _tol_of(est, analytic[k], tol)
+            if est.kink.any():
+                result.notes.append(
+                    f"{int(est.kink.sum())} element(s) of {k} are at a kink of f (its one-sided "
+                    f"differences disagree beyond their curvature): judged against the interval "
+                    f"of one-sided slopes, {chk.kinks} inside it")
+            t = _tol_of(est, analytic[k], tol)[~est.kink]
             t = t[np.isfinite(t)]  # a non-finite tolerance element has failed already
             all_tols.append(t)
             if mode == "sampled":
@@ -650,7 +668,8 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
                 obj.evaluations += est.evaluations
                 v = judge(a[i:i + 1], est, tol,
                           scale=magnitude(analytic[packer.locate(i)[0]]))
-                return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+                interval = (float(est.lower[0]), float(est.upper[0])) if est.kink[0] else None
+                return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0]), interval
 
             _draw_directions(result, obj, theta, a, packer, element_check, rng, draws,
                              direction_kind, tol, localise)

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from gradref.reference import Network
 
+from .arraylike import to_numpy
 from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
 from .directional import localise as _localise
@@ -137,8 +138,8 @@ def _shape_hint(key: str, got: tuple, want: tuple) -> str:
 def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None, str | None]:
     """The array to compare, or a problem sentence (not numeric, wrong shape, non-finite)."""
     try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
+        arr, _ = to_numpy(value, key)
+    except Exception as exc:  # ragged lists, unreadable objects and the like
         return None, f"{key} is not an array: {exc}"
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                  or np.issubdtype(arr.dtype, np.integer)):
@@ -152,6 +153,32 @@ def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None
         return None, (f"{key} contains {int(bad.sum())} non-finite value(s) (NaN or inf), "
                       f"first at index {first}")
     return arr, None
+
+
+def _readable(values) -> list[np.ndarray]:
+    """The values that :func:`to_numpy` can read, read (for choosing the dtype table)."""
+    out = []
+    for v in values:
+        try:
+            out.append(to_numpy(v)[0])
+        except Exception:  # reported by _as_checked when the value is compared
+            continue
+    return out
+
+
+def _routes(what: str, value: object) -> str | None:
+    """A sentence saying how an array-like ``value`` was read (None for NumPy and numbers)."""
+    values = value.values() if isinstance(value, Mapping) else [value]
+    routes = set()
+    for v in values:
+        try:
+            routes.add((type(v).__name__, to_numpy(v)[1]))
+        except Exception:  # reported elsewhere
+            continue
+    routes -= {(t, r) for t, r in routes if r in ("ndarray", "number")}
+    if not routes:
+        return None
+    return f"{what} returned " + ", ".join(f"{t} (read through {r})" for t, r in sorted(routes))
 
 
 def _expected_shapes(net: Network, m: int) -> tuple[dict, dict]:
@@ -277,7 +304,7 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
 
     oracles = ("fd", "autograd") if oracle == "both" else (oracle,)
     grads, problem = _target_gradients(target, net, params, X, Y)
-    dtype = least_precise(*(grads.values() if grads is not None else ()))
+    dtype = least_precise(*_readable(grads.values() if grads is not None else ()))
     tol = _tolerances(tolerances, keywords, dtype, np.dtype(np.float64))
     result = CheckResult(repr(net), mode, oracles, seed, order, m=m, tolerances=dict(tol),
                          dtypes={"gradient": str(dtype), "function": "float64"})
@@ -544,7 +571,10 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
 
     ``x`` is a float array or a dict of float arrays; ``f(x)`` returns a real scalar;
     ``grad`` is either ``grad(x)`` (a callable returning an array, or a dict, shaped like
-    ``x``) or that value already computed.
+    ``x``) or that value already computed. Array-likes are accepted everywhere (lists,
+    objects with ``__array__`` or ``__dlpack__`` such as PyTorch tensors or JAX arrays; see
+    :mod:`gradref.checks.arraylike`) and a note says which conversion was used; ``f`` and
+    ``grad`` always receive NumPy arrays.
 
     Tolerances come from the table of the least precise dtype among x and the gradient (see
     :mod:`gradref.checks.tolerances`); the finite-difference steps and rounding term from the
@@ -571,7 +601,7 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     xs = {"x": x} if single else dict(x)
     arrays = {}
     for k, v in xs.items():
-        arr = np.asarray(v)
+        arr, _ = to_numpy(v, f"x[{k!r}]")
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                      or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(f"x[{k!r}] must be a real numeric array, got dtype {arr.dtype}")
@@ -603,14 +633,18 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     gs = {"x": g} if single and not isinstance(g, Mapping) else g
     if grad_problem is None and not isinstance(gs, Mapping):
         grad_problem = f"grad returned {type(g).__name__}, expected a dict like x"
-    grad_values = list(gs.values()) if grad_problem is None else []
+    grad_values = _readable(gs.values()) if grad_problem is None else []
     dtype = least_precise(packer.dtype, *grad_values)
-    f_dtype = least_precise(packer.dtype, f_out)
+    f_dtype = least_precise(packer.dtype, *_readable([f_out]))
     tol = _tolerances(tolerances, keywords, dtype, f_dtype)
     result = CheckResult(getattr(f, "__name__", "f"), mode, ("fd",), seed, order,
                          tolerances=dict(tol),
                          dtypes={"gradient": str(dtype), "function": str(f_dtype)})
     result.evaluations += 1
+    for what, value in (("f", f_out), ("grad", None if grad_problem else g)):
+        said = _routes(what, value)
+        if said:
+            result.notes.append(said)
     if not np.isfinite(f0):
         grad_problem = (f"f(x) = {f0} is not finite: there is nothing to differentiate "
                         f"at this point")

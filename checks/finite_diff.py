@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arraylike import to_numpy
 from .kinks import example_intervals, one_sided_jumps
 from .tolerances import fd_tolerances
 
@@ -259,9 +260,13 @@ def judge(analytic: np.ndarray, est: Estimate, tol: Mapping[str, float],
 
 # --------------------------------------------------------------------------- generic loop
 def scalar_value(f: Callable, x: object, what: str = "f") -> float:
-    """``float(f(x))``, refusing results that are not real scalars with an error naming f."""
+    """``float(f(x))``, refusing results that are not real scalars with an error naming f.
+    Array-likes are read as :func:`gradref.checks.arraylike.to_numpy` does (a 0-d tensor)."""
     value = f(x)
-    arr = np.asarray(value)
+    try:
+        arr, _ = to_numpy(value, f"{what}(x)")
+    except TypeError:
+        arr = np.asarray(value, dtype=object)
     if arr.size != 1 or not (np.issubdtype(arr.dtype, np.floating)
                              or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{what} must return a real scalar, got {type(value).__name__} "

@@ -139,7 +139,12 @@ def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None
     """The array to compare, or a problem sentence (not numeric, wrong shape, non-finite)."""
     try:
         arr, _ = to_numpy(value, key)
-    except Exception as exc:  # ragged lists, unreadable objects and the like
+    except TypeError as exc:  # not an array-like: say what NumPy makes of it, if anything
+        try:
+            arr = np.asarray(value)
+        except Exception:  # ragged lists and the like
+            return None, str(exc)
+    except Exception as exc:  # an array-like that fails to export
         return None, f"{key} is not an array: {exc}"
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                  or np.issubdtype(arr.dtype, np.integer)):

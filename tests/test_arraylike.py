@@ -111,7 +111,9 @@ def test_a_dict_gradient_of_array_likes():
 def test_an_unreadable_gradient_is_a_problem_not_a_crash():
     res = check_gradients(_f, lambda x: object(), np.ones(2))
     assert not res
-    assert "x is not an array: x is a object, not an array" in res.to_text()
+    assert "x is not a real numeric array (dtype object)" in res.to_text()
+    res = check_gradients(_f, lambda x: [[1.0], [2.0, 3.0], [4.0]], np.ones(3))
+    assert "x is a list that is not a rectangular array of numbers" in res.to_text()
 
 
 # --------------------------------------------------------------------------- PyTorch

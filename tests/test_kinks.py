@@ -112,7 +112,9 @@ def test_kinks_elsewhere_do_not_loosen_smooth_elements():
     _, grads = net.gradients(params, X, Y)
     a = grads["dW2"].ravel().copy()
     i = int(np.flatnonzero(~est.kink)[0])
-    tol = judge(a, est, TOL).tol[i]
+    clean = judge(a, est, TOL)
+    assert not clean.failed.any() and clean.kink_accepted.sum() == est.kink.sum()
+    tol = clean.tol[i]
     assert tol < 1e-7
     a[i] += 2.01 * tol
     assert judge(a, est, TOL).failed[i]
@@ -162,3 +164,23 @@ def test_combine_without_examples_treats_the_sum_as_one_example():
     assert lower[0] == pytest.approx(-1) and upper[0] == pytest.approx(1) and not unv[0]
     with pytest.raises(ValueError, match="need the steps h, h/2 and h/4"):
         combine(dplus[:2], dminus[:2], h[:2], h[:2], 1e-16, np.array([True]), TOL, 2)
+
+
+def test_examples_that_cross_no_kink_add_nothing_to_the_interval():
+    """A third example that crossed no kinked unit belongs to the smooth part: the interval
+    of the two kinked examples is unchanged by it (its slope enters D(h) exactly once)."""
+    s, h = 0.1, 1e-3
+    hs = np.array([[h], [h / 2], [h / 4]])
+    g = lambda t: np.where(t > 0, t, s * t)  # noqa: E731
+    smooth = 3.0                                   # example 3: f3(t) = 3 t, no kink
+    ex_plus = np.stack([[[g(x), -g(-x), smooth * x]] for x in hs[:, 0]])
+    ex_minus = np.stack([[[-g(-x), g(x), smooth * x]] for x in hs[:, 0]])
+    dplus, dminus = ex_plus.sum(axis=2), ex_minus.sum(axis=2)
+    lo, hi, err, unv = example_intervals(dplus, dminus, ex_plus, ex_minus,
+                                         np.array([[1, 1, 0]]), hs, hs, np.array([1e-16]))
+    assert lo[0] == pytest.approx(2 * s + smooth, abs=1e-12)
+    assert hi[0] == pytest.approx(2.0 + smooth, abs=1e-12)
+    assert err[0] < 1e-12 and not unv[0]
+    many = example_intervals(dplus, dminus, ex_plus, ex_minus, np.array([[2, 0, 0]]), hs, hs,
+                             np.array([1e-16]))
+    assert many[3][0]                               # two kinked units in one example

@@ -109,3 +109,29 @@ def test_bce_from_logits_known_values():
 def test_targets_outside_domain(name, y, message):
     with pytest.raises(ValueError, match=message):
         get_loss(name).check_targets(np.array(y))
+
+
+@pytest.mark.parametrize("name", ["bce", "cross_entropy"])
+@given(shape=shapes, seed=seeds)
+def test_exact_zero_one_targets(name, shape, seed):
+    """Targets exactly 0 and 1 (one-hot columns for cross-entropy), where the reference takes
+    its y == 0 branches: value and derivative against the oracle."""
+    rng = np.random.default_rng(seed)
+    a, _ = _case(name, shape, seed)
+    n, m = a.shape
+    if name == "bce":
+        y = rng.integers(0, 2, (n, m)).astype(float)
+    else:
+        y = np.eye(n)[:, rng.integers(0, n, m)]
+    loss = get_loss(name)
+    assert _close(loss.value(a, y), ORACLE_LOSSES[name](a, y), scale=10)
+    expected = autograd.grad(lambda a_: np.sum(ORACLE_LOSSES[name](a_, y)))(a)
+    got = loss.derivative(a, y)
+    assert _close(got, expected, scale=10)
+    if name == "cross_entropy":
+        assert np.all(got[y == 0] == 0.0) and np.all(got[y == 1] < 0)
+
+
+def test_the_parametrized_inventory_is_pinned():
+    assert list(LOSSES) == ["bce", "cross_entropy", "square", "half_square"]
+    assert sorted(FUSED) == [("bce", "sigmoid"), ("cross_entropy", "softmax")]

@@ -44,16 +44,19 @@ TARGETS: dict[str, list[str]] = {
     "reference/activations.py": ["tests/test_activations.py"],
     "reference/losses.py": ["tests/test_losses.py"],
     "reference/network.py": ["tests/test_network.py"],
-    "checks/finite_diff.py": ["tests/test_finite_diff.py", "tests/test_generic_kinks.py",
-                              "tests/test_dtypes_and_keywords.py"],
-    "checks/kinks.py": ["tests/test_kinks.py", "tests/test_generic_kinks.py"],
+    "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",
+                              "tests/test_generic_kinks.py", "tests/test_dtypes_and_keywords.py",
+                              "tests/test_arraylike.py"],
+    "checks/kinks.py": ["tests/test_tolerance_model.py", "tests/test_kinks.py",
+                        "tests/test_generic_kinks.py"],
     "checks/network_fd.py": ["tests/test_network_fd.py", "tests/test_kinks.py"],
-    "checks/tolerances.py": ["tests/test_finite_diff.py", "tests/test_dtypes_and_keywords.py",
-                             "tests/test_directional.py"],
-    "checks/grading/compare.py": ["tests/test_grading_engine.py",
-                                  "tests/test_compare_mutants.py"],
-    "checks/isolation/protocol.py": ["tests/test_isolation.py",
-                                     "tests/test_protocol_mutants.py", "-k", "protocol"],
+    "checks/tolerances.py": ["tests/test_sensitivity.py", "tests/test_tolerance_model.py",
+                             "tests/test_finite_diff.py", "tests/test_dtypes_and_keywords.py",
+                             "tests/test_generic_kinks.py"],
+    "checks/grading/compare.py": ["tests/test_compare_mutants.py",
+                                  "tests/test_grading_engine.py"],
+    "checks/isolation/protocol.py": ["tests/test_protocol_mutants.py",
+                                     "tests/test_isolation.py", "-k", "protocol"],
 }
 #: With ``--tests suite``: everything but the slow sandbox/packaging/bundle tests.
 SUITE_EXCLUDE = ("test_isolation.py", "test_packaging.py", "test_bundle.py",
@@ -103,6 +106,12 @@ def _tests_for(file: str, repo: Path, mode: str) -> list[str]:
 
 def _child(repo: Path, file: str, source: str, tests: list[str]) -> None:
     """In a forked child: write the mutant, run the tests, exit with pytest's status."""
+    try:  # die with the runner (Linux): no orphaned children when it is interrupted
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
     os.chdir(repo)
     (repo / file).write_text(source, encoding="utf-8")
     sys.path.insert(0, str(repo.parent))
@@ -116,7 +125,7 @@ def _child(repo: Path, file: str, source: str, tests: list[str]) -> None:
 
 
 def run(files: list[str], jobs: int, timeout: float, rev: str | None, mode: str,
-        log=print, previous: dict | None = None) -> dict:
+        log=print, previous: dict | None = None, out: Path | None = None) -> dict:
     """Measure ``files``; with ``previous`` (an earlier result), run only the mutants that
     survived it and count the others as it did."""
     # heavy imports once, before forking (never gradref: children import the mutated copy)
@@ -201,6 +210,9 @@ def run(files: list[str], jobs: int, timeout: float, rev: str | None, mode: str,
                 f"{len(open_)} surviving, {results[file]['seconds']} s")
             for n in open_:
                 log(f"    survived: {n}")
+            if out is not None:   # after every file: an interrupted run keeps what it measured
+                out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
+                               encoding="utf-8")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return results
@@ -224,10 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = None if args.rerun is None else json.loads(args.rerun.read_text("utf-8"))
     files = args.only or (list(previous) if previous else list(TARGETS))
     results = run(files, max(1, args.jobs), args.timeout, args.rev, args.tests,
-                  previous=previous)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+                  previous=previous, out=args.out)
     return 0 if all(not r["survived"] for r in results.values()) else 1
 
 

@@ -1,0 +1,122 @@
+"""The documented tolerance model, term by term, on functions whose finite differences are
+known in closed form (steps that are powers of two, polynomials): the error estimates and
+tolerances equal the formulas of checks/tolerances.py and checks/kinks.py, not merely something
+that happens to pass."""
+
+import numpy as np
+import pytest
+from gradref.checks.api import check_gradients
+from gradref.checks.finite_diff import central_differences, judge
+from gradref.checks.tolerances import fd_tolerances
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def test_second_order_truncation_estimate_is_four_thirds_of_the_difference():
+    """f = x^3 at 1: D(h) = 3 + h^2, so 4/3 |D(h) - D(h/2)| = h^2."""
+    h = 2.0 ** -10
+    tol = fd_tolerances(overrides={"step": h})
+    est = central_differences(lambda t: float(t[0] ** 3), np.array([1.0]), tolerances=tol)
+    rounding = 2.0 * EPS * 1.0 / h
+    assert est.numeric[0] == pytest.approx(3 + h ** 2, rel=1e-12)
+    assert est.error[0] == pytest.approx(h ** 2 + rounding, rel=1e-6)
+    assert est.step[0] == h
+
+
+def test_fourth_order_estimate_and_its_error():
+    """f = x^5 at 1: D(h) = 5 + 10h^2 + h^4, R(h) = 5 - h^4/4, 16/15 |R(h) - R(h/2)| = h^4/4."""
+    h = 2.0 ** -4
+    tol = fd_tolerances(overrides={"step_richardson": h})
+    est = central_differences(lambda t: float(t[0] ** 5), np.array([1.0]), order=4,
+                              tolerances=tol)
+    rounding = 2.0 * EPS * 1.0 / h
+    assert est.numeric[0] == pytest.approx(5 - h ** 4 / 4, rel=1e-12)
+    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * rounding, rel=1e-6)
+
+
+def test_rounding_term_and_the_tolerance():
+    """f = x with f_scale S: no truncation at all; error = 2 eps S / h and
+    tol = 8 error + 64 eps max(|g|, G) + atol."""
+    h = 2.0 ** -10
+    S = 1e6
+    tol = fd_tolerances(overrides={"step": h, "atol": 0.25})
+    x = np.array([1.0, 0.5])
+    est = central_differences(lambda t: float(t[0] + 3 * t[1]), x, tolerances=tol, f_scale=S)
+    assert est.numeric.tolist() == [1.0, 3.0]
+    assert est.error == pytest.approx([2 * EPS * S / h] * 2, rel=1e-12)
+    v = judge(np.array([1.0, 3.0]), est, tol)
+    expected = 8 * 2 * EPS * S / h + 64 * EPS * 3.0 + 0.25
+    assert v.tol == pytest.approx([expected, expected], rel=1e-12)
+    assert not v.failed.any()
+    w = judge(np.array([1.0 + 1.01 * expected, 3.0 - 0.99 * expected]), est, tol)
+    assert w.failed.tolist() == [True, False]
+    assert w.err == pytest.approx([1.01 * expected, 0.99 * expected], rel=1e-9)
+
+
+def test_steps_are_relative_above_one():
+    tol = fd_tolerances(overrides={"step": 2.0 ** -10})
+    est = central_differences(lambda t: float(np.sum(t ** 2)), np.array([0.5, -8.0, 4.0]),
+                              tolerances=tol)
+    assert est.step.tolist() == [2.0 ** -10, 8 * 2.0 ** -10, 4 * 2.0 ** -10]
+    assert est.evaluations == 1 + 4 * 3
+
+
+def test_kink_interval_and_its_allowance():
+    """relu-like sum at exact zeros, powers-of-two steps: the one-sided slopes are exact, the
+    interval is [0, w], its error 20 x the rounding of a central difference."""
+    h = 2.0 ** -10
+    S = 1e3
+    tol = fd_tolerances(overrides={"step": h})
+    w = np.array([1.0, 0.5, -2.0])
+    f = lambda t: float(np.sum(w * np.maximum(t, 0.0)))  # noqa: E731
+    est = central_differences(f, np.zeros(3), tolerances=tol, f_scale=S)
+    assert est.kink.all()
+    assert est.lower.tolist() == [0.0, 0.0, -2.0]
+    assert est.upper.tolist() == [1.0, 0.5, 0.0]
+    assert est.numeric.tolist() == [0.5, 0.25, -1.0]
+    rounding = 2 * EPS * S / h
+    assert est.error == pytest.approx([20 * rounding] * 3, rel=1e-12)
+    a = np.array([1.0, 0.0, -2.0])
+    v = judge(a, est, tol)
+    allowance = 8 * 20 * rounding + 64 * EPS * 2.0
+    assert v.tol == pytest.approx([allowance] * 3, rel=1e-12)
+    assert not v.failed.any() and v.kink_accepted.all()
+    outside = judge(a + np.array([1.5 * allowance, -1.5 * allowance, 0.5 * allowance]), est, tol)
+    assert outside.failed.tolist() == [True, True, False]
+    assert outside.err[0] == pytest.approx(1.5 * allowance, rel=1e-9)
+
+
+def test_curved_sides_are_extrapolated():
+    """f = relu(t) - c t^2: the raw one-sided slopes (1 - c h, c h, ...) exclude both true
+    one-sided derivatives 0 and 1; the extrapolated slopes 2 D(h/2) - D(h) recover them."""
+    c = 50.0
+    f = lambda t: float(np.maximum(t[0], 0.0) - c * t[0] ** 2)  # noqa: E731
+    x = np.zeros(1)
+    est = central_differences(f, x)
+    assert est.kink[0]
+    assert est.lower[0] <= 0.0 and est.upper[0] >= 1.0
+    assert est.lower[0] > -1e-6 and est.upper[0] < 1 + 1e-6
+    for sub in (0.0, 1.0, 0.5):
+        assert check_gradients(f, lambda t, s=sub: np.array([s]), x), sub
+    for wrong in (1.01, -0.01):
+        assert not check_gradients(f, lambda t, s=wrong: np.array([s]), x), wrong
+
+
+def test_a_smooth_point_whose_gap_shrinks_like_a_kink_is_explained_by_its_truncation():
+    """f = x^4 - a x^2 near its inflection, with f'' = -0.15 f'''' h^2: the one-sided gap
+    does not halve with h (as at a kink), but f''' is large there and the central
+    difference's measured truncation accounts for the jump: no kink. (A step of 2^-6 makes
+    the effect larger than rounding.)"""
+    h = 2.0 ** -6
+    tol = fd_tolerances(overrides={"step": h})
+    x0 = 1.0
+    a = 6 * x0 ** 2 + 0.15 * 12 * h ** 2      # f''(x0) = 12 x0^2 - 2a = -0.15 * 24 h^2
+    f = lambda t: float(t[0] ** 4 - a * t[0] ** 2)  # noqa: E731
+    est = central_differences(f, np.array([x0]), tolerances=tol)
+    right = (f([x0 + h]) - f([x0])) / h, (f([x0 + h / 2]) - f([x0])) / (h / 2)
+    left = (f([x0]) - f([x0 - h])) / h, (f([x0]) - f([x0 - h / 2])) / (h / 2)
+    gap = right[0] - left[0], right[1] - left[1]
+    assert gap[1] / gap[0] > 0.75               # kink-like by the ratio alone
+    assert not est.kink[0]
+    assert check_gradients(f, lambda t: np.array([4 * t[0] ** 3 - 2 * a * t[0]]),
+                           np.array([x0]), eps=h)

@@ -120,3 +120,44 @@ def test_a_smooth_point_whose_gap_shrinks_like_a_kink_is_explained_by_its_trunca
     assert not est.kink[0]
     assert check_gradients(f, lambda t: np.array([4 * t[0] ** 3 - 2 * a * t[0]]),
                            np.array([x0]), eps=h)
+
+
+def _jumps(gap_or_curve, h=2.0 ** -10, rounding=0.0, safety=8.0):
+    """one_sided_jumps on differences built from one-sided slopes given per level."""
+    from gradref.checks.kinks import one_sided_jumps
+
+    hs = np.array([[h], [h / 2]])
+    plus, minus = gap_or_curve(hs)
+    return bool(one_sided_jumps(plus, minus, hs, hs, np.array([rounding]), safety)[0])
+
+
+@pytest.mark.parametrize("factor, kink", [(0.9, True), (1.1, False)])
+def test_kink_threshold_against_the_measured_truncation(factor, kink):
+    """f = J relu(t) + c t^3 at 0: gap J at every step, jump J, 4/3 |D(h) - D(h/2)| = c h^2;
+    a kink exactly when J > 8 c h^2."""
+    J, h = 1.0, 2.0 ** -10
+    c = factor * J / (8 * h ** 2)
+    assert _jumps(lambda hs: (J * hs + c * hs ** 3, c * hs ** 3), h) is kink
+    # the same jump downwards (a concave kink) is found the same way
+    assert _jumps(lambda hs: (-J * hs + c * hs ** 3, c * hs ** 3), h) is kink
+
+
+@pytest.mark.parametrize("factor, kink", [(0.9, True), (1.1, False)])
+def test_kink_threshold_against_rounding(factor, kink):
+    """A jump J is a kink exactly when J > 8 * 20 * r (r: the rounding of a central
+    difference)."""
+    J = 1.0
+    r = factor * J / (8 * 20)
+    assert _jumps(lambda hs: (J * hs, 0 * hs), rounding=r) is kink
+
+
+@pytest.mark.parametrize("ratio, kink", [(0.76, True), (0.74, False), (0.5, False),
+                                         (1.0, True), (-0.2, False)])
+def test_kink_needs_a_gap_that_does_not_shrink_like_curvature(ratio, kink):
+    """Δ(h/2) = ratio Δ(h): kink iff 2 Δ(h/2) - Δ(h) > Δ(h)/2, i.e. ratio > 3/4 (a small
+    safety factor so that the truncation does not decide)."""
+    def sides(hs):
+        gaps = np.array([[1.0], [ratio]])
+        return gaps * hs, 0 * hs
+    assert _jumps(sides, safety=0.01) is kink
+    assert _jumps(lambda hs: (-sides(hs)[0], 0 * hs), safety=0.01) is kink

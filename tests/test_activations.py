@@ -234,3 +234,74 @@ def test_one_sided_slopes_away_from_kinks_are_the_derivative(spec):
     numeric = (value(z + h) - value(z - h)) / (2 * h)
     np.testing.assert_allclose(left, numeric, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(right, numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("spec, lo, hi, lo_attained, hi_attained", [
+    ("sigmoid", 0.0, 1.0, True, True), ("tanh", -1.0, 1.0, True, True),
+    ("relu", 0.0, np.inf, True, False), ("leaky_relu", -np.inf, np.inf, False, False),
+    ("linear", -np.inf, np.inf, False, False), ("softmax", 0.0, 1.0, True, True),
+    ("softplus", 0.0, np.inf, True, False), ("elu", -1.0, np.inf, True, False),
+    ("elu(0.5)", -0.5, np.inf, True, False), ("gelu", -0.1701, np.inf, True, False),
+    ("silu", -0.28, np.inf, True, False),
+])
+def test_output_range_is_the_range_of_the_values(spec, lo, hi, lo_attained, hi_attained):
+    """Declared ranges (they bound the targets drawn for the squared losses) against the
+    values on a fine grid: inside, and the finite bounds approached to 1%."""
+    act = get_activation(spec)
+    assert act.output_range == (lo, hi)
+    z = np.linspace(-40, 40, 200001).reshape(1, -1)
+    if spec == "softmax":
+        z = np.vstack([z, np.zeros_like(z)])
+    a = act.value(z)
+    assert np.all(a >= lo) and np.all(a <= hi)
+    if lo_attained:
+        assert a.min() - lo <= 0.01 * max(abs(lo), 1e-4)
+    if hi_attained:
+        assert a.max() >= hi - 1e-6
+
+
+def test_linear_returns_copies():
+    act = get_activation("linear")
+    z, da = np.ones((2, 2)), np.full((2, 2), 3.0)
+    a, dz = act.value(z), act.vjp(z, z, da)
+    assert a is not z and dz is not da and not np.shares_memory(a, z)
+    assert not np.shares_memory(dz, da)
+    a[0, 0] = 5.0
+    dz[0, 0] = 7.0
+    assert z[0, 0] == 1.0 and da[0, 0] == 3.0
+
+
+def test_identity_is_name_and_parameters():
+    assert get_activation("relu") != get_activation("tanh")
+    assert get_activation("relu") != "relu"
+    assert get_activation("leaky_relu(0.05)") != get_activation("leaky_relu")
+    assert get_activation("elu(1)") == get_activation("elu")
+    assert get_activation("elu").params == {} and get_activation("elu").spec == "elu"
+    assert get_activation("elu(0.5)").params == {"alpha": 0.5}
+    assert get_activation("elu(2)").spec == "elu(2)" and get_activation("elu(2)").kinks == (0.0,)
+    assert len({get_activation("relu"), get_activation("relu"), get_activation("tanh")}) == 2
+
+
+def test_the_base_class_has_no_formula():
+    from gradref.reference.activations import Activation
+
+    base = Activation()
+    with pytest.raises(NotImplementedError):
+        base.value(np.zeros((1, 1)))
+    with pytest.raises(NotImplementedError):
+        base.derivative(np.zeros((1, 1)))
+    assert base.output_range == (-np.inf, np.inf)
+
+
+def test_registering_twice_or_without_a_name_is_refused():
+    from gradref.reference.activations import Activation, register
+
+    class Relu2(Activation):
+        name = "relu"
+
+    class Nameless(Activation):
+        pass
+
+    for cls in (Relu2, Nameless):
+        with pytest.raises(ValueError, match="is empty or already registered"):
+            register(cls)

@@ -41,9 +41,9 @@ from mutate import mutants  # noqa: E402
 
 #: target module -> the test files that cover it (run with -x for each mutant).
 TARGETS: dict[str, list[str]] = {
-    "reference/activations.py": ["tests/test_activations.py"],
-    "reference/losses.py": ["tests/test_losses.py"],
-    "reference/network.py": ["tests/test_network.py"],
+    "reference/activations.py": ["tests/test_activations.py", "tests/test_bad_input.py"],
+    "reference/losses.py": ["tests/test_losses.py", "tests/test_bad_input.py"],
+    "reference/network.py": ["tests/test_network.py", "tests/test_bad_input.py"],
     "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",
                               "tests/test_generic_kinks.py", "tests/test_dtypes_and_keywords.py",
                               "tests/test_arraylike.py"],

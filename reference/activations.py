@@ -298,7 +298,8 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
+        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0) \
+                or isinstance(alpha, bool):
             raise ValueError(f"elu alpha must be a finite positive number, got {alpha!r}")
         self.alpha = float(alpha)
         self.params = {"alpha": self.alpha} if self.alpha != 1.0 else {}

@@ -305,3 +305,13 @@ def test_registering_twice_or_without_a_name_is_refused():
     for cls in (Relu2, Nameless):
         with pytest.raises(ValueError, match="is empty or already registered"):
             register(cls)
+
+
+@pytest.mark.parametrize("alpha", [0, 0.0, -1.0, float("nan"), float("inf"), True, "1"],
+                         ids=["zero", "zero-float", "negative", "nan", "inf", "bool", "string"])
+def test_elu_alpha_must_be_finite_and_positive(alpha):
+    from gradref.reference.activations import ELU
+
+    with pytest.raises(ValueError, match=f"elu alpha must be a finite positive number, got "
+                                         f"{alpha!r}"):
+        ELU(alpha)

@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rerun", type=Path, default=None, metavar="JSON",
                    help="run again only the mutants that survived in this earlier --out")
     args = p.parse_args(argv)
+    # a terminated run still removes its scratch copies (the finally in run())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     previous = None if args.rerun is None else json.loads(args.rerun.read_text("utf-8"))
     files = args.only or (list(previous) if previous else list(TARGETS))
     results = run(files, max(1, args.jobs), args.timeout, args.rev, args.tests,

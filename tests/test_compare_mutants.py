@@ -199,3 +199,24 @@ def test_cache_comparison_uses_the_largest_entry_and_is_inclusive():
     nan = Z.copy()
     nan[0, 0] = np.nan
     assert leaf_problem("cache", cache_leaf((nan,), (Z,)), 1.0, 1.0)
+
+
+def test_show_formatting_is_pinned():
+    """Up to 24 entries are printed, five significant digits, scientific notation kept for
+    tiny entries, 100 characters a line, continuation lines as numpy indents them."""
+    assert PRINT_MAX == 24
+    assert "not shown" not in show(np.zeros(24)) and "not shown" in show(np.zeros(25))
+    assert show(np.array([1 / 3, 1e-8])) == "[3.33333e-01, 1.00000e-08]"
+    assert show(np.arange(6.0).reshape(3, 2)) == "[[0., 1.],\n [2., 3.],\n [4., 5.]]"
+    wide = show(np.full((2, 12), 11111.5))
+    assert max(len(line) for line in wide.splitlines()) <= 100
+    assert wide.splitlines()[0].count("11111.5") == 10
+
+
+def test_messages_report_the_measured_errors():
+    exp = np.array([0.5, -0.25])                  # largest |expected| below 1
+    assert leaf_problem("values", leaf(exp + [0.0, 0.1], exp), 1e-3, 0.0) == \
+        "dW1 is wrong: largest difference 0.1 (relative error 0.2, allowed 0.001)"
+    A = np.zeros((2, 2))
+    assert leaf_problem("cache", cache_leaf((A + 0.25,), (A,)), 1e-9, 0) == \
+        "cache[0] holds the wrong values (max |yours - expected| = 0.25)"

@@ -138,3 +138,77 @@ def test_protocol_arrays_are_fresh_and_writeable():
     assert back is not a and not np.shares_memory(back, a)
     back[0, 0] = 99.0
     assert a[0, 0] == 0.0
+
+
+def test_protocol_limits_are_the_documented_values():
+    assert protocol.MAX_DEPTH == 64
+    assert protocol.MAX_JSON_BYTES == 8 * 2 ** 20
+    assert protocol.MAX_ARRAYS == 10_000
+
+
+def _nested_dicts(levels):
+    value: object = 1
+    for _ in range(levels):
+        value = {"k": value}
+    return value
+
+
+def test_protocol_dict_nesting_counts_like_list_nesting():
+    ok = _nested_dicts(protocol.MAX_DEPTH)
+    assert round_trip(ok) == ok
+    with pytest.raises(protocol.ProtocolError, match="nested deeper than 64 levels"):
+        protocol.pack({}, _nested_dicts(protocol.MAX_DEPTH + 1))
+    tree: object = 1
+    for _ in range(protocol.MAX_DEPTH):
+        tree = {"dict": [["k", tree]]}
+    assert protocol.decode_tree(tree, []) == ok
+    with pytest.raises(protocol.ProtocolError, match="nested deeper"):
+        protocol.decode_tree({"dict": [["k", tree]]}, [])
+    key_tree: object = "k"
+    for _ in range(protocol.MAX_DEPTH):
+        key_tree = {"tuple": [key_tree]}
+    with pytest.raises(protocol.ProtocolError, match="nested deeper"):
+        protocol.decode_tree({"dict": [[key_tree, 1]]}, [])
+
+
+def test_protocol_names_an_ndarray_subclass():
+    with pytest.raises(protocol.ProtocolError, match=r"value\[0\]: ndarray subclass "
+                                                     r"numpy\.ma\.MaskedArray is not allowed; "
+                                                     r"return a plain numpy\.ndarray"):
+        protocol.pack({}, [np.ma.masked_array([1.0])])
+
+
+def test_protocol_refuses_nan_in_the_header():
+    with pytest.raises(protocol.ProtocolError, match="could not encode the message header"):
+        protocol.pack({"v": float("nan")}, None)
+
+
+def test_protocol_json_limit_is_exact():
+    overhead = len(protocol.pack({}, "")) - 8            # the envelope around an empty string
+    fits = "a" * (protocol.MAX_JSON_BYTES - overhead)
+    assert len(protocol.pack({}, fits)) == 8 + protocol.MAX_JSON_BYTES
+    with pytest.raises(protocol.ProtocolError, match="more than 8388608"):
+        protocol.pack({}, fits + "a")
+
+
+def _blob(array, version):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, version=version, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def test_protocol_reads_npy_version_2_and_refuses_version_3():
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(protocol.decode_tree({"array": 0}, [_blob(a, (2, 0))]), a)
+    np.testing.assert_array_equal(protocol.decode_tree({"array": 0}, [_blob(a, (1, 0))]), a)
+    with pytest.raises(protocol.ProtocolError, match=r"unsupported \.npy format version "
+                                                     r"\(3, 0\)"):
+        protocol.decode_tree({"array": 0}, [_blob(a, (3, 0))])
+
+
+def test_protocol_refuses_negative_dimensions():
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (-1, -1), }"
+    text += b" " * (64 - (10 + len(text) + 1) % 64) + b"\n"
+    blob = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + b"\0" * 8
+    with pytest.raises(protocol.ProtocolError, match=r"invalid array shape \(-1, -1\)"):
+        protocol.decode_tree({"array": 0}, [blob])

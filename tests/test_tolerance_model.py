@@ -151,8 +151,8 @@ def test_kink_threshold_against_rounding(factor, kink):
     assert _jumps(lambda hs: (J * hs, 0 * hs), rounding=r) is kink
 
 
-@pytest.mark.parametrize("ratio, kink", [(0.76, True), (0.74, False), (0.5, False),
-                                         (1.0, True), (-0.2, False)])
+@pytest.mark.parametrize("ratio, kink", [(0.76, True), (0.75, False), (0.74, False),
+                                         (0.5, False), (1.0, True), (-0.2, False)])
 def test_kink_needs_a_gap_that_does_not_shrink_like_curvature(ratio, kink):
     """Δ(h/2) = ratio Δ(h): kink iff 2 Δ(h/2) - Δ(h) > Δ(h)/2, i.e. ratio > 3/4 (a small
     safety factor so that the truncation does not decide)."""
@@ -161,3 +161,8 @@ def test_kink_needs_a_gap_that_does_not_shrink_like_curvature(ratio, kink):
         return gaps * hs, 0 * hs
     assert _jumps(sides, safety=0.01) is kink
     assert _jumps(lambda hs: (-sides(hs)[0], 0 * hs), safety=0.01) is kink
+
+
+def test_a_gap_that_appears_only_at_the_half_step_is_no_kink():
+    """Δ(h) = 0, Δ(h/2) = 1: no gap at h means no jump of the derivative at the point."""
+    assert _jumps(lambda hs: (np.array([[0.0], [1.0]]) * hs, 0 * hs), safety=0.01) is False

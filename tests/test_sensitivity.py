@@ -70,3 +70,25 @@ def test_nothing_checked():
     s = sensitivity("directional", [])
     assert (s.threshold, s.probability) == (math.inf, 0.0)
     assert sensitivity("full", [0.0]).threshold == 0.0
+
+
+def test_more_sensitivity_arguments():
+    with pytest.raises(ValueError, match="finite non-negative"):
+        sensitivity("full", [1.0, -1e-9])
+    assert sensitivity("sampled", [1.0], checked=1, total=1).probability == 1.0
+    default = sensitivity("directional", [1.0, 1.0], direction="gaussian")
+    assert default.probability == 0.99
+    with pytest.raises(ValueError, match="direction must be 'rademacher' or 'gaussian', got "
+                                         "'uniform'"):
+        sensitivity("directional", [1.0], direction="uniform")
+    with pytest.raises(ValueError, match="mode must be 'full', 'sampled' or 'directional', "
+                                         "got 'exhaustive'"):
+        sensitivity("exhaustive", [1.0])
+
+
+def test_a_sensitivity_statement_is_immutable():
+    import dataclasses
+
+    s = sensitivity("full", [1.0])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.threshold = 0.0

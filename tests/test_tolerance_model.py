@@ -96,6 +96,7 @@ def test_curved_sides_are_extrapolated():
     assert est.kink[0]
     assert est.lower[0] <= 0.0 and est.upper[0] >= 1.0
     assert est.lower[0] > -1e-6 and est.upper[0] < 1 + 1e-6
+    assert est.numeric[0] == 0.5 * (est.lower[0] + est.upper[0])     # the interval's middle
     for sub in (0.0, 1.0, 0.5):
         assert check_gradients(f, lambda t, s=sub: np.array([s]), x), sub
     for wrong in (1.01, -0.01):
@@ -166,3 +167,57 @@ def test_kink_needs_a_gap_that_does_not_shrink_like_curvature(ratio, kink):
 def test_a_gap_that_appears_only_at_the_half_step_is_no_kink():
     """Δ(h) = 0, Δ(h/2) = 1: no gap at h means no jump of the derivative at the point."""
     assert _jumps(lambda hs: (np.array([[0.0], [1.0]]) * hs, 0 * hs), safety=0.01) is False
+
+
+def test_estimate_containers_and_argument_checks():
+    from gradref.checks.finite_diff import Estimate, Packer, levels, magnitude
+
+    e = Estimate.empty()
+    assert e.index.size == e.numeric.size == e.kink.size == 0
+    assert (e.evaluations, e.seconds, e.order) == (0, 0.0, 2)
+    assert Estimate.empty(order=4).order == 4
+    c = Estimate.concatenate([])
+    assert c.index.size == 0 and c.order == 2
+    one = central_differences(lambda t: float(np.sum(t ** 2)), np.ones(2), order=4)
+    both = Estimate.concatenate([one, one])
+    assert both.order == 4 and both.evaluations == 2 * one.evaluations
+    assert both.index.tolist() == [0, 1, 0, 1]
+    assert Estimate.concatenate([one]).order == 4
+    assert Packer.of({}).pack({}).size == 0
+    assert levels(2) == 2 and levels(4) == 3
+    with pytest.raises(ValueError, match="order must be 2 .* got 3"):
+        levels(3)
+    with pytest.raises(ValueError, match=r"theta must be a flat vector, got shape \(2, 2\)"):
+        central_differences(lambda t: 0.0, np.zeros((2, 2)))
+    assert magnitude(np.array([0.25, -0.5, np.nan])) == 0.5
+    assert magnitude(np.array([np.inf])) == 0.0 and magnitude(np.zeros(0)) == 0.0
+    assert 0.0 <= one.seconds < 60.0
+
+
+def test_non_finite_analytic_values_always_fail():
+    est = central_differences(lambda t: float(t[0]), np.ones(1))
+    v = judge(np.array([np.inf]), est, fd_tolerances())
+    assert v.failed[0]
+    assert judge(np.array([np.nan]), est, fd_tolerances()).failed[0]
+
+
+def test_small_gradients_get_a_small_allowance():
+    """rtol max(|g_i|, G) with G the array's largest |g|, not at least 1."""
+    h = 2.0 ** -10
+    tol = fd_tolerances(overrides={"step": h})
+    est = central_differences(lambda t: float(1e-3 * t[0]), np.ones(1), tolerances=tol,
+                              f_scale=0.0)
+    v = judge(np.array([1e-3]), est, tol)
+    assert v.tol[0] == pytest.approx(8 * est.error[0] + 64 * EPS * 1e-3, rel=1e-12)
+
+
+def test_fourth_order_rounding_and_kink_cost():
+    h = 2.0 ** -4
+    tol = fd_tolerances(overrides={"step_richardson": h})
+    S = 1e9
+    est = central_differences(lambda t: float(t[0] ** 5), np.array([1.0]), order=4,
+                              tolerances=tol, f_scale=S)
+    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * 2 * EPS * S / h, rel=1e-6)
+    kinked = central_differences(lambda t: float(abs(t[0])), np.zeros(1), order=4)
+    assert kinked.kink[0] and kinked.evaluations == 1 + 2 * 3     # h/4 is already there
+    assert kinked.numeric[0] == 0.5 * (kinked.lower[0] + kinked.upper[0])

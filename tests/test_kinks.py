@@ -205,3 +205,19 @@ def test_curved_one_sided_slopes_are_extrapolated_with_their_spread():
     assert lo[0] == pytest.approx(-q / 4, rel=1e-9)
     assert hi[0] == pytest.approx(1 + q, rel=1e-9)
     assert err[0] == 0.0 and not unv[0]
+
+
+def test_concave_one_sided_slopes_keep_the_raw_extremes():
+    """relu(t) - c t^3 at 0: right slopes 1 - c h_s^2 (below their extrapolation 1 + c h^2/8),
+    left slopes -c h_s^2: the hull keeps the lowest raw slope and the extrapolation plus its
+    spread, [-c h^2, 1 + c h^2/4]."""
+    h, c = 2.0 ** -7, 100.0
+    hs = np.array([[h], [h / 2], [h / 4]])
+    f = lambda t: np.maximum(t, 0.0) - c * t ** 3  # noqa: E731
+    dplus = np.array([[f(x) - f(0.0)] for x in hs[:, 0]])
+    dminus = np.array([[f(0.0) - f(-x)] for x in hs[:, 0]])
+    lo, hi, _, _ = example_intervals(dplus, dminus, dplus[:, :, None], dminus[:, :, None],
+                                     np.array([[1]]), hs, hs, np.array([0.0]))
+    q = c * h ** 2
+    assert lo[0] == pytest.approx(-q, rel=1e-9)
+    assert hi[0] == pytest.approx(1 + q / 4, rel=1e-9)

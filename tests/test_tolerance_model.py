@@ -221,3 +221,33 @@ def test_fourth_order_rounding_and_kink_cost():
     kinked = central_differences(lambda t: float(abs(t[0])), np.zeros(1), order=4)
     assert kinked.kink[0] and kinked.evaluations == 1 + 2 * 3     # h/4 is already there
     assert kinked.numeric[0] == 0.5 * (kinked.lower[0] + kinked.upper[0])
+
+
+def test_a_kink_elements_estimate_is_the_middle_of_its_interval():
+    """relu(t) + c t^3 at 0: the central difference 0.5 + c h^2 is no estimate at a kink; the
+    element carries the middle of its one-sided interval [-c h^2/4, 1 + c h^2] instead."""
+    h, c = 2.0 ** -7, 100.0
+    tol = fd_tolerances(overrides={"step": h})
+    est = central_differences(lambda t: float(max(t[0], 0.0) + c * t[0] ** 3), np.zeros(1),
+                              tolerances=tol)
+    q = c * h ** 2
+    assert est.kink[0]
+    assert est.lower[0] == pytest.approx(-q / 4, rel=1e-9)
+    assert est.numeric[0] == pytest.approx(0.5 + 3 * q / 8, rel=1e-9)
+
+
+def test_kink_rounding_threshold_uses_the_central_step():
+    """Through central_differences: a jump J is a kink when J > 8 * 20 * 2 eps S / h, with h
+    the step itself (not twice it)."""
+    from gradref.checks.finite_diff import Estimate
+
+    h = 2.0 ** -10
+    tol = fd_tolerances(overrides={"step": h})
+    J = 1.0
+    for factor, kink in ((0.9, True), (1.1, False)):
+        S = factor * J * h / (8 * 20 * 2 * EPS)
+        est = central_differences(lambda t: float(J * max(t[0], 0.0)), np.zeros(1),
+                                  tolerances=tol, f_scale=S)
+        assert bool(est.kink[0]) is kink, factor
+    z = np.zeros(1)
+    assert Estimate(np.zeros(1, np.intp), z, z, z, z > 0, z, z, z > 0).order == 2

@@ -46,7 +46,7 @@ TARGETS: dict[str, list[str]] = {
     "reference/network.py": ["tests/test_network.py", "tests/test_bad_input.py"],
     "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",
                               "tests/test_generic_kinks.py", "tests/test_dtypes_and_keywords.py",
-                              "tests/test_arraylike.py"],
+                              "tests/test_arraylike.py", "tests/test_kinks.py"],
     "checks/kinks.py": ["tests/test_tolerance_model.py", "tests/test_kinks.py",
                         "tests/test_generic_kinks.py"],
     "checks/network_fd.py": ["tests/test_network_fd.py", "tests/test_kinks.py"],

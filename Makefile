@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: verify check test lint format bench clean gradescope-bundle sandbox
+.PHONY: verify check test lint format bench mutants clean gradescope-bundle sandbox
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: $(VENV)/.bench-stamp    ## performance against peers measured in the same
 $(VENV)/.bench-stamp: $(STAMP) pyproject.toml   # the peers (torch CPU wheel, jax): bench only
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[plot,dev,bench]'
 	touch $@
+
+mutants: $(STAMP)  ## mutation testing of reference/ and the checker (slow; not part of check)
+	$(PY) tests/mutation/run.py --out mutants.json $(MUTANTS_ARGS)
 
 gradescope-bundle: $(STAMP)
 	$(VENV)/bin/gradref bundle --out gradescope-bundle.zip

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from gradref.reference import Network
 
+from .arraylike import to_numpy
 from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
 from .directional import localise as _localise
@@ -137,8 +138,13 @@ def _shape_hint(key: str, got: tuple, want: tuple) -> str:
 def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None, str | None]:
     """The array to compare, or a problem sentence (not numeric, wrong shape, non-finite)."""
     try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
+        arr, _ = to_numpy(value, key)
+    except TypeError as exc:  # not an array-like: say what NumPy makes of it, if anything
+        try:
+            arr = np.asarray(value)
+        except Exception:  # ragged lists and the like
+            return None, str(exc)
+    except Exception as exc:  # an array-like that fails to export
         return None, f"{key} is not an array: {exc}"
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                  or np.issubdtype(arr.dtype, np.integer)):
@@ -152,6 +158,32 @@ def _as_checked(key: str, value: object, want: tuple) -> tuple[np.ndarray | None
         return None, (f"{key} contains {int(bad.sum())} non-finite value(s) (NaN or inf), "
                       f"first at index {first}")
     return arr, None
+
+
+def _readable(values) -> list[np.ndarray]:
+    """The values that :func:`to_numpy` can read, read (for choosing the dtype table)."""
+    out = []
+    for v in values:
+        try:
+            out.append(to_numpy(v)[0])
+        except Exception:  # reported by _as_checked when the value is compared
+            continue
+    return out
+
+
+def _routes(what: str, value: object) -> str | None:
+    """A sentence saying how an array-like ``value`` was read (None for NumPy and numbers)."""
+    values = value.values() if isinstance(value, Mapping) else [value]
+    routes = set()
+    for v in values:
+        try:
+            routes.add((type(v).__name__, to_numpy(v)[1]))
+        except Exception:  # reported elsewhere
+            continue
+    routes -= {(t, r) for t, r in routes if r in ("ndarray", "number")}
+    if not routes:
+        return None
+    return f"{what} returned " + ", ".join(f"{t} (read through {r})" for t, r in sorted(routes))
 
 
 def _expected_shapes(net: Network, m: int) -> tuple[dict, dict]:
@@ -277,7 +309,7 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
 
     oracles = ("fd", "autograd") if oracle == "both" else (oracle,)
     grads, problem = _target_gradients(target, net, params, X, Y)
-    dtype = least_precise(*(grads.values() if grads is not None else ()))
+    dtype = least_precise(*_readable(grads.values() if grads is not None else ()))
     tol = _tolerances(tolerances, keywords, dtype, np.dtype(np.float64))
     result = CheckResult(repr(net), mode, oracles, seed, order, m=m, tolerances=dict(tol),
                          dtypes={"gradient": str(dtype), "function": "float64"})
@@ -478,15 +510,27 @@ def _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, k
     draw is localised by bisection (``element_check(i)`` judges one element). Draws that cross
     a kink do not count towards the sensitivity statement."""
     tols = []
+    generic = isinstance(obj, FunctionObjective)
     for d in range(draws):
         v = direction(rng, theta.size, kind)
         draw, h = check_draw(obj, theta, a, v, d, tol)
         result.draws.append(draw)
         if not draw.kink:
             tols.append(draw.tol)
+        loc = None
         if draw.failed and do_localise:
-            result.localisations.append(_localise(obj, theta, a, v, h, draw, packer,
-                                                  element_check))
+            loc = _localise(obj, theta, a, v, h, draw, packer, element_check)
+            result.localisations.append(loc)
+        at_kink = loc is not None and not loc.failed and loc.interval is not None
+        if draw.failed and generic and (at_kink or draw.kink and (loc is None or not loc.failed)):
+            # kinks along v (several, or cancelling) bound no convention: the element decides
+            draw.failed, draw.unverified = False, True
+            where = "" if loc is None else (
+                f"; bisection led to {loc.name}{list(loc.index)}, "
+                + ("at a kink and inside its one-sided slopes" if at_kink else
+                   "which is within its tolerance"))
+            result.notes.append(f"draw v{d} disagrees with f along v where f has kinks{where}: "
+                                f"unverified")
     result.evaluations += obj.evaluations
     if tols:
         result.sensitivity.append(sensitivity("directional", tols, direction=kind))
@@ -509,7 +553,8 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
         off = packer.offsets[packer.names.index(name)]
         est = nfd.parameter(name, [i - off])
         v = judge(a[i:i + 1], est, tol, scale=magnitude(analytic[f"d{name}"]))
-        return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+        interval = (float(est.lower[0]), float(est.upper[0])) if est.kink[0] else None
+        return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0]), interval
 
     _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, kind, tol,
                      do_localise)
@@ -531,7 +576,10 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
 
     ``x`` is a float array or a dict of float arrays; ``f(x)`` returns a real scalar;
     ``grad`` is either ``grad(x)`` (a callable returning an array, or a dict, shaped like
-    ``x``) or that value already computed.
+    ``x``) or that value already computed. Array-likes are accepted everywhere (lists,
+    objects with ``__array__`` or ``__dlpack__`` such as PyTorch tensors or JAX arrays; see
+    :mod:`gradref.checks.arraylike`) and a note says which conversion was used; ``f`` and
+    ``grad`` always receive NumPy arrays.
 
     Tolerances come from the table of the least precise dtype among x and the gradient (see
     :mod:`gradref.checks.tolerances`); the finite-difference steps and rounding term from the
@@ -558,7 +606,7 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     xs = {"x": x} if single else dict(x)
     arrays = {}
     for k, v in xs.items():
-        arr = np.asarray(v)
+        arr, _ = to_numpy(v, f"x[{k!r}]")
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                      or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(f"x[{k!r}] must be a real numeric array, got dtype {arr.dtype}")
@@ -590,14 +638,18 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     gs = {"x": g} if single and not isinstance(g, Mapping) else g
     if grad_problem is None and not isinstance(gs, Mapping):
         grad_problem = f"grad returned {type(g).__name__}, expected a dict like x"
-    grad_values = list(gs.values()) if grad_problem is None else []
+    grad_values = _readable(gs.values()) if grad_problem is None else []
     dtype = least_precise(packer.dtype, *grad_values)
-    f_dtype = least_precise(packer.dtype, f_out)
+    f_dtype = least_precise(packer.dtype, *_readable([f_out]))
     tol = _tolerances(tolerances, keywords, dtype, f_dtype)
     result = CheckResult(getattr(f, "__name__", "f"), mode, ("fd",), seed, order,
                          tolerances=dict(tol),
                          dtypes={"gradient": str(dtype), "function": str(f_dtype)})
     result.evaluations += 1
+    for what, value in (("f", f_out), ("grad", None if grad_problem else g)):
+        said = _routes(what, value)
+        if said:
+            result.notes.append(said)
     if not np.isfinite(f0):
         grad_problem = (f"f(x) = {f0} is not finite: there is nothing to differentiate "
                         f"at this point")
@@ -629,7 +681,12 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
             est.index = local
             chk = _fd_summary(k, analytic[k], est, tol, worst)
             result.arrays.append(chk)
-            t = _tol_of(est, analytic[k], tol)
+            if est.kink.any():
+                result.notes.append(
+                    f"{int(est.kink.sum())} element(s) of {k} are at a kink of f (its one-sided "
+                    f"differences disagree beyond their curvature): judged against the interval "
+                    f"of one-sided slopes, {chk.kinks} inside it")
+            t = _tol_of(est, analytic[k], tol)[~est.kink]
             t = t[np.isfinite(t)]  # a non-finite tolerance element has failed already
             all_tols.append(t)
             if mode == "sampled":
@@ -650,7 +707,8 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
                 obj.evaluations += est.evaluations
                 v = judge(a[i:i + 1], est, tol,
                           scale=magnitude(analytic[packer.locate(i)[0]]))
-                return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0])
+                interval = (float(est.lower[0]), float(est.upper[0])) if est.kink[0] else None
+                return float(est.numeric[0]), float(v.tol[0]), bool(v.failed[0]), interval
 
             _draw_directions(result, obj, theta, a, packer, element_check, rng, draws,
                              direction_kind, tol, localise)

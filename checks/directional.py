@@ -11,9 +11,13 @@ h v) - \theta`:
 
 with :math:`h = s\max(1, \lVert\theta\rVert_\infty)/\lVert v\rVert_\infty` (no coordinate
 moves by more than its elementwise step), the error estimate of :mod:`gradref.checks.finite_diff`
-(:math:`\tfrac43|D(h)-D(h/2)|` plus rounding) and, for a network, kink detection on every
-pre-activation and the one-sided intervals of :mod:`gradref.checks.kinks`. A draw costs 4 evaluations
-(6 when a kink is crossed).
+(:math:`\tfrac43|D(h)-D(h/2)|` plus rounding) and kink detection — for a network on every
+pre-activation, for any other function from the one-sided differences along v — with the
+one-sided intervals of :mod:`gradref.checks.kinks`. A draw costs 4 evaluations (6 when a kink
+is crossed). Along v a function of unknown structure may cross several kinks at once, whose
+conventions no one-sided interval bounds; such a draw, when outside its interval, is settled by
+the element bisection lands on: a wrong element fails it, an element within its tolerance (or
+at a kink, inside its one-sided slopes) leaves it *unverified*.
 
 Localisation. If a draw fails, its discrepancy :math:`\Delta = a\cdot v - D(h)` is split over
 parameter blocks: first whole arrays (``W1``, ``b1``, …; a block spanning several arrays is cut
@@ -32,7 +36,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from .finite_diff import Estimate, Packer, combine, judge, scalar_value
-from .kinks import crosses
+from .kinks import crosses, one_sided_jumps
 from .result import Draw, Localisation
 
 __all__ = ["DIRECTIONS", "direction", "FunctionObjective", "NetworkObjective", "check_draw",
@@ -124,6 +128,12 @@ def check_draw(obj, theta: np.ndarray, analytic: np.ndarray, v: np.ndarray, inde
     rows = _sweep(obj, theta, v, h, [0, 1])
     union = _union([r[6] for r in rows] + [r[7] for r in rows])
     kink = union is not None and any(np.any(u) for u in union)
+    if union is None:   # a function of unknown structure: the one-sided differences tell
+        hs = np.array([[h], [h / 2.0]])
+        kink = bool(one_sided_jumps(np.array([[r[0]] for r in rows]),
+                                    np.array([[r[1]] for r in rows]), hs, hs,
+                                    np.array([tol["rounding"] * obj.noise / h]),
+                                    tol["safety"])[0])
     if kink:
         rows += _sweep(obj, theta, v, h, [2])
         union = _union([union] + [r[6] for r in rows[2:]] + [r[7] for r in rows[2:]])
@@ -188,7 +198,8 @@ def localise(obj, theta: np.ndarray, analytic: np.ndarray, v: np.ndarray, h: flo
              element_check: Callable[[int], tuple[float, float, bool]]) -> Localisation:
     r"""Bisect the discrepancy of a failing ``draw`` over parameter blocks (module
     docstring) and check the element it ends on with ``element_check(flat_index) ->
-    (numeric, tol, failed)``."""
+    (numeric, tol, failed)`` or ``(numeric, tol, failed, (lower, upper))`` when the element is
+    at a kink."""
     start = obj.evaluations
     delta = draw.analytic - draw.numeric
     lo, hi = 0, theta.size
@@ -209,7 +220,9 @@ def localise(obj, theta: np.ndarray, analytic: np.ndarray, v: np.ndarray, h: flo
             lo, delta = cut, right
         path.append(_block_name(packer, lo, hi))
     evaluations = obj.evaluations - start
-    numeric, tol_i, failed = element_check(lo)
+    checked = element_check(lo)
+    numeric, tol_i, failed = checked[:3]
+    interval = checked[3] if len(checked) > 3 else None
     name, index = packer.locate(lo)
     return Localisation(draw.index, name, index, float(analytic[lo]), float(numeric),
-                        float(tol_i), bool(failed), evaluations, path)
+                        float(tol_i), bool(failed), evaluations, path, interval=interval)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kinks import example_intervals
+from .arraylike import to_numpy
+from .kinks import example_intervals, one_sided_jumps
 from .tolerances import fd_tolerances
 
 __all__ = ["Estimate", "Packer", "levels", "relative_steps", "combine", "judge", "Judgement",
@@ -259,9 +260,13 @@ def judge(analytic: np.ndarray, est: Estimate, tol: Mapping[str, float],
 
 # --------------------------------------------------------------------------- generic loop
 def scalar_value(f: Callable, x: object, what: str = "f") -> float:
-    """``float(f(x))``, refusing results that are not real scalars with an error naming f."""
+    """``float(f(x))``, refusing results that are not real scalars with an error naming f.
+    Array-likes are read as :func:`gradref.checks.arraylike.to_numpy` does (a 0-d tensor)."""
     value = f(x)
-    arr = np.asarray(value)
+    try:
+        arr, _ = to_numpy(value, f"{what}(x)")
+    except TypeError:
+        arr = np.asarray(value, dtype=object)
     if arr.size != 1 or not (np.issubdtype(arr.dtype, np.floating)
                              or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{what} must return a real scalar, got {type(value).__name__} "
@@ -272,7 +277,8 @@ def scalar_value(f: Callable, x: object, what: str = "f") -> float:
 def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
                         indices: np.ndarray | None = None, order: int = 2,
                         tolerances: Mapping[str, float] | None = None,
-                        f_scale: float | None = None, f0: float | None = None) -> Estimate:
+                        f_scale: float | None = None, f0: float | None = None,
+                        detect_kinks: bool = True) -> Estimate:
     r"""Central differences of a scalar ``f`` of the flat vector ``theta`` (float32 or
     float64), one coordinate at a time, with the error estimate of the module docstring.
 
@@ -280,6 +286,9 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
     estimate (default all). ``f_scale``: :math:`S`, the magnitude of the quantities f is
     computed from (default :math:`|f(\theta)|`); raise it when f cancels large terms.
     ``f0``: :math:`f(\theta)` when the caller has it already (saves one evaluation).
+    ``detect_kinks``: find the elements at a kink from the one-sided differences
+    (:func:`gradref.checks.kinks.one_sided_jumps`) and judge them by the interval of one-sided
+    slopes; they cost two more evaluations each (the step h/4) in second order.
     """
     theta = np.asarray(theta)
     if theta.ndim != 1:
@@ -291,28 +300,40 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
     work = theta.copy()
     known = f0 is not None
     f0 = float(f0) if known else scalar_value(f, work)
+    evaluations = 0 if known else 1
     scale = abs(f0) if f_scale is None else float(f_scale)
     if not math.isfinite(scale):
         scale = math.inf
     h = relative_steps(theta[idx], tol, order)
-    dplus = np.empty((nlev, idx.size))
-    dminus = np.empty((nlev, idx.size))
-    hplus = np.empty((nlev, idx.size))
-    hminus = np.empty((nlev, idx.size))
-    for c, i in enumerate(idx):
-        xi = work[i]
-        for s in range(nlev):
-            hs = h[c] / 2.0 ** s
-            work[i] = xi + hs
-            hplus[s, c] = float(work[i]) - float(xi)
-            dplus[s, c] = scalar_value(f, work) - f0
-            work[i] = xi - hs
-            hminus[s, c] = float(xi) - float(work[i])
-            dminus[s, c] = f0 - scalar_value(f, work)
-        work[i] = xi
-    no = np.zeros(idx.size, bool)
-    numeric, error, step, lower, upper, _ = combine(
-        dplus, dminus, hplus, hminus, tol["eps"] * scale, no, tol, order)
-    return Estimate(idx, numeric, error, step, no, lower, upper, no.copy(),
-                    evaluations=(0 if known else 1) + 2 * nlev * idx.size,
-                    seconds=time.perf_counter() - start, order=order)
+    dplus, dminus, hplus, hminus = (np.full((3, idx.size), np.nan) for _ in range(4))
+
+    def sweep(columns, steps):
+        for c in columns:
+            i, xi = idx[c], work[idx[c]]
+            for s in steps:
+                hs = h[c] / 2.0 ** s
+                work[i] = xi + hs
+                hplus[s, c] = float(work[i]) - float(xi)
+                dplus[s, c] = scalar_value(f, work) - f0
+                work[i] = xi - hs
+                hminus[s, c] = float(xi) - float(work[i])
+                dminus[s, c] = f0 - scalar_value(f, work)
+            work[i] = xi
+        return 2 * len(steps) * len(columns)
+
+    evaluations += sweep(range(idx.size), range(nlev))
+    kink = np.zeros(idx.size, bool)
+    # rounding: eps times the largest of S and the values f took (|f(θ)| alone can be ~0)
+    big = np.max(np.abs(np.concatenate([f0 + dplus[:nlev], f0 - dminus[:nlev]])), axis=0,
+                 initial=0.0)
+    noise = tol["eps"] * np.maximum(scale, np.where(np.isfinite(big), big, scale))
+    if detect_kinks and idx.size:
+        h0 = 0.5 * (hplus[0] + hminus[0])
+        kink = one_sided_jumps(dplus, dminus, hplus, hminus, tol["rounding"] * noise / h0,
+                               tol["safety"])
+        if nlev < 3 and np.any(kink):
+            evaluations += sweep(np.flatnonzero(kink), [2])
+    numeric, error, step, lower, upper, unverified = combine(
+        dplus, dminus, hplus, hminus, noise, kink, tol, order)
+    return Estimate(idx, numeric, error, step, kink, lower, upper, unverified,
+                    evaluations=evaluations, seconds=time.perf_counter() - start, order=order)

@@ -1,7 +1,8 @@
-r"""Kinks: points where an activation's derivative jumps (relu and leaky_relu at 0, elu with
-:math:`\alpha \ne 1` at 0, and whatever an activation declares in ``Activation.kinks``).
+r"""Kinks: points where a derivative jumps — an activation's (relu and leaky_relu at 0, elu with
+:math:`\alpha \ne 1` at 0, whatever an activation declares in ``Activation.kinks``) or any
+function's (abs, max, hinge losses, piecewise-linear functions).
 
-Detection. A finite difference with step h moves every pre-activation :math:`Z` it touches from
+Detection in a network. A finite difference with step h moves every pre-activation :math:`Z` it touches from
 :math:`Z^0` to :math:`Z^h`. It straddles a kink :math:`\kappa` when :math:`Z^0` and
 :math:`Z^h` lie on different sides of it, i.e. :math:`|Z^0 - \kappa|` is smaller than the change
 :math:`|Z^h - Z^0|` the step caused, in the right direction. With the activations' convention
@@ -9,6 +10,37 @@ Detection. A finite difference with step h moves every pre-activation :math:`Z` 
 ``(Z_h > kappa) != (Z_0 > kappa)``; a pre-activation sitting exactly on the kink is caught by
 whichever side of the step leaves it upwards. The network-aware finite differences know every
 perturbed :math:`Z` exactly, so detection costs two comparisons per unit.
+
+Detection in any function (:func:`one_sided_jumps`). Without the pre-activations, the one-sided
+differences :math:`D_\pm` (below) at the steps h and h/2 that the central differences already
+evaluate tell. With :math:`\Delta(h) = D_+(h) - D_-(h)`: on a smooth function
+:math:`\Delta(h) = f''h + f''''h^3/12 + \dots`, so :math:`\Delta` halves with h (the pair
+measures the curvature) and the extrapolated jump
+
+.. math::
+
+    \hat\jmath = 2\Delta(h/2) - \Delta(h) = -f''''h^3/16 + \dots
+
+is of third order; at a kink :math:`\Delta(h)` tends to the jump of the derivative, which does
+not shrink, and :math:`\hat\jmath` is the jump. An element is at a kink when
+
+.. math::
+
+    |\hat\jmath| > \kappa\,(\tfrac43|D(h) - D(h/2)| + 20\,r)
+    \quad\text{and}\quad \hat\jmath\,\mathrm{sign}\,\Delta(h) > \rho\,|\Delta(h)|,
+
+with :math:`\kappa` = ``safety``, :math:`r` the rounding of one central difference (20 r bounds
+the rounding of :math:`\hat\jmath`, as for the extrapolated slopes below) and :math:`\rho` =
+:data:`~gradref.checks.tolerances.KINK_JUMP_RATIO`: the jump must exceed what the central
+difference's own measured error explains, and :math:`\Delta` must not be shrinking like
+curvature does (:math:`\Delta(h/2) > \tfrac34\Delta(h)` for ρ = 1/2; a gap that shrinks
+faster, as for :math:`x^4` at 0, is no kink either). A smooth function is called kinked only
+where its fourth derivative is of order :math:`f''/h^2`, i.e. where the step does not resolve
+it (measured: no false alarm in about 8,900 elements of drawn smooth functions with
+:math:`kh \le 0.1` for frequencies k up to 1e5; 1 in 139 where :math:`kh \approx 1`).
+A kink less than about h/5 from the point is detected (any value between the one-sided
+slopes then passes); one between h/5 and h away shows up as a large measured truncation
+error :math:`\tfrac43|D(h) - D(h/2)|` instead (the tolerance is then wide, honestly so).
 
 Judgement. A central difference across a kink mixes the two slopes and is no estimate of any
 derivative. At such an element the one-sided differences
@@ -44,7 +76,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["crosses", "example_intervals", "KINK_ROUNDING_FACTOR"]
+from .tolerances import KINK_JUMP_RATIO
+
+__all__ = ["crosses", "one_sided_jumps", "example_intervals", "KINK_ROUNDING_FACTOR"]
 
 #: Rounding of the extrapolated one-sided slope 2 D(h/4) - D(h/2), in units of the rounding of
 #: the central difference D(h): a one-sided difference has twice it at step h, 8 times at h/4,
@@ -61,6 +95,28 @@ def crosses(z_new: np.ndarray, z_old: np.ndarray, kinks: Iterable[float]) -> np.
     for k in kinks:
         out |= np.not_equal(np.greater(z_new, k), np.greater(z_old, k))
     return out
+
+
+def one_sided_jumps(dplus: np.ndarray, dminus: np.ndarray, hplus: np.ndarray,
+                    hminus: np.ndarray, rounding: np.ndarray, safety: float) -> np.ndarray:
+    r"""Elements of a function of unknown structure that sit at a kink (module docstring).
+
+    ``dplus[s] = f(θ + h_{+,s} e_i) - f(θ)`` and ``dminus[s] = f(θ) - f(θ - h_{-,s} e_i)``
+    (levels h and h/2 at least, shape (levels, n)); ``rounding`` the rounding of one central
+    difference per element, :math:`c_r\varepsilon S/h`. Returns a boolean mask of shape (n,).
+    """
+    dplus, dminus = np.asarray(dplus, float), np.asarray(dminus, float)
+    hplus, hminus = np.asarray(hplus, float), np.asarray(hminus, float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        gap = dplus[:2] / hplus[:2] - dminus[:2] / hminus[:2]
+        jump = 2.0 * gap[1] - gap[0]
+        D = (dplus[:2] + dminus[:2]) / (hplus[:2] + hminus[:2])
+        explained = safety * ((4.0 / 3.0) * np.abs(D[0] - D[1])
+                              + KINK_ROUNDING_FACTOR * np.asarray(rounding, float))
+        # the jump has the sign of the gap (a gap that shrinks faster than h, as x^4 at 0,
+        # gives the opposite sign)
+        return (np.abs(jump) > explained) & (jump * np.sign(gap[0])
+                                             > KINK_JUMP_RATIO * np.abs(gap[0]))
 
 
 def example_intervals(dplus: np.ndarray, dminus: np.ndarray, ex_plus: np.ndarray,

@@ -1,9 +1,13 @@
 r"""The autograd oracle: the network cost written again, independently, in ``autograd.numpy``.
 
 Nothing here calls the reference's formulas. Each activation and loss is restated in autograd's
-NumPy, often in a different but equivalent form (sigmoid in two branches where the reference uses
-:math:`\exp(-\log(1+e^{-z}))`), and every derivative comes from reverse-mode
-differentiation, never from a hand-written rule. The reference's hand-written derivatives are
+NumPy by other means wherever the mathematics allows: sigmoid in two branches where the
+reference uses :math:`\exp(-\log(1+e^{-z}))`; :math:`\log(1+u)` by its artanh series where the
+reference calls ``log1p`` (softplus, the fused bce, log-sum-exp); tanh from ``expm1``;
+log-sum-exp by pairwise accumulation instead of one shifted sum; leaky relu as a line plus a
+hinge; bce through the logit; cross-entropy as the log of a product; the squared losses by
+``einsum``. Every derivative comes from reverse-mode differentiation, never from a hand-written
+rule. The reference's hand-written derivatives are
 then compared with these.
 
 The oracle also returns the per-example intermediates: it adds a zero perturbation
@@ -26,9 +30,32 @@ __all__ = ["ORACLE_ACTIVATIONS", "ORACLE_LOSSES", "ORACLE_FUSED", "oracle_activa
            "oracle_cost", "oracle_gradients"]
 
 
+def _log1p_series(u):
+    r""":math:`\log(1+u)` for :math:`u \in [0, 1]` by the series
+    :math:`2\,\mathrm{artanh}\,s = 2\sum_k s^{2k+1}/(2k+1)` with :math:`s = u/(2+u) \le 1/3`:
+    20 terms leave :math:`3^{-41} \approx 10^{-20}` relative (not ``log1p``, which the
+    reference uses)."""
+    s = u / (2.0 + u)
+    s2 = s * s
+    term, total = s, s
+    for k in range(1, 20):
+        term = term * s2
+        total = total + term / (2 * k + 1)
+    return 2.0 * total
+
+
+def _logaddexp(a, b):
+    """log(e^a + e^b), pairwise, by the series above."""
+    return anp.maximum(a, b) + _log1p_series(anp.exp(-anp.abs(a - b)))
+
+
 def _lse(z):
-    top = anp.max(z, axis=0, keepdims=True)
-    return anp.log(anp.sum(anp.exp(z - top), axis=0, keepdims=True)) + top
+    r"""Column-wise :math:`\log\sum_k e^{z_k}` by pairwise accumulation over the rows (the
+    reference shifts the whole column by its maximum and sums once)."""
+    acc = z[0:1]
+    for k in range(1, z.shape[0]):
+        acc = _logaddexp(acc, z[k:k + 1])
+    return acc
 
 
 _C = math.sqrt(2.0 / math.pi)
@@ -43,16 +70,30 @@ def _sigmoid(z):
 
 
 def _softplus(z):
-    """log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)."""
-    return anp.maximum(z, 0.0) + anp.log1p(anp.exp(-anp.abs(z)))
+    """log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), the logarithm by its series."""
+    return anp.maximum(z, 0.0) + _log1p_series(anp.exp(-anp.abs(z)))
+
+
+def _tanh(z):
+    """tanh by exponentials: tanh|z| = -t/(2 + t) with t = expm1(-2|z|), one branch per sign
+    (each sees a clamped copy of z), instead of the reference's np.tanh."""
+    pos = anp.where(z >= 0, z, 0.0)
+    neg = anp.where(z < 0, z, 0.0)
+    tp, tn = anp.expm1(-2.0 * pos), anp.expm1(2.0 * neg)
+    return anp.where(z >= 0, -tp / (2.0 + tp), tn / (2.0 + tn))
+
+
+def _leaky_relu(z, slope=0.01):
+    """slope·z + (1 - slope)·relu(z): the line through 0 plus the hinge (same value at 0)."""
+    return slope * z + (1.0 - slope) * anp.where(z > 0, z, 0.0 * z)
 
 
 #: name -> f(z, **params), written in autograd.numpy.
 ORACLE_ACTIVATIONS: dict[str, Callable] = {
     "sigmoid": _sigmoid,
-    "tanh": lambda z: anp.tanh(z),
+    "tanh": _tanh,
     "relu": lambda z: anp.where(z > 0, z, 0.0 * z),
-    "leaky_relu": lambda z, slope=0.01: anp.where(z > 0, z, slope * z),
+    "leaky_relu": _leaky_relu,
     "linear": lambda z: 1.0 * z,
     "softmax": lambda z: anp.exp(z - _lse(z)),
     "softplus": _softplus,
@@ -62,19 +103,39 @@ ORACLE_ACTIVATIONS: dict[str, Callable] = {
     "silu": lambda z: z * _sigmoid(z),
 }
 
+
+def _bce(a, y):
+    """Through the logit z = log a - log(1 - a): l = softplus(z) - y z (the reference sums
+    y log a + (1 - y) log(1 - a))."""
+    z = anp.log(a) - anp.log(1.0 - a)
+    return anp.sum(_softplus(z) - y * z, axis=0)
+
+
+def _cross_entropy(a, y):
+    """-log of the product of a_k^y_k (the reference sums y_k log a_k, skipping y_k = 0)."""
+    return -anp.log(anp.prod(a ** y, axis=0))
+
+
+def _squared(a, y):
+    d = a - y
+    return anp.einsum("km,km->m", d, d)
+
+
 #: name -> per-example loss l(a, y), shape (m,).
 ORACLE_LOSSES: dict[str, Callable] = {
-    "bce": lambda a, y: -anp.sum(y * anp.log(a) + (1.0 - y) * anp.log(1.0 - a), axis=0),
-    "cross_entropy": lambda a, y: -anp.sum(y * anp.log(a), axis=0),
-    "square": lambda a, y: anp.sum((a - y) * (a - y), axis=0),
-    "half_square": lambda a, y: 0.5 * anp.sum((a - y) * (a - y), axis=0),
+    "bce": _bce,
+    "cross_entropy": _cross_entropy,
+    "square": _squared,
+    "half_square": lambda a, y: _squared(a, y) / 2.0,
 }
 
 #: (loss, output activation) -> per-example loss from the pre-activation z.
 ORACLE_FUSED: dict[tuple[str, str], Callable] = {
     # -[y log sigma(z) + (1 - y) log sigma(-z)] with -log sigma(z) = softplus(-z)
     ("bce", "sigmoid"): lambda z, y: anp.sum(y * _softplus(-z) + (1.0 - y) * _softplus(z), axis=0),
-    ("cross_entropy", "softmax"): lambda z, y: anp.sum(y * (_lse(z) - z), axis=0),
+    # LSE(z) sum_k y_k - sum_k y_k z_k (the reference sums y_k (LSE(z) - z_k))
+    ("cross_entropy", "softmax"): lambda z, y: (_lse(z)[0] * anp.sum(y, axis=0)
+                                                - anp.sum(y * z, axis=0)),
 }
 
 

@@ -211,12 +211,15 @@ class Localisation:
     failed: bool
     evaluations: int
     path: list[str] = field(default_factory=list)
+    #: (lower, upper) one-sided slopes when the element is at a kink, else None
+    interval: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return {"draw": self.draw, "name": self.name, "index": list(self.index),
                 "analytic": _num(self.analytic), "numeric": _num(self.numeric),
                 "tol": _num(self.tol), "failed": self.failed, "evaluations": self.evaluations,
-                "path": list(self.path)}
+                "path": list(self.path),
+                "interval": None if self.interval is None else [_num(v) for v in self.interval]}
 
 
 @dataclass
@@ -326,9 +329,11 @@ class CheckResult:
         for x in self.localisations:
             idx = ", ".join(str(i) for i in x.index)
             verdict = "wrong" if x.failed else "within tolerance"
+            ref = (f"numeric {_g(x.numeric)}" if x.interval is None else
+                   f"at a kink, one-sided slopes [{_g(x.interval[0])}, {_g(x.interval[1])}]")
             lines.append(f"  v{x.draw} localised by bisection to {x.name}[{idx}] in "
-                         f"{x.evaluations} evaluations: analytic {_g(x.analytic)}, numeric "
-                         f"{_g(x.numeric)}, tol {_g(x.tol)} ({verdict})")
+                         f"{x.evaluations} evaluations: analytic {_g(x.analytic)}, {ref}, "
+                         f"tol {_g(x.tol)} ({verdict})")
         if self.diagnosis:
             lines += ["", "diagnosis:"]
             for f in self.diagnosis:

@@ -69,7 +69,8 @@ import numpy as np
 
 __all__ = ["ELEMENTWISE_RTOL", "ELEMENTWISE_ATOL", "NETWORK_RTOL", "NETWORK_ATOL",
            "FD_TOLERANCES", "COMPARISON_KEYS", "FUNCTION_KEYS", "fd_tolerances",
-           "tolerances_for", "least_precise", "keyword_tolerances", "Sensitivity",
+           "tolerances_for", "least_precise", "keyword_tolerances", "KINK_JUMP_RATIO",
+           "Sensitivity",
            "sensitivity"]
 
 #: Hand-written activation/loss derivatives against autograd's, elementwise: relative error,
@@ -125,6 +126,12 @@ FUNCTION_KEYS = ("step", "step_richardson", "rounding")
 COMPARISON_KEYS = ("safety", "rtol", "atol", "autograd_rtol", "autograd_atol", "cost_rtol")
 
 _POSITIVE = ("step", "step_richardson", "safety", "rounding")
+
+#: Generic kink detection (:func:`gradref.checks.kinks.one_sided_jumps`): the extrapolated jump
+#: of the one-sided slopes must exceed this fraction of their gap at step h. Smooth: the gap
+#: halves with h and the jump is ~0; at a kink the jump is ~the gap; a kink δ from the point
+#: gives a ratio (1 - 3δ/h)/(1 - δ/h), above 1/2 for δ < h/5.
+KINK_JUMP_RATIO = 0.5
 
 
 def _key(dtype: object, name: str) -> np.dtype:

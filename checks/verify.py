@@ -17,13 +17,17 @@ activation. Exit status 0 only when every check passes, 1 otherwise.
 
 ``--plot PNG`` (needs matplotlib) draws the error of the finite differences against autograd as
 a function of the step (the V of truncation against rounding, default step marked) and the
-worst error of every array kind (dW, db, dZ, dA by layer) over all runs.
+worst error of every array (dW, db, dZ, dA by layer) over all runs, in the table's metric
+(:func:`scaled_errors`): the tallest bar of each oracle is the table's worst, drawn as a dotted
+line; infinite or NaN errors are drawn hatched and labelled, zeros labelled "0". The command
+prints where it wrote the file. A legend under the tables explains every column and marker.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -104,20 +108,36 @@ def build_cases(n: int, seed: int) -> list[Case]:
     return cases
 
 
-def _worst(r: CheckResult | None, oracle: str) -> float | None:
-    """max |a - e| over every array compared with ``oracle`` (kinks aside), divided by the
-    largest |e| among them: the error on the scale of the whole gradient, so an array that is
-    exactly zero (a dead layer) does not turn rounding noise into an infinite ratio."""
+def scaled_errors(r: CheckResult | None, oracle: str) -> dict[str, float]:
+    """Per array compared with ``oracle``: max |a - e| (kinks aside) divided by the largest
+    |e| over *every* array of that oracle in the run, i.e. each array's error on the scale of
+    the whole gradient (an array that is exactly zero, a dead or saturated layer, does not
+    turn rounding noise into a ratio of 1 or inf). In directional mode the finite differences
+    compare draws, not arrays: one entry, ``"∇J·v"``, max |a·v - D| / max |D| over the draws
+    away from kinks. Empty when there is nothing to scale by (a gradient that is zero
+    everywhere: its elements are still judged one by one, the err/tol column)."""
     if r is None:
-        return None
+        return {}
+    if oracle == "fd" and r.mode == "directional":
+        draws = [d for d in r.draws if not d.kink and not d.unverified]
+        top = max((abs(d.numeric) for d in draws), default=0.0)
+        return {"∇J·v": max(d.error for d in draws) / top} if top > 0 else {}
     arrays = [a for a in r.arrays if a.oracle == oracle and a.max_expected is not None]
-    if not arrays:
-        return None
-    top = max(a.max_expected for a in arrays)
-    diff = max(a.smooth_abs_err for a in arrays)
-    # a gradient that is zero everywhere (every unit saturated) has no relative error: its
-    # elements are still judged one by one against their tolerances (the err/tol column)
-    return diff / top if top > 0 else None
+    top = max((a.max_expected for a in arrays), default=0.0)
+    if not top > 0:
+        return {}
+    return {a.name: a.smooth_abs_err / top for a in arrays}
+
+
+def _worst(r: CheckResult | None, oracle: str) -> float | None:
+    """The table's number: the largest of :func:`scaled_errors` (None when there is none)."""
+    errors = scaled_errors(r, oracle)
+    return max(errors.values(), key=_order_key) if errors else None
+
+
+def _order_key(x: float) -> float:
+    """NaN sorts above everything (an unknown error is the worst)."""
+    return math.inf if math.isnan(x) else x
 
 
 def _kinks(r: CheckResult | None) -> int:
@@ -148,7 +168,7 @@ class Row:
             w = _worst(r, oracle)
             if w is not None:
                 cur = getattr(self, attr)
-                setattr(self, attr, w if cur is None else max(cur, w))
+                setattr(self, attr, w if cur is None else max(cur, w, key=_order_key))
         ratios = [a.worst_ratio for a in r.arrays if a.worst_ratio is not None]
         if ratios:
             self.worst_ratio = max(ratios + ([self.worst_ratio] if self.worst_ratio else []))
@@ -194,10 +214,29 @@ def render(rows: list[Row], title: str) -> list[str]:
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
     fmt = lambda x: "  ".join(c.ljust(w) if i in (0, 7) else c.rjust(w)  # noqa: E731
                               for i, (c, w) in enumerate(zip(x, widths, strict=True))).rstrip()
-    note = ("relative error: the largest |analytic - oracle| over the whole gradient divided by "
-            "its largest entry (kinks aside);\nan element fails when its error exceeds its own "
-            "tolerance (err/tol > 1)")
-    return [fmt(head)] + [fmt(x) for x in body] + [note]
+    return [fmt(head)] + [fmt(x) for x in body]
+
+
+def legend(mode: str) -> list[str]:
+    """What every column and marker of the tables means."""
+    fd = ("max |∇J·v - D(h)| over the directional draws / max |D(h)| (directional mode "
+          "compares random directions, not arrays)" if mode == "directional" else
+          "max |analytic - finite difference| over every array / its largest entry")
+    return [
+        "columns:",
+        "  archs                 architectures whose network has this output + loss (or this "
+        "hidden activation)",
+        "  failed                architectures whose check failed",
+        f"  worst rel err vs FD   {fd}, kinks aside; worst over the architectures",
+        "  vs autograd           the same against the autograd oracle (elementwise, all arrays)",
+        "  worst err/tol         the largest |error| / tolerance of any element (> 1 fails)",
+        "  kinks                 elements found at a kink and accepted (inside the one-sided "
+        "slopes)",
+        "  (+N unverified)       kink elements finite differences cannot judge (one example "
+        "crossed several kinked units): neither passed nor failed",
+        "  status                ok / FAIL; '-' when no architecture had it; '-' in a number "
+        "column: nothing to measure",
+    ]
 
 
 # --------------------------------------------------------------------------- plot
@@ -220,48 +259,90 @@ def step_sweep(case: Case, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(out), np.array(estimated)
 
 
-def _plot(path: str, cases: list[Case]) -> str | None:
-    try:
-        import matplotlib
+def array_errors(cases: list[Case]) -> dict[tuple[str, str], float]:
+    """``(array, oracle) -> worst`` :func:`scaled_errors` over the runs: the bars of the plot.
+    The largest bar of an oracle is the table's worst relative error for that oracle."""
+    worst: dict[tuple[str, str], float] = {}
+    for c in cases:
+        for oracle in ("fd", "autograd"):
+            for name, v in scaled_errors(c.result, oracle).items():
+                key = (name, oracle)
+                worst[key] = v if key not in worst else max(worst[key], v, key=_order_key)
+    return worst
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+
+def _array_order(name: str) -> tuple:
+    kind, layer = name[:2], name[2:]
+    return (kind, int(layer) if layer.isdigit() else -1, name)
+
+
+def _plot(path, cases: list[Case], rows: list[Row]) -> str | None:
+    """Draw the two panels; returns a sentence when the plot could not be drawn."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
     except ImportError:
         return "matplotlib is not installed (pip install 'gradref[plot]'): --plot skipped"
+    fig = Figure(figsize=(11.5, 4.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+
+    # left: error versus step on one smooth case
     smooth = next((c for c in cases if c.data == "normal"
                    and not any(a.kinks for a in c.net.activations)), cases[0])
     steps = np.logspace(-12, -1, 23)
     errs, estimated = step_sweep(smooth, steps)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax1.loglog(steps, np.maximum(errs, 1e-18), "o-", label="measured: max |FD - autograd|")
-    ax1.loglog(steps, np.maximum(estimated, 1e-18), "s--", ms=3,
-               label="estimated: 4/3|D(h)-D(h/2)| + rounding")
+    for values, style, label in (
+            (errs, "o-", "measured: max |FD - autograd|"),
+            (estimated, "s--", "estimated: 4/3|D(h)-D(h/2)| + rounding")):
+        ok = np.isfinite(values) & (values > 0)
+        ax1.loglog(steps[ok], values[ok], style, ms=4, label=label)
     default = float(np.finfo(float).eps ** (1 / 3))
     ax1.axvline(default, color="grey", ls="--", label=f"default step ε^(1/3) = {default:.1e}")
     ax1.set_xlabel("relative step h")
-    ax1.set_ylabel("error over the parameters")
-    ax1.set_title(f"error versus step\n{smooth.net!r}", fontsize=8)
-    ax1.legend(fontsize=8)
-    worst: dict[tuple[str, str], float] = {}
-    for c in cases:
-        for a in c.result.arrays:
-            if a.max_rel_err is not None:
-                key = (a.name, a.oracle)
-                worst[key] = max(worst.get(key, 0.0), a.max_rel_err)
-    names = sorted({k[0] for k in worst}, key=lambda s: (s[1], int(s[2:]) if s[2:].isdigit()
-                                                         else 0))
+    ax1.set_ylabel("largest absolute error over the parameters")
+    ax1.set_title(f"error versus step (zero or non-finite points omitted)\n{smooth.net!r}",
+                  fontsize=8)
+    ax1.legend(fontsize=7)
+
+    # right: the table's metric per array, worst over the runs
+    worst = array_errors(cases)
+    names = sorted({k[0] for k in worst}, key=_array_order)
+    finite = [v for v in worst.values() if math.isfinite(v) and v > 0]
+    floor = min(finite) / 10 if finite else 1e-18
+    ceiling = max(finite) * 10 if finite else 1.0
     x = np.arange(len(names))
+    colours = {"fd": "tab:blue", "autograd": "tab:orange"}
+    handles = []
     for off, oracle in ((-0.2, "fd"), (0.2, "autograd")):
-        ax2.bar(x + off, [max(worst.get((n, oracle), 0.0), 1e-18) for n in names], 0.4,
-                label=f"vs {oracle}")
+        for i, n in enumerate(names):
+            v = worst.get((n, oracle))
+            if v is None:
+                continue
+            shown = min(max(v, floor), ceiling) if not math.isnan(v) else floor
+            ax2.bar(x[i] + off, shown, 0.4, color=colours[oracle],
+                    hatch="//" if not math.isfinite(v) else None)
+            if not math.isfinite(v) or v == 0:
+                ax2.annotate("NaN" if math.isnan(v) else "inf" if v > 0 else "0",
+                             (x[i] + off, shown), ha="center", va="bottom", fontsize=7)
+        table = [getattr(r, f"worst_{oracle}") for r in rows]
+        table = [t for t in table if t is not None]
+        label = f"vs {'finite differences' if oracle == 'fd' else oracle}"
+        if table:
+            top = max(table, key=_order_key)
+            label += f" (table's worst: {top:.1e})"
+            if math.isfinite(top) and top > 0:
+                ax2.axhline(top, color=colours[oracle], ls=":", lw=1)
+        handles.append(Patch(color=colours[oracle], label=label))
     ax2.set_yscale("log")
+    ax2.set_ylim(floor / 2, ceiling * 2)
     ax2.set_xticks(x, names, rotation=60, fontsize=7)
-    ax2.set_ylabel("worst relative error over all runs")
-    ax2.set_title("per-array (per-layer) errors", fontsize=9)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
+    ax2.set_ylabel("worst relative error over all runs\n(on the whole gradient's scale)")
+    ax2.set_title("per-array errors, the table's metric (dotted: the table's worst)",
+                  fontsize=9)
+    ax2.legend(handles=handles, fontsize=7)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return None
 
 
@@ -278,7 +359,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="finite-difference mode (default: full)")
     add_output_arguments(parser, json_alias=True)
     parser.add_argument("--plot", metavar="PNG", default=None, type=writable_path,
-                        help="draw error-versus-step and per-layer errors (needs matplotlib)")
+                        help="draw the error versus the finite-difference step on one smooth "
+                             "network, and each array's worst error in the table's metric "
+                             "(needs matplotlib)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -288,9 +371,12 @@ def run(args: argparse.Namespace) -> int:
     cases, pairs, hidden = verify(args.architectures, args.seed, args.mode)
     failed = [c for c in cases if not c.result.passed]
     seconds = time.perf_counter() - start
+    fd = ("finite differences along random directions" if args.mode == "directional"
+          else "finite differences")
     out = [f"gradref verify: {len(cases)} architectures, mode {args.mode}, seed {args.seed}, "
-           f"oracles finite differences + autograd", ""]
+           f"oracles {fd} + autograd", ""]
     out += render(pairs, "output + loss") + [""] + render(hidden, "hidden activation")
+    out += [""] + legend(args.mode)
     kinds = {k: sum(c.data == k for c in cases) for k in DATA_KINDS}
     evals = sum(c.result.evaluations for c in cases)
     out += ["", "data: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
@@ -316,7 +402,9 @@ def run(args: argparse.Namespace) -> int:
         print(text)
         print(f"wrote {path}")
     if args.plot:
-        problem = _plot(args.plot, cases)
+        problem = _plot(args.plot, cases, pairs)
         if problem:
             print(problem, file=sys.stderr)
+        else:
+            print(f"wrote the plot to {args.plot}")
     return 1 if failed else 0

@@ -298,7 +298,8 @@ class ELU(Activation):
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
-        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
+        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0) \
+                or isinstance(alpha, bool):
             raise ValueError(f"elu alpha must be a finite positive number, got {alpha!r}")
         self.alpha = float(alpha)
         self.params = {"alpha": self.alpha} if self.alpha != 1.0 else {}
@@ -332,7 +333,8 @@ class GELU(Activation):
     """
 
     name = "gelu"
-    output_range = (-0.17, math.inf)
+    # the minimum of the tanh form is -0.170041 (at z = -0.7517): a closed range holds it
+    output_range = (-0.1701, math.inf)
 
     def value(self, z):
         return 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + _GELU_K * z ** 3)))

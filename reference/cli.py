@@ -57,6 +57,9 @@ _OUTPUT_ACTIVATION = {"bce": "sigmoid", "cross_entropy": "softmax"}
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the options of ``train``; defaults marked "recipe" come from the dataset."""
+    p.epilog = ("(default: recipe) means: taken from the chosen dataset's training recipe, the "
+                "layer sizes, activations, loss, epochs, batch size, learning rate, optimizer "
+                "and λ it is known to train with; any option given replaces that entry.")
     p.add_argument("--dataset", required=True, choices=dataset_names(), metavar="NAME",
                    help=f"dataset, one of: {', '.join(dataset_names())}")
     p.add_argument("--n", type=_POSITIVE_INT, metavar="N",

@@ -132,6 +132,7 @@ def test_gaussian_statement_holds_with_its_probability():
         clean = check_network(lambda p, x, y: grads, net, params, X, Y, mode="directional",
                               draws=3, direction_kind="gaussian", oracle="fd", seed=seed,
                               localise=False)
+        assert clean.passed, clean.to_text()
         thr = clean.sensitivity[0].threshold
         assert clean.sensitivity[0].probability == 0.99
         res = check_network(planted(grads, "dW1", (1, 2), 1.01 * thr), net, params, X, Y,

@@ -264,3 +264,27 @@ def test_check_network_judges_a_float32_implementation_by_the_float32_table(seed
     wrong = check_network(_float32_backprop(1.001), net, params, X, Y, explain=False)
     assert not wrong.passed
     assert {a.oracle for a in wrong.failures} == {"fd", "autograd"}
+
+
+def test_the_tables_hold_the_documented_values():
+    """The values docs/checker.md and TOLERANCES_API promise (other modules rely on them)."""
+    from gradref.checks import tolerances as t
+
+    expected = {np.float64: (1e-10, 1e-12, 1e-10), np.float32: (1e-4, 1e-5, 1e-5),
+                np.float16: (5e-2, 5e-3, 2e-2)}
+    for dtype, (rtol, atol, cost) in expected.items():
+        table = FD_TOLERANCES[np.dtype(dtype)]
+        assert (table["autograd_rtol"], table["autograd_atol"], table["cost_rtol"]) == \
+            (rtol, atol, cost)
+        assert (table["safety"], table["rounding"], table["atol"]) == (8.0, 2.0, 0.0)
+    assert (t.ELEMENTWISE_RTOL, t.ELEMENTWISE_ATOL) == (1e-12, 1e-15)
+    assert (t.NETWORK_RTOL, t.NETWORK_ATOL) == (1e-10, 1e-14)
+    assert t.KINK_JUMP_RATIO == 0.5
+
+
+def test_zero_is_a_valid_atol_and_rtol():
+    assert keyword_tolerances(atol=0, rtol=0.0) == {"atol": 0, "rtol": 0.0,
+                                                    "autograd_rtol": 0.0}
+    t = tolerances_for(np.float64, overrides={"atol": 0.0, "rtol": 0, "cost_rtol": 0.0})
+    assert t["atol"] == 0.0 and t["rtol"] == 0.0
+    assert check_gradients(_sq, _sq_grad, np.array([0.3, 1.0]), atol=0.0, rtol=0.0)

@@ -112,7 +112,9 @@ def test_kinks_elsewhere_do_not_loosen_smooth_elements():
     _, grads = net.gradients(params, X, Y)
     a = grads["dW2"].ravel().copy()
     i = int(np.flatnonzero(~est.kink)[0])
-    tol = judge(a, est, TOL).tol[i]
+    clean = judge(a, est, TOL)
+    assert not clean.failed.any() and clean.kink_accepted.sum() == est.kink.sum()
+    tol = clean.tol[i]
     assert tol < 1e-7
     a[i] += 2.01 * tol
     assert judge(a, est, TOL).failed[i]
@@ -162,3 +164,60 @@ def test_combine_without_examples_treats_the_sum_as_one_example():
     assert lower[0] == pytest.approx(-1) and upper[0] == pytest.approx(1) and not unv[0]
     with pytest.raises(ValueError, match="need the steps h, h/2 and h/4"):
         combine(dplus[:2], dminus[:2], h[:2], h[:2], 1e-16, np.array([True]), TOL, 2)
+
+
+def test_examples_that_cross_no_kink_add_nothing_to_the_interval():
+    """A third example that crossed no kinked unit belongs to the smooth part, estimated by
+    the central difference D(h) with error 4/3 |D(h) - D(h/2)|; the interval of the two
+    kinked examples is added to it unchanged."""
+    s, h = 0.1, 1e-3
+    hs = np.array([[h], [h / 2], [h / 4]])
+    g = lambda t: np.where(t > 0, t, s * t)  # noqa: E731
+    f3 = lambda t: 3.0 * t + 50.0 * t ** 3  # noqa: E731   smooth: D(h) = 3 + 50 h^2
+    ex_plus = np.stack([[[g(x), -g(-x), f3(x)]] for x in hs[:, 0]])
+    ex_minus = np.stack([[[-g(-x), g(x), -f3(-x)]] for x in hs[:, 0]])
+    dplus, dminus = ex_plus.sum(axis=2), ex_minus.sum(axis=2)
+    lo, hi, err, unv = example_intervals(dplus, dminus, ex_plus, ex_minus,
+                                         np.array([[1, 1, 0]]), hs, hs, np.array([1e-16]))
+    D0 = 3.0 + 50.0 * h ** 2
+    assert lo[0] == pytest.approx(D0 + 2 * s, abs=1e-12)
+    assert hi[0] == pytest.approx(D0 + 2.0, abs=1e-12)
+    # 4/3 |D(h) - D(h/2)| = 4/3 * 50 * (3/4) h^2 = 50 h^2, plus 20 x the rounding
+    assert err[0] == pytest.approx(50.0 * h ** 2 + 20e-16, rel=1e-6)
+    assert not unv[0]
+    many = example_intervals(dplus, dminus, ex_plus, ex_minus, np.array([[2, 0, 0]]), hs, hs,
+                             np.array([1e-16]))
+    assert many[3][0]                               # two kinked units in one example
+
+
+def test_curved_one_sided_slopes_are_extrapolated_with_their_spread():
+    """One example, relu(t) + c t^3 at 0: right slopes 1 + c h_s^2, left slopes c h_s^2.
+    Per side the extrapolations E0 = 2D(h/2) - D(h), E1 = 2D(h/4) - D(h/2) and the spread
+    |E0 - E1|/3 = c h^2/8 give the hull [-c h^2/4, 1 + c h^2]."""
+    h, c = 2.0 ** -7, 100.0
+    hs = np.array([[h], [h / 2], [h / 4]])
+    f = lambda t: np.maximum(t, 0.0) + c * t ** 3  # noqa: E731
+    dplus = np.array([[f(x) - f(0.0)] for x in hs[:, 0]])
+    dminus = np.array([[f(0.0) - f(-x)] for x in hs[:, 0]])
+    lo, hi, err, unv = example_intervals(dplus, dminus, dplus[:, :, None], dminus[:, :, None],
+                                         np.array([[1]]), hs, hs, np.array([0.0]))
+    q = c * h ** 2
+    assert lo[0] == pytest.approx(-q / 4, rel=1e-9)
+    assert hi[0] == pytest.approx(1 + q, rel=1e-9)
+    assert err[0] == 0.0 and not unv[0]
+
+
+def test_concave_one_sided_slopes_keep_the_raw_extremes():
+    """relu(t) - c t^3 at 0: right slopes 1 - c h_s^2 (below their extrapolation 1 + c h^2/8),
+    left slopes -c h_s^2: the hull keeps the lowest raw slope and the extrapolation plus its
+    spread, [-c h^2, 1 + c h^2/4]."""
+    h, c = 2.0 ** -7, 100.0
+    hs = np.array([[h], [h / 2], [h / 4]])
+    f = lambda t: np.maximum(t, 0.0) - c * t ** 3  # noqa: E731
+    dplus = np.array([[f(x) - f(0.0)] for x in hs[:, 0]])
+    dminus = np.array([[f(0.0) - f(-x)] for x in hs[:, 0]])
+    lo, hi, _, _ = example_intervals(dplus, dminus, dplus[:, :, None], dminus[:, :, None],
+                                     np.array([[1]]), hs, hs, np.array([0.0]))
+    q = c * h ** 2
+    assert lo[0] == pytest.approx(-q, rel=1e-9)
+    assert hi[0] == pytest.approx(1 + q / 4, rel=1e-9)

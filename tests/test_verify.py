@@ -3,9 +3,12 @@ reference making it fail (in-process, through ``add_arguments``/``run`` and the 
 
 import argparse
 import json
+import math
+import warnings
 
 import pytest
 from gradref.checks import verify
+from gradref.checks.result import ArrayCheck, CheckResult
 from gradref.checks.strategies import hidden_activations, valid_pairings
 from gradref.reference import Network
 
@@ -75,9 +78,76 @@ def test_through_the_cli(capsys):
 
 def test_plot(capsys, tmp_path):
     pytest.importorskip("matplotlib")
-    code, out = run(capsys, "--architectures", "3", "--plot", str(tmp_path / "v.png"))
+    path = tmp_path / "v.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no RuntimeWarning from non-finite bars
+        code, out = run(capsys, "--architectures", "3", "--plot", str(path))
     assert code == 0
-    assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.out.splitlines()[-1] == f"wrote the plot to {path}"
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_the_plots_numbers_are_the_tables(mode):
+    """The tallest bar of each oracle is the table's worst (the same metric), and every bar
+    is some run's error on the whole gradient's scale."""
+    cases, pairs, hidden = verify.verify(12, seed=1, mode=mode)
+    bars = verify.array_errors(cases)
+    for oracle, attr in (("fd", "worst_fd"), ("autograd", "worst_autograd")):
+        table = max(getattr(r, attr) for r in pairs if getattr(r, attr) is not None)
+        assert max(v for (n, o), v in bars.items() if o == oracle) == table
+        assert table == max(getattr(r, attr) for r in hidden if getattr(r, attr) is not None)
+    if mode == "directional":
+        assert {n for n, o in bars if o == "fd"} == {"∇J·v"}
+    else:
+        assert {n for n, o in bars if o == "fd"} >= {"dW1", "db1"}
+
+
+def _result(*arrays, mode="full"):
+    r = CheckResult("net", mode, ("fd", "autograd"), 0, 2)
+    for name, oracle, err, top in arrays:
+        r.arrays.append(ArrayCheck(name, oracle, (1,), checked=1, smooth_abs_err=err,
+                                   max_expected=top))
+    return r
+
+
+def test_a_saturated_array_is_measured_on_the_whole_gradients_scale():
+    """dW2 is ~0 everywhere (saturated): its own relative error would be 1.0 or inf."""
+    r = _result(("dW1", "autograd", 1e-14, 1.0), ("dW2", "autograd", 1e-20, 1e-20),
+                ("dW3", "autograd", 0.0, 0.0))
+    assert verify.scaled_errors(r, "autograd") == {"dW1": 1e-14, "dW2": 1e-20, "dW3": 0.0}
+    assert verify._worst(r, "autograd") == 1e-14
+    assert verify.scaled_errors(_result(("dW1", "fd", 0.0, 0.0)), "fd") == {}
+
+
+def test_nan_and_inf_errors_are_the_worst_and_plotted(tmp_path):
+    pytest.importorskip("matplotlib")
+    r = _result(("dW1", "fd", math.nan, 1.0), ("db1", "fd", math.inf, 1.0),
+                ("dW1", "autograd", 1e-15, 1.0), ("db1", "autograd", 0.0, 1.0))
+    assert math.isnan(verify._worst(r, "fd"))
+    cases = verify.build_cases(1, seed=0)
+    cases[0].result = r
+    row = verify.Row("x")
+    row.add(cases[0])
+    assert math.isnan(row.worst_fd) and row.worst_autograd == 1e-15
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert verify._plot(tmp_path / "p.png", cases, [row]) is None
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_every_column_and_marker_is_explained(capsys, mode):
+    code, out = run(capsys, "--architectures", "4", "--mode", mode)
+    text = out.out
+    legend = text[text.index("columns:"):]
+    for column in ("archs", "failed", "worst rel err vs FD", "vs autograd", "worst err/tol",
+                   "kinks", "(+N unverified)", "status"):
+        assert f"  {column}" in legend, column
+    assert "'-' when no architecture had it" in legend
+    if mode == "directional":
+        assert "along random directions" in text.splitlines()[0]
+        assert "∇J·v" in legend
 
 
 @pytest.mark.parametrize("argv", [["--architectures", "0"], ["--architectures", "x"],

@@ -52,7 +52,7 @@ TARGETS: dict[str, list[str]] = {
     "checks/network_fd.py": ["tests/test_network_fd.py", "tests/test_kinks.py"],
     "checks/tolerances.py": ["tests/test_sensitivity.py", "tests/test_tolerance_model.py",
                              "tests/test_finite_diff.py", "tests/test_dtypes_and_keywords.py",
-                             "tests/test_generic_kinks.py"],
+                             "tests/test_generic_kinks.py", "tests/test_diagnosis.py"],
     "checks/grading/compare.py": ["tests/test_compare_mutants.py",
                                   "tests/test_grading_engine.py"],
     "checks/isolation/protocol.py": ["tests/test_protocol_mutants.py",

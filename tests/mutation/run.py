@@ -43,7 +43,8 @@ from mutate import mutants  # noqa: E402
 TARGETS: dict[str, list[str]] = {
     "reference/activations.py": ["tests/test_activations.py", "tests/test_bad_input.py"],
     "reference/losses.py": ["tests/test_losses.py", "tests/test_bad_input.py"],
-    "reference/network.py": ["tests/test_network.py", "tests/test_bad_input.py"],
+    "reference/network.py": ["tests/test_network.py", "tests/test_network_contract.py",
+                             "tests/test_bad_input.py"],
     "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",
                               "tests/test_generic_kinks.py", "tests/test_dtypes_and_keywords.py",
                               "tests/test_arraylike.py", "tests/test_kinks.py"],

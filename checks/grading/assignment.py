@@ -255,38 +255,32 @@ def _ranges(where: str, value: object, base: CaseRanges) -> CaseRanges:
     for key, item in table.items():
         if key == "large":
             changes["large"] = _large(f"{where}.large", item, base.large)
-            continue
-        if key == "count":
-            if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 50:
-                raise _fail(f"{where}.count", f"must be an integer from 1 to 50, got {item!r}")
-            changes[key] = item
-            continue
-        ok = (isinstance(item, (list, tuple)) and len(item) == 2
-              and all(isinstance(v, int) and not isinstance(v, bool) for v in item))
-        if not ok or not 1 <= item[0] <= item[1] or item[1] > 4096:
-            raise _fail(f"{where}.{key}", f"must be [low, high] with 1 <= low <= high <= 4096, "
-                                          f"got {item!r}")
-        changes[key] = (int(item[0]), int(item[1]))
+        else:
+            changes[key] = _range_entry(where, key, item, count=(1, 50))
     return base.replace(**changes)
 
 
 def _large(where: str, value: object, base) -> object:
     table = _table(where, value)
     _known_keys(where, table, _LARGE_KEYS)
-    changes: dict[str, object] = {}
-    for key, item in table.items():
-        if key == "count":
-            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 20:
-                raise _fail(f"{where}.count", f"must be an integer from 0 to 20, got {item!r}")
-            changes[key] = item
-            continue
-        ok = (isinstance(item, (list, tuple)) and len(item) == 2
-              and all(isinstance(v, int) and not isinstance(v, bool) for v in item))
-        if not ok or not 1 <= item[0] <= item[1] or item[1] > 4096:
-            raise _fail(f"{where}.{key}", f"must be [low, high] with 1 <= low <= high <= 4096, "
-                                          f"got {item!r}")
-        changes[key] = (int(item[0]), int(item[1]))
-    return base.replace(**changes)
+    return base.replace(**{key: _range_entry(where, key, item, count=(0, 20))
+                           for key, item in table.items()})
+
+
+def _range_entry(where: str, key: str, item: object, *, count: tuple[int, int]) -> object:
+    """One entry of a ``[cases]`` table: ``count`` (an integer within ``count``) or a size
+    range ``[low, high]`` with 1 <= low <= high <= 4096."""
+    if key == "count":
+        low, high = count
+        if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+            raise _fail(f"{where}.count", f"must be an integer from {low} to {high}, got {item!r}")
+        return item
+    ok = (isinstance(item, (list, tuple)) and len(item) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in item))
+    if not ok or not 1 <= item[0] <= item[1] or item[1] > 4096:
+        raise _fail(f"{where}.{key}", f"must be [low, high] with 1 <= low <= high <= 4096, "
+                                      f"got {item!r}")
+    return (int(item[0]), int(item[1]))
 
 
 def _key_template(where: str, text: object) -> tuple[str, int]:

@@ -150,8 +150,7 @@ def requirements() -> list[str]:
     except metadata.PackageNotFoundError:
         raise ValueError("gradref is not installed (no package metadata); install it with pip "
                          "(pip install -e . in a checkout) before building a bundle") from None
-    return [r for r in declared if "extra ==" not in r.replace('"', "'").replace("'", "")
-            and "extra==" not in r.replace(" ", "")]
+    return [r for r in declared if "extra" not in r.partition(";")[2]]
 
 
 def _package_entries(root: Path) -> Iterator[tuple[str, Path]]:

@@ -61,11 +61,11 @@ def relative_path(name: object, what: str) -> PurePosixPath:
     return path
 
 
-def read_regular_file(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
-    """The bytes of ``path``, which must be a regular file (not a symbolic link, FIFO, device
-    or socket) of at most ``limit`` bytes; ``ValueError``/``FileNotFoundError`` otherwise."""
+def _open_no_follow(path: str | os.PathLike[str], what: str) -> int:
+    """A descriptor of ``path`` opened without following a symbolic link; the errors name
+    ``what`` and the path (``FileNotFoundError``, else ``ValueError``)."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        return os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {os.fspath(path)!r}") from None
     except OSError as error:
@@ -75,6 +75,12 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, what: str = "fil
                 "(copy the file itself)"
             ) from None
         raise ValueError(f"cannot open {what} {os.fspath(path)!r}: {error.strerror}") from None
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, which must be a regular file (not a symbolic link, FIFO, device
+    or socket) of at most ``limit`` bytes; ``ValueError``/``FileNotFoundError`` otherwise."""
+    fd = _open_no_follow(path, what)
     try:
         return _read_fd(fd, limit, f"{what} {os.fspath(path)!r}")
     finally:
@@ -211,18 +217,7 @@ def stage(
                 f"{type(spec).__name__}"
             )
         label = os.fspath(spec)
-        try:
-            fd = os.open(spec, _OPEN_FLAGS)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"files[{str(relative)!r}]: {label!r} not found") from None
-        except OSError as error:
-            if os.path.islink(spec):
-                raise ValueError(
-                    f"files[{str(relative)!r}]: {label!r} is a symbolic link; symbolic links "
-                    "are refused"
-                ) from None
-            raise ValueError(f"files[{str(relative)!r}]: cannot open {label!r}: "
-                             f"{error.strerror}") from None
+        fd = _open_no_follow(spec, f"files[{str(relative)!r}]")
         try:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
                 writer.copy_tree(fd, relative, label)

@@ -33,9 +33,9 @@ def test_steps_and_rounding_allowance_follow_the_dtypes_eps(dtype):
     eps = float(np.finfo(dtype).eps)
     t = tolerances_for(dtype)
     assert t["eps"] == eps
-    assert t["step"] == pytest.approx(eps ** (1 / 3), rel=1e-12)
-    assert t["step_richardson"] == pytest.approx(eps ** (1 / 5), rel=1e-12)
-    assert t["rtol"] == pytest.approx(64 * eps, rel=1e-12)
+    assert t["step"] == pytest.approx(eps ** (1 / 3), rel=1e-12, abs=0)
+    assert t["step_richardson"] == pytest.approx(eps ** (1 / 5), rel=1e-12, abs=0)
+    assert t["rtol"] == pytest.approx(64 * eps, rel=1e-12, abs=0)
 
 
 def test_lower_precision_never_gets_tighter_tolerances():

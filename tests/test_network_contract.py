@@ -73,3 +73,9 @@ def test_parameters_of_another_dtype_or_shape_are_converted_or_refused():
     wrong["W2"] = PARAMS["W2"].T.copy()
     with pytest.raises(ValueError, match=r"params\['W2'\] has shape"):
         NET.gradients(wrong, X, Y)
+
+
+@pytest.mark.parametrize("empty", [np.zeros((1, 0)), np.array([]), []])
+def test_empty_targets_are_told_the_shape_they_need(empty):
+    with pytest.raises(ValueError, match=r"Y has shape .*expected \(1, 5\) = \(n_L, m\)"):
+        NET.cost(PARAMS, X, empty)

@@ -18,8 +18,8 @@ def test_second_order_truncation_estimate_is_four_thirds_of_the_difference():
     tol = fd_tolerances(overrides={"step": h})
     est = central_differences(lambda t: float(t[0] ** 3), np.array([1.0]), tolerances=tol)
     rounding = 2.0 * EPS * 1.0 / h
-    assert est.numeric[0] == pytest.approx(3 + h ** 2, rel=1e-12)
-    assert est.error[0] == pytest.approx(h ** 2 + rounding, rel=1e-6)
+    assert est.numeric[0] == pytest.approx(3 + h ** 2, rel=1e-12, abs=0)
+    assert est.error[0] == pytest.approx(h ** 2 + rounding, rel=1e-6, abs=0)
     assert est.step[0] == h
 
 
@@ -30,8 +30,8 @@ def test_fourth_order_estimate_and_its_error():
     est = central_differences(lambda t: float(t[0] ** 5), np.array([1.0]), order=4,
                               tolerances=tol)
     rounding = 2.0 * EPS * 1.0 / h
-    assert est.numeric[0] == pytest.approx(5 - h ** 4 / 4, rel=1e-12)
-    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * rounding, rel=1e-6)
+    assert est.numeric[0] == pytest.approx(5 - h ** 4 / 4, rel=1e-12, abs=0)
+    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * rounding, rel=1e-6, abs=0)
 
 
 def test_rounding_term_and_the_tolerance():
@@ -43,14 +43,38 @@ def test_rounding_term_and_the_tolerance():
     x = np.array([1.0, 0.5])
     est = central_differences(lambda t: float(t[0] + 3 * t[1]), x, tolerances=tol, f_scale=S)
     assert est.numeric.tolist() == [1.0, 3.0]
-    assert est.error == pytest.approx([2 * EPS * S / h] * 2, rel=1e-12)
+    assert est.error == pytest.approx([2 * EPS * S / h] * 2, rel=1e-12, abs=0)
     v = judge(np.array([1.0, 3.0]), est, tol)
     expected = 8 * 2 * EPS * S / h + 64 * EPS * 3.0 + 0.25
-    assert v.tol == pytest.approx([expected, expected], rel=1e-12)
+    assert v.tol == pytest.approx([expected, expected], rel=1e-12, abs=0)
     assert not v.failed.any()
     w = judge(np.array([1.0 + 1.01 * expected, 3.0 - 0.99 * expected]), est, tol)
     assert w.failed.tolist() == [True, False]
-    assert w.err == pytest.approx([1.01 * expected, 0.99 * expected], rel=1e-9)
+    assert w.err == pytest.approx([1.01 * expected, 0.99 * expected], rel=1e-9, abs=0)
+
+
+@pytest.mark.parametrize("c,S", [(0.0, 1.0), (1.0, 2.0), (-1.0, 2.0)])
+def test_without_f_scale_the_rounding_scale_is_the_largest_value_f_took(c, S):
+    """f = t − 1 + c·h at 1 (exact in floats): f takes c·h, c·h ± h and c·h ± h/2, so the
+    rounding scale is S·h = max(|f(θ)|, max |f(θ ± h_s)|), and error = 2 eps S h / h."""
+    h = 2.0 ** -10
+    tol = fd_tolerances(overrides={"step": h})
+    est = central_differences(lambda t: float(t[0] - 1.0 + c * h), np.array([1.0]),
+                              tolerances=tol)
+    assert est.numeric[0] == 1.0 and not est.kink[0]
+    assert est.error[0] == pytest.approx(2 * EPS * S, rel=1e-12, abs=0)
+
+
+def test_a_function_of_tiny_scale_is_checked_at_its_own_scale():
+    """f = 1e-12 Σ sin(x): its rounding is ~1e-28, so a gradient 1% off is caught."""
+    x = np.array([0.3, -1.2, 0.7])
+
+    def f(t):
+        return 1e-12 * float(np.sum(np.sin(t)))
+
+    assert check_gradients(f, lambda t: 1e-12 * np.cos(t), x)
+    wrong = check_gradients(f, lambda t: 1.01e-12 * np.cos(t), x)
+    assert not wrong and wrong.array("x", "fd").failed == 3
 
 
 def test_steps_are_relative_above_one():
@@ -75,15 +99,15 @@ def test_kink_interval_and_its_allowance():
     assert est.upper.tolist() == [1.0, 0.5, 0.0]
     assert est.numeric.tolist() == [0.5, 0.25, -1.0]
     rounding = 2 * EPS * S / h
-    assert est.error == pytest.approx([20 * rounding] * 3, rel=1e-12)
+    assert est.error == pytest.approx([20 * rounding] * 3, rel=1e-12, abs=0)
     a = np.array([1.0, 0.0, -2.0])
     v = judge(a, est, tol)
     allowance = 8 * 20 * rounding + 64 * EPS * 2.0
-    assert v.tol == pytest.approx([allowance] * 3, rel=1e-12)
+    assert v.tol == pytest.approx([allowance] * 3, rel=1e-12, abs=0)
     assert not v.failed.any() and v.kink_accepted.all()
     outside = judge(a + np.array([1.5 * allowance, -1.5 * allowance, 0.5 * allowance]), est, tol)
     assert outside.failed.tolist() == [True, True, False]
-    assert outside.err[0] == pytest.approx(1.5 * allowance, rel=1e-9)
+    assert outside.err[0] == pytest.approx(1.5 * allowance, rel=1e-9, abs=0)
 
 
 def test_curved_sides_are_extrapolated():
@@ -208,7 +232,7 @@ def test_small_gradients_get_a_small_allowance():
     est = central_differences(lambda t: float(1e-3 * t[0]), np.ones(1), tolerances=tol,
                               f_scale=0.0)
     v = judge(np.array([1e-3]), est, tol)
-    assert v.tol[0] == pytest.approx(8 * est.error[0] + 64 * EPS * 1e-3, rel=1e-12)
+    assert v.tol[0] == pytest.approx(8 * est.error[0] + 64 * EPS * 1e-3, rel=1e-12, abs=0)
 
 
 def test_fourth_order_rounding_and_kink_cost():
@@ -217,7 +241,7 @@ def test_fourth_order_rounding_and_kink_cost():
     S = 1e9
     est = central_differences(lambda t: float(t[0] ** 5), np.array([1.0]), order=4,
                               tolerances=tol, f_scale=S)
-    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * 2 * EPS * S / h, rel=1e-6)
+    assert est.error[0] == pytest.approx(h ** 4 / 4 + 3 * 2 * EPS * S / h, rel=1e-6, abs=0)
     kinked = central_differences(lambda t: float(abs(t[0])), np.zeros(1), order=4)
     assert kinked.kink[0] and kinked.evaluations == 1 + 2 * 3     # h/4 is already there
     assert kinked.numeric[0] == 0.5 * (kinked.lower[0] + kinked.upper[0])
@@ -232,8 +256,8 @@ def test_a_kink_elements_estimate_is_the_middle_of_its_interval():
                               tolerances=tol)
     q = c * h ** 2
     assert est.kink[0]
-    assert est.lower[0] == pytest.approx(-q / 4, rel=1e-9)
-    assert est.numeric[0] == pytest.approx(0.5 + 3 * q / 8, rel=1e-9)
+    assert est.lower[0] == pytest.approx(-q / 4, rel=1e-9, abs=0)
+    assert est.numeric[0] == pytest.approx(0.5 + 3 * q / 8, rel=1e-9, abs=0)
 
 
 def test_kink_rounding_threshold_uses_the_central_step():

@@ -284,7 +284,10 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
 
     ``f`` receives a perturbed copy of ``theta``. ``indices``: the flat coordinates to
     estimate (default all). ``f_scale``: :math:`S`, the magnitude of the quantities f is
-    computed from (default :math:`|f(\theta)|`); raise it when f cancels large terms.
+    computed from (default: the largest of :math:`|f(\theta)|`, the values f takes at the
+    steps, and :math:`\sum_i |\theta_i D_i|` over the estimated coordinates, the terms of f's
+    linear part, which is what a root of f cancels); raise it when f cancels larger terms
+    (a loss minus its value at a reference point).
     ``f0``: :math:`f(\theta)` when the caller has it already (saves one evaluation).
     ``detect_kinks``: find the elements at a kink from the one-sided differences
     (:func:`gradref.checks.kinks.one_sided_jumps`) and judge them by the interval of one-sided
@@ -322,6 +325,13 @@ def central_differences(f: Callable[[np.ndarray], float], theta: np.ndarray, *,
         return 2 * len(steps) * len(columns)
 
     evaluations += sweep(range(idx.size), range(nlev))
+    if f_scale is None and idx.size:
+        # Near a root of f, |f(θ)| says nothing of the terms f sums. The θ_i ∂f/∂θ_i of the
+        # estimated coordinates are such terms (a linear f is Σ θ_i g_i): S is at least their sum.
+        with np.errstate(all="ignore"):
+            terms = np.abs(theta[idx].astype(np.float64) * (dplus[0] + dminus[0])
+                           / (hplus[0] + hminus[0]))
+        scale = max(scale, float(np.sum(terms[np.isfinite(terms)])))
     kink = np.zeros(idx.size, bool)
     # rounding: eps times the largest of S and the values f took (|f(θ)| alone can be ~0)
     big = np.max(np.abs(np.concatenate([f0 + dplus[:nlev], f0 - dminus[:nlev]])), axis=0,

@@ -50,7 +50,7 @@ def test_full_mode_catches_every_error_just_above_twice_its_tolerance(seed):
         a = grads[f"d{k}"].ravel()
         tol = judge(a, est, TOL).tol
         s = sensitivity("full", tol)
-        assert s.threshold == pytest.approx(2 * np.max(tol)) and s.probability == 1.0
+        assert s.threshold == pytest.approx(2 * np.max(tol), rel=1e-12, abs=0) and s.probability == 1.0
         # the premise: the finite difference is within its tolerance of the truth
         assert np.all(np.abs(est.numeric - expected[f"d{k}"].ravel()) <= tol)
         # every element, planted independently just above 2 tol_i, is caught
@@ -108,7 +108,7 @@ def test_rademacher_catches_any_element_above_twice_the_smallest_draw_tolerance(
     assert clean.passed
     s = clean.sensitivity[0]
     assert s.probability == 1.0
-    assert s.threshold == pytest.approx(2 * min(d.tol for d in clean.draws))
+    assert s.threshold == pytest.approx(2 * min(d.tol for d in clean.draws), rel=1e-12, abs=0)
     rng = np.random.default_rng(seed)
     key = ["dW1", "db1", "dW2", "dW3", "db3"][seed % 5]
     idx = tuple(int(rng.integers(n)) for n in grads[key].shape)

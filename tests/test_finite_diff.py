@@ -101,7 +101,9 @@ def test_steps_are_scaled_to_each_coordinate():
     x = np.array([0.0, 1e-3, 10.0, -1e4])
     est = central_differences(lambda t: float(np.sum(t ** 2)), x)
     s = fd_tolerances()["step"]
-    assert est.step == pytest.approx(s * np.maximum(1, np.abs(x)), rel=1e-12)
+    # the step taken is the float difference (θ + h) − θ: h rounded to the ulp of θ, which is
+    # eps/s ≈ 4e-11 of it
+    assert est.step == pytest.approx(s * np.maximum(1, np.abs(x)), rel=1e-10, abs=0)
     assert np.all(np.abs(est.numeric - 2 * x) <= 2 * est.error)
 
 
@@ -189,3 +191,27 @@ def test_packer_round_trip_and_locate():
     assert all(np.array_equal(p.unpack(flat)[k], arrays[k]) for k in arrays)
     with pytest.raises(IndexError, match="outside"):
         p.locate(8)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 8), st.booleans())
+def test_a_linear_function_at_its_root_is_no_false_alarm(seed, n, shifted):
+    """f(x) = w·x where it is 0, either at a point of its zero set or as w·x − w·x0 at x0:
+    |f| ≈ 0 there while f sums terms of size 1. Before the rounding scale counted those terms,
+    a right gradient failed about a third of the time; one wrong by 1e-3 must still fail."""
+    rng = np.random.default_rng(seed)
+    w, x = rng.standard_normal(n), rng.standard_normal(n)
+    if shifted:
+        c = float(w @ x)
+
+        def f(t):
+            return float(w @ t) - c
+    else:
+        x[-1] = -float(w[:-1] @ x[:-1]) / w[-1]
+
+        def f(t):
+            return float(w @ t)
+    res = check_gradients(f, lambda t: w, x)
+    assert res, res.to_text()
+    off = w.copy()
+    off[rng.integers(n)] *= 1 + 1e-3
+    assert not check_gradients(f, off, x)

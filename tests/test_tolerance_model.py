@@ -55,14 +55,28 @@ def test_rounding_term_and_the_tolerance():
 
 @pytest.mark.parametrize("c,S", [(0.0, 1.0), (1.0, 2.0), (-1.0, 2.0)])
 def test_without_f_scale_the_rounding_scale_is_the_largest_value_f_took(c, S):
-    """f = t − 1 + c·h at 1 (exact in floats): f takes c·h, c·h ± h and c·h ± h/2, so the
+    """f = t + c·h at 0 (exact in floats; θ·D = 0): f takes c·h, c·h ± h and c·h ± h/2, so the
     rounding scale is S·h = max(|f(θ)|, max |f(θ ± h_s)|), and error = 2 eps S h / h."""
     h = 2.0 ** -10
     tol = fd_tolerances(overrides={"step": h})
-    est = central_differences(lambda t: float(t[0] - 1.0 + c * h), np.array([1.0]),
-                              tolerances=tol)
+    est = central_differences(lambda t: float(t[0] + c * h), np.array([0.0]), tolerances=tol)
     assert est.numeric[0] == 1.0 and not est.kink[0]
     assert est.error[0] == pytest.approx(2 * EPS * S, rel=1e-12, abs=0)
+
+
+def test_at_a_root_the_rounding_scale_is_the_sum_of_the_linear_terms():
+    """f = t_0 − 3 t_1 at (3, 1): f(θ) = 0, but f sums the terms 3 and −3; without f_scale
+    S = Σ |θ_i D_i| = 3·1 + 1·3 = 6, so error = 2 eps 6 / h (steps 3h and h)."""
+    h = 2.0 ** -10
+    tol = fd_tolerances(overrides={"step": h})
+    est = central_differences(lambda t: float(t[0] - 3.0 * t[1]), np.array([3.0, 1.0]),
+                              tolerances=tol)
+    assert est.numeric.tolist() == [1.0, -3.0] and not est.kink.any()
+    assert est.error == pytest.approx([2 * EPS * 6 / (3 * h), 2 * EPS * 6 / h], rel=1e-12, abs=0)
+    given = central_differences(lambda t: float(t[0] - 3.0 * t[1]), np.array([3.0, 1.0]),
+                                tolerances=tol, f_scale=0.5)
+    assert given.error == pytest.approx([2 * EPS * 0.5 / (3 * h), 2 * EPS * 0.5 / h], rel=1e-12,
+                                        abs=0)
 
 
 def test_a_function_of_tiny_scale_is_checked_at_its_own_scale():

@@ -699,7 +699,7 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
             result.notes.append("directional mode needs the whole gradient")
         else:
             a = np.concatenate([analytic[k].ravel() for k in packer.names]).astype(np.float64)
-            obj = FunctionObjective(flat_f, theta, tol["eps"], f_scale)
+            obj = FunctionObjective(flat_f, theta, tol["eps"], f_scale, signs=np.sign(a))
 
             def element_check(i: int):
                 est = central_differences(flat_f, theta, indices=[i], order=order,

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import math
+
 import numpy as np
 
 from .finite_diff import Estimate, Packer, combine, judge, scalar_value
@@ -56,16 +58,34 @@ def direction(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
 
 
 class FunctionObjective:
-    """A scalar function of a flat vector: ``obj(theta) -> (f(theta) - f(theta0), None,
-    None)`` (no per-example split, no kink information)."""
+    r"""A scalar function of a flat vector: ``obj(theta) -> (f(theta) - f(theta0), None,
+    None)`` (no per-example split, no kink information).
+
+    The rounding scale S is ``f_scale`` when given; otherwise the larger of :math:`|f(\theta)|`
+    and :math:`|\sum_i |\theta_i| s_i g_i|`, measured (two evaluations) as the derivative along
+    :math:`u = |\theta| \odot s` with ``signs`` s those of the gradient under test. It is at most
+    :math:`\sum_i |\theta_i g_i|`, the terms of f's linear part that a root of f cancels: wrong
+    signs can only make it smaller, so the gradient under test never loosens its own check.
+    """
 
     def __init__(self, f: Callable[[np.ndarray], float], theta: np.ndarray, eps: float,
-                 f_scale: float | None = None) -> None:
+                 f_scale: float | None = None, signs: np.ndarray | None = None) -> None:
         self.f = f
         self.f0 = scalar_value(f, theta.copy())
-        scale = abs(self.f0) if f_scale is None else float(f_scale)
-        self.noise = eps * scale
         self.evaluations = 1
+        scale = abs(self.f0) if f_scale is None else float(f_scale)
+        if f_scale is None and signs is not None:
+            scale = max(scale, self._linear_terms(theta, signs, eps))
+        self.noise = eps * scale
+
+    def _linear_terms(self, theta: np.ndarray, signs: np.ndarray, eps: float) -> float:
+        t = eps ** (1.0 / 3.0)
+        u = np.abs(theta) * np.asarray(signs, dtype=theta.dtype)
+        plus, minus = theta + t * u, theta - t * u
+        self.evaluations += 2
+        with np.errstate(all="ignore"):
+            d = abs(scalar_value(self.f, plus) - scalar_value(self.f, minus)) / (2.0 * t)
+        return d if math.isfinite(d) else 0.0
 
     def __call__(self, theta: np.ndarray):
         self.evaluations += 1

@@ -4,6 +4,7 @@ measured error estimate against the true error, the tolerance table, bad calls."
 import numpy as np
 import pytest
 from gradref.checks.api import check_gradients
+from gradref.checks.directional import FunctionObjective
 from gradref.checks.finite_diff import Packer, central_differences, judge
 from gradref.checks.tolerances import FD_TOLERANCES, fd_tolerances
 from hypothesis import given
@@ -193,11 +194,13 @@ def test_packer_round_trip_and_locate():
         p.locate(8)
 
 
-@given(st.integers(0, 2**32 - 1), st.integers(2, 8), st.booleans())
-def test_a_linear_function_at_its_root_is_no_false_alarm(seed, n, shifted):
+@given(st.integers(0, 2**32 - 1), st.integers(2, 8), st.booleans(),
+       st.sampled_from(["full", "directional"]))
+def test_a_linear_function_at_its_root_is_no_false_alarm(seed, n, shifted, mode):
     """f(x) = w·x where it is 0, either at a point of its zero set or as w·x − w·x0 at x0:
     |f| ≈ 0 there while f sums terms of size 1. Before the rounding scale counted those terms,
-    a right gradient failed about a third of the time; one wrong by 1e-3 must still fail."""
+    a right gradient failed about a third of the time in full mode and a fifth in directional
+    mode; one wrong by 1e-3 must still fail."""
     rng = np.random.default_rng(seed)
     w, x = rng.standard_normal(n), rng.standard_normal(n)
     if shifted:
@@ -210,8 +213,28 @@ def test_a_linear_function_at_its_root_is_no_false_alarm(seed, n, shifted):
 
         def f(t):
             return float(w @ t)
-    res = check_gradients(f, lambda t: w, x)
+    res = check_gradients(f, lambda t: w, x, mode=mode)
     assert res, res.to_text()
     off = w.copy()
     off[rng.integers(n)] *= 1 + 1e-3
-    assert not check_gradients(f, off, x)
+    assert not check_gradients(f, off, x, mode=mode)
+
+
+def test_the_directional_rounding_scale_is_never_set_by_a_wrong_gradient():
+    """S = max(|f(θ)|, |Σ |θ_i| s_i g_i|), measured along |θ|⊙s with s the signs of the gradient
+    under test: f = w·x has the terms −2, −2, 3 at x, so f(θ) = −1 and the right signs give
+    Σ |θ_i g_i| = 7; any other signs give at most that."""
+    w, x = np.array([1.0, -4.0, 1.0]), np.array([-2.0, 0.5, 3.0])
+    eps = float(np.finfo(np.float64).eps)
+
+    def f(t):
+        return float(w @ t)
+
+    right = FunctionObjective(f, x, eps, signs=np.sign(w))
+    assert right.f0 == -1.0 and right.evaluations == 3
+    assert right.noise == pytest.approx(eps * 7.0, rel=1e-9, abs=0)
+    for signs, S in (([1.0, 1.0, 1.0], 3.0), ([-1.0, 1.0, -1.0], 7.0), ([0.0, 0.0, 0.0], 1.0)):
+        other = FunctionObjective(f, x, eps, signs=np.array(signs))
+        assert other.noise == pytest.approx(eps * S, rel=1e-9, abs=0), signs
+    given = FunctionObjective(f, x, eps, f_scale=0.5, signs=np.sign(w))
+    assert given.noise == eps * 0.5 and given.evaluations == 1

@@ -31,9 +31,8 @@ evaluations, where an elementwise check confirms it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
 import math
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

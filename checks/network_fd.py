@@ -236,8 +236,6 @@ class NetworkFD:
             self.gains = None
         self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y,
                                                self.gains)
-        self.cost_noise = (float(np.mean(self.example_noise))
-                           + eps * net.l2 / (2.0 * self.m) * self.l2_sum)
         self._fused = net.loss.fused_with(net.activations[-1]) is not None
         self._buffers: dict[tuple[int, int, int], np.ndarray] = {}
         self._tiles: dict[int, np.ndarray] = {}

@@ -165,9 +165,10 @@ def test_counters_and_steps(rng):
 @pytest.mark.parametrize("call, error, match", [
     (lambda fd: fd.parameter("W9"), ValueError, "name must be one of W1, b1, W2, b2"),
     (lambda fd: fd.parameter("W1", [0, 6]), ValueError, r"must lie in \[0, 6\)"),
+    (lambda fd: fd.parameter("W1", [-1, 2]), ValueError, r"must lie in \[0, 6\), got min -1"),
     (lambda fd: fd.parameter("W1", [[0]]), ValueError, "1-D sequence of flat integer"),
     (lambda fd: fd.intermediate("A2"), ValueError, "name must be one of Z1, Z2, A0, A1"),
-], ids=["unknown-array", "out-of-range", "2-D-indices", "A_L-is-not-an-intermediate"])
+], ids=["unknown-array", "out-of-range", "negative", "2-D-indices", "A_L-is-not-an-intermediate"])
 def test_bad_calls(call, error, match):
     net = Network([3, 2, 1], "tanh,linear", "square")
     fd = NetworkFD(net, net.init_params(seed=0), np.ones((3, 2)), np.ones((1, 2)))
@@ -192,15 +193,22 @@ def test_bad_construction(kwargs, error, match):
 def test_blas_threads_are_limited_and_restored():
     from gradref.checks.network_fd import _openblas_threads_api, blas_threads
     api = _openblas_threads_api()
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     if api is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS found through /proc")
-    get, _ = api
+        # only a NumPy built on another BLAS may leave it unfound
+        assert "openblas" not in str(blas.get("name", "")).lower(), blas
+        pytest.skip(f"NumPy's BLAS is {blas.get('name')!r}, not an OpenBLAS")
+    get, put = api
     before = get()
-    with blas_threads(1):
-        assert get() == 1
-    assert get() == before
-    with blas_threads(None):
-        assert get() == before
+    put(2)                 # a count that differs from the limit, whatever the machine's
+    try:
+        with blas_threads(1):
+            assert get() == 1
+        assert get() == 2
+        with blas_threads(None):
+            assert get() == 2
+    finally:
+        put(before)
     with pytest.raises(ValueError, match="threads must be a positive int or None"):
         NetworkFD(Network([2, 1], "linear", "square"), {"W1": np.ones((1, 2)),
                                                          "b1": np.zeros((1, 1))},

@@ -129,3 +129,27 @@ def test_counters_accumulate_wall_time():
 def test_the_naive_loop_refuses_what_is_not_a_network():
     with pytest.raises(TypeError, match="net must be a reference Network, got dict"):
         naive_elementwise({}, PARAMS, X, Y)
+
+
+def test_defaults_one_blas_thread_and_no_l2_sum_without_l2():
+    plain = Network([2, 3, 1], "tanh,sigmoid", "bce")
+    fd = NetworkFD(plain, plain.init_params(seed=1), X, Y)
+    assert fd.threads == 1 and fd.l2_sum == 0.0
+
+
+@pytest.mark.parametrize("offset", np.logspace(-10, -4, 13))
+def test_the_kink_screening_never_misses_a_crossing_the_naive_loop_sees(offset):
+    """Z2[0, 0] of a relu layer sits ``offset`` from its kink. Perturbing W1 and b1 moves it
+    through the rank-1 entry into layer 2, where only units within reach are compared; the
+    naive loop compares every unit. Offsets across the perturbations' sizes (1e-10 … 1e-4)
+    put it inside and outside the reach of each coordinate."""
+    net = Network([2, 3, 2, 1], "tanh,relu,sigmoid", "bce")
+    params = net.init_params("xavier", seed=4)
+    _, cache = net._forward(params, X)
+    params["b2"][0, 0] += offset - cache["Z2"][0, 0]
+    _, cache = net._forward(params, X)
+    assert abs(cache["Z2"][0, 0] - offset) <= 1e-15
+    fd = NetworkFD(net, params, X, Y)
+    naive = naive_elementwise(net, params, X, Y, names=["W1", "b1"])
+    for name in ("W1", "b1"):
+        assert fd.parameter(name).kink.tolist() == naive[name].kink.tolist(), name

@@ -524,13 +524,8 @@ def naive_elementwise(net: Network, params: Mapping[str, np.ndarray], X: np.ndar
     _, cache0 = net._forward(P, X)
     J0 = net._cost(P, cache0, Y)
     losses0 = net._losses(cache0, Y)
-    eps = tol["eps"]
-    g = _gains(net, P, X, Y, gains)
-    if g == "measured":
-        g = NetworkFD(net, P, X, Y, tolerances=tol, gains="measured").gains
-    noise = float(np.mean(eps * noise_scale(net, P, cache0, Y, g)))
-    if net.l2:
-        noise += eps * net.l2 / (2.0 * m) * _l2_sum(net, P)
+    # the same rounding allowance as the fast mode (only the differences are computed apart)
+    noise = NetworkFD(net, P, X, Y, tolerances=tol, gains=gains).cost_noise
     kinks = {l: net.activations[l - 1].kinks for l in range(1, net.L + 1)}
     out = {}
     for name in (list(P) if names is None else list(names)):

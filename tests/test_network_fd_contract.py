@@ -108,8 +108,13 @@ def test_one_kinked_unit_crossed_through_an_intermediate_is_judged_not_unverifie
     params["b1"][0, 0] = -float(params["W1"][0] @ Xk[:, 0])
     _, cache = net._forward(params, Xk)
     assert cache["Z1"][0, 0] == 0.0 and np.all(np.abs(cache["Z1"].ravel()[1:]) > 1e-3)
-    est = NetworkFD(net, params, Xk, np.array([[1.0, 0.0, 1.0]])).intermediate("A0", [0])
+    fd = NetworkFD(net, params, Xk, np.array([[1.0, 0.0, 1.0]]))
+    est = fd.intermediate("A0", [0])
     assert est.kink.tolist() == [True] and est.unverified.tolist() == [False]
+    # all six coordinates at once: only the two of example 0 (flat 0 and 3) cross it
+    every = fd.intermediate("A0")
+    assert every.kink.tolist() == [True, False, False, True, False, False]
+    assert not every.unverified.any()
 
 
 def test_counters_accumulate_wall_time():
@@ -137,14 +142,18 @@ def test_defaults_one_blas_thread_and_no_l2_sum_without_l2():
     assert fd.threads == 1 and fd.l2_sum == 0.0
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["xavier", "W1-1e6"])
 @pytest.mark.parametrize("offset", np.logspace(-10, -4, 13))
-def test_the_kink_screening_never_misses_a_crossing_the_naive_loop_sees(offset):
+def test_the_kink_screening_never_misses_a_crossing_the_naive_loop_sees(offset, large):
     """Z2[0, 0] of a relu layer sits ``offset`` from its kink. Perturbing W1 and b1 moves it
     through the rank-1 entry into layer 2, where only units within reach are compared; the
     naive loop compares every unit. Offsets across the perturbations' sizes (1e-10 … 1e-4)
-    put it inside and outside the reach of each coordinate."""
-    net = Network([2, 3, 2, 1], "tanh,relu,sigmoid", "bce")
+    put it inside and outside the reach of each coordinate. With W1 of size 1e6 (and W2 of
+    1e-6) the steps of W1, relative to it, move A1 by more than 1."""
+    net = Network([2, 3, 2, 1], ("linear" if large else "tanh") + ",relu,sigmoid", "bce")
     params = net.init_params("xavier", seed=4)
+    if large:
+        params["W1"], params["W2"] = 1e6 * params["W1"], 1e-6 * params["W2"]
     _, cache = net._forward(params, X)
     params["b2"][0, 0] += offset - cache["Z2"][0, 0]
     _, cache = net._forward(params, X)
@@ -153,3 +162,38 @@ def test_the_kink_screening_never_misses_a_crossing_the_naive_loop_sees(offset):
     naive = naive_elementwise(net, params, X, Y, names=["W1", "b1"])
     for name in ("W1", "b1"):
         assert fd.parameter(name).kink.tolist() == naive[name].kink.tolist(), name
+
+
+def test_non_finite_oracle_sensitivities_are_measured_instead():
+    """elu at Z = 800: the oracle's dZ1 is NaN there (exp overflows in the branch it does not
+    take) while its other intermediates are finite; the sensitivities are then measured, and
+    the allowance stays finite."""
+    net = Network([1, 2, 1], "elu,sigmoid", "bce")
+    params = {"W1": np.array([[800.0], [1.0]]), "b1": np.zeros((2, 1)),
+              "W2": np.array([[1.0, 1.0]]), "b2": np.zeros((1, 1))}
+    Xe, Ye = np.array([[1.0, -1.0]]), np.array([[1.0, 0.0]])
+    with np.errstate(all="ignore"):
+        truth = oracle_gradients(net, params, Xe, Ye)
+    assert not np.all(np.isfinite(truth["dZ1"])) and np.all(np.isfinite(truth["dZ2"]))
+    fd = NetworkFD(net, params, Xe, Ye)
+    assert sorted(fd.gains) == ["dA1", "dZ1", "dZ2"]
+    assert all(np.all(np.isfinite(v)) for v in fd.gains.values())
+    assert np.all(np.isfinite(fd.example_noise)) and np.isfinite(fd.cost_noise)
+
+
+def test_the_naive_loop_takes_the_fast_modes_allowance_for_every_choice_of_gains():
+    """GELU far left loses eps|z| in its hidden layer: the sensitivities raise the allowance
+    some 300 times over the loss's own rounding. The naive loop must follow the choice."""
+    net = Network([1, 1, 1], "gelu,tanh", "square")
+    params = {"W1": np.array([[30.61378682]]), "b1": np.array([[0.04180988]]),
+              "W2": np.array([[-38.33497547]]), "b2": np.array([[-0.05677696]])}
+    Xg, Yg = np.array([[-0.45264929, -0.21559716]]), np.array([[0.4691543, -0.77265596]])
+    errors = {}
+    for gains in (None, "autograd", "measured"):
+        naive = naive_elementwise(net, params, Xg, Yg, gains=gains)
+        fast = NetworkFD(net, params, Xg, Yg, gains=gains)
+        for k in params:   # the truncation parts differ by rounding only
+            assert naive[k].error == pytest.approx(fast.parameter(k).error, rel=0.05, abs=0)
+        errors[gains] = np.concatenate([naive[k].error for k in params])
+    assert np.all(errors[None] * 100 < errors["autograd"])
+    assert errors["measured"] == pytest.approx(errors["autograd"], rel=1e-3, abs=0)

@@ -197,3 +197,57 @@ def test_the_naive_loop_takes_the_fast_modes_allowance_for_every_choice_of_gains
         errors[gains] = np.concatenate([naive[k].error for k in params])
     assert np.all(errors[None] * 100 < errors["autograd"])
     assert errors["measured"] == pytest.approx(errors["autograd"], rel=1e-3, abs=0)
+
+
+def test_a_unit_just_inside_the_largest_change_is_screened_in():
+    """Example 0 has X = 0, so a step h of b1[0] moves Z1[0, 0] from 0 to h exactly (linear
+    layer 1) and Z2[0, 0] by P = W2[0, 0]·h exactly; with Z2[0, 0] = −P(1 − 1e-13) that step
+    crosses relu's kink by 1e-13 of P. The screening must compare the unit (its reach is P up
+    to a margin of 1e-12), as the naive loop does."""
+    net = Network([2, 2, 2, 1], "linear,relu,sigmoid", "bce")
+    Xs = np.array([[0.0, 0.8, -0.6], [0.0, -0.5, 0.9]])
+    Ys = np.array([[1.0, 0.0, 1.0]])
+    params = {"W1": np.array([[0.7, -0.4], [0.3, 0.9]]), "b1": np.zeros((2, 1)),
+              "W2": np.array([[0.75, -0.5], [0.6, 0.2]]), "b2": np.array([[0.0], [1.5]]),
+              "W3": np.array([[1.0, -1.0]]), "b3": np.zeros((1, 1))}
+    h = NetworkFD(net, params, Xs, Ys).parameter("b1", [0]).step[0]
+    P = 0.75 * h
+    params["b2"][0, 0] = -P * (1 - 1e-13)
+    _, cache = net._forward(params, Xs)
+    assert cache["Z2"][0, 0] == params["b2"][0, 0] and np.all(np.abs(cache["Z2"][:, 1:]) > 1e-3)
+    assert P + cache["Z2"][0, 0] > 0                  # the step does cross
+    fast = NetworkFD(net, params, Xs, Ys).parameter("b1")
+    naive = naive_elementwise(net, params, Xs, Ys, names=["b1"])["b1"]
+    assert naive.kink.tolist() == [True, False]
+    assert fast.kink.tolist() == [True, False]
+
+
+def test_units_crossed_only_by_the_quarter_step_are_counted():
+    """silu is not monotone: with Z1 = z* − h/4 (z* its minimum) the step +h/4 lowers A1 most,
+    so a relu unit fed by −A1 and placed 2e-13 below its kink is crossed by +h/4 alone (which
+    moves it by 4e-13; the steps ±h and ±h/2 move it the other way or not at all). A second
+    unit sits on its kink and is crossed by the first steps. Example 0 then crosses two kinked
+    units: unverified, as the naive loop (which compares every step) says."""
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    lo, hi = -2.0, -1.0          # silu'(z) = σ(z)(1 + z(1 − σ(z))) has its one root here
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if 1 + mid * (1 - sig(mid)) > 0 else (mid, hi)
+    zstar = 0.5 * (lo + hi)
+    net = Network([2, 1, 2, 1], "silu,relu,sigmoid", "bce")
+    Xq, Yq = np.array([[0.0, 0.9, -0.7], [0.0, -0.4, 0.8]]), np.array([[1.0, 0.0, 1.0]])
+    step = NetworkFD(net, {"W1": np.ones((1, 2)), "b1": np.array([[zstar]]),
+                           "W2": np.ones((2, 1)), "b2": np.zeros((2, 1)), "W3": np.ones((1, 2)),
+                           "b3": np.zeros((1, 1))}, Xq, Yq).parameter("b1").step[0]
+    params = {"W1": np.array([[0.8, -0.6]]), "b1": np.array([[zstar - step / 4]]),
+              "W2": np.array([[-1.0], [1.0]]), "b2": np.zeros((2, 1)),
+              "W3": np.array([[1.0, -1.0]]), "b3": np.zeros((1, 1))}
+    _, cache = net._forward(params, Xq)
+    params["b2"] = np.array([[-cache["Z2"][0, 0] - 2e-13], [-cache["Z2"][1, 0]]])
+    _, cache = net._forward(params, Xq)
+    assert cache["Z2"][1, 0] == 0.0 and -3e-13 < cache["Z2"][0, 0] < -1e-13
+    assert np.all(np.abs(cache["Z2"][:, 1:]) > 1e-3)
+    fast = NetworkFD(net, params, Xq, Yq).parameter("b1")
+    naive = naive_elementwise(net, params, Xq, Yq, names=["b1"])["b1"]
+    assert naive.kink.tolist() == [True] and naive.unverified.tolist() == [True]
+    assert fast.kink.tolist() == [True] and fast.unverified.tolist() == [True]

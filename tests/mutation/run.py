@@ -63,6 +63,8 @@ TARGETS: dict[str, list[str]] = {
     "checks/isolation/protocol.py": ["tests/test_protocol_mutants.py",
                                      "tests/test_isolation.py", "-k", "protocol"],
 }
+#: A progress line after every this many mutants (a slow file runs for an hour).
+PROGRESS_EVERY = 25
 #: With ``--tests suite``: everything but the slow sandbox/packaging/bundle tests.
 SUITE_EXCLUDE = ("test_isolation.py", "test_packaging.py", "test_bundle.py",
                  "test_grade_all.py", "test_example_submissions.py", "test_bench_smoke.py")
@@ -191,6 +193,10 @@ def run(files: list[str], jobs: int, timeout: float, rev: str | None, mode: str,
                     del running[pid]
                     (workers[w] / file).write_text(original, encoding="utf-8")
                     free.append(w)
+                    if len(outcome) % PROGRESS_EVERY == 0 and len(outcome) < len(todo):
+                        alive = sum(v == "survived" for v in outcome.values())
+                        log(f"  {file}: {len(outcome)}/{len(todo)} run, {alive} surviving so "
+                            f"far, {time.perf_counter() - start:.0f} s")
                 if not done:
                     time.sleep(0.05)
             survivors = [m.name for m in todo if outcome[m.name] == "survived"]
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rerun", type=Path, default=None, metavar="JSON",
                    help="run again only the mutants that survived in this earlier --out")
     args = p.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)   # progress reaches a log file as it happens
     # a terminated run still removes its scratch copies (the finally in run())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     previous = None if args.rerun is None else json.loads(args.rerun.read_text("utf-8"))

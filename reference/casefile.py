@@ -277,6 +277,20 @@ def _json_number_array(value: object, key: str, where: str) -> np.ndarray:
             from None
 
 
+def _json_object(path: Path, where: str) -> dict:
+    """The JSON object in ``path``; :class:`CaseFileError` naming ``where`` when the file is
+    missing, unreadable, not JSON or not an object."""
+    if not path.is_file():
+        raise CaseFileError(f"{where} does not exist")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CaseFileError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CaseFileError(f"{where} must hold a JSON object, got {type(obj).__name__}")
+    return obj
+
+
 def read_json_answer(path: str | Path, what: str = "answer file") -> dict:
     """The arrays of a JSON answer (``--io json``): ``{"dW1": nested lists, …, "J": number}``.
 
@@ -286,14 +300,7 @@ def read_json_answer(path: str | Path, what: str = "answer file") -> dict:
     """
     path = Path(path)
     where = f"{what} {str(path)!r}"
-    if not path.is_file():
-        raise CaseFileError(f"{where} does not exist")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CaseFileError(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise CaseFileError(f"{where} must hold a JSON object, got {type(obj).__name__}")
+    obj = _json_object(path, where)
     out: dict = {}
     for key, value in obj.items():
         if key == "unsupported":
@@ -325,15 +332,8 @@ def read_case(path: str | Path) -> Case:
     """
     path = Path(path)
     json_path = sidecar_path(path)
-    if not json_path.is_file():
-        raise CaseFileError(f"case sidecar {str(json_path)!r} does not exist")
     where = f"case sidecar {str(json_path)!r}"
-    try:
-        sidecar = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise CaseFileError(f"{where} is not valid JSON: {exc}") from None
-    if not isinstance(sidecar, dict):
-        raise CaseFileError(f"{where} must hold a JSON object, got {type(sidecar).__name__}")
+    sidecar = _json_object(json_path, where)
     missing = [k for k in ("format", "network", "layout", "bias", "m") if k not in sidecar]
     if missing:
         raise CaseFileError(f"{where} lacks key(s) {', '.join(missing)}")

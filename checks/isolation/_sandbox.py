@@ -10,7 +10,9 @@ ways, all with the standard library only:
   interpreter may live in a directory the throw-away uid cannot read, see ``_child.py``);
 * ``python -I -S _sandbox.py killall UID GID`` drops to ``UID`` and sends ``kill(-1,
   SIGKILL)``, which atomically kills every process of that uid (also those that escaped the
-  process group with ``setsid``) except the caller.
+  process group with ``setsid``) except the caller;
+* ``python -I -S _sandbox.py purgekeys UID GID KEYCTL`` drops to ``UID`` and removes the
+  kernel keys it owns (:func:`purge_keys`; ``KEYCTL`` is the system call's number).
 
 So there is exactly one piece of code that applies limits and drops privileges, whichever
 entry point started the child.  Doing it in the child (rather than with ``preexec_fn`` in
@@ -21,7 +23,10 @@ SPEC is JSON::
 
     {"as": bytes, "fsize": bytes, "nproc": n, "cpu_soft": s, "cpu_hard": s,
      "uid": int | null, "gid": int | null, "parent": pid | null, "name": comm,
-     "stage": path | null, "workdir": path, "chdir": path | null}
+     "stage": path | null, "workdir": path, "chdir": path | null,
+     "seccomp": {"program": hex, "syscall": n} | null}
+
+``seccomp`` is the filter of :mod:`seccomp` (built by the parent), installed last.
 
 ``cpu_soft``/``cpu_hard`` are seconds *on top of* the CPU time the process has already used.
 """
@@ -143,6 +148,26 @@ def populate(stage: str, workdir: str, uid: int | None, gid: int | None) -> None
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
+def install_filter(program: bytes, syscall: int) -> None:
+    """Install the seccomp filter ``program`` (``struct sock_filter`` array) on every thread of
+    this process (``seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC)``); needs
+    ``PR_SET_NO_NEW_PRIVS`` set before.  Failing raises: untrusted code never runs without it."""
+    import ctypes
+
+    class _Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _Program(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    libc = _libc if _libc is not None else ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    done = libc.syscall(ctypes.c_long(syscall), ctypes.c_ulong(1), ctypes.c_ulong(1),
+                        ctypes.byref(fprog))
+    if done != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"could not install the seccomp filter: {os.strerror(number)}")
+
+
 def enter(spec: dict) -> None:
     """Apply the limits in ``spec`` to the current process, fill the working folder (at the
     ``namespaces`` level), then drop to the sandbox uid and change to ``spec["chdir"]``."""
@@ -170,6 +195,8 @@ def enter(spec: dict) -> None:
     _die_with_parent(spec.get("parent"))
     if spec.get("name"):
         _set_name(spec["name"])
+    if spec.get("seccomp"):
+        install_filter(bytes.fromhex(spec["seccomp"]["program"]), spec["seccomp"]["syscall"])
 
 
 def _execute(command: list[str]) -> None:
@@ -187,6 +214,30 @@ def _execute(command: list[str]) -> None:
         except (FileNotFoundError, NotADirectoryError) as failure:
             error = error or failure
     raise error or FileNotFoundError(2, "No such file or directory")
+
+
+def purge_keys(uid: int, keyctl: int) -> int:
+    """As ``uid``: invalidate every key it owns that ``/proc/keys`` lists, then clear its user
+    and user-session keyrings (what a submission left in the kernel when the seccomp filter
+    was absent).  Returns how many keys could not be removed."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    failed = 0
+    try:
+        with open("/proc/keys") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 5 and fields[5] == str(uid):
+            if libc.syscall(ctypes.c_long(keyctl), 21, int(fields[0], 16)) != 0:  # INVALIDATE
+                failed += 1
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(ctypes.c_long(keyctl), 7, keyring)  # KEYCTL_CLEAR
+    return min(failed, 100)
 
 
 def _main(argv: list[str]) -> int:
@@ -213,7 +264,16 @@ def _main(argv: list[str]) -> int:
         except ProcessLookupError:
             pass
         return 0
-    sys.stderr.write("usage: _sandbox.py exec SPEC -- ARGV... | killall UID GID\n")
+    if len(argv) == 4 and argv[0] == "purgekeys":
+        uid, gid, keyctl = int(argv[1]), int(argv[2]), int(argv[3])
+        if uid == 0:
+            return 2
+        import ctypes  # noqa: F401 - before the drop: the stdlib may be unreadable after it
+
+        drop_privileges(uid, gid)
+        return purge_keys(uid, keyctl)
+    sys.stderr.write("usage: _sandbox.py exec SPEC -- ARGV... | killall UID GID | "
+                     "purgekeys UID GID KEYCTL\n")
     return 2
 
 

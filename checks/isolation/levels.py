@@ -9,7 +9,11 @@ every report names the one it ran with:
     only the Python runtime, numpy and the harness, read-only, plus a private size-limited tmpfs
     (working folder, ``/tmp``, ``/dev/shm``) with a copy of the one submission: no path to
     gradref's source, to other submissions, to reports or to the grader's command line exists
-    inside.  As root the child also drops to a throw-away uid with no capabilities.  Memory and
+    inside.  As root the child also drops to a throw-away uid with no capabilities.  At every
+    level a seccomp filter (:mod:`.seccomp`) refuses the kernel objects that no namespace
+    separates (keyrings, record locks and watches on shared host files, io_uring, socket
+    families such as ``AF_VSOCK``), so nothing a submission can see is shared with a
+    concurrent or a later one.  Memory and
     processes are limited for the whole submission by a cgroup where the machine lets us create
     one (see :mod:`.cgroups`), otherwise per process.
 ``uid``
@@ -54,11 +58,13 @@ LEVELS = ("namespaces", "uid", "none")
 LEVEL_PROTECTIONS = {
     "namespaces": "bubblewrap namespaces: no network, private IPC/PID/UTS, a filesystem holding "
                   "only Python, numpy and the submission's own files, a private size-limited "
-                  "tmpfs",
-    "uid": "a throw-away uid with per-process limits; shares the network, IPC and every "
-           "world-readable file (gradref's own files are made unreadable to it)",
-    "none": "the grader's own user with per-process limits; no protection of the grader's "
-            "files, network or IPC",
+                  "tmpfs, no kernel keys, file locks, file watches or io_uring (seccomp)",
+    "uid": "a throw-away uid with per-process limits and no kernel keys, file locks, file "
+           "watches or io_uring (seccomp); shares the network, IPC and every world-readable "
+           "file (gradref's own files are made unreadable to it)",
+    "none": "the grader's own user with per-process limits and no kernel keys, file locks, "
+            "file watches or io_uring (seccomp); no protection of the grader's files, network "
+            "or IPC",
 }
 
 _ENVIRONMENT = "GRADREF_ISOLATION"

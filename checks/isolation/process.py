@@ -28,7 +28,8 @@ Killing (:meth:`Sandbox.kill`) is deliberately blunt and always complete:
    shows none.  Without a dedicated uid (non-root parent) we can only find stragglers that kept
    our environment token (alive) or our command name (zombies; ``PR_SET_NAME`` is inherited
    by forks), which is best effort.
-4. zombies: the parent marks itself a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so
+4. kernel keys: those a throw-away uid owns are removed (:func:`_purge_keys`);
+5. zombies: the parent marks itself a *child subreaper* (``PR_SET_CHILD_SUBREAPER``), so
    orphaned sandbox processes are re-parented to it instead of to PID 1 (which, in some
    containers, never reaps); the parent reaps those that belong to the sandbox uid.  Side
    effect: orphans of *other* code in the parent process are re-parented to it as well.
@@ -61,6 +62,7 @@ from . import files as _files
 from . import levels as _levels
 from . import namespaces as _namespaces
 from . import procfs
+from . import seccomp as _seccomp
 from .errors import IsolationError
 from .limits import Limits
 from .uids import UidLease
@@ -332,6 +334,7 @@ class Sandbox:
                       else None),
             "workdir": self.inside,
             "chdir": self.chdir,
+            "seccomp": _seccomp.spec(),
         }
 
     def stage_files(self, files: Mapping) -> _files.StagedFiles:
@@ -491,6 +494,7 @@ class Sandbox:
             self.cgroup.kill()
         if self.level != "namespaces":
             _kill_stragglers(self.lease, self.token, self._tracked, popen.pid, self.process_name)
+        _purge_keys(self.uid)
         for capture in (self.stdout, self.stderr):
             if capture is not None:
                 capture.drain()
@@ -593,6 +597,40 @@ def _run_killall(lease: UidLease) -> None:
             timeout=_KILL_DEADLINE,
             check=False,
         )
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
+
+def uid_has_keys(uid: int) -> bool:
+    """True when ``/proc/key-users`` lists kernel keys owned by ``uid``."""
+    try:
+        with open("/proc/key-users") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        owner, _, rest = line.strip().partition(":")
+        fields = rest.split()
+        if owner == str(uid) and len(fields) > 1 and fields[1].split("/")[0] not in ("", "0"):
+            return True
+    return False
+
+
+def _purge_keys(uid: int | None) -> None:
+    """Remove the kernel keys a throw-away ``uid`` left (root only; the seccomp filter keeps a
+    submission from creating any, this is the second line).  Costs one read of
+    ``/proc/key-users`` when there is nothing to remove."""
+    found = _seccomp.machine_syscalls()
+    if (uid is None or uid in (0, os.getuid()) or os.geteuid() != 0 or found is None
+            or not uid_has_keys(uid)):
+        return
+    try:
+        subprocess.run(
+            [*python_argv(), str(SANDBOX_SCRIPT), "purgekeys", str(uid), str(uid),
+             str(found[1]["keyctl"])],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={"PATH": _MINIMAL_PATH}, cwd="/", close_fds=True, timeout=_KILL_DEADLINE,
+            check=False)
     except (OSError, subprocess.TimeoutExpired):
         pass
 

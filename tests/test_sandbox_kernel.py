@@ -193,10 +193,12 @@ KERNEL = textwrap.dedent(f'''
 
 
 def _host_keys() -> list[str]:
-    """Keys named like the attack's that exist on the host (read as root: every key)."""
+    """Live keys named like the attack's on the host (read as root: every key).  An
+    invalidated, revoked or dead key (flag ``i``, ``R``, ``D``) can no longer be read; the
+    kernel's garbage collector removes it from the list moments later."""
     try:
         return [line for line in Path("/proc/keys").read_text().splitlines()
-                if "gradref-answers" in line]
+                if "gradref-answers" in line and not set(line.split()[1]) & set("iRD")]
     except OSError:
         return []
 

@@ -70,6 +70,45 @@ class _Verdict:
     leaves: list[Leaf] = field(default_factory=list)
 
 
+#: An answer whose arrays hold more than ``max(_ANSWER_FLOOR, _ANSWER_FACTOR x the expected
+#: outputs' bytes)`` is dropped off the pipe unread (a "bad-output" for that case): a wrong
+#: answer cannot make the grader hold hundreds of MiB per call.  The floor leaves room for
+#: honest extras (a dict of intermediate arrays, float128...).
+_ANSWER_FLOOR = 32 * 2**20
+_ANSWER_FACTOR = 16
+#: An accepted array more than ``_SLIM_FACTOR`` times the bytes its expected leaf has (and over
+#: ``_SLIM_MIN`` bytes) cannot have the expected shape: once split into leaves it is replaced by
+#: a zero-strided stand-in of the same shape and dtype, which every check judges the same way.
+_SLIM_FACTOR = 4
+_SLIM_MIN = 2**20
+
+
+def _nbytes(value: object) -> int:
+    """Bytes of the arrays in an expected output (nested tuples/lists/dicts)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, RandomWeights):
+        return 8 * int(np.prod(value.shape))
+    if isinstance(value, Mapping):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return 8
+
+
+def _slim_bound(expected: object) -> int:
+    return max(_SLIM_MIN, _SLIM_FACTOR * _nbytes(expected))
+
+
+def _slim(got: object, bound: int) -> object:
+    """``got`` with every array over ``bound`` bytes replaced by a zero-strided stand-in."""
+    if isinstance(got, np.ndarray) and got.nbytes > bound:
+        return np.broadcast_to(np.zeros((), got.dtype), got.shape)
+    if isinstance(got, (tuple, list)) and any(isinstance(g, (np.ndarray, tuple, list)) for g in got):
+        return type(got)(_slim(g, bound) for g in got)
+    return got
+
+
 def _without_value(result: CallResult) -> CallResult:
     """The call's outcome without its returned value: after :meth:`_FunctionGrader._split` only
     the arrays that are compared are kept (in the leaves), so extra keys or huge extra entries
@@ -100,12 +139,13 @@ class _FunctionGrader:
         args = [q[a] for a in fn.args]
         kwargs = {k: q[v] for k, v in fn.kwargs.items()}
         self.calls += 1
+        bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * sum(_nbytes(q[r]) for r in fn.returns))
         if fn.call == "function":
-            return self.sub.call(fn.name, *args, **kwargs)
+            return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
         constructor = {k: q[v] for k, v in fn.constructor.items()}
         attributes = {k: q[v] for k, v in fn.set_attributes.items()}
-        return self.sub.call(WRAPPER_FUNCTION, fn.cls, constructor, attributes, fn.method,
-                             fn.attribute, args, kwargs)
+        return self.sub.call_bounded(bound, WRAPPER_FUNCTION, fn.cls, constructor, attributes,
+                                     fn.method, fn.attribute, args, kwargs)
 
     def run(self, case: Case) -> _Outcome:
         if case in self.outcomes:
@@ -128,6 +168,9 @@ class _FunctionGrader:
             else:
                 self._split(out, result.value)
                 out.call = _without_value(result)
+                for leaf in out.leaves:   # the grader keeps every case: only what it judges
+                    if leaf.kind != "random":   # (a random weight's spread is judged whole)
+                        leaf.got = _slim(leaf.got, _slim_bound(leaf.expected))
         self.outcomes[case] = out
         return out
 
@@ -353,7 +396,10 @@ class _FunctionGrader:
         context = out.built.context
         usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
                   and leaf.got is not MISSING and numeric(leaf.got) is not None
-                  and isinstance(leaf.expected, (np.ndarray, float))]
+                  and isinstance(leaf.expected, (np.ndarray, float))
+                  # an answer of another size altogether: its shape says all (and a float64
+                  # copy of a stand-in would cost what it spared)
+                  and np.asarray(leaf.got).nbytes <= _slim_bound(leaf.expected)]
         failing = [leaf for leaf in verdict.leaves if leaf in usable]
         if not failing:
             return []

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_ARRAYS",
     "MAX_DEPTH",
     "MAX_JSON_BYTES",
+    "AnswerTooLarge",
     "ProtocolError",
     "decode_tree",
     "encode_tree",
@@ -89,6 +90,16 @@ _read_array = npy_format.read_array
 
 class ProtocolError(ValueError):
     """A value cannot be encoded, or received bytes are not a valid message."""
+
+
+class AnswerTooLarge(ProtocolError):
+    """A well-formed frame whose arrays exceed the receiver's per-message bound: they were
+    read off the stream and dropped unseen (the stream stays in step)."""
+
+    def __init__(self, total: int, limit: int) -> None:
+        super().__init__(f"its arrays hold {total} bytes, more than the {limit} bytes this "
+                         "answer may have; they were discarded unread")
+        self.total, self.limit = total, limit
 
 
 def _reject_constant(name: str) -> float:
@@ -221,12 +232,16 @@ def pack(header: dict[str, Any], value: Any = None, *, max_bytes: int | None = N
 
 
 def read_frame(
-    read_exact: Callable[[int], bytes], *, max_bytes: int
+    read_exact: Callable[[int], bytes], *, max_bytes: int, max_arrays_bytes: int | None = None,
+    discard: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Read one frame with ``read_exact(n)`` (returns exactly n bytes or raises).
 
     Returns ``(header, value)``.  Raises :class:`ProtocolError` for anything malformed, and
-    never asks ``read_exact`` for more than ``max_bytes`` in total.
+    never asks ``read_exact`` for more than ``max_bytes`` in total.  When the arrays the
+    envelope declares total more than ``max_arrays_bytes`` (and at most ``max_bytes``), they are
+    skipped with ``discard(n)`` (which must consume n bytes without keeping them) and
+    :class:`AnswerTooLarge` is raised: no array is built, and the next frame can be read.
     """
     prefix = read_exact(_PREFIX.size)
     magic, length = _PREFIX.unpack(prefix)
@@ -258,6 +273,10 @@ def read_frame(
     budget -= length
     if sum(sizes) > budget:
         raise ProtocolError(f"frame arrays total {sum(sizes)} bytes, beyond the limit of {max_bytes}")
+    if max_arrays_bytes is not None and discard is not None and sum(sizes) > max_arrays_bytes:
+        for size in sizes:
+            discard(size)
+        raise AnswerTooLarge(sum(sizes), max_arrays_bytes)
     blobs = [read_exact(size) for size in sizes]
     return header, decode_tree(tree, blobs)
 

@@ -280,6 +280,7 @@ class PythonSubmission:
         self._functions: tuple[str, ...] | None = None
         self._closed = False
         self._next_id = 0
+        self._answer_bytes: int | None = None  # call_bounded: arrays beyond it are dropped
         self.starts = 0
         self.child_uid: int | None = None
         self.last_start_seconds: float | None = None
@@ -560,6 +561,20 @@ class PythonSubmission:
                 raise
         raise IsolationError("unreachable: the second attempt always returns")  # pragma: no cover
 
+    def call_bounded(self, answer_bytes: int | None, function: str, /, *args: Any,
+                     **kwargs: Any) -> CallResult:
+        """:meth:`call`, where an answer whose arrays hold more than ``answer_bytes`` bytes (None:
+        no bound beyond ``Limits.transfer``) is dropped as it arrives, never held: the result
+        is a ``"bad-output"`` saying how large it was, and the child keeps serving calls."""
+        if answer_bytes is not None and (isinstance(answer_bytes, bool)
+                                         or not isinstance(answer_bytes, int) or answer_bytes < 0):
+            raise ValueError(f"answer_bytes must be None or an int >= 0, got {answer_bytes!r}")
+        self._answer_bytes = answer_bytes
+        try:
+            return self.call(function, *args, **kwargs)
+        finally:
+            self._answer_bytes = None
+
     def _exchange(
         self, function: str, call_id: int, child: _Child, request: bytes, attempt: int
     ) -> CallResult:
@@ -630,6 +645,12 @@ class PythonSubmission:
                 function, started, marks, child, kind="crash",
                 message=f"the child process died during {function}() "
                         f"({self._death_reason(status)})",
+            )
+        except protocol.AnswerTooLarge as error:   # the stream is still in step: no kill
+            return self._finish(
+                function, started, marks, child, kind="bad-output",
+                message=f"{function}() returned far more data than its answer can hold "
+                        f"({error})",
             )
         except protocol.ProtocolError as error:
             sandbox.kill()
@@ -726,7 +747,7 @@ class PythonSubmission:
     def _receive(self, child: _Child, deadline: float) -> tuple[dict, Any]:
         exited = False
 
-        def read_exact(size: int) -> bytes:
+        def read_exact(size: int, keep: bool = True) -> bytes:
             nonlocal exited
             chunks = []
             while size > 0:
@@ -742,11 +763,14 @@ class PythonSubmission:
                     continue
                 if not chunk:
                     raise _ChildGone()
-                chunks.append(chunk)
+                if keep:
+                    chunks.append(chunk)
                 size -= len(chunk)
             return b"".join(chunks)
 
-        return protocol.read_frame(read_exact, max_bytes=self.limits.transfer)
+        return protocol.read_frame(read_exact, max_bytes=self.limits.transfer,
+                                   max_arrays_bytes=self._answer_bytes,
+                                   discard=lambda size: read_exact(size, keep=False))
 
 
 def _enlarge_pipe(fd: int) -> None:

@@ -27,7 +27,7 @@ import autograd.numpy as anp
 import numpy as np
 
 __all__ = ["ORACLE_ACTIVATIONS", "ORACLE_LOSSES", "ORACLE_FUSED", "oracle_activation",
-           "oracle_cost", "oracle_gradients"]
+           "oracle_cost", "oracle_gradients", "oracle_normalize", "oracle_dropout"]
 
 
 def _log1p_series(u):
@@ -137,6 +137,29 @@ ORACLE_FUSED: dict[tuple[str, str], Callable] = {
     ("cross_entropy", "softmax"): lambda z, y: (_lse(z)[0] * anp.sum(y, axis=0)
                                                 - anp.sum(y * z, axis=0)),
 }
+
+
+def oracle_normalize(Z, gamma, beta, eps, axis, stats=None):
+    r"""Batch (``axis=1``) or layer (``axis=0``) normalisation restated: the data are shifted
+    by their first slice along ``axis`` (:math:`d = Z - Z_0`, exact for nearby values), the
+    mean is :math:`Z_0 + \overline{d}` and the biased variance
+    :math:`\overline{d^2} - \overline{d}^2`; the root is a power (the reference centres by a
+    two-pass mean, takes the mean of squared residuals and calls ``sqrt``). ``stats`` =
+    (mean, var) fixes the statistics instead (test mode). Written in autograd.numpy."""
+    if stats is not None:
+        mu, var = stats
+        return gamma * (Z - mu) * (var + eps) ** -0.5 + beta
+    k = Z.shape[axis]
+    first = Z[:, :1] if axis == 1 else Z[:1, :]
+    d = Z - first
+    s1 = anp.sum(d, axis=axis, keepdims=True) / k
+    var = anp.sum(d * d, axis=axis, keepdims=True) / k - s1 * s1
+    return gamma * (d - s1) * (var + eps) ** -0.5 + beta
+
+
+def oracle_dropout(A, mask, keep_prob):
+    """Inverted dropout restated as a choice: A/p where the mask keeps, 0 elsewhere."""
+    return anp.where(np.asarray(mask, bool), A / keep_prob, 0.0 * A)
 
 
 def oracle_activation(spec) -> Callable:

@@ -177,6 +177,23 @@ def _description(net) -> tuple[list[int], list, str, float]:
     raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
 
 
+def _options(net, m: int):
+    """The optional layers of ``net``: normalisations, keep probabilities, the fixed masks
+    (a network with dropout must have them: ``net.with_masks``) and ε."""
+    L = len(net.layer_sizes) - 1
+    norms = list(getattr(net, "normalization", [None] * L))
+    keeps = list(getattr(net, "keep_probs", [None] * L))
+    masks = getattr(net, "masks", None) or {}
+    for l in range(1, L + 1):
+        if keeps[l - 1] and f"D{l}" not in masks:
+            raise KeyError(f"the network has dropout in layer {l} but no fixed mask D{l}; use "
+                           f"net.with_masks(masks)")
+        if keeps[l - 1] and np.shape(masks[f"D{l}"])[1] != m:
+            raise KeyError(f"the fixed mask D{l} has {np.shape(masks[f'D{l}'])[1]} columns, "
+                           f"the data {m}")
+    return norms, keeps, masks, getattr(net, "eps", 1e-5)
+
+
 def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
     sizes, acts, loss, l2 = _description(net)
     L, m = len(sizes) - 1, X.shape[1]
@@ -185,6 +202,8 @@ def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
     if loss not in ORACLE_LOSSES:
         raise KeyError(f"the autograd oracle has no formulation of loss {loss!r}")
 
+    norms, keeps, masks, eps = _options(net, m)
+
     def cost(params, pert):
         A = X + pert["A0"]
         for l in range(1, L + 1):
@@ -192,7 +211,12 @@ def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
             if l == L and fused is not None:
                 losses = fused(Z, Y)
                 break
+            if norms[l - 1]:
+                Z = oracle_normalize(Z, params[f"gamma{l}"], params[f"beta{l}"], eps,
+                                     1 if norms[l - 1] == "batchnorm" else 0)
             A = fns[l - 1](Z)
+            if keeps[l - 1]:
+                A = oracle_dropout(A, masks[f"D{l}"], keeps[l - 1])
             if l < L:
                 A = A + pert[f"A{l}"]
         else:

@@ -17,8 +17,9 @@ forward pass; through batch norm it changes every example's loss). The steps, th
 and the kink screening (on every activation's input, ``net.activation_input(l)``) are those of
 :mod:`gradref.checks.finite_diff`; the rounding allowance is
 :func:`~gradref.checks.network_fd.noise_scale`'s. With batch norm the per-example parts of a
-difference are not independent, so a kinked element is judged on the whole sum (one example, one
-kinked unit: its one-sided slopes) instead of example by example.
+difference are not independent, so a kinked element is judged on the whole sum as one example
+that crossed every kinked unit any example crossed (one crossing: its one-sided slopes; several:
+unverified) instead of example by example.
 
 The same public surface as ``NetworkFD`` (``parameter``, ``intermediate``, ``gains``,
 ``cost_noise``, ``evaluations``, ``seconds``), so :func:`gradref.checks.api.check_network` uses it
@@ -154,7 +155,12 @@ class LayeredFD:
                         crossed[l] = crossed[l] | crosses(cache[key], self.cache[key], kinks)
             counts[c] = sum((np.sum(x, axis=0) for x in crossed.values()), np.zeros(m, int))
         kink = np.any(counts > 0, axis=1)
-        examples = None if self._coupled else (ep[:, kink], em[:, kink], counts[kink])
+        if self._coupled:   # one "example": the whole sum, with every crossing counted
+            examples = (ep[:, kink].sum(axis=2, keepdims=True),
+                        em[:, kink].sum(axis=2, keepdims=True),
+                        counts[kink].sum(axis=1, keepdims=True))
+        else:
+            examples = (ep[:, kink], em[:, kink], counts[kink])
         numeric, error, step, lower, upper, unverified = combine(
             dp, dm, hp, hm, scale * self.cost_noise, kink, self.tol, self.order, examples)
         seconds = time.perf_counter() - start

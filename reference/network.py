@@ -525,7 +525,8 @@ class Network:
             if Ak in perturb and l < self.L:
                 A = A + perturb[Ak]
             cache[Ak] = A
-        cache["mode"] = mode
+        if mode == "test":   # train-mode caches hold arrays only
+            cache["mode"] = mode
         return A, cache
 
     def _losses(self, cache: Mapping[str, np.ndarray], Y: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
 from .directional import localise as _localise
 from .finite_diff import Estimate, Packer, central_differences, judge, magnitude, scalar_value
+from .layered_fd import LayeredFD
 from .network_fd import CHUNK_ELEMENTS, NetworkFD
 from .oracle import oracle_gradients
 from .result import ArrayCheck, CheckResult, GradientCheckError, summarise
@@ -331,8 +332,10 @@ def check_network(target: object, net: Network, params: Mapping[str, np.ndarray]
     if "fd" in oracles:
         gains = None if expected is None else {k: v for k, v in expected.items()
                                                if k[1] in "ZA" and np.all(np.isfinite(v))}
-        nfd = NetworkFD(net, params, X, Y, order=order, tolerances=tol,
-                        chunk_elements=chunk_elements, gains=gains or "measured")
+        # normalisation and dropout layers: full forward passes (layered_fd's docstring)
+        fd_class = LayeredFD if net.has_layers else NetworkFD
+        nfd = fd_class(net, params, X, Y, order=order, tolerances=tol,
+                       chunk_elements=chunk_elements, gains=gains or "measured")
     rng = np.random.default_rng(seed)
 
     # ---------------------------------------------------------------- finite differences

@@ -120,7 +120,8 @@ class NetworkObjective:
         _, cache = self.net._forward(P, self.X)
         J = self.net._cost(P, cache, self.Y)
         ex = (self.net._losses(cache, self.Y) - self.losses0) / self.m
-        crossed = [crosses(cache[f"Z{l}"], self.cache0[f"Z{l}"], k) for l, k in self.kinks.items()]
+        keys = {l: self.net.activation_input(l) for l in self.kinks}
+        crossed = [crosses(cache[keys[l]], self.cache0[keys[l]], k) for l, k in self.kinks.items()]
         return J - self.f0, ex, crossed
 
 

@@ -131,9 +131,60 @@ class Backprop:
                 grads[f"db{l}"] = self.bias_grad(l, dZ, dA, b)
                 dA = self.prev_grad(l, W, dZ, dA)
                 grads[f"dA{l - 1}"] = dA
-                if l > 1:
+                if l > 1 and self.net.has_layers:
+                    dZ = self.hidden_backward(l - 1, dA, cache, grads)
+                elif l > 1:
                     dZ = self.activation_backward(l - 1, dA, cache[f"Z{l - 1}"], cache[f"A{l - 1}"])
         return grads
+
+    # ---- the optional layers (hidden layers with dropout or a normalisation)
+    def dropout_backward(self, l, dA, D, p):
+        """Inverted dropout: the kept units' gradient, scaled as in the forward pass."""
+        return dA * D / p
+
+    def batchnorm_backward(self, l, dout, Z, gamma, eps):
+        """The computation-graph derivation, step by step: x̂ = (Z − μ)/√(σ² + ε) with μ, σ²
+        over the examples (axis 1); returns dZ, Σ dout⊙x̂, Σ dout."""
+        return self._norm_graph(dout, Z, gamma, eps, axis=1, mean_terms=True, var_terms=True)
+
+    def layernorm_backward(self, l, dout, Z, gamma, eps):
+        """The same graph with μ, σ² over the features of each example (axis 0)."""
+        return self._norm_graph(dout, Z, gamma, eps, axis=0, mean_terms=True, var_terms=True)
+
+    @staticmethod
+    def _norm_graph(dout, Z, gamma, eps, axis, mean_terms, var_terms, ddof=0,
+                    eps_inside=True):
+        n = Z.shape[axis]
+        mu = np.mean(Z, axis=axis, keepdims=True)
+        xmu = Z - mu
+        var = np.sum(xmu ** 2, axis=axis, keepdims=True) / (n - ddof)
+        std = np.sqrt(var + eps) if eps_inside else np.sqrt(var) + eps
+        xhat = xmu / std
+        dxhat = dout * gamma
+        dstd = np.sum(dxhat * xmu, axis=axis, keepdims=True) * (-1.0 / std ** 2)
+        dvar = dstd * (0.5 / np.sqrt(var + eps) if eps_inside else 0.5 / np.sqrt(var))
+        dxmu = dxhat / std + (dvar * 2.0 * xmu / (n - ddof) if var_terms else 0.0)
+        dmu = -np.sum(dxmu, axis=axis, keepdims=True)
+        dZ = dxmu + (dmu / n if mean_terms else 0.0)
+        dgamma = np.sum(dout * xhat, axis=1, keepdims=True)
+        return dZ, dgamma, np.sum(dout, axis=1, keepdims=True)
+
+    def hidden_backward(self, l, dA, cache, grads):
+        """Back through layer l's dropout, activation and normalisation."""
+        net = self.net
+        G = cache[f"A{l}"]
+        if net.keep_probs[l - 1]:
+            dA = self.dropout_backward(l, dA, cache[f"D{l}"], net.keep_probs[l - 1])
+            G = cache[f"G{l}"]
+        kind = net.normalization[l - 1]
+        dU = self.activation_backward(l, dA, cache[net.activation_input(l)], G)
+        if not kind:
+            return dU
+        step = self.batchnorm_backward if kind == "batchnorm" else self.layernorm_backward
+        dZ, dgamma, dbeta = step(l, dU, cache[f"Z{l}"], self.params[f"gamma{l}"], net.eps)
+        grads[f"dgamma{l}"] = dgamma / self.m
+        grads[f"dbeta{l}"] = dbeta / self.m
+        return dZ
 
 
 def correct_backward(net: Network, params, X, Y) -> dict[str, np.ndarray]:
@@ -208,6 +259,10 @@ class Mutant:
     also : tuple of (kinds, words)
         A composite mutant's further planted mistakes: for each, one finding must have one of
         ``kinds`` and contain ``words``, as for the first.
+    layered : bool
+        A mistake in a dropout or normalisation step: only these apply to networks with those
+        layers (the others' diagnoses are established on plain networks; under batch norm, db
+        is zero and dγ, dβ are wrong as consequences, which their expectations do not cover).
     """
 
     id: str
@@ -222,6 +277,7 @@ class Mutant:
     requires: str = "any network"
     acceptable: bool = False
     also: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    layered: bool = False
 
     def expectations(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """Every (kinds, words) the diagnosis must produce: the first mistake's, then ``also``."""
@@ -231,6 +287,8 @@ class Mutant:
         """The layers where the mistake is planted in ``net`` (empty: does not apply)."""
         if not isinstance(net, Network):
             raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
+        if net.has_layers != self.layered:
+            return []
         ok = [l for l in range(1, net.L + 1) if self.eligible(net, l)]
         if not ok:
             return []
@@ -273,7 +331,7 @@ class Mutant:
         return {"id": self.id, "description": self.description, "kinds": list(self.kinds),
                 "words": list(self.words), "layers": self.layers, "keys": list(self.keys),
                 "propagates": self.propagates, "requires": self.requires,
-                "acceptable": self.acceptable,
+                "acceptable": self.acceptable, "layered": self.layered,
                 "also": [{"kinds": list(k), "words": list(w)} for k, w in self.also]}
 
 
@@ -811,6 +869,78 @@ _register("relu_value_db_no_keepdims", "in the relu layers, dA * relu(Z) and db 
           also=((("keepdims",), ("keepdims",)),))
 
 
+# Dropout and normalisation.
+class _DropoutNoMask(Backprop):
+    def dropout_backward(self, l, dA, D, p):
+        if l in self.targets:
+            return dA / p
+        return super().dropout_backward(l, dA, D, p)
+
+
+class _DropoutNoScale(Backprop):
+    def dropout_backward(self, l, dA, D, p):
+        if l in self.targets:
+            return dA * D
+        return super().dropout_backward(l, dA, D, p)
+
+
+def _graph_variant(**mistake):
+    """A Backprop whose batch-norm backward (in the target layers) has ``mistake``."""
+    class _Variant(Backprop):
+        def batchnorm_backward(self, l, dout, Z, gamma, eps):
+            right = super().batchnorm_backward(l, dout, Z, gamma, eps)
+            if l in self.targets:   # dZ only: dγ and dβ stay right
+                options = dict(axis=1, mean_terms=True, var_terms=True) | mistake
+                return self._norm_graph(dout, Z, gamma, eps, **options)[0], *right[1:]
+            return right
+    return _Variant
+
+
+class _LNWrongAxis(Backprop):
+    def layernorm_backward(self, l, dout, Z, gamma, eps):
+        if l in self.targets:   # the batch-norm derivation pasted in: means over the examples
+            dZ, _, _ = self._norm_graph(dout, Z, gamma, eps, axis=1, mean_terms=True,
+                                        var_terms=True)
+            _, dgamma, dbeta = super().layernorm_backward(l, dout, Z, gamma, eps)
+            return dZ, dgamma, dbeta
+        return super().layernorm_backward(l, dout, Z, gamma, eps)
+
+
+def _has(layer: str) -> Callable[[Network, int], bool]:
+    if layer == "dropout":
+        return lambda net, l: bool(net.keep_probs[l - 1])
+    return lambda net, l: net.normalization[l - 1] == layer
+
+
+_NORM = ("normalization",)
+_register("dropout_no_mask", "the dropout backward dA / keep_prob: the mask D forgotten",
+          ("dropout",), ("forgot the mask",), _DropoutNoMask, eligible=_has("dropout"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a hidden layer with dropout", layered=True)
+_register("dropout_no_scale", "the dropout backward dA * D: the 1/keep_prob scaling forgotten",
+          ("dropout",), ("1/p scaling",), _DropoutNoScale, eligible=_has("dropout"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a hidden layer with dropout", layered=True)
+_register("bn_no_mean_terms", "batch-norm backward without the terms through the batch mean "
+          "(no dmu)", _NORM, ("missing the terms through the batch mean",),
+          _graph_variant(mean_terms=False), eligible=_has("batchnorm"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a batch-norm layer", layered=True)
+_register("bn_no_var_terms", "batch-norm backward without the terms through the batch "
+          "variance (no dvar)", _NORM, ("missing the terms through the batch variance",),
+          _graph_variant(var_terms=False), eligible=_has("batchnorm"),
+          keys=("dZ", "dW", "db"), propagates=True, requires="a batch-norm layer", layered=True)
+_register("bn_unbiased_variance", "batch-norm backward with the unbiased variance "
+          "Σ(x − μ)²/(m − 1)", _NORM, ("unbiased",), _graph_variant(ddof=1),
+          eligible=_has("batchnorm"), keys=("dZ", "dW", "db"), propagates=True,
+          requires="a batch-norm layer", layered=True)
+_register("bn_eps_outside_root", "batch-norm backward of (x − μ)/(√σ² + ε): ε outside the "
+          "square root", _NORM, ("inside the square root",), _graph_variant(eps_inside=False),
+          eligible=_has("batchnorm"), keys=("dZ", "dW", "db"), propagates=True,
+          requires="a batch-norm layer", layered=True)
+_register("ln_wrong_axis", "layer-norm backward with the means over the batch (axis 1) "
+          "instead of the features", _NORM, ("over the features", "not over the batch"),
+          _LNWrongAxis, eligible=_has("layernorm"), keys=("dZ", "dW", "db"), propagates=True,
+          requires="a layer-norm layer", layered=True)
+
+
 # Near misses.
 class _OneElement(Backprop):
     factor = 1.0 + 1e-4
@@ -865,13 +995,18 @@ _register("dw_float32", "dW computed in float32", ("near_miss",), (), _Float32)
 # --------------------------------------------------------------------------- test networks
 #: Named architectures that together give every mutant a network to apply to:
 #: name -> (layer_sizes, activations, loss, λ). Widths stay below the batch size 16.
-ARCHITECTURES: dict[str, tuple[list[int], str, str, float]] = {
+ARCHITECTURES: dict[str, tuple] = {
     "relu_bce": ([3, 5, 4, 1], "relu,relu,sigmoid", "bce", 0.0),
     "tanh_square_l2": ([4, 4, 4, 1], "tanh,tanh,sigmoid", "bce", 0.7),
     "sigmoid_softmax": ([3, 5, 3], "sigmoid,softmax", "cross_entropy", 0.0),
     "deep_mixed": ([3, 4, 4, 5, 2], "leaky_relu(0.05),tanh,sigmoid,linear", "square", 0.3),
     "tanh_output_half_square": ([2, 5, 3, 2], "relu,tanh,tanh", "half_square", 0.0),
     "sigmoid_square": ([3, 4, 2], "sigmoid,sigmoid", "square", 0.0),
+    # the optional layers (a fifth entry: the Network's keyword options)
+    "batchnorm_dropout": ([3, 5, 4, 1], "tanh,relu,sigmoid", "bce", 0.0,
+                          {"normalization": ["batchnorm", None], "dropout": [None, 0.7]}),
+    "layernorm_dropout": ([4, 5, 4, 3], "relu,sigmoid,softmax", "cross_entropy", 0.3,
+                          {"normalization": ["layernorm", "batchnorm"], "dropout": [0.6, None]}),
 }
 
 
@@ -879,8 +1014,8 @@ def architecture(name: str) -> Network:
     """The :class:`Network` of ``ARCHITECTURES[name]``."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
-    sizes, acts, loss, lam = ARCHITECTURES[name]
-    return Network(sizes, acts, loss, l2=lam)
+    sizes, acts, loss, lam, *options = ARCHITECTURES[name]
+    return Network(sizes, acts, loss, l2=lam, **(options[0] if options else {}))
 
 
 def mutants_for(net: Network) -> list[Mutant]:
@@ -903,7 +1038,9 @@ def example_case(which, seed: int = 0, m: int = 16, kinks: bool = False):
 
     Weights are Glorot-normal, biases 0.1·N(0, 1) (non-zero, so an L2 term on b shows), ``X`` is
     standard normal with ``m`` columns. With ``kinks=True`` the first column of ``X`` and every
-    bias are zero, so relu-like layers see pre-activations exactly at their kink.
+    bias are zero, so relu-like layers see pre-activations exactly at their kink. γ is 1 +
+    0.3·N(0, 1) and β 0.3·N(0, 1); a network with dropout gets masks drawn after the rest
+    (:meth:`~gradref.reference.Network.with_masks`).
     """
     if isinstance(which, Mutant):
         names = [n for n in ARCHITECTURES if which.applies(architecture(n))]
@@ -924,7 +1061,13 @@ def example_case(which, seed: int = 0, m: int = 16, kinks: bool = False):
     for l in range(1, net.L + 1):
         params[f"b{l}"] = 0.0 * params[f"b{l}"] if kinks else 0.1 * rng.standard_normal(
             params[f"b{l}"].shape)
+    for key in params:   # γ and β away from their initial 1 and 0
+        if key.startswith(("gamma", "beta")):
+            params[key] = (key[0] == "g") + 0.3 * rng.standard_normal(params[key].shape)
     X = rng.standard_normal((net.layer_sizes[0], m))
     if kinks:
         X[:, 0] = 0.0
-    return net, params, X, _targets(net, m, rng)
+    Y = _targets(net, m, rng)
+    if net.mask_shapes(m) and not net.masks:
+        net = net.with_masks(net.draw_masks(m, rng))
+    return net, params, X, Y

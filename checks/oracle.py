@@ -27,7 +27,7 @@ import autograd.numpy as anp
 import numpy as np
 
 __all__ = ["ORACLE_ACTIVATIONS", "ORACLE_LOSSES", "ORACLE_FUSED", "oracle_activation",
-           "oracle_cost", "oracle_gradients"]
+           "oracle_cost", "oracle_gradients", "oracle_normalize", "oracle_dropout"]
 
 
 def _log1p_series(u):
@@ -139,6 +139,29 @@ ORACLE_FUSED: dict[tuple[str, str], Callable] = {
 }
 
 
+def oracle_normalize(Z, gamma, beta, eps, axis, stats=None):
+    r"""Batch (``axis=1``) or layer (``axis=0``) normalisation restated: the data are shifted
+    by their first slice along ``axis`` (:math:`d = Z - Z_0`, exact for nearby values), the
+    mean is :math:`Z_0 + \overline{d}` and the biased variance
+    :math:`\overline{d^2} - \overline{d}^2`; the root is a power (the reference centres by a
+    two-pass mean, takes the mean of squared residuals and calls ``sqrt``). ``stats`` =
+    (mean, var) fixes the statistics instead (test mode). Written in autograd.numpy."""
+    if stats is not None:
+        mu, var = stats
+        return gamma * (Z - mu) * (var + eps) ** -0.5 + beta
+    k = Z.shape[axis]
+    first = Z[:, :1] if axis == 1 else Z[:1, :]
+    d = Z - first
+    s1 = anp.sum(d, axis=axis, keepdims=True) / k
+    var = anp.sum(d * d, axis=axis, keepdims=True) / k - s1 * s1
+    return gamma * (d - s1) * (var + eps) ** -0.5 + beta
+
+
+def oracle_dropout(A, mask, keep_prob):
+    """Inverted dropout restated as a choice: A/p where the mask keeps, 0 elsewhere."""
+    return anp.where(np.asarray(mask, bool), A / keep_prob, 0.0 * A)
+
+
 def oracle_activation(spec) -> Callable:
     """The oracle's ``f(z)`` for a reference :class:`~gradref.reference.activations.Activation`."""
     if spec.name not in ORACLE_ACTIVATIONS:
@@ -154,6 +177,23 @@ def _description(net) -> tuple[list[int], list, str, float]:
     raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
 
 
+def _options(net, m: int):
+    """The optional layers of ``net``: normalisations, keep probabilities, the fixed masks
+    (a network with dropout must have them: ``net.with_masks``) and ε."""
+    L = len(net.layer_sizes) - 1
+    norms = list(getattr(net, "normalization", [None] * L))
+    keeps = list(getattr(net, "keep_probs", [None] * L))
+    masks = getattr(net, "masks", None) or {}
+    for l in range(1, L + 1):
+        if keeps[l - 1] and f"D{l}" not in masks:
+            raise KeyError(f"the network has dropout in layer {l} but no fixed mask D{l}; use "
+                           f"net.with_masks(masks)")
+        if keeps[l - 1] and np.shape(masks[f"D{l}"])[1] != m:
+            raise KeyError(f"the fixed mask D{l} has {np.shape(masks[f'D{l}'])[1]} columns, "
+                           f"the data {m}")
+    return norms, keeps, masks, getattr(net, "eps", 1e-5)
+
+
 def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
     sizes, acts, loss, l2 = _description(net)
     L, m = len(sizes) - 1, X.shape[1]
@@ -162,6 +202,8 @@ def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
     if loss not in ORACLE_LOSSES:
         raise KeyError(f"the autograd oracle has no formulation of loss {loss!r}")
 
+    norms, keeps, masks, eps = _options(net, m)
+
     def cost(params, pert):
         A = X + pert["A0"]
         for l in range(1, L + 1):
@@ -169,7 +211,12 @@ def _cost_fn(net, X: np.ndarray, Y: np.ndarray):
             if l == L and fused is not None:
                 losses = fused(Z, Y)
                 break
+            if norms[l - 1]:
+                Z = oracle_normalize(Z, params[f"gamma{l}"], params[f"beta{l}"], eps,
+                                     1 if norms[l - 1] == "batchnorm" else 0)
             A = fns[l - 1](Z)
+            if keeps[l - 1]:
+                A = oracle_dropout(A, masks[f"D{l}"], keeps[l - 1])
             if l < L:
                 A = A + pert[f"A{l}"]
         else:

@@ -65,7 +65,8 @@ def _check_activations(name: str, values: Sequence[str] | None) -> list[str]:
 
 
 @st.composite
-def _architectures(draw, min_depth, max_depth, min_width, max_width, hidden, pairs, l2):
+def _architectures(draw, min_depth, max_depth, min_width, max_width, hidden, pairs, l2,
+                   normalization=(None,), dropout=(None,)):
     depth = draw(st.integers(min_depth, max_depth))
     sizes = draw(st.lists(st.integers(min_width, max_width), min_size=depth + 1,
                           max_size=depth + 1))
@@ -74,19 +75,30 @@ def _architectures(draw, min_depth, max_depth, min_width, max_width, hidden, pai
         sizes[-1] = 2  # a categorical target needs at least two classes to be interesting
     acts = [draw(st.sampled_from(hidden)) for _ in range(depth - 1)] + [output]
     lam = draw(st.sampled_from(l2))
-    return Network(sizes, acts, loss, l2=lam)
+    options = {}
+    # drawn only when there is a choice, so the plain architectures' examples are unchanged
+    if len(normalization) > 1 or normalization[0] is not None:
+        options["normalization"] = [draw(st.sampled_from(normalization)) for _ in range(depth - 1)]
+    if len(dropout) > 1 or dropout[0] is not None:
+        options["dropout"] = [draw(st.sampled_from(dropout)) for _ in range(depth - 1)]
+    return Network(sizes, acts, loss, l2=lam, **options)
 
 
 def architectures(*, min_depth: int = 1, max_depth: int = 5, min_width: int = 1,
                   max_width: int = 8, hidden: Sequence[str] | None = None,
                   pairings: Sequence[tuple[str, str]] | None = None,
-                  l2: Sequence[float] = (0.0, 0.7)) -> st.SearchStrategy[Network]:
+                  l2: Sequence[float] = (0.0, 0.7),
+                  normalization: Sequence[str | None] = (None,),
+                  dropout: Sequence[float | None] = (None,)) -> st.SearchStrategy[Network]:
     """Random :class:`~gradref.reference.Network` objects.
 
     Depth (number of layers with parameters) in [min_depth, max_depth], every width (input and
     output included) in [min_width, max_width], hidden activations drawn from ``hidden`` (default
     :func:`hidden_activations`), the output activation and loss from ``pairings`` (default
-    :func:`valid_pairings`), λ from ``l2``.
+    :func:`valid_pairings`), λ from ``l2``; each hidden layer's normalisation from
+    ``normalization`` (None, "batchnorm", "layernorm") and its keep probability from
+    ``dropout`` (None or p in (0, 1]). A network with dropout still needs its masks
+    (:func:`network_cases` fixes them).
     """
     _check_range("min_depth", min_depth, "max_depth", max_depth, 1)
     _check_range("min_width", min_width, "max_width", max_width, 1)
@@ -102,8 +114,14 @@ def architectures(*, min_depth: int = 1, max_depth: int = 5, min_width: int = 1,
                                  f"not accept")
     if not l2 or any(not isinstance(v, (int, float)) or v < 0 for v in l2):
         raise ValueError(f"l2 must be a non-empty list of non-negative numbers, got {l2!r}")
+    for name, values, check in (("normalization", normalization, Network._check_norm),
+                                ("dropout", dropout, Network._check_keep)):
+        if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{name} must be a non-empty list of choices, got {values!r}")
+        for i, v in enumerate(values):
+            check(f"{name}[{i}]", v)
     return _architectures(min_depth, max_depth, min_width, max_width, hidden,
-                          list(pairings), list(l2))
+                          list(pairings), list(l2), tuple(normalization), tuple(dropout))
 
 
 def make_targets(net: Network, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -130,6 +148,9 @@ def _params(net: Network, rng: np.random.Generator, scale: float) -> dict[str, n
     for l in range(1, net.L + 1):
         params[f"W{l}"] = params[f"W{l}"] * scale
         params[f"b{l}"] = 0.1 * rng.standard_normal(params[f"b{l}"].shape)
+        if f"gamma{l}" in params:
+            params[f"gamma{l}"] = 1.0 + 0.5 * rng.standard_normal(params[f"gamma{l}"].shape)
+            params[f"beta{l}"] = 0.3 * rng.standard_normal(params[f"beta{l}"].shape)
     return params
 
 
@@ -145,7 +166,8 @@ def _inputs(draw, net, min_batch, max_batch, scale):
 def network_inputs(net: Network, *, min_batch: int = 1, max_batch: int = 16,
                    scale: float = 1.0) -> st.SearchStrategy:
     """``(params, X, Y)`` for ``net``: Glorot-normal weights times ``scale``, small random
-    biases, standard-normal ``X`` of batch size in [min_batch, max_batch], valid targets."""
+    biases (γ near 1, small β), standard-normal ``X`` of batch size in [min_batch,
+    max_batch], valid targets."""
     if not isinstance(net, Network):
         raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
     _check_range("min_batch", min_batch, "max_batch", max_batch, 1)
@@ -157,7 +179,16 @@ def network_inputs(net: Network, *, min_batch: int = 1, max_batch: int = 16,
 def network_cases(*, min_batch: int = 1, max_batch: int = 16, scale: float = 1.0,
                   **arch) -> st.SearchStrategy:
     """``(net, params, X, Y)``: :func:`architectures` (keyword arguments passed on) with
-    :func:`network_inputs`."""
+    :func:`network_inputs`; a network with dropout comes with its masks fixed
+    (:meth:`~gradref.reference.Network.with_masks`, drawn from a Hypothesis seed)."""
     return architectures(**arch).flatmap(
         lambda net: network_inputs(net, min_batch=min_batch, max_batch=max_batch,
-                                   scale=scale).map(lambda p: (net, *p)))
+                                   scale=scale).flatmap(lambda p: _with_masks(net, p)))
+
+
+def _with_masks(net: Network, case: tuple) -> st.SearchStrategy:
+    if not net.mask_shapes(1):
+        return st.just((net, *case))
+    m = case[1].shape[1]
+    return st.integers(0, 2**32 - 1).map(
+        lambda seed: (net.with_masks(net.draw_masks(m, np.random.default_rng(seed))), *case))

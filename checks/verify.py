@@ -10,6 +10,12 @@ three kinds: standard normal; *integer* (integer inputs, weights in {-1, 0, 1}, 
 which put pre-activations exactly on the kinks); *saturated* (weights scaled so that
 |Z| reaches about 30).
 
+Then K more architectures (``--layers K``, default :data:`LAYER_DEFAULT`) have the optional
+layers in every hidden layer, taking :data:`LAYER_OPTIONS` in turn: dropout (keep probability
+0.5 or 0.8, masks drawn from the seed), batch norm, layer norm; half of each also get the other
+kind (a normalisation with dropout, dropout with a normalisation), γ near 1 and β small, and the
+same cycle of data kinds. A third table has one row per option.
+
 Each architecture runs :func:`gradref.checks.api.check_network` on the reference's own ``backward``
 with both oracles. The report has one row per pairing — architectures tried, the worst relative
 error against finite differences and against autograd, the kinks met — and one row per hidden
@@ -42,11 +48,17 @@ from .oracle import oracle_gradients
 from .result import CheckResult
 from .strategies import hidden_activations, make_targets, valid_pairings
 
-__all__ = ["DATA_KINDS", "Case", "build_cases", "default_architectures", "verify",
+__all__ = ["DATA_KINDS", "LAYER_OPTIONS", "LAYER_DEFAULT", "Case", "build_cases",
+           "build_layer_cases", "layer_rows", "default_architectures", "verify",
            "add_arguments", "run", "step_sweep"]
 
 #: The three kinds of data, used in turn.
 DATA_KINDS = ("normal", "integer", "saturated")
+#: The optional layers, each put in every hidden layer of its architectures in turn.
+LAYER_OPTIONS = ("dropout", "batchnorm", "layernorm")
+#: Architectures with the optional layers that ``gradref verify`` adds: each option meets
+#: each data kind.
+LAYER_DEFAULT = len(LAYER_OPTIONS) * len(DATA_KINDS)
 
 
 @dataclass
@@ -82,30 +94,63 @@ def build_cases(n: int, seed: int) -> list[Case]:
     for i in range(n):
         out, loss = pairs[i % len(pairs)]
         first = hidden[(i // len(pairs)) % len(hidden)]
-        depth = int(rng.integers(2, 4))
-        acts = [first] + [hidden[int(rng.integers(len(hidden)))] for _ in range(depth - 2)] + [out]
-        sizes = [int(s) for s in rng.integers(1, 6, size=depth + 1)]
-        if loss == "cross_entropy":
-            sizes[-1] = max(2, sizes[-1])
-        net = Network(sizes, acts, loss, l2=float(rng.choice([0.0, 0.3])))
-        m = int(rng.integers(2, 7))
-        kind = DATA_KINDS[i % len(DATA_KINDS)]
-        params = net.init_params("xavier", seed=rng)
-        if kind == "integer":
-            for k in params:
-                params[k] = (rng.integers(-1, 2, size=params[k].shape).astype(np.float64)
-                             if k[0] == "W" else np.zeros(params[k].shape))
-            X = rng.integers(-2, 3, size=(sizes[0], m)).astype(np.float64)
-        else:
-            for k in params:
-                if k[0] == "b":
-                    params[k] = 0.1 * rng.standard_normal(params[k].shape)
-            X = rng.standard_normal((sizes[0], m))
-            if kind == "saturated":
-                for k in params:
-                    params[k] = params[k] * 12.0
-        cases.append(Case(i, net, kind, params, X, make_targets(net, m, rng)))
+        cases.append(_case(i, rng, first, out, loss, DATA_KINDS[i % len(DATA_KINDS)]))
     return cases
+
+
+def build_layer_cases(k: int, seed: int, start: int = 0) -> list[Case]:
+    """``k`` architectures with the optional layers (module docstring), indices from
+    ``start``, all from ``seed``."""
+    pairs, hidden = valid_pairings(), hidden_activations()
+    rng = np.random.default_rng([seed, 104729])
+    cases = []
+    for j in range(k):
+        option = LAYER_OPTIONS[j % len(LAYER_OPTIONS)]
+        kind = DATA_KINDS[(j // len(LAYER_OPTIONS)) % len(DATA_KINDS)]
+        out, loss = pairs[int(rng.integers(len(pairs)))]
+        first = hidden[int(rng.integers(len(hidden)))]
+        both = bool(rng.integers(2))
+        if option == "dropout":
+            layers = {"dropout": float(rng.choice([0.5, 0.8])),
+                      "normalization": str(rng.choice(["batchnorm", "layernorm"])) if both else None}
+        else:
+            layers = {"normalization": option,
+                      "dropout": float(rng.choice([0.5, 0.8])) if both else None}
+        cases.append(_case(start + j, rng, first, out, loss, kind, layers))
+    return cases
+
+
+def _case(i: int, rng: np.random.Generator, first: str, out: str, loss: str, kind: str,
+          layers: dict | None = None) -> Case:
+    hidden = hidden_activations()
+    depth = int(rng.integers(2, 4))
+    acts = [first] + [hidden[int(rng.integers(len(hidden)))] for _ in range(depth - 2)] + [out]
+    sizes = [int(s) for s in rng.integers(1, 6, size=depth + 1)]
+    if loss == "cross_entropy":
+        sizes[-1] = max(2, sizes[-1])
+    net = Network(sizes, acts, loss, l2=float(rng.choice([0.0, 0.3])), **(layers or {}))
+    m = int(rng.integers(2, 7))
+    params = net.init_params("xavier", seed=rng)
+    if kind == "integer":
+        for k in params:
+            params[k] = (rng.integers(-1, 2, size=params[k].shape).astype(np.float64)
+                         if k[0] == "W" else np.zeros(params[k].shape))
+        X = rng.integers(-2, 3, size=(sizes[0], m)).astype(np.float64)
+    else:
+        for k in params:
+            if k[0] == "b":
+                params[k] = 0.1 * rng.standard_normal(params[k].shape)
+        X = rng.standard_normal((sizes[0], m))
+        if kind == "saturated":
+            for k in params:
+                params[k] = params[k] * 12.0
+    for k in params:
+        if k.startswith(("gamma", "beta")):
+            shift = 1.0 if k[0] == "g" else 0.0
+            params[k] = shift + 0.3 * rng.standard_normal(params[k].shape)
+    if net.mask_shapes(m):
+        net = net.with_masks(net.draw_masks(m, rng))
+    return Case(i, net, kind, params, X, make_targets(net, m, rng))
 
 
 def scaled_errors(r: CheckResult | None, oracle: str) -> dict[str, float]:
@@ -182,10 +227,12 @@ class Row:
 
 
 def verify(n: int | None = None, seed: int = 0, mode: str = "full",
-           progress=None) -> tuple[list[Case], list[Row], list[Row]]:
-    """Run the checks; returns the cases and the rows by pairing and by hidden activation."""
+           progress=None, layers: int = 0) -> tuple[list[Case], list[Row], list[Row]]:
+    """Run the checks; returns the cases and the rows by pairing and by hidden activation.
+    ``layers``: architectures with the optional layers added after the ``n`` plain ones
+    (:func:`layer_rows` tabulates them)."""
     n = default_architectures() if n is None else n
-    cases = build_cases(n, seed)
+    cases = build_cases(n, seed) + build_layer_cases(layers, seed, start=n)
     by_pair = {(get_activation(o).spec, l): Row(f"{o} + {l}") for o, l in valid_pairings()}
     by_hidden = {get_activation(h).spec: Row(h) for h in hidden_activations()}
     for case in cases:
@@ -199,6 +246,23 @@ def verify(n: int | None = None, seed: int = 0, mode: str = "full",
         if progress is not None:
             progress(case)
     return cases, list(by_pair.values()), list(by_hidden.values())
+
+
+def layer_option(case: Case) -> list[str]:
+    """The optional layers an architecture has (of :data:`LAYER_OPTIONS`)."""
+    net = case.net
+    found = ["dropout"] if any(net.keep_probs) else []
+    return found + [o for o in LAYER_OPTIONS[1:] if o in net.normalization]
+
+
+def layer_rows(cases: list[Case]) -> list[Row]:
+    """One row per optional layer: the architectures that have it."""
+    rows = {o: Row(o) for o in LAYER_OPTIONS}
+    for case in cases:
+        if case.result is not None:
+            for o in layer_option(case):
+                rows[o].add(case)
+    return list(rows.values())
 
 
 def _fmt(x: float | None) -> str:
@@ -289,8 +353,9 @@ def _plot(path, cases: list[Case], rows: list[Row]) -> str | None:
     ax1, ax2 = fig.subplots(1, 2)
 
     # left: error versus step on one smooth case
-    smooth = next((c for c in cases if c.data == "normal"
-                   and not any(a.kinks for a in c.net.activations)), cases[0])
+    plain = [c for c in cases if not c.net.has_layers] or cases
+    smooth = next((c for c in plain if c.data == "normal"
+                   and not any(a.kinks for a in c.net.activations)), plain[0])
     steps = np.logspace(-12, -1, 23)
     errs, estimated = step_sweep(smooth, steps)
     for values, style, label in (
@@ -353,6 +418,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"number of random architectures (default "
                              f"{default_architectures()}: every pairing x every hidden "
                              f"activation)")
+    parser.add_argument("--layers", type=int_at_least(0), default=LAYER_DEFAULT, metavar="K",
+                        help=f"architectures with dropout, batch norm or layer norm in every "
+                             f"hidden layer, added to the others (default {LAYER_DEFAULT}: each "
+                             f"option with each kind of data)")
     parser.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
                         help="seed of the architectures, data, samples and directions")
     parser.add_argument("--mode", choices=MODES, default="full",
@@ -368,7 +437,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``verify`` and print the report; 0 when everything passes, 1 otherwise."""
     fmt, path = output_of(args)
     start = time.perf_counter()
-    cases, pairs, hidden = verify(args.architectures, args.seed, args.mode)
+    cases, pairs, hidden = verify(args.architectures, args.seed, args.mode,
+                                  layers=args.layers)
+    layered = layer_rows(cases)
     failed = [c for c in cases if not c.result.passed]
     seconds = time.perf_counter() - start
     fd = ("finite differences along random directions" if args.mode == "directional"
@@ -376,6 +447,8 @@ def run(args: argparse.Namespace) -> int:
     out = [f"gradref verify: {len(cases)} architectures, mode {args.mode}, seed {args.seed}, "
            f"oracles {fd} + autograd", ""]
     out += render(pairs, "output + loss") + [""] + render(hidden, "hidden activation")
+    if args.layers:
+        out += [""] + render(layered, "optional layer")
     out += [""] + legend(args.mode)
     kinds = {k: sum(c.data == k for c in cases) for k in DATA_KINDS}
     evals = sum(c.result.evaluations for c in cases)
@@ -392,6 +465,7 @@ def run(args: argparse.Namespace) -> int:
                   "mode": args.mode, "seconds": seconds,
                   "pairings": [r.to_dict() for r in pairs],
                   "hidden": [r.to_dict() for r in hidden],
+                  "layers": [r.to_dict() for r in layered],
                   "runs": [c.summary() for c in cases],
                   "failures": [c.result.to_dict() for c in failed]}
         text_json = json.dumps(report, indent=2)

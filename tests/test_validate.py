@@ -254,7 +254,9 @@ def test_a_correct_independent_implementation_is_never_flagged(layout, bias):
     assert len({json.dumps(c.network) for c in report.cases}) > 5
 
 
-@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+# the dropout/normalisation mutants need validate's --dropout/--normalization options, which
+# it does not take yet: they are caught through check_network (tests/test_layer_mutants.py)
+@pytest.mark.parametrize("mutant", sorted(m for m in MUTANTS if not MUTANTS[m].layered))
 def test_every_mutant_is_caught(mutant):
     mu = MUTANTS[mutant]
     net = example_case(mu)[0]

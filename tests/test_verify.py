@@ -34,7 +34,7 @@ def test_every_pairing_and_hidden_activation_is_covered():
 
 def test_verify_passes_and_writes_json(capsys, tmp_path):
     n = len(valid_pairings())
-    code, out = run(capsys, "--architectures", str(n), "--seed", "3", "--json",
+    code, out = run(capsys, "--architectures", str(n), "--seed", "3", "--layers", "0", "--json",
                     str(tmp_path / "v.json"))
     assert code == 0, out.out
     text = out.out
@@ -64,7 +64,7 @@ def test_a_reference_without_the_one_over_m_fails(capsys, monkeypatch):
         return {k: (v * m if k[1] in "Wb" else v) for k, v in grads.items()}
 
     monkeypatch.setattr(Network, "_backward", no_mean)
-    code, out = run(capsys, "--architectures", "4")
+    code, out = run(capsys, "--architectures", "4", "--layers", "0")
     assert code == 1
     assert "FAILED: 4 of 4 architectures" in out.out
     assert "1/m" in out.out   # the diagnosis of the first failures
@@ -73,7 +73,7 @@ def test_a_reference_without_the_one_over_m_fails(capsys, monkeypatch):
 def test_through_the_cli(capsys):
     from gradref.checks.cli import main
     assert main(["verify", "--architectures", "3", "--seed", "1"]) == 0
-    assert "PASSED: all 3 architectures" in capsys.readouterr().out
+    assert f"PASSED: all {3 + verify.LAYER_DEFAULT} architectures" in capsys.readouterr().out
 
 
 def test_plot(capsys, tmp_path):
@@ -159,3 +159,44 @@ def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(argv)
     assert exc.value.code == 2
+
+
+def test_layer_cases_cover_every_option_with_every_data_kind():
+    cases = verify.build_layer_cases(verify.LAYER_DEFAULT, seed=0, start=5)
+    assert [c.index for c in cases] == list(range(5, 5 + verify.LAYER_DEFAULT))
+    seen = {(o, c.data) for c in cases for o in verify.layer_option(c)}
+    assert seen >= {(o, k) for o in verify.LAYER_OPTIONS for k in verify.DATA_KINDS}
+    for c in cases:
+        assert c.net.has_layers and all(c.net.normalization[:-1]) or all(c.net.keep_probs[:-1])
+        if c.net.mask_shapes(1):
+            assert set(c.net.masks) == set(c.net.mask_shapes(c.X.shape[1]))
+
+
+def test_verify_covers_dropout_batchnorm_and_layernorm(capsys, tmp_path):
+    code, out = run(capsys, "--architectures", "2", "--layers", "9", "--json",
+                    str(tmp_path / "v.json"))
+    assert code == 0, out.out
+    assert "optional layer" in out.out and "PASSED: all 11 architectures" in out.out
+    report = json.loads((tmp_path / "v.json").read_text())
+    rows = {r["label"]: r for r in report["layers"]}
+    assert set(rows) == set(verify.LAYER_OPTIONS)
+    assert all(r["architectures"] >= 3 and r["failed"] == 0 for r in rows.values())
+
+
+def test_verify_fails_on_a_planted_batchnorm_bug(capsys, monkeypatch):
+    """The terms through the mean dropped from the reference's batch-norm backward."""
+    from gradref.reference import normalization
+
+    real = normalization._backward
+
+    def planted(dout, cache, axis):
+        dZ, dg, db = real(dout, cache, axis)
+        if axis == 1:
+            G = cache["gamma"] * dout
+            dZ = dZ + cache["inv_std"] * G.mean(axis=1, keepdims=True)
+        return dZ, dg, db
+
+    monkeypatch.setattr(normalization, "_backward", planted)
+    code, out = run(capsys, "--architectures", "1", "--layers", "6")
+    assert code == 1
+    assert "batchnorm" in out.out and "FAIL" in out.out

@@ -9,6 +9,7 @@ numbers to a tight tolerance (``compare``) are claimed, tried in this order:
    cache (``replay``) that reproduces every compared array at once (``network``);
 2. else each array on its own (``recognisers``, also :func:`diagnose_array`): a shape slip, a
    named factor (m, 1/m, 2, ½, −1), a wrong L2 term, a candidate restricted to it, a near miss;
+   (also a dropout or normalisation backward step of the hidden layers that have one);
 3. several mistakes, explained layer by layer from the output down (``layer_search``);
 4. else the per-array findings, merged and summarised by layer (``summary``), with the relative
    error and the worst element where no pattern fits.
@@ -34,9 +35,11 @@ from ..tolerances import DIAGNOSIS_SCALE_RTOL as SCALE_RTOL
 from .candidates import (
     DERIVATIVE_CANDIDATES,
     DERIVATIVE_TEXT,
+    LAYER_CANDIDATES,
     LOSS_CANDIDATES,
     STEP_CANDIDATES,
     DerivativeCandidate,
+    LayerCandidate,
     LossCandidate,
     StepCandidate,
 )
@@ -51,6 +54,7 @@ __all__ = [
     "Finding", "diagnose", "diagnose_array", "KINDS",
     "DerivativeCandidate", "LossCandidate", "StepCandidate",
     "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES", "DERIVATIVE_TEXT",
+    "LayerCandidate", "LAYER_CANDIDATES",
     "MATCH_RTOL", "MATCH_ATOL", "FLAG_RTOL", "FLAG_ATOL", "MODEL_RTOL", "SCALE_RTOL",
     "FACTOR_RTOL", "SCALE_MIN_SUPPORT", "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS",
     "COLLINEAR_COS", "FIT2_MIN_SIZE", "ALL_SUBSETS_UP_TO", "MAX_ALTERNATIVES",

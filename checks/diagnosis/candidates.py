@@ -7,7 +7,10 @@ Each entry is one wrong formula with the texts that name it in a message (``wron
 - :data:`LOSS_CANDIDATES`: a wrong output gradient dℓ/dA_L;
 - :data:`STEP_CANDIDATES`: a wrong linear backward step (dW, its L2 term, db, or the dA_prev
   passed back); those marked ``fallback`` are scale slips (a missing 1/m, …), better named array
-  by array.
+  by array;
+- :data:`LAYER_CANDIDATES`: a wrong dropout or normalisation backward step (a hidden layer's
+  mask or 1/p forgotten; a batch-norm dZ without the terms through the mean or the variance,
+  with the unbiased variance or ε outside the root; layer norm over the wrong axis).
 
 :data:`DERIVATIVE_TEXT` and :data:`NOTATION` say how the right derivatives read in messages.
 A new entry is picked up by the whole-network replay (:mod:`gradref.checks.diagnosis.replay`) and
@@ -28,7 +31,8 @@ from gradref.reference.activations import Activation, get_activation
 
 __all__ = [
     "DERIVATIVE_TEXT", "NOTATION", "DerivativeCandidate", "LossCandidate", "StepCandidate",
-    "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES",
+    "DERIVATIVE_CANDIDATES", "LOSS_CANDIDATES", "STEP_CANDIDATES", "LayerCandidate",
+    "LAYER_CANDIDATES",
 ]
 
 
@@ -300,4 +304,124 @@ STEP_CANDIDATES: tuple[StepCandidate, ...] = (
                   "Σ_columns dZ{l}/m", "np.mean(dZ) averages over the units as well: use "
                   "np.sum(dZ, axis=1, keepdims=True) / m",
                   lambda md, l, dZ, dA: np.full((dZ.shape[0], 1), np.mean(dZ))),
+)
+
+
+# --------------------------------------------------------------------------- optional layers
+@dataclass(frozen=True)
+class LayerCandidate:
+    """A wrong backward step of a hidden layer's dropout (``step`` "dropout": ``fn(model, k,
+    dA)`` returns the wrong dA before the activation) or normalisation (``step`` "norm":
+    ``fn(model, k, dZtilde)`` returns the wrong dZ_k), for the layers with ``layer`` ("dropout",
+    "batchnorm" or "layernorm"). Texts may use ``{l}``."""
+
+    id: str
+    step: str
+    layer: str
+    kind: str
+    wrong: str
+    right: str
+    explanation: str
+    fn: Callable
+
+    def applies(self, net, l: int) -> bool:
+        if self.layer == "dropout":
+            return bool(net.keep_probs[l - 1])
+        return net.normalization[l - 1] == self.layer
+
+
+def _centred(md, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Z_k − μ_k and its variance, from the cache (the statistics the forward pass used)."""
+    c = md.cache
+    xc = c[f"Zhat{k}"] / c[f"inv_std{k}"]
+    return xc, c[f"var{k}"]
+
+
+def _bn_parts(md, k: int, dU: np.ndarray):
+    """G = γ ⊙ dZ̃, Ẑ and 1/√(σ² + ε) from the cache (for the wrong formulas below)."""
+    c = md.cache
+    return md.params[f"gamma{k}"] * dU, c[f"Zhat{k}"], c[f"inv_std{k}"]
+
+
+def _no_mean_terms(md, k, dU):
+    G, Zhat, inv = _bn_parts(md, k, dU)
+    return inv * (G - Zhat * np.mean(G * Zhat, axis=1, keepdims=True))
+
+
+def _no_var_terms(md, k, dU):
+    G, _, inv = _bn_parts(md, k, dU)
+    return inv * (G - np.mean(G, axis=1, keepdims=True))
+
+
+def _unbiased(md, k, dU):
+    """The backward derived for σ² = Σ(x − μ)²/(m − 1) (None for m = 1)."""
+    m = dU.shape[1]
+    if m < 2:
+        return None
+    G = md.params[f"gamma{k}"] * dU
+    xc, var = _centred(md, k)
+    var_u = var * m / (m - 1)
+    inv = 1.0 / np.sqrt(var_u + md.net.eps)
+    return inv * (G - np.mean(G, axis=1, keepdims=True)) - xc * inv ** 3 * np.sum(
+        G * xc, axis=1, keepdims=True) / (m - 1)
+
+
+def _eps_outside(md, k, dU):
+    """The backward of (x − μ)/(σ + ε)."""
+    G = md.params[f"gamma{k}"] * dU
+    xc, var = _centred(md, k)
+    sigma = np.sqrt(var)
+    if np.any(sigma == 0):
+        return None
+    s = sigma + md.net.eps
+    return (G - np.mean(G, axis=1, keepdims=True)) / s - xc / (sigma * s * s) * np.mean(
+        G * xc, axis=1, keepdims=True)
+
+
+def _ln_over_batch(md, k, dU):
+    """The batch-norm backward pasted into a layer-norm layer: statistics of Z_k and means
+    over the examples (axis 1)."""
+    Z = md.cache[f"Z{k}"]
+    mu = np.mean(Z, axis=1, keepdims=True)
+    var = np.mean((Z - mu) ** 2, axis=1, keepdims=True)
+    inv = 1.0 / np.sqrt(var + md.net.eps)
+    Zhat = (Z - mu) * inv
+    G = md.params[f"gamma{k}"] * dU
+    return inv * (G - np.mean(G, axis=1, keepdims=True)
+                  - Zhat * np.mean(G * Zhat, axis=1, keepdims=True))
+
+
+_BN_RIGHT = "(1/σ̂)·(G − mean(G) − Ẑ{l}·mean(G⊙Ẑ{l})) with G = γ{l}⊙dZ̃{l} (σ̂ = √(σ² + ε))"
+_LN_RIGHT = ("(1/σ̂)·(G − mean(G) − Ẑ{l}·mean(G⊙Ẑ{l})) with the means over the features of "
+             "each example")
+
+#: Wrong dropout and normalisation backward steps.
+LAYER_CANDIDATES: tuple[LayerCandidate, ...] = (
+    LayerCandidate("dropout_no_mask", "dropout", "dropout", "dropout", "dA{l}/p",
+                   "dA{l}⊙D{l}/p", "the dropout backward forgot the mask D{l}: the dropped "
+                   "units must get no gradient",
+                   lambda md, k, dA: dA / md.net.keep_probs[k - 1]),
+    LayerCandidate("dropout_no_scale", "dropout", "dropout", "dropout", "dA{l}⊙D{l}",
+                   "dA{l}⊙D{l}/p", "the dropout backward forgot the 1/p scaling (keep_prob) "
+                   "that the forward pass applied (inverted dropout)",
+                   lambda md, k, dA: dA * md.cache[f"D{k}"]),
+    LayerCandidate("bn_no_mean_terms", "norm", "batchnorm", "normalization",
+                   "(1/σ̂)·(G − Ẑ{l}·mean(G⊙Ẑ{l}))", _BN_RIGHT,
+                   "dZ{l} is missing the terms through the batch mean: μ depends on every "
+                   "example, so −mean(G)/σ̂ belongs in dZ{l}", _no_mean_terms),
+    LayerCandidate("bn_no_var_terms", "norm", "batchnorm", "normalization",
+                   "(1/σ̂)·(G − mean(G))", _BN_RIGHT,
+                   "dZ{l} is missing the terms through the batch variance: σ² depends on every "
+                   "example, so −Ẑ{l}·mean(G⊙Ẑ{l})/σ̂ belongs in dZ{l}", _no_var_terms),
+    LayerCandidate("bn_unbiased_variance", "norm", "batchnorm", "normalization",
+                   "the backward of the unbiased variance Σ(x − μ)²/(m − 1)", _BN_RIGHT,
+                   "batch norm normalises with the biased variance (divided by m, as np.var "
+                   "does), not the unbiased one (m − 1)", _unbiased),
+    LayerCandidate("bn_eps_outside_root", "norm", "batchnorm", "normalization",
+                   "the backward of (x − μ)/(√σ² + ε)", _BN_RIGHT,
+                   "ε goes inside the square root: x̂ = (x − μ)/√(σ² + ε)", _eps_outside),
+    LayerCandidate("ln_wrong_axis", "norm", "layernorm", "normalization",
+                   "the batch-norm backward (means over the examples)", _LN_RIGHT,
+                   "layer norm normalises each example over its features: the means in dZ{l} "
+                   "run over axis 0 (the units), not over the batch", _ln_over_batch),
 )

@@ -41,6 +41,9 @@ KINDS: dict[str, str] = {
     "dA_prev": "dA_prev (the gradient passed back to the previous layer) is computed wrongly",
     "a_prev": "dW uses the wrong activation in place of A_prev",
     "bias": "db is computed from the wrong quantity or over the wrong entries",
+    "dropout": "a dropout backward step is wrong (the mask or the 1/p scaling is missing)",
+    "normalization": "a batch- or layer-norm backward step is wrong (a candidate formula "
+                     "matches)",
     "near_miss": "a single element or a tiny relative error",
     "lower_layers": "lower layers are wrong by a mistake of their own that no candidate names "
                     "(what the layers above pass back is right, or accounted for)",

@@ -17,9 +17,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from gradref.reference import normalization as _norm
 from gradref.reference.network import Network
 
-from .candidates import DERIVATIVE_CANDIDATES, DERIVATIVE_TEXT, LOSS_CANDIDATES, STEP_CANDIDATES
+from .candidates import (
+    DERIVATIVE_CANDIDATES,
+    DERIVATIVE_TEXT,
+    LAYER_CANDIDATES,
+    LOSS_CANDIDATES,
+    STEP_CANDIDATES,
+)
 
 __all__ = ["ALL_SUBSETS_UP_TO", "_Model", "_Hypothesis", "_build_hypotheses"]
 
@@ -42,11 +49,40 @@ class _Model:
         with np.errstate(all="ignore"):
             return self.net.loss.derivative(self.cache[f"A{self.L}"], self.Y)
 
+    def act_input(self, l: int) -> np.ndarray:
+        """Layer l's activation input: Z_l, or γ·Ẑ_l + β after a normalisation."""
+        return self.cache[self.net.activation_input(l)]
+
+    def hidden_backward(self, k: int, dA: np.ndarray, act: Mapping, steps: Mapping,
+                        grads: dict) -> np.ndarray | None:
+        """dZ_k from dA_k through layer k's dropout, activation and normalisation, with the
+        hooks ``steps[("dropout", k)](model, k, dA)`` and ``steps[("norm", k)](model, k, dU)``
+        (the latter returns dZ_k; dγ, dβ are then the correct ones)."""
+        c, net = self.cache, self.net
+        G = c[f"A{k}"]
+        if net.keep_probs[k - 1] and f"D{k}" in c:
+            hook = steps.get(("dropout", k))
+            dA = hook(self, k, dA) if hook else dA * c[f"D{k}"] / net.keep_probs[k - 1]
+            G = c[f"G{k}"]
+        U = self.act_input(k)
+        dU = act[k](U, G, dA) if k in act else self.acts[k - 1].vjp(U, G, dA)
+        kind = net.normalization[k - 1]
+        if not kind:
+            return dU
+        local = {"Zhat": c[f"Zhat{k}"], "inv_std": c[f"inv_std{k}"],
+                 "gamma": self.params[f"gamma{k}"]}
+        dZ, dgamma, dbeta = _norm._backward(dU, local, 0 if kind == "layernorm" else 1)
+        grads[f"dgamma{k}"] = dgamma / self.m
+        grads[f"dbeta{k}"] = dbeta / self.m
+        hook = steps.get(("norm", k))
+        return hook(self, k, dU) if hook else dZ
+
     def run(self, act: Mapping | None = None, loss_dA: Callable | None = None,
             steps: Mapping | None = None) -> dict[str, np.ndarray]:
         """Gradients with ``act[l](Z, A, dA) -> dZ`` replacing layer l's backward activation
         step, ``loss_dA(A, Y)`` replacing dℓ/dA_L, and ``steps[(step, l)](model, l, dZ, dA)``
-        replacing a linear backward step."""
+        replacing a linear backward step (or a dropout or normalisation step, see
+        :meth:`hidden_backward`)."""
         act, steps = act or {}, steps or {}
         L, m, c = self.L, self.m, self.cache
         grads: dict[str, np.ndarray] = {}
@@ -84,7 +120,11 @@ class _Model:
                 if dA is None:
                     return {}
                 grads[f"dA{l - 1}"] = dA
-                if l > 1:
+                if l > 1 and self.net.has_layers:
+                    dZ = self.hidden_backward(l - 1, dA, act, steps, grads)
+                    if dZ is None:
+                        return {}
+                elif l > 1:
                     Z, A = c[f"Z{l - 1}"], c[f"A{l - 1}"]
                     dZ = act[l - 1](Z, A, dA) if l - 1 in act else self.acts[l - 2].vjp(Z, A, dA)
         return grads
@@ -138,7 +178,7 @@ def _build_hypotheses(md: _Model, observed: frozenset = frozenset()) -> list[_Hy
 
     # Kinks: the other one-sided derivative at pre-activations exactly on a kink is acceptable.
     kinked = [l for l in range(1, L + 1) if md.acts[l - 1].kinks and md.acts[l - 1].elementwise
-              and any(np.any(md.cache[f"Z{l}"] == k) for k in md.acts[l - 1].kinks)]
+              and any(np.any(md.act_input(l) == k) for k in md.acts[l - 1].kinks)]
     combos = ([c for r in range(1, len(kinked) + 1) for c in itertools.combinations(kinked, r)]
               if len(kinked) <= 4 else _subsets(kinked))
     for combo in combos:
@@ -165,6 +205,14 @@ def _build_hypotheses(md: _Model, observed: frozenset = frozenset()) -> list[_Hy
                 right = DERIVATIVE_TEXT.get(md.acts[origin[0] - 1].name, "g'(Z{l})")
                 add(cand.id, "activation_derivative", origin, lambda o=overrides: md.run(act=o), cand.wrong,
                     right, cand.explanation, act=spec)
+
+    # Dropout and normalisation backward steps, in the layers that have them.
+    for cand in LAYER_CANDIDATES:
+        layers = [l for l in range(1, L) if cand.applies(md.net, l)]
+        for origin in _subsets(layers):
+            hooks = {(cand.step, l): cand.fn for l in origin}
+            add(cand.id, cand.kind, origin, lambda h=hooks: md.run(steps=h), cand.wrong,
+                cand.right, cand.explanation)
 
     # Linear backward steps.
     for cand in STEP_CANDIDATES:

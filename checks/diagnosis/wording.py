@@ -165,6 +165,10 @@ def _hyp_sentence(h: _Hypothesis, keys, single: str | None = None,
     if h.kind == "loss_derivative":
         return (f"{_join(subject)} {v['matches']} the output gradient dA{h.origin[0]} = {wrong} "
                 f"instead of {right}: {expl}")
+    if h.kind in ("dropout", "normalization"):
+        step = "dropout" if h.kind == "dropout" else "normalisation"
+        return (f"{_join(subject)} {v['matches']} {wrong} instead of {right} as the {step} "
+                f"backward in {_layers(h.origin)}: {expl}")
     return f"{_join(subject)} {v['matches']} {wrong} instead of {right}: {expl}"
 
 

@@ -31,8 +31,8 @@ from .computations import COMPUTATIONS, Computation, NetworkSpec
 from .tolerances import VALUES_ATOL, VALUES_RTOL
 
 __all__ = ["Assignment", "AssignmentError", "Alternative", "Check", "FunctionSpec", "Package",
-           "CHECK_KINDS", "CALL_FORMS", "COMPAT_SWITCHES", "VISIBILITIES", "builtin_assignments",
-           "load_assignment", "parse_assignment"]
+           "CHECK_KINDS", "CALL_FORMS", "LIMIT_KEYS", "COMPAT_SWITCHES", "VISIBILITIES",
+           "builtin_assignments", "load_assignment", "parse_assignment"]
 
 #: What a check verifies, on the selected outputs of every case.
 CHECK_KINDS = ("shape", "dtype", "values", "cache")
@@ -47,7 +47,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
              "points", "support_modules", "module_aliases", "stub_modules", "compat", "package",
-             "functions")
+             "limits", "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept")
@@ -172,6 +172,9 @@ class Assignment:
     stub_modules: tuple[str, ...] = ()
     compat: tuple[str, ...] = ()
     package: Package | None = None
+    #: ``[limits]``: sandbox limits in seconds (``wall``, ``cpu``, ``load``, ``statement``,
+    #: ``budget``), the defaults of ``grade``/``grade-all`` (their options override them)
+    limits: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
@@ -571,6 +574,7 @@ def _parse(data: object, source: str) -> Assignment:
     for i, key in enumerate(stubs):
         if not all(part.isidentifier() for part in key.split(".")):
             raise _fail(f"stub_modules[{i}]", f"{key!r} is not a module name")
+    limits = _limits(top.get("limits", {}))
     names = {f.name for f in functions}
     for i, f in enumerate(functions):
         for u in f.uses:
@@ -582,7 +586,24 @@ def _parse(data: object, source: str) -> Assignment:
                       description=str(top.get("description", "")), layout=layout, bias=bias,
                       network=network, rtol=rtol, atol=atol, functions=functions, source=source,
                       support_modules=support, stub_modules=stubs, compat=compat,
-                      package=package)
+                      package=package, limits=limits)
+
+
+#: The keys of ``[limits]`` (seconds; the fields of ``checks.isolation.Limits`` of that name).
+LIMIT_KEYS = ("wall", "cpu", "load", "statement", "budget")
+
+
+def _limits(raw: object) -> dict[str, float]:
+    from gradref.checks.isolation import Limits
+
+    table = _table("limits", raw)
+    _known_keys("limits", table, LIMIT_KEYS)
+    out = {key: _number(f"limits.{key}", value, minimum=0.0) for key, value in table.items()}
+    try:
+        Limits().replace(**out)
+    except ValueError as exc:
+        raise _fail("limits", str(exc)) from None
+    return out
 
 
 def builtin_assignments() -> list[str]:

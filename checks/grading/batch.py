@@ -439,13 +439,16 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _settings(assignment: str, seed: int, points: Any) -> dict[str, Any]:
+def _settings(assignment: str, seed: int, points: Any, limits: Limits | None = None
+              ) -> dict[str, Any]:
     """What a report depends on besides the submission; a declaration file counts by content."""
     path = Path(assignment)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.suffix in (".toml", ".json") \
         and path.is_file() else None
     return {"assignment": assignment, "assignment_sha256": digest, "seed": seed,
-            "points": None if not points else sorted([str(k), float(v)] for k, v in points.items())}
+            "points": None if not points else sorted([str(k), float(v)] for k, v in points.items()),
+            "limits": None if limits is None else {f: getattr(limits, f) for f in
+                                                   ("wall", "cpu", "load", "statement", "budget")}}
 
 
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
@@ -497,7 +500,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
         raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
     reports_dir.mkdir(exist_ok=True)
 
-    batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points),
+    batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points, limits),
                    declared.max_score, seed, limits, points,
                    grade_submission if grader is None else grader)
     excluded = [out, reports_dir, *summary_paths(out)]
@@ -615,6 +618,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`gradref gradebook merge`")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
+    from .commands import add_limit_arguments
+
+    add_limit_arguments(parser)
     from gradref.checks.isolation.levels import add_require_sandbox_argument
 
     add_require_sandbox_argument(parser)
@@ -630,10 +636,13 @@ def run(args: argparse.Namespace) -> int:
     except IsolationError as exc:
         print(f"gradref grade-all: --require-sandbox: {exc}", file=sys.stderr)
         return 2
+    from .commands import limits_from_args
+
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,
-                           progress=not args.quiet and sys.stderr.isatty(), shard=args.shard)
+                           progress=not args.quiet and sys.stderr.isatty(), shard=args.shard,
+                           limits=limits_from_args(args, args.assignment))
     except (TypeError, ValueError) as exc:     # AssignmentError is a ValueError
         print(f"gradref grade-all: error: {exc}", file=sys.stderr)
         return 2

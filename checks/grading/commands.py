@@ -15,12 +15,26 @@ from gradref.reference.argtypes import add_output_arguments, int_at_least, name_
 
 from .report import FORMATS
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "add_limit_arguments", "limits_from_args", "run"]
+
+#: ``--OPTION`` -> the ``Limits`` field it sets (seconds).
+_LIMIT_OPTIONS = (("statement-limit", "statement",
+                   "seconds one top-level statement or notebook cell statement may run while the "
+                   "submission loads; one that runs longer is stopped and reported, and loading "
+                   "goes on (default 5, or the assignment's [limits] statement)"),
+                  ("load-limit", "load",
+                   "seconds for loading the whole submission, all its statements together "
+                   "(default 20, or [limits] load)"),
+                  ("call-limit", "wall",
+                   "wall-clock seconds one call of a graded function may take (default 10, or "
+                   "[limits] wall)"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``grade``."""
-    parser.add_argument("submission", help="the student's .py or .ipynb file")
+    parser.add_argument("submission",
+                        help="the student's submission: a .py or .ipynb file, a folder (helper "
+                             "files, a package such as cs231n/) or a .zip of one")
     parser.add_argument("--assignment", default="step-by-step",
                         help="a built-in assignment (step-by-step, layered) or the path of a "
                              "declaration file (.toml or .json); default: step-by-step")
@@ -32,7 +46,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override points: a function's name rescales its checks, a full "
                              "test name ('linear_backward: values of dW') sets one check "
                              "(repeatable)")
+    add_limit_arguments(parser)
     _add_require_sandbox(parser)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 (at most 86400), got {value!r}")
+    return seconds
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--statement-limit``, ``--load-limit``, ``--call-limit`` (of ``grade`` and ``grade-all``)."""
+    for option, _, text in _LIMIT_OPTIONS:
+        parser.add_argument(f"--{option}", type=_seconds, default=None, metavar="S", help=text)
+
+
+def limits_from_args(args: argparse.Namespace, assignment: object):
+    """The sandbox limits of a run: the defaults, the assignment's ``[limits]``, then the options;
+    None when neither the assignment nor an option sets any (the engine's defaults)."""
+    from .assignment import load_assignment
+    from .engine import effective_limits
+
+    given = {name: getattr(args, option.replace("-", "_"), None)
+             for option, name, _ in _LIMIT_OPTIONS}
+    given = {name: value for name, value in given.items() if value is not None}
+    if not given:
+        return None
+    return effective_limits(load_assignment(assignment), None).replace(**given)
 
 
 def _add_require_sandbox(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
             require_sandbox()
         report = grade_submission(args.submission, args.assignment, seed=args.seed,
-                                  points=points)
+                                  points=points, limits=limits_from_args(args, args.assignment))
     except (AssignmentError, SubmissionError, FileNotFoundError, ValueError, TypeError) as exc:
         print(f"gradref grade: error: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,12 @@ All plain Python text (the sandbox executes one module):
 * the submission, as **units** run one by one: a notebook's code cells, a ``.py`` file's
   top-level statements (:func:`gradref.checks.isolation.source.split_python`). A unit that
   raises is skipped and reported (:data:`SKIPPED_FUNCTION`), so a failing import, a test call
-  or a stray statement never costs the functions around it. ``get_ipython()`` is a stand-in.
+  or a stray statement never costs the functions around it. A unit that runs past its own
+  limit (``Limits.statement``: a kept training cell, a ``while True: pass``) is stopped by a
+  ``SIGALRM`` timer raising an exception in it, reported, and loading goes on with the next
+  unit, within the load budget (``Limits.load``). A unit that swallows the stop in a loop of its
+  own (``except BaseException`` around its body) still runs into the load limit, which the
+  parent enforces by killing the child: then nothing can be graded. ``get_ipython()`` is a stand-in.
   When a unit fails on a name that a stub module's star import would have provided (``from
   testCases_v3 import *`` then ``linear_forward_test(linear_forward)``), the name is bound to a
   stand-in and the unit runs again - never a name the assignment grades or a helper provides;
@@ -35,10 +40,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "STUB_SOURCE", "NUMPY_COMPAT", "build_source"]
+__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "STOPPED", "NOT_RUN", "STUB_SOURCE",
+           "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
+#: The third field of a skipped unit (see :data:`SKIPPED_FUNCTION`) for a unit stopped after its
+#: time limit, and for one not run because the load budget had run out (never a module name).
+STOPPED = "<stopped>"
+NOT_RUN = "<not run>"
 
 _WRAPPER = f'''
 
@@ -200,12 +210,23 @@ del __gradref_modules__
 '''
 
 _RUN_UNITS = '''
-def __gradref_run_units__(units, protected):
+def __gradref_run_units__(units, protected, statement_seconds, budget_seconds):
+    import signal
     import sys
+    import time
 
     import importlib
 
     anything = importlib.import_module("_gradref_stand_in")._Anything
+
+    class StatementTimeout(BaseException):
+        pass
+
+    armed = [False]
+
+    def on_alarm(signum, frame):
+        if armed[0]:
+            raise StatementTimeout()
 
     def stub_imported():
         return any(getattr(m, "__gradref_stub__", False) and m.__name__ != "_gradref_stand_in"
@@ -220,20 +241,55 @@ def __gradref_run_units__(units, protected):
                    or isinstance(globals().get(n), type(sys)) and getattr(
                        globals().get(n), "__gradref_stub__", False) for n in names)
 
+    def defines_only(source):
+        import ast
+
+        try:
+            body = ast.parse(source).body
+        except (SyntaxError, ValueError):
+            return False
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+        return all(isinstance(node, kinds) for node in body)
+
+    def timed_exec(code, seconds):
+        try:
+            armed[0] = True
+            signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)   # re-fires if swallowed
+            try:
+                exec(code, globals())
+            finally:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except StatementTimeout:
+            return False
+        return True
+
     if "get_ipython" not in globals():
         globals()["get_ipython"] = lambda: anything("get_ipython()")
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    deadline = time.monotonic() + budget_seconds
     skipped = []
     for label, filename, source in units:
+        left = deadline - time.monotonic()
+        limit = min(statement_seconds, left)
+        if limit <= 0.05:
+            if not defines_only(source):
+                skipped.append((label, f"not run: the load budget of {budget_seconds:g} s "
+                                       "had run out", "<not run>"))
+                continue
+            limit = min(statement_seconds, 1.0)
         for _attempt in range(25):
             try:
-                exec(compile(source, filename, "exec", dont_inherit=True), globals())
+                code = compile(source, filename, "exec", dont_inherit=True)
+                if not timed_exec(code, limit):
+                    skipped.append((label, f"stopped after {limit:g} s", "<stopped>"))
             except NameError as error:
                 name = getattr(error, "name", None)
                 frames = 0
                 tb = error.__traceback__
                 while tb is not None:
                     frames, tb = frames + 1, tb.tb_next
-                if name and name not in protected and frames <= 2 and stub_imported():
+                if name and name not in protected and frames <= 3 and stub_imported():
                     globals()[name] = anything(name)
                     continue
                 skipped.append((label, f"NameError: {error}"[:300], None))
@@ -245,14 +301,15 @@ def __gradref_run_units__(units, protected):
                     module = ""         # a test cell of the course's helpers: not the student's
                 skipped.append((label, f"{type(error).__name__}: {error}"[:300], module))
             break
+    signal.signal(signal.SIGALRM, previous)
     return skipped
 
 
-__gradref_skipped__ = __gradref_run_units__(__UNITS__, __PROTECTED__)
+__gradref_skipped__ = __gradref_run_units__(__UNITS__, __PROTECTED__, __STATEMENT__, __BUDGET__)
 del __gradref_run_units__
 '''
 
-_PLACEHOLDER = re.compile(r"__(ASSIGNMENT|FILES|UNITS|PROTECTED)__")
+_PLACEHOLDER = re.compile(r"__(ASSIGNMENT|FILES|UNITS|PROTECTED|STATEMENT|BUDGET)__")
 
 
 def _fill(template: str, **values: object) -> str:
@@ -271,12 +328,16 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                  files: Mapping[str, str] | None = None,
                  support: Mapping[str, str] | None = None,
                  stubs: Sequence[str] = (), protected: Sequence[str] = (),
-                 numpy_compat: bool = False) -> str:
+                 numpy_compat: bool = False, statement_seconds: float = 5.0,
+                 budget_seconds: float = 20.0) -> str:
     """The text the sandbox executes (see the module docstring).
 
     ``units``: ``(label, filename, code)`` run one by one; ``files``: ``{filename: text}`` for
     tracebacks; ``support``/``stubs``: the assignment's modules; ``protected``: names never
-    replaced by a stand-in. The student's other files are not here: they are copied beside the
+    replaced by a stand-in; ``statement_seconds``: how long one unit may run before it is
+    stopped (:data:`STOPPED`); ``budget_seconds``: how long all units together may run (later
+    units that only define functions, classes or imports still run, the others are not run:
+    :data:`NOT_RUN`). The student's other files are not here: they are copied beside the
     entry by the sandbox (:func:`student_files`)."""
     served = {name: (f"<{name}, a stand-in provided by the grader>", STUB_SOURCE)
               for name in ("_gradref_stand_in", *stubs)}
@@ -288,6 +349,7 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
     if numpy_compat:
         parts.append(NUMPY_COMPAT)
     parts.append(_fill(_MODULES, ASSIGNMENT=_module_table(served, packages), FILES=dict(files or {})))
-    parts.append(_fill(_RUN_UNITS, UNITS=[tuple(u) for u in units], PROTECTED=sorted(set(protected))))
+    parts.append(_fill(_RUN_UNITS, UNITS=[tuple(u) for u in units], PROTECTED=sorted(set(protected)),
+                       STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)
     return "".join(parts)

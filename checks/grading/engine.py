@@ -38,7 +38,7 @@ from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
-from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
+from .driver import NOT_RUN, SKIPPED_FUNCTION, STOPPED, WRAPPER_FUNCTION, build_source
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 
@@ -540,6 +540,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a checks.isolation.Limits, got {type(limits).__name__}")
     asg = load_assignment(assignment).with_points(points)
+    limits = effective_limits(asg, limits)
     started = time.monotonic()
     tests: list[TestResult] = []
     protected = {fn.cls or fn.name for fn in asg.functions}
@@ -547,13 +548,15 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         protected.update(re.findall(r"^def ([A-Za-z_]\w*)", code, re.M))
     text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
-                        numpy_compat="numpy" in asg.compat)
+                        numpy_compat="numpy" in asg.compat,
+                        statement_seconds=limits.statement,
+                        budget_seconds=_unit_budget(limits))
     entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")
     with PythonSubmission(text, limits=limits, filename=entry,
                           files=loaded.module_files()) as sub:
         load_error = sub.start()
         isolation = sub.isolation
-        skipped = _skipped_units(sub) if load_error is None else []
+        skipped = _skipped_units(sub, loaded) if load_error is None else []
         per_function = []
         for fn in asg.functions:
             results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
@@ -568,7 +571,13 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     output = _summary(asg, tests, score, max_score, load_error)
     if loaded.notes:
         output += "\nSubmission: " + "; ".join(loaded.notes) + "."
-    own = [item for item in skipped if item[2] != ""]
+    stopped = [item for item in skipped if item[2] in (STOPPED, NOT_RUN)]
+    if stopped:
+        output += ("\nStatements stopped at their time limit (Limits.statement, "
+                   f"{limits.statement:g} s each; the load budget is {limits.load:g} s) or not run; "
+                   "the functions defined before and after them were graded:")
+        output += "".join(f"\n  {label}: {why}" for label, why, _ in stopped)
+    own = [item for item in skipped if item[2] not in ("", STOPPED, NOT_RUN)]
     if own:
         output += ("\nCode that raised and was skipped (what it would have defined is "
                    "missing; the functions around it were graded):")
@@ -596,22 +605,52 @@ _ACCEPTED_NOTES = re.compile(r"^Accepted: .*$", re.M)
 _OMITTED = re.compile(r"\[\.\.\. \d+ bytes of output omitted \.\.\.\]")
 
 
-def _skipped_units(sub: PythonSubmission) -> list[tuple[str, str, str | None]]:
-    """``(label, why, module whose import failed or None)`` of the units that raised."""
+def effective_limits(asg: Assignment, limits: Limits | None) -> Limits:
+    """``limits`` when given, else the defaults with the assignment's ``[limits]`` applied."""
+    if limits is not None:
+        return limits
+    return Limits().replace(**asg.limits) if asg.limits else Limits()
+
+
+def _unit_budget(limits: Limits) -> float:
+    """Seconds the units may take together: the load limit less a reserve for the statements
+    that only define something (they still run once the budget is spent) and the start-up."""
+    return max(limits.load - min(5.0, limits.load / 4), min(limits.load, 0.5))
+
+
+def _statement_text(code: str, width: int = 60) -> str:
+    """A unit as a reader recognises it: its first line of code, a call's arguments elided
+    (``parameters = L_layer_model(…)``)."""
+    lines = [line.strip() for line in code.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    first = lines[0] if lines else code.strip()
+    first = re.sub(r"\((.*)\)?$", "(…)", first, count=1) if "(" in first else first
+    first = first if len(lines) <= 1 else first + " …"
+    return first if len(first) <= width else first[:width - 1] + "…"
+
+
+def _skipped_units(sub: PythonSubmission, loaded: LoadedSubmission | None = None
+                   ) -> list[tuple[str, str, str | None]]:
+    """``(label, why, module whose import failed, STOPPED, NOT_RUN or None)`` of the units that
+    raised or were stopped; a stopped unit's ``why`` names its statement."""
     result = sub.call(SKIPPED_FUNCTION)
     if not result.ok or not isinstance(result.value, list):
         return []
+    codes = {label: code for label, _, code in (loaded.units if loaded else [])}
     out = []
     for item in result.value:
         if isinstance(item, (list, tuple)) and len(item) == 3 and isinstance(item[0], str) \
                 and isinstance(item[1], str) and (item[2] is None or isinstance(item[2], str)):
-            out.append((item[0], item[1], item[2]))
+            label, why, module = item
+            if module in (STOPPED, NOT_RUN) and label in codes:
+                why = f"{why}: {_statement_text(codes[label])}"
+            out.append((label, why, module))
     return out
 
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:
-    return [f"import of {module!r} failed: {why} ({label})"
-            for label, why, module in skipped if module]   # "" marks a test-helper call
+    return [f"import of {module!r} failed: {why} ({label})"   # "" marks a test-helper call
+            for label, why, module in skipped if module and module not in (STOPPED, NOT_RUN)]
 
 
 def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
@@ -619,6 +658,13 @@ def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
     """Sentences for the gradebook's error column: failed imports, NumPy drift, load errors."""
     problems = _import_failures(skipped)
     for label, why, module in skipped:
+        if module == STOPPED:
+            problems.append(f"{label}: {why}; the functions defined before and after it were "
+                            f"graded")
+            continue
+        if module == NOT_RUN:
+            problems.append(f"{label}: {why}")
+            continue
         drift = numpy_drift(why, compat=compat)
         if drift and drift not in problems:
             problems.append(drift)

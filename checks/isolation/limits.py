@@ -34,6 +34,11 @@ How each field is enforced:
     wall-clock seconds for the whole submission (every start, load and call together).  Once it
     has run out, the running call is killed and later calls are not run; their results say so
     (kind ``"budget"``).
+``statement``
+    wall-clock seconds one top-level statement (or notebook cell statement) of a graded
+    submission may run while it loads; one that runs longer is stopped and reported, and loading
+    goes on with the next statement (the grader's unit runner, :mod:`gradref.checks.grading.driver`,
+    enforces it inside ``load``).
 ``disk``
     bytes the submission may store: the size of its private tmpfs under the ``namespaces``
     level (working folder, ``/tmp`` and ``/dev/shm`` together), and the cap on the files
@@ -64,7 +69,8 @@ class Limits:
     Defaults: ``wall=10.0`` s per call, ``cpu=10.0`` s per call, ``memory=1 GiB``,
     ``processes=64``, ``output=64 KiB`` per stream per call, ``load=20.0`` s for the
     submission's top level, ``file_size=64 MiB``, ``transfer=256 MiB`` per response,
-    ``budget=300.0`` s for the whole submission, ``disk=256 MiB``.
+    ``budget=300.0`` s for the whole submission, ``disk=256 MiB``, ``statement=5.0`` s per
+    top-level statement while loading.
 
     A bad value raises ``ValueError`` naming the field and the value.
     """
@@ -79,9 +85,10 @@ class Limits:
     transfer: int = 256 * MiB
     budget: float = 300.0
     disk: int = 256 * MiB
+    statement: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("wall", "cpu", "load", "budget"):
+        for name in ("wall", "cpu", "load", "budget", "statement"):
             _check_seconds(name, getattr(self, name))
         _check_int("memory", self.memory, minimum=_MIN_MEMORY, unit="bytes")
         _check_int("processes", self.processes, minimum=1, unit="processes")

@@ -13,8 +13,12 @@ A submission is one of
   entry is the package itself: its declared modules are imported one by one
   (``from cs231n.layers import *`` …), each failure reported on its own.
 
-A ``.py`` or notebook graded alone also sees the ``.py`` files beside it that it imports (a
-``dnn_utils.py`` next to ``hw.ipynb``): they are the student's own helpers.
+A ``.py`` or notebook graded alone (``gradref grade hw.ipynb``) also sees the ``.py`` files
+beside it that it imports (a ``dnn_utils.py`` next to ``hw.ipynb``): they are the student's own
+helpers. Not so with ``helpers=False``, which ``grade-all`` uses for a loose file of the class
+folder: the files beside it are the classmates' submissions, so ``import bob`` in ``alice.py``
+fails as a missing module, as it would on alice's own machine (a student's helpers come only
+from the student's own folder or zip).
 
 Files are read without following symbolic links; a folder or zip is capped in file count and
 size (:data:`MAX_FILES`, :data:`MAX_BYTES`). Problems raise ``SubmissionError`` naming the path.
@@ -299,8 +303,12 @@ def package_root(texts: dict[str, str], package: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- the entry point
-def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> LoadedSubmission:
-    """Read the submission at ``path`` (see the module docstring)."""
+def load_submission(path: str | os.PathLike, asg: Assignment | None = None, *,
+                    helpers: bool = True) -> LoadedSubmission:
+    """Read the submission at ``path`` (see the module docstring); ``helpers``: a lone
+    ``.py``/``.ipynb`` file may import the ``.py`` files beside it."""
+    if not isinstance(helpers, bool):
+        raise TypeError(f"helpers must be a bool, got {helpers!r}")
     file = Path(path)
     if file.is_symlink():
         raise SubmissionError(f"{file} is a symbolic link; submissions are read without "
@@ -316,7 +324,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
         raise SubmissionError(f"unsupported submission {file}: expected a .py or .ipynb file, a "
                               f"folder or a .zip, got {suffix or 'no extension'!r}")
     package = asg.package if asg is not None else None
-    if package is not None and suffix == ".py":
+    if package is not None and suffix == ".py" and helpers:
         parents = list(file.absolute().parents)
         holder = next((p for p in parents if p.name == package.name), None)
         if holder is not None and not holder.is_symlink():
@@ -330,7 +338,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
     text = _decode_source(file.name, _read(file, budget), str(file))
     loaded = _single(file.name, text, suffix == ".ipynb", str(file))
     # the student's own helpers beside it: the .py files it imports
-    for module in sorted(_imported_names("\n".join(loaded.files.values()))):
+    for module in sorted(_imported_names("\n".join(loaded.files.values())) if helpers else ()):
         helper = file.parent / f"{module}.py"
         if helper.name != file.name and helper.is_file() and not helper.is_symlink():
             source = _decode(_read(helper, budget), str(helper))

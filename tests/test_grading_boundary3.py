@@ -9,6 +9,7 @@ the same file is still graded.
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -175,3 +176,57 @@ def test_a_file_graded_alone_still_uses_the_helpers_beside_it(tmp_path):
     report = grade_submission(tmp_path / "hw.py")
     assert report.score == 100.0 and "uses your dnn_helpers.py" in report.output
     assert grade_submission(tmp_path / "hw.py", helpers=False).score == 0.0
+
+
+# --------------------------------------------------------------------------- route 6
+
+def _nest(top: Path, levels: int, leaf: str, text: str) -> None:
+    """``top/d/d/…/d/leaf`` ``levels`` folders deep, made through directory descriptors (a path
+    that long is beyond PATH_MAX, and ``os.makedirs`` recurses)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        handle = os.open(leaf, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(handle, text.encode())
+        os.close(handle)
+    finally:
+        os.close(fd)
+
+
+def _unnest(top: Path, levels: int, leaf: str) -> None:
+    """Remove what :func:`_nest` made, deepest first, without recursion."""
+    fds = [os.open(top, os.O_RDONLY | os.O_DIRECTORY)]
+    for _ in range(levels):
+        fds.append(os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+    os.unlink(leaf, dir_fd=fds[-1])
+    for i in range(levels, 0, -1):
+        os.close(fds[i])
+        os.rmdir("d", dir_fd=fds[i - 1])
+    os.close(fds[0])
+
+
+def test_a_folder_nested_1100_levels_is_invalid_and_everyone_else_graded(tmp_path):
+    from gradref.checks.cli import main
+    from gradref.checks.grading.loading import MAX_DEPTH
+
+    klass = tmp_path / "class"
+    (klass / "deep").mkdir(parents=True)
+    _nest(klass / "deep", 1100, "hw.py", CORRECT)
+    (klass / "honest.py").write_text(CORRECT)
+    (klass / "shallow").mkdir()
+    _nest(klass / "shallow", MAX_DEPTH - 1, "hw.py", CORRECT)    # deep, but within the limit
+    out = tmp_path / "gb.csv"
+    try:
+        code = main(["grade-all", str(klass), "--out", str(out), "--quiet"])
+        rows = {line.split(",")[0]: line for line in out.read_text().splitlines()[1:]}
+    finally:
+        _unnest(klass / "deep", 1100, "hw.py")
+    assert code == 0                                   # the batch ran: exit 0, as documented
+    assert sorted(rows) == ["deep", "honest", "shallow"]
+    assert rows["honest"].startswith("honest,100,100,") and rows["shallow"].startswith("shallow,100,")
+    assert ",invalid," in rows["deep"] and f"nested more than {MAX_DEPTH} levels deep" in rows["deep"]
+    assert rows["deep"].startswith("deep,0,100,")

@@ -28,7 +28,7 @@ class DiagnosingGrader:
         self.calls = []
         self._lock = threading.Lock()
 
-    def __call__(self, path, assignment, *, seed, limits=None, points=None):
+    def __call__(self, path, assignment, *, seed, limits=None, points=None, helpers=True):
         text = Path(path).read_text()
         with self._lock:
             self.calls.append(Path(path).name)

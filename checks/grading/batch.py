@@ -3,7 +3,9 @@ r"""``gradref grade-all DIR --out gradebook.csv``: grade a folder of submissions
 One entry of ``DIR`` is one student:
 
 * a file ``alice.py``, ``alice.ipynb`` or ``alice.zip`` is the submission of student ``alice``
-  (the stem);
+  (the stem), on its own: the other files of ``DIR`` are classmates, never its helpers
+  (``import bob`` in ``alice.py`` fails as a missing module, even with a ``bob.py`` beside it;
+  ``gradref grade alice.py`` alone does use the ``.py`` files beside it that it imports);
 * a folder ``alice/`` is the submission of student ``alice`` (the folder name), as one
   submission: its one ``.py``/``.ipynb`` file when it holds exactly one (in it or in its one
   sub-folder: a zip that unpacked into a folder), else the folder itself, graded by
@@ -341,8 +343,10 @@ def _up_to_date(batch: _Batch, student: Student, sha256: str, newest: int) -> di
 def _grade_one(batch: _Batch, student: Student, sha256: str) -> dict[str, Any]:
     """Grade one student and write its JSON; never raises for anything the submission does."""
     try:
+        # a loose file of the class folder is one student: the files beside it are classmates
         report = batch.grader(student.submission, batch.assignment, seed=batch.seed,
-                              limits=batch.limits, points=batch.points)
+                              limits=batch.limits, points=batch.points,
+                              helpers=student.path.is_dir())
         record = dict(report.to_dict())
         record[_RECORD_KEY] = batch.meta(student, sha256, "graded", _report_error(record))
         text = json.dumps(record, indent=2, allow_nan=False)

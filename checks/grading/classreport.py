@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .textsafe import markdown
+
 __all__ = ["ClassSummary", "summarize", "render_markdown", "render_html", "BINS"]
 
 #: Score distribution bins, as fractions of a function's points: (label, test).
@@ -139,9 +141,9 @@ def summarize(records: Sequence[dict[str, Any]], functions: Sequence[str],
 
 # --------------------------------------------------------------------------- Markdown
 def _md(text: object) -> str:
-    """A Markdown table cell that a student's text cannot break or turn into HTML."""
-    text = " ".join(str(text).split())
-    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "\\`")
+    """A Markdown table cell that a student's text cannot break, link, embed or format
+    (:func:`gradref.checks.grading.textsafe.markdown`)."""
+    return markdown(text)
 
 
 def _names(students: list[str]) -> list[str]:

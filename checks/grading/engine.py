@@ -41,6 +41,7 @@ from .drift import numpy_drift
 from .driver import NOT_RUN, SKIPPED_FUNCTION, STOPPED, WRAPPER_FUNCTION, build_source
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
+from .textsafe import one_line, quoted
 
 __all__ = ["grade_submission", "grade_source", "SubmissionError", "SUPPORTED_SUFFIXES"]
 
@@ -177,7 +178,7 @@ class _FunctionGrader:
     def _call_error(self, result: CallResult) -> str:
         if result.kind == "load-error":
             return "Not graded: your submission failed to load (see the summary)."
-        text = result.message or f"{self.fn.name} failed ({result.kind})"
+        text = one_line(result.message or f"{self.fn.name} failed ({result.kind})")
         text = text.replace(f"{WRAPPER_FUNCTION}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
@@ -185,9 +186,9 @@ class _FunctionGrader:
         tb = (result.traceback or "").strip()
         if tb and result.kind in ("exception", "memory", "load-error"):
             lines = _without_wrapper(tb.splitlines())
-            text += "\n" + "\n".join("  " + line for line in lines[-8:])
+            text += "\n" + "\n".join(quoted(lines[-8:]))
         if result.stderr.strip() and result.kind in ("crash", "load-error"):
-            text += "\nstderr:\n" + "\n".join("  " + s for s in result.stderr.strip().splitlines()[-5:])
+            text += "\nstderr:\n" + "\n".join(quoted(result.stderr.strip().splitlines()[-5:]))
         return text
 
     def _split(self, out: _Outcome, value: object) -> None:
@@ -499,10 +500,10 @@ def _summary(asg: Assignment, tests: list[TestResult], score: float, max_score: 
     lines = [f"{asg.title}: {score:g} / {max_score:g} points."]
     if load_error is not None:
         lines.append(f"Your submission could not be loaded, so no function could be run: "
-                     f"{load_error.message}")
+                     f"{one_line(load_error.message)}")
         tb = (load_error.traceback or "").strip()
         if tb and tb.splitlines()[-1].strip() not in load_error.message:
-            lines += ["  " + line for line in _without_wrapper(tb.splitlines())[-8:]]
+            lines += quoted(_without_wrapper(tb.splitlines())[-8:])
         return "\n".join(lines)
     by_function: dict[str, list[TestResult]] = {}
     for t in tests:
@@ -570,23 +571,23 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
     if loaded.notes:
-        output += "\nSubmission: " + "; ".join(loaded.notes) + "."
+        output += "\nSubmission: " + "; ".join(one_line(n) for n in loaded.notes) + "."
     stopped = [item for item in skipped if item[2] in (STOPPED, NOT_RUN)]
     if stopped:
         output += ("\nStatements stopped at their time limit (Limits.statement, "
                    f"{limits.statement:g} s each; the load budget is {limits.load:g} s) or not run; "
                    "the functions defined before and after them were graded:")
-        output += "".join(f"\n  {label}: {why}" for label, why, _ in stopped)
+        output += "".join(f"\n  {one_line(f'{label}: {why}')}" for label, why, _ in stopped)
     own = [item for item in skipped if item[2] not in ("", STOPPED, NOT_RUN)]
     if own:
         output += ("\nCode that raised and was skipped (what it would have defined is "
                    "missing; the functions around it were graded):")
-        output += "".join(f"\n  {label}: {why}" for label, why, _ in own)
+        output += "".join(f"\n  {one_line(label)}: {one_line(why)}" for label, why, _ in own)
     helper_calls = [label for label, _, module in skipped if module == ""]
     if helper_calls:
         output += (f"\n{len(helper_calls)} test statement(s) using the course's test helpers "
                    f"were skipped (the helpers are stand-ins here): "
-                   f"{'; '.join(helper_calls[:8])}{' …' if len(helper_calls) > 8 else ''}.")
+                   f"{one_line('; '.join(helper_calls[:8]))}{' …' if len(helper_calls) > 8 else ''}.")
     drift = sorted({d for d in (numpy_drift(why, compat="numpy" in asg.compat)
                                 for _, why, _ in skipped) if d})
     output += "".join(f"\n{d}" for d in drift)
@@ -649,7 +650,7 @@ def _skipped_units(sub: PythonSubmission, loaded: LoadedSubmission | None = None
 
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:
-    return [f"import of {module!r} failed: {why} ({label})"   # "" marks a test-helper call
+    return [one_line(f"import of {module!r} failed: {why} ({label})")   # "" marks a test-helper call
             for label, why, module in skipped if module and module not in (STOPPED, NOT_RUN)]
 
 
@@ -672,7 +673,7 @@ def _problems(loaded: LoadedSubmission, skipped, load_error: CallResult | None,
             problems.append(f"{label} of {loaded.name} raised {why}")
     if load_error is not None:
         problems.append(f"could not be loaded: {load_error.message}")
-    return problems
+    return [one_line(p) for p in problems]
 
 
 def _add_problem_notes(tests: list[TestResult], skipped, compat: bool) -> None:
@@ -709,7 +710,8 @@ def _add_dependency_notes(asg: Assignment, per_function: list[list[TestResult]])
 
 def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step", *,
                      seed: int = 0, limits: Limits | None = None,
-                     points: Mapping[str, float] | None = None) -> GradeReport:
+                     points: Mapping[str, float] | None = None,
+                     helpers: bool = True) -> GradeReport:
     """Grade the submission at ``path`` against ``assignment``.
 
     ``path`` is a ``.py`` file, a ``.ipynb`` notebook, or one student's folder or ``.zip``
@@ -718,7 +720,9 @@ def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step
     :class:`~gradref.checks.grading.assignment.Assignment`. ``seed`` fixes the random cases
     (the same submission and seed always get the same grade); ``limits`` the sandbox's
     per-call limits; ``points`` overrides points (a function's name rescales its checks to that
-    total, a full test name sets that test's points).
+    total, a full test name sets that test's points). ``helpers``: a lone ``.py``/``.ipynb``
+    file may import the ``.py`` files beside it (its own helpers); ``grade-all`` turns it off
+    for the loose files of a class folder, which are classmates, never helpers.
 
     Never raises for anything the submission does. Raises ``FileNotFoundError`` (missing path),
     :class:`SubmissionError` (not a .py/.ipynb/folder/zip, unreadable, no file to grade),
@@ -732,7 +736,7 @@ def grade_submission(path: str | os.PathLike, assignment: object = "step-by-step
     if not file.exists() and not file.is_symlink():
         raise FileNotFoundError(f"submission not found: {file}")
     try:
-        loaded = load_submission(file, asg)
+        loaded = load_submission(file, asg, helpers=helpers)
     except FileNotFoundError:
         raise
     except OSError as exc:

@@ -13,8 +13,12 @@ A submission is one of
   entry is the package itself: its declared modules are imported one by one
   (``from cs231n.layers import *`` …), each failure reported on its own.
 
-A ``.py`` or notebook graded alone also sees the ``.py`` files beside it that it imports (a
-``dnn_utils.py`` next to ``hw.ipynb``): they are the student's own helpers.
+A ``.py`` or notebook graded alone (``gradref grade hw.ipynb``) also sees the ``.py`` files
+beside it that it imports (a ``dnn_utils.py`` next to ``hw.ipynb``): they are the student's own
+helpers. Not so with ``helpers=False``, which ``grade-all`` uses for a loose file of the class
+folder: the files beside it are the classmates' submissions, so ``import bob`` in ``alice.py``
+fails as a missing module, as it would on alice's own machine (a student's helpers come only
+from the student's own folder or zip).
 
 Files are read without following symbolic links; a folder or zip is capped in file count and
 size (:data:`MAX_FILES`, :data:`MAX_BYTES`). Problems raise ``SubmissionError`` naming the path.
@@ -45,13 +49,17 @@ from .assignment import Assignment
 
 __all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_entry", "tree_files",
            "package_root", "split_solution",
-           "MAX_FILES", "MAX_BYTES", "SUBMISSION_SUFFIXES"]
+           "MAX_FILES", "MAX_BYTES", "MAX_DEPTH", "MAX_ENTRIES", "SUBMISSION_SUFFIXES"]
 
 #: Files of one submission read at most (the others are ignored and reported).
 MAX_FILES = 200
 #: Bytes of one submission read at most (.py and .ipynb files together; each file also within
 #: the sandbox's per-file caps).
 MAX_BYTES = 32 * 2**20
+#: Folder levels of one submission walked at most (a deeper one is refused, with the reason).
+MAX_DEPTH = 32
+#: Files and folders of one submission listed at most, whatever their kind.
+MAX_ENTRIES = 50_000
 #: What a submission can be, besides a folder.
 SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 _IGNORED = frozenset({"__pycache__", "__MACOSX", ".ipynb_checkpoints", "node_modules", ".git"})
@@ -151,20 +159,45 @@ def _decode(data: bytes, where: str) -> str:
 
 
 def tree_files(folder: Path) -> dict[str, bytes]:
-    """``{relative posix path: bytes}`` of the .py/.ipynb files under ``folder`` (no links)."""
+    """``{relative posix path: bytes}`` of the .py/.ipynb files under ``folder`` (no links).
+
+    The walk is iterative and bounded: a folder nested deeper than :data:`MAX_DEPTH` levels or
+    holding more than :data:`MAX_ENTRIES` files and folders in all is a ``SubmissionError``
+    naming the limit (never a ``RecursionError`` or a walk without end)."""
     out: dict[str, bytes] = {}
     budget = [MAX_BYTES]
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _IGNORED
-                         and not os.path.islink(os.path.join(root, d)))
-        for name in sorted(files):
-            path = Path(root) / name
-            if name.startswith(".") or path.suffix.lower() not in (".py", ".ipynb") \
-                    or path.is_symlink():
+    seen = 0
+    stack: list[tuple[Path, int]] = [(Path(folder), 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            raise SubmissionError(f"{here}: cannot list the folder: {exc.strerror or exc}") from None
+        seen += len(entries)
+        if seen > MAX_ENTRIES:
+            raise SubmissionError(f"{folder}: more than {MAX_ENTRIES} files and folders in all; "
+                                  f"a submission holds at most that many")
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            path = here / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in _IGNORED:
+                    subfolders.append(path)
+                continue
+            if path.suffix.lower() not in (".py", ".ipynb"):
                 continue
             if len(out) >= MAX_FILES:
                 raise SubmissionError(f"{folder}: more than {MAX_FILES} .py/.ipynb files")
             out[path.relative_to(folder).as_posix()] = _read(path, budget)
+        if subfolders and depth + 1 > MAX_DEPTH:
+            raise SubmissionError(f"{folder}: folders nested more than {MAX_DEPTH} levels deep "
+                                  f"(at {subfolders[0].relative_to(folder).as_posix()[:120]}…); "
+                                  f"a submission is at most {MAX_DEPTH} levels deep")
+        stack += [(sub, depth + 1) for sub in reversed(subfolders)]
     return out
 
 
@@ -184,6 +217,9 @@ def _zip_files(path: Path) -> dict[str, bytes]:
             if name.is_absolute() or ".." in name.parts or any(
                     p.startswith(".") or p in _IGNORED for p in name.parts):
                 continue
+            if len(name.parts) > MAX_DEPTH + 1:
+                raise SubmissionError(f"{path}: {str(name)[:120]}… is nested more than "
+                                      f"{MAX_DEPTH} folders deep")
             if len(out) >= MAX_FILES:
                 raise SubmissionError(f"{path}: more than {MAX_FILES} .py/.ipynb files")
             if info.file_size > budget:
@@ -299,8 +335,12 @@ def package_root(texts: dict[str, str], package: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- the entry point
-def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> LoadedSubmission:
-    """Read the submission at ``path`` (see the module docstring)."""
+def load_submission(path: str | os.PathLike, asg: Assignment | None = None, *,
+                    helpers: bool = True) -> LoadedSubmission:
+    """Read the submission at ``path`` (see the module docstring); ``helpers``: a lone
+    ``.py``/``.ipynb`` file may import the ``.py`` files beside it."""
+    if not isinstance(helpers, bool):
+        raise TypeError(f"helpers must be a bool, got {helpers!r}")
     file = Path(path)
     if file.is_symlink():
         raise SubmissionError(f"{file} is a symbolic link; submissions are read without "
@@ -316,7 +356,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
         raise SubmissionError(f"unsupported submission {file}: expected a .py or .ipynb file, a "
                               f"folder or a .zip, got {suffix or 'no extension'!r}")
     package = asg.package if asg is not None else None
-    if package is not None and suffix == ".py":
+    if package is not None and suffix == ".py" and helpers:
         parents = list(file.absolute().parents)
         holder = next((p for p in parents if p.name == package.name), None)
         if holder is not None and not holder.is_symlink():
@@ -330,7 +370,7 @@ def load_submission(path: str | os.PathLike, asg: Assignment | None = None) -> L
     text = _decode_source(file.name, _read(file, budget), str(file))
     loaded = _single(file.name, text, suffix == ".ipynb", str(file))
     # the student's own helpers beside it: the .py files it imports
-    for module in sorted(_imported_names("\n".join(loaded.files.values()))):
+    for module in sorted(_imported_names("\n".join(loaded.files.values())) if helpers else ()):
         helper = file.parent / f"{module}.py"
         if helper.name != file.name and helper.is_file() and not helper.is_symlink():
             source = _decode(_read(helper, budget), str(helper))

@@ -22,6 +22,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
+from .textsafe import printable
+
 __all__ = ["TestResult", "GradeReport", "FORMATS", "render", "GRADESCOPE_TEST_FIELDS",
            "GRADESCOPE_FIELDS", "printable"]
 
@@ -87,16 +89,6 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character but newline and tab shown as ``\\xNN``: what a
-    submission puts into a report (exception messages, printed output, file names) can then
-    neither move the cursor, recolour nor overwrite a terminal line (ESC, CR, backspace...)."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
-
-
 def _isolation_line(report: GradeReport) -> str:
     return report.isolation_detail or (f"isolation: {report.isolation}" if report.isolation else "")
 
@@ -142,7 +134,7 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def _xml(text: str) -> str:
     """Text with the characters XML 1.0 cannot carry (control characters…) replaced by '?'."""
-    return _XML_BAD.sub("?", text)
+    return _XML_BAD.sub("?", printable(text))
 
 
 def _junit(report: GradeReport) -> str:

@@ -336,5 +336,8 @@ def test_the_program_refuses_exactly_the_shared_objects(machine):
         assert _errno_of(bpf.run(0x40000000 | numbers["flock"], arch)) == errno.ENOSYS
 
 
-def test_an_unknown_machine_has_no_program_and_says_so():
+def test_an_unknown_machine_has_no_program_and_says_so(monkeypatch):
     assert seccomp.filter_program("sparc64") is None and seccomp.spec("sparc64") is None
+    assert "seccomp" not in levels.Isolation("none").describe().partition(")")[2]
+    monkeypatch.setattr(platform, "machine", lambda: "sparc64")
+    assert "no seccomp filter on this machine (sparc64)" in levels.Isolation("none").describe()

@@ -40,10 +40,12 @@ e.g. to try the fallback level on a machine that has bubblewrap; ``GRADREF_BWRAP
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
 
+from . import seccomp as _seccomp
 from .errors import IsolationError
 
 __all__ = [
@@ -94,7 +96,11 @@ class Isolation:
         scope = ("memory and processes limited for the whole submission (" + self.limits_scope + ")"
                  if self.limits_scope.startswith("cgroup")
                  else "memory and processes limited per process (no cgroup available)")
-        return f"isolation: {self.level} ({LEVEL_PROTECTIONS[self.level]}; {scope})"
+        text = f"isolation: {self.level} ({LEVEL_PROTECTIONS[self.level]}; {scope})"
+        if _seccomp.filter_program() is None:
+            text += (f"; no seccomp filter on this machine ({platform.machine()}): kernel keys, "
+                     "file locks and watches are NOT refused")
+        return text
 
 
 def bwrap_executable() -> str | None:

@@ -336,5 +336,32 @@ def test_the_program_refuses_exactly_the_shared_objects(machine):
         assert _errno_of(bpf.run(0x40000000 | numbers["flock"], arch)) == errno.ENOSYS
 
 
-def test_an_unknown_machine_has_no_program_and_says_so():
+def test_an_unknown_machine_has_no_program_and_says_so(monkeypatch):
     assert seccomp.filter_program("sparc64") is None and seccomp.spec("sparc64") is None
+    assert "seccomp" not in levels.Isolation("none").describe().partition(")")[2]
+    monkeypatch.setattr(platform, "machine", lambda: "sparc64")
+    assert "no seccomp filter on this machine (sparc64)" in levels.Isolation("none").describe()
+
+
+@needs_filter
+def test_two_separate_grade_runs_share_no_key(tmp_path):
+    """The route as found: ``gradref grade planter.py`` (the key planted at load time), then
+    ``gradref grade reader.py``, whose cost function reports what it found."""
+    import subprocess
+    import sys
+
+    correct = (Path(__file__).resolve().parent / "grading_fixtures" / "step_correct.py").read_text()
+    (tmp_path / "planter.py").write_text(KERNEL + "\nplant_key()\n" + correct)
+    (tmp_path / "reader.py").write_text(
+        correct.replace("def compute_cost(", "def _honest_compute_cost(") + KERNEL
+        + "\ndef compute_cost(AL, Y):\n    raise RuntimeError('found ' + repr(read_keys()))\n")
+    texts = []
+    for name in ("planter", "reader"):
+        done = subprocess.run([sys.executable, "-m", "gradref", "grade", str(tmp_path / f"{name}.py"),
+                               "--format", "json"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        texts.append(done.stdout)
+    assert '"score": 100.0' in texts[0]                 # the planter's own grade is untouched
+    assert "found []" in texts[1] and "W1=0.25" not in texts[1]
+    if ROOT:
+        assert _host_keys() == []

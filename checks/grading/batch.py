@@ -41,7 +41,8 @@ is graded 0 by the engine and the reason lands in ``error``), ``invalid`` (no fi
 for the student, or the engine cannot read it: a corrupt notebook) or ``error`` (grading itself
 raised; retried by the next run). A student without a report gets score 0 and the assignment's
 ``max_score``. Every file is written atomically (a temporary file in the same folder, then
-``os.replace``), so an interrupted run never leaves a truncated JSON or CSV.
+``os.replace``), so an interrupted run never leaves a truncated JSON or CSV, and privately (files
+0600, the reports folder 0700, whatever the umask: they hold students' grades).
 
 Resuming: a student is skipped when its JSON exists, is not older than what is graded, and
 records the same file or folder, the same content hash (sha256; of a folder: every .py/.ipynb
@@ -90,6 +91,7 @@ __all__ = [
     "add_arguments",
     "atomic_write",
     "atomic_write_text",
+    "private_dir",
     "discover",
     "find_submission",
     "grade_all",
@@ -226,13 +228,23 @@ def _fingerprint(path: Path) -> tuple[str, int]:
 
 # --------------------------------------------------------------------------- atomic files
 
-def _read_umask() -> int:
-    umask = os.umask(0o022)  # read once, at import time, before any worker thread exists
-    os.umask(umask)
-    return umask
+#: Every file grading writes (gradebook, per-student reports, class summary, ``grade --out``)
+#: is private to the grader's user, whatever the umask: a report holds a student's grade, and
+#: at the ``uid`` isolation level a submission shares the grader's filesystem.  Share them on
+#: purpose (``chmod``).
+_FILE_MODE = 0o600
+#: ... and the folders grading makes for them (``<out>_reports``).
+_DIR_MODE = 0o700
 
 
-_FILE_MODE = 0o666 & ~_read_umask()
+def private_dir(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` (mode 0700) or, when it exists and is ours, make it 0700."""
+    path = Path(path)
+    path.mkdir(mode=_DIR_MODE, exist_ok=True)
+    info = os.stat(path)
+    if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        os.chmod(path, _DIR_MODE)
+    return path
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
@@ -249,7 +261,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> N
             write(f)
             f.flush()
             os.fsync(f.fileno())
-            os.fchmod(f.fileno(), _FILE_MODE)  # mkstemp makes 0600; give it a normal file's mode
+            os.fchmod(f.fileno(), _FILE_MODE)  # private (mkstemp's 0600, said explicitly)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -502,7 +514,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
     reports_dir = reports_dir_for(out)
     if reports_dir.exists() and not reports_dir.is_dir():
         raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
-    reports_dir.mkdir(exist_ok=True)
+    private_dir(reports_dir)
 
     batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points, limits),
                    declared.max_score, seed, limits, points,

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from gradref.checks.isolation import IsolationError
 
     from .assignment import AssignmentError
+    from .batch import atomic_write_text
     from .engine import SubmissionError, grade_submission
     from .report import render
 
@@ -111,7 +112,11 @@ def run(args: argparse.Namespace) -> int:
     text = render(report, args.format)
     if args.out:
         try:
-            Path(args.out).write_text(text, encoding="utf-8", errors="surrogateescape")
+            target = Path(args.out)
+            if target.exists() and not target.is_file():   # /dev/stdout, a pipe
+                target.write_text(text, encoding="utf-8", errors="surrogateescape")
+            else:
+                atomic_write_text(target, text)   # private (0600), like every grading output
         except OSError as exc:
             print(f"gradref grade: error: cannot write --out {args.out!r}: {exc}",
                   file=sys.stderr)

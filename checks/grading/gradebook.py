@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from .assignment import AssignmentError, load_assignment
-from .batch import _RECORD_KEY, atomic_write_text, reports_dir_for, summary_paths, write_gradebook
+from .batch import (
+    _RECORD_KEY,
+    atomic_write_text,
+    private_dir,
+    reports_dir_for,
+    summary_paths,
+    write_gradebook,
+)
 
 __all__ = ["MergeError", "merge", "add_arguments", "run"]
 
@@ -95,7 +102,7 @@ def merge(sources: list[str | Path], out: str | Path) -> list[dict[str, Any]]:
             chosen[sid] = (path, text, record)
     if not chosen:
         raise MergeError(f"no per-student reports in {', '.join(map(str, sources))}")
-    target.mkdir(exist_ok=True)
+    private_dir(target)
     for sid, (_, text, _) in chosen.items():
         atomic_write_text(target / f"{sid}.json", text)
     records = [record for _, _, record in chosen.values()]

@@ -27,6 +27,9 @@ SPEC is JSON::
      "seccomp": {"program": hex, "syscall": n} | null}
 
 ``seccomp`` is the filter of :mod:`seccomp` (built by the parent), installed last.
+``"private": true`` (the ``uid`` level, where the parent found it possible): before the
+privilege drop the child enters new mount, network, IPC and UTS namespaces and mounts its own
+``/proc`` with ``hidepid=invisible`` (:func:`private_namespaces`).
 
 ``cpu_soft``/``cpu_hard`` are seconds *on top of* the CPU time the process has already used.
 """
@@ -168,6 +171,32 @@ def install_filter(program: bytes, syscall: int) -> None:
         raise OSError(number, f"could not install the seccomp filter: {os.strerror(number)}")
 
 
+_CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC, _CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
+
+
+def private_namespaces() -> None:
+    """(root) New mount, network, IPC and UTS namespaces for this process, and a ``/proc`` of
+    its own showing only the processes of its uid (``hidepid=invisible``, or ``2`` before Linux
+    5.8): the grader's command line, other sandboxes, the host's network (loopback included)
+    and SysV IPC are out of reach.  The mounts are made private first, so nothing propagates
+    back to the host.  Raises OSError when the kernel refuses."""
+    import ctypes
+
+    libc = _libc if _libc is not None else ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"{what}: {os.strerror(number)}")
+
+    check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS), "unshare")
+    check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "private mounts")
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    if libc.mount(b"proc", b"/proc", b"proc", flags, b"hidepid=invisible") != 0:
+        check(libc.mount(b"proc", b"/proc", b"proc", flags, b"hidepid=2"), "mount /proc")
+
+
 def enter(spec: dict) -> None:
     """Apply the limits in ``spec`` to the current process, fill the working folder (at the
     ``namespaces`` level), then drop to the sandbox uid and change to ``spec["chdir"]``."""
@@ -188,6 +217,8 @@ def enter(spec: dict) -> None:
             moved = True
         except PermissionError:  # a folder only the sandbox uid may enter
             pass
+    if spec.get("private"):
+        private_namespaces()
     if spec.get("uid") is not None:
         drop_privileges(spec["uid"], spec["gid"])
     if spec.get("chdir") and not moved:

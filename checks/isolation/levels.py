@@ -18,9 +18,14 @@ every report names the one it ran with:
     one (see :mod:`.cgroups`), otherwise per process.
 ``uid``
     (root, without bubblewrap) the child runs as a throw-away uid with per-process limits.  It
-    shares the grader's filesystem view, network and IPC; gradref's installed files are made
-    unreadable to that uid before any child starts (or the child is refused).  What other
-    world-readable files hold (e.g. other submissions in a world-readable folder) stays readable.
+    shares the grader's filesystem view; gradref's installed files are made unreadable to that
+    uid before any child starts (or the child is refused), and the grader blanks its own
+    command line (:func:`.process.hide_command_line`).  Where the kernel lets root create
+    namespaces (:func:`.process.private_namespaces_problem`) the child enters its own mount,
+    network, IPC and UTS namespaces with a ``hidepid`` ``/proc``: no network, no other
+    process in sight.  Where it does not (an unprivileged container) it shares the network, the
+    IPC and every process's command line.  What other world-readable files hold (e.g. other
+    submissions in a world-readable folder) stays readable; grading's outputs are 0600.
 ``none``
     (not root, without bubblewrap) the child runs as the grader's own user with per-process
     limits: it can read and change whatever that user can.  For trusted code only.
@@ -35,10 +40,12 @@ e.g. to try the fallback level on a machine that has bubblewrap; ``GRADREF_BWRAP
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from dataclasses import dataclass
 
+from . import seccomp as _seccomp
 from .errors import IsolationError
 
 __all__ = [
@@ -60,8 +67,10 @@ LEVEL_PROTECTIONS = {
                   "only Python, numpy and the submission's own files, a private size-limited "
                   "tmpfs, no kernel keys, file locks, file watches or io_uring (seccomp)",
     "uid": "a throw-away uid with per-process limits and no kernel keys, file locks, file "
-           "watches or io_uring (seccomp); shares the network, IPC and every world-readable "
-           "file (gradref's own files are made unreadable to it)",
+           "watches or io_uring (seccomp), the grader's command line blanked; where the kernel "
+           "allows it no network, private IPC and a /proc of its own processes, else it shares "
+           "them; reads every world-readable file (gradref's own files are made unreadable to "
+           "it, grading outputs are 0600)",
     "none": "the grader's own user with per-process limits and no kernel keys, file locks, "
             "file watches or io_uring (seccomp); no protection of the grader's files, network "
             "or IPC",
@@ -87,7 +96,11 @@ class Isolation:
         scope = ("memory and processes limited for the whole submission (" + self.limits_scope + ")"
                  if self.limits_scope.startswith("cgroup")
                  else "memory and processes limited per process (no cgroup available)")
-        return f"isolation: {self.level} ({LEVEL_PROTECTIONS[self.level]}; {scope})"
+        text = f"isolation: {self.level} ({LEVEL_PROTECTIONS[self.level]}; {scope})"
+        if _seccomp.filter_program() is None:
+            text += (f"; no seccomp filter on this machine ({platform.machine()}): kernel keys, "
+                     "file locks and watches are NOT refused")
+        return text
 
 
 def bwrap_executable() -> str | None:

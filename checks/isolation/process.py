@@ -283,6 +283,8 @@ class Sandbox:
         self._binds = (tuple(read_only), tuple(writable), tuple(packages), programs)
         self.writable_stage = writable_stage
         self._tracked: set[tuple[int, int]] = set()  # (pid, start time) with our token
+        if level == "uid":
+            hide_command_line()
         try:
             if level == "uid" and lease is not None:
                 _check_reachable(self.stage)
@@ -335,6 +337,7 @@ class Sandbox:
             "workdir": self.inside,
             "chdir": self.chdir,
             "seccomp": _seccomp.spec(),
+            "private": self.level == "uid" and private_namespaces_problem() is None,
         }
 
     def stage_files(self, files: Mapping) -> _files.StagedFiles:
@@ -599,6 +602,61 @@ def _run_killall(lease: UidLease) -> None:
         )
     except (OSError, subprocess.TimeoutExpired):
         pass
+
+
+_private_problem: list[str | None] = []
+_PROBE = ("import importlib.util as u, sys\n"
+          "s = u.spec_from_file_location('_gradref_probe', sys.argv[1])\n"
+          "m = u.module_from_spec(s); s.loader.exec_module(m); m.private_namespaces()\n")
+
+
+def private_namespaces_problem() -> str | None:
+    """``uid`` level: None when a child can enter its own mount/network/IPC/UTS namespaces
+    with a ``hidepid`` ``/proc`` here (root, and a kernel/container that allows it), else why
+    not (probed once per process)."""
+    if not _private_problem:
+        problem: str | None = "the grader is not root"
+        if os.geteuid() == 0:
+            try:
+                done = subprocess.run([*python_argv(), "-c", _PROBE, str(SANDBOX_SCRIPT)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, cwd="/", timeout=_KILL_DEADLINE,
+                                      check=False)
+                text = done.stderr.decode("utf-8", "replace").strip().splitlines()
+                problem = None if done.returncode == 0 else (text[-1] if text else "refused")
+            except (OSError, subprocess.TimeoutExpired) as error:
+                problem = str(error)
+        _private_problem.append(problem)
+    return _private_problem[0]
+
+
+_hidden_command_line: set[int] = set()
+
+
+def hide_command_line() -> bool:
+    """Blank this process's command line after ``argv[0]`` (what ``/proc/<pid>/cmdline`` shows
+    every user: the gradebook's ``--out`` path, the class folder) by overwriting the original
+    argument area in place, as ``setproctitle`` does; ``sys.argv`` is a copy and unchanged.
+    Used at the ``uid`` level, where a submission shares the grader's ``/proc`` when the kernel
+    gives it no private one.  Returns whether the area was found and blanked (once per process)."""
+    if os.getpid() in _hidden_command_line:
+        return True
+    try:
+        import ctypes
+
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])   # arg_start, arg_end (fields 48, 49)
+        with open("/proc/self/cmdline", "rb") as handle:
+            first = handle.read().split(b"\0", 1)[0]
+        keep = len(first) + 1
+        if start <= 0 or end - start <= keep:
+            return False
+        ctypes.memset(start + keep, 0, end - start - keep)
+    except (OSError, ValueError, IndexError, ImportError):
+        return False
+    _hidden_command_line.add(os.getpid())
+    return True
 
 
 def uid_has_keys(uid: int) -> bool:

@@ -118,3 +118,50 @@ def test_bad_options_are_refused(argv, words, capsys):
     base = ["--layers", "3,4,1", "--activations", "relu,sigmoid", "--loss", "bce"]
     code, out, err = cli([f"{EXAMPLE}:gradients", *base, *argv], capsys)
     assert code == 2 and words in err, err
+
+
+def test_case_file_carries_masks_and_statistics(tmp_path):
+    from gradref.reference import Network
+    from gradref.reference.casefile import read_case, write_case
+
+    net = Network([3, 4, 2, 1], "relu,tanh,sigmoid", "bce", normalization=["batchnorm", "layernorm"],
+                  dropout=[0.5, None])
+    params = net.init_params(seed=1)
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((3, 5)), (rng.random((1, 5)) < 0.5) * 1.0
+    net = net.with_masks(net.draw_masks(5, rng))
+    path = write_case(tmp_path / "c.npz", net, params, X, Y, layout="rows", bias="flat")
+    case = read_case(path)
+    np.testing.assert_array_equal(case.arrays["D1"], net.masks["D1"].T * 1.0)
+    _, cache = net.forward(params, X)
+    np.testing.assert_allclose(case.arrays["mu1"], cache["mu1"].ravel())
+    assert case.arrays["var2"].shape == (5,) and case.arrays["gamma1"].shape == (4,)
+    assert case.sidecar["outputs"]["dbeta2"] == [2]
+    assert case.network.normalization[:2] == ["batchnorm", "layernorm"]
+    np.testing.assert_array_equal(case.network.masks["D1"], net.masks["D1"])
+    p2, X2, Y2 = case.inputs()
+    assert case.network.gradients(p2, X2, Y2)[0] == net.gradients(params, X, Y)[0]
+
+
+PROGRAM = """
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("ex", {example!r})
+ex = importlib.util.module_from_spec(spec); spec.loader.exec_module(ex)
+case, out = sys.argv[1], sys.argv[2]
+data = dict(np.load(case))
+import json
+side = json.load(open(case[:-4] + ".json"))
+arch = dict(side["network"])
+arch["masks"] = {{k: data[k] > 0 for k in data if k.startswith("D")}}
+params = {{k: v for k, v in data.items() if k[0] in "Wbg" or k.startswith("beta")}}
+np.savez(out, **ex.gradients(params, data["X"], data["Y"], arch))
+"""
+
+
+def test_a_command_program_gets_the_masks(tmp_path, capsys):
+    program = tmp_path / "prog.py"
+    program.write_text(PROGRAM.format(example=str(EXAMPLE)))
+    code, out, err = cli(["--command", f"{{python}} {program} {{case}} {{out}}", *OPTIONS,
+                          "--cases", "2", "--same-user"], capsys)
+    assert code == EXIT_OK, out + err

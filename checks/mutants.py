@@ -153,8 +153,9 @@ class Backprop:
 
     @staticmethod
     def _norm_graph(dout, Z, gamma, eps, axis, mean_terms, var_terms, ddof=0,
-                    eps_inside=True):
+                    eps_inside=True, ddof_grad=None):
         n = Z.shape[axis]
+        ddof_grad = ddof if ddof_grad is None else ddof_grad
         mu = np.mean(Z, axis=axis, keepdims=True)
         xmu = Z - mu
         var = np.sum(xmu ** 2, axis=axis, keepdims=True) / (n - ddof)
@@ -163,7 +164,7 @@ class Backprop:
         dxhat = dout * gamma
         dstd = np.sum(dxhat * xmu, axis=axis, keepdims=True) * (-1.0 / std ** 2)
         dvar = dstd * (0.5 / np.sqrt(var + eps) if eps_inside else 0.5 / np.sqrt(var))
-        dxmu = dxhat / std + (dvar * 2.0 * xmu / (n - ddof) if var_terms else 0.0)
+        dxmu = dxhat / std + (dvar * 2.0 * xmu / (n - ddof_grad) if var_terms else 0.0)
         dmu = -np.sum(dxmu, axis=axis, keepdims=True)
         dZ = dxmu + (dmu / n if mean_terms else 0.0)
         dgamma = np.sum(dout * xhat, axis=1, keepdims=True)
@@ -931,6 +932,10 @@ _register("bn_unbiased_variance", "batch-norm backward with the unbiased varianc
           "Σ(x − μ)²/(m − 1)", _NORM, ("unbiased",), _graph_variant(ddof=1),
           eligible=_has("batchnorm"), keys=("dZ", "dW", "db"), propagates=True,
           requires="a batch-norm layer", layered=True)
+_register("bn_unbiased_variance_grad", "batch-norm backward with 1/(m − 1) in the variance's "
+          "derivative only (the forward pass biased)", _NORM, ("unbiased",),
+          _graph_variant(ddof_grad=1), eligible=_has("batchnorm"), keys=("dZ", "dW", "db"),
+          propagates=True, requires="a batch-norm layer", layered=True)
 _register("bn_eps_outside_root", "batch-norm backward of (x − μ)/(√σ² + ε): ε outside the "
           "square root", _NORM, ("inside the square root",), _graph_variant(eps_inside=False),
           eligible=_has("batchnorm"), keys=("dZ", "dW", "db"), propagates=True,

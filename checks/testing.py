@@ -64,7 +64,8 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                            per_example: bool = False, returns: str = "gradient",
                            lr: float | None = None, bias_sign: int = 1,
                            data: Sequence[str] | str = DATA_FAMILIES,
-                           paths: Sequence[str] = ()) -> None:
+                           paths: Sequence[str] = (), normalization: str | None = None,
+                           dropout: float | None = None) -> None:
     """Assert that ``fn(params, X, Y)`` returns the reference's gradients.
 
     Parameters
@@ -107,6 +108,11 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
         Data families (default all: normal, saturated, integer).
     paths : sequence of str
         With ``isolate``: extra import roots (the file's own folder always is one).
+    normalization : {"batchnorm", "layernorm"} or None
+        Normalisation in every hidden layer (``gamma1``, ``beta1``, … in the bias form).
+    dropout : float or None
+        Keep probability of inverted dropout after every hidden activation; ``fn`` must take
+        an ``arch`` keyword and apply the masks ``arch["masks"]["D1"]``, … (bool, its layout).
 
     Raises
     ------
@@ -124,7 +130,8 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
     settings = Settings(_names("activations", activations), (loss,), tuple(layers), layout,
                         bias, l2, False, cases, seed, rtol=rtol, reduction=reduction,
                         per_example=per_example, returns=returns, lr=lr, bias_sign=bias_sign,
-                        data=_names("data", data))
+                        data=_names("data", data), normalization=normalization,
+                        dropout=dropout)
     if isolate:
         target = _isolated_spec(fn)
     elif callable(fn) or isinstance(fn, str):

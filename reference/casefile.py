@@ -115,14 +115,18 @@ def _as_network(network: object) -> Network:
     if isinstance(network, Network):
         return network
     if isinstance(network, Mapping):
+        options = {k: network[k] for k in ("normalization", "dropout", "eps", "momentum")
+                   if k in network}
         return Network(network["layer_sizes"], list(network["activations"]), network["loss"],
-                       network.get("l2", 0.0))
+                       network.get("l2", 0.0), **options)
     raise TypeError(f"network must be a reference Network or its describe() dict, "
                     f"got {type(network).__name__}")
 
 
 def _shape_in(kind: str, canonical: tuple[int, int], layout: str, bias: str) -> tuple[int, ...]:
     n_out, n_in = canonical
+    if kind == "g":   # gamma/beta of a normalisation: per unit, in the bias form
+        kind = "b"
     if kind == "W":
         return (n_in, n_out) if layout == "rows" else (n_out, n_in)
     if kind == "b":
@@ -215,6 +219,7 @@ def _case_parts(network: object, params: Mapping[str, np.ndarray], X: np.ndarray
         if key in arrays:
             raise ValueError(f"extra_arrays key {key!r} clashes with an input array")
         arrays[key] = value
+    arrays.update(_layer_arrays(net, params, X, layout))
     sidecar = {"format": format, "network": net.describe(), "layout": layout, "bias": bias,
                "m": int(X.shape[1]),
                "arrays": {k: list(np.shape(v)) for k, v in arrays.items()},
@@ -224,6 +229,25 @@ def _case_parts(network: object, params: Mapping[str, np.ndarray], X: np.ndarray
             raise ValueError(f"extra key {key!r} clashes with a standard sidecar key")
         sidecar[key] = value
     return arrays, sidecar
+
+
+def _layer_arrays(net: Network, params: Mapping[str, np.ndarray], X: np.ndarray,
+                  layout: str) -> dict[str, np.ndarray]:
+    """The dropout masks ``D{l}`` (1 keeps, 0 drops; the data's layout) and each normalised
+    layer's statistics ``mu{l}``, ``var{l}`` (flat: (n_l,) for batch norm, (m,) for layer
+    norm), for a program to check its forward pass against."""
+    out: dict[str, np.ndarray] = {}
+    if not net.has_layers:
+        return out
+    flip = data_is_transposed(layout)
+    for key, mask in sorted((net.masks or {}).items(), key=lambda kv: int(kv[0][1:])):
+        out[key] = (mask.T if flip else mask).astype(np.float64)
+    _, cache = net._forward(dict(params), X)
+    for l in range(1, net.L + 1):
+        if net.normalization[l - 1]:
+            out[f"mu{l}"] = cache[f"mu{l}"].ravel()
+            out[f"var{l}"] = cache[f"var{l}"].ravel()
+    return out
 
 
 def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarray],
@@ -356,6 +380,14 @@ def read_case(path: str | Path) -> Case:
             raise CaseFileError(f"case file {str(path)!r}: {key} has shape {arrays[key].shape}, "
                                 f"expected {shape} for {net!r} in layout {sidecar['layout']} "
                                 f"with {bias} biases")
+    if net.mask_shapes(m):
+        flip = data_is_transposed(sidecar["layout"])
+        try:
+            net = net.with_masks({k: (arrays[k].T if flip else arrays[k])
+                                  for k in net.mask_shapes(m)})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaseFileError(f"case file {str(path)!r}: the dropout masks: "
+                                f"{type(exc).__name__}: {exc}") from None
     return Case(path, fmt, net, sidecar["layout"], bias, arrays, sidecar)
 
 
@@ -511,6 +543,20 @@ exit 0. An optional scalar `J`, the cost, is compared with the reference's too.
 With `--returns update --lr R` the program may write the steps −R·∂J/∂W as `dW1`, `db1`, … or
 the new parameters W − R·∂J/∂W as `W1`, `b1`, … instead; with `--reduction sum` its gradients
 are those of the summed cost (see `gradref validate --help` for every convention).
+
+With `--normalization batchnorm|layernorm` and `--dropout P` (every hidden layer: affine map,
+normalisation, activation, dropout) the network in the sidecar also has `normalization`,
+`dropout` (keep probabilities, 1 for none), `eps` and `momentum`, the parameters include
+`gamma{l}` and `beta{l}` (per unit, in the bias form), and the case holds, for the program to
+use and to check its forward pass against:
+
+- `D{l}`: the dropout keep mask of layer l, 1 keeps, 0 drops, in the data's layout ((n_l, m)
+  for columns, (m, n_l) for rows and torch); the hidden activation is `g(…) ⊙ D{l} / p`;
+- `mu{l}`, `var{l}`: the statistics a normalised layer l uses (train mode, the biased variance,
+  ε = `eps` inside the root), flat: (n_l,) per unit for batch norm, (m,) per example for layer
+  norm.
+
+The outputs then include `dgamma{l}` and `dbeta{l}` in the shapes of `gamma{l}`, `beta{l}`.
 
 A program that cannot handle a case (an activation, a loss or a layout it does not implement)
 exits with status **3**, the reason on the last line of stderr: the case is reported as

@@ -47,7 +47,8 @@ def check_mask(mask: object, shape: tuple[int, ...], name: str = "mask") -> np.n
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{name} must hold only 0 and 1 (or bools), got {arr[first]!r} at "
+            raise ValueError(f"{name} must hold only 0 and 1 (or bools), got "
+                             f"{float(arr[first])!r} at "
                              f"index {first}")
         arr = arr == 1
     if arr.shape != tuple(shape):

@@ -8,7 +8,9 @@ canonical (n_l, n_{l-1}) and ``b_l`` is flat (n_l,): :math:`Z_l^{torch} = A_{l-1
 Biases may also be flat 1-D arrays of length n_l (``bias="flat"``) in any layout.
 
 The same functions convert parameters ``{"W1", "b1", …}`` and gradients ``{"dW1", "db1", …}``:
-a key is a weight if its name, without a leading ``d``, starts with ``W``, a bias if with ``b``.
+a key is a weight if its name, without a leading ``d``, starts with ``W``, a bias if with ``b``;
+a normalisation's ``gamma{l}``/``beta{l}`` (and ``dgamma{l}``/``dbeta{l}``), per unit like a
+bias, take the bias form (flat (n,) as CS231n writes them with ``bias="flat"``).
 Other keys (e.g. ``dZ1``) are left alone. Conversions never modify their input.
 """
 
@@ -48,6 +50,10 @@ def data_is_transposed(layout: str) -> bool:
 
 
 def _kind(key: str) -> str:
+    for prefix in ("gamma", "beta"):   # a normalisation's γ and β are per unit, as b is
+        for name in (prefix, f"d{prefix}"):
+            if key.startswith(name) and key[len(name):].isdigit():
+                return "b"
     name = key[1:] if key.startswith("d") and len(key) > 1 and key[1] in "Wb" else key
     return name[:1] if name[:1] in ("W", "b") and name[1:].isdigit() else ""
 

@@ -69,3 +69,11 @@ def test_bad_arguments_exit_with_status_2():
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "nonsense" in proc.stderr
+
+
+def test_layers_bench_runs_and_agrees():
+    """bench/layers.py --quick: the reference and the bare script agree, and a ratio is printed."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "layers.py"), "--quick"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "ratio" in proc.stdout and "disagrees" not in proc.stdout

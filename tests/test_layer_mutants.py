@@ -28,6 +28,7 @@ WORDS = {
     "bn_no_mean_terms": "dz{l} is missing the terms through the batch mean",
     "bn_no_var_terms": "dz{l} is missing the terms through the batch variance",
     "bn_unbiased_variance": "biased variance (divided by m",
+    "bn_unbiased_variance_grad": "biased variance (divided by m",
     "bn_eps_outside_root": "ε goes inside the square root",
     "ln_wrong_axis": "normalises each example over its features",
 }

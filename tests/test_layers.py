@@ -135,6 +135,19 @@ def test_single_example_batch_is_handled_or_refused(rng):
         norm.batchnorm_forward(Z, g, b, min_batch=2)
 
 
+def test_momentum_one_keeps_the_running_averages(rng):
+    """momentum = 1 is allowed (the averages never move), as is 0 (the batch's own)."""
+    Z = rng.standard_normal((2, 5))
+    rm, rv = rng.standard_normal((2, 1)), rng.random((2, 1))
+    ones, zeros = np.ones((2, 1)), np.zeros((2, 1))
+    _, _, (rm1, rv1) = norm.batchnorm_forward(Z, ones, zeros, momentum=1.0, running_mean=rm,
+                                              running_var=rv)
+    np.testing.assert_array_equal(rm1, rm)
+    np.testing.assert_array_equal(rv1, rv)
+    _, cache, (rm0, _) = norm.batchnorm_forward(Z, ones, zeros, momentum=0, running_mean=rm)
+    np.testing.assert_array_equal(rm0, cache["mu"])
+
+
 def test_large_mean_keeps_the_spread(rng):
     """1e8 + 1e-3·u: Z - mu to the spread's rounding, against exact rational arithmetic."""
     Z = 1e8 + 1e-3 * rng.standard_normal((1, 7))
@@ -144,6 +157,8 @@ def test_large_mean_keeps_the_spread(rng):
     exact = np.array([float(v - mean) for v in values])
     centred = cache["Zhat"] * np.sqrt(cache["var"] + 1e-12)
     np.testing.assert_allclose(centred.ravel(), exact, rtol=1e-12, atol=1e-19)
+    # the mean itself to one ulp of 1e8 (the first pass alone is off by several)
+    assert abs(Fraction(float(cache["mu"][0, 0])) - mean) <= Fraction(np.spacing(1e8))
 
 
 # ---------------------------------------------------------------------------- dropout
@@ -217,6 +232,13 @@ def test_rowmajor_layernorm(rng):
         assert_close(name, a, o)
 
 
+@pytest.mark.parametrize("seed", [0, 2**32 - 1])
+def test_rowmajor_dropout_seed_bounds_are_accepted(seed):
+    _, (_, mask) = rowmajor.dropout_forward(np.ones((3, 4)), {"p": 0.5, "mode": "train",
+                                                              "seed": seed})
+    np.testing.assert_array_equal(mask, np.random.RandomState(seed).rand(3, 4) < 0.5)
+
+
 def test_rowmajor_dropout_seed_follows_the_course_stream():
     """{'seed': s} reseeds every call, as np.random.seed(s); np.random.rand(N, D) < p does."""
     state = np.random.get_state()
@@ -267,6 +289,18 @@ BAD = {
                                                       norm.batchnorm_forward(Z3, V3, V3)[1]),
                       ValueError, "dout", "(3, 5)"),
     "bn cache": (lambda: norm.batchnorm_backward(Z3, None), TypeError, "cache", "None"),
+    "bn one running_var<0": (lambda: norm.batchnorm_forward(
+        Z3, V3, V3, running_var=np.array([[1.0], [-0.5], [2.0]])), ValueError, "running_var",
+        "-0.5"),
+    "dropout cache no keep_prob": (lambda: drop.dropout_backward(Z3, {"mask": None}), TypeError,
+                                   "cache", "'mask'"),
+    "dropout cache no mask": (lambda: drop.dropout_backward(Z3, {"keep_prob": 0.5}), TypeError,
+                              "cache", "'keep_prob'"),
+    "dropout mask one 2": (lambda: drop.dropout_forward(
+        Z3, 0.5, mask=np.array([[1, 0, 1, 1], [1, 3, 0, 2], [1, 1, 1, 1]])), ValueError,
+        "mask", "3.0 at index (1, 1)"),
+    "dropout mask empty": (lambda: drop.dropout_forward(Z3, 0.5, mask=[]), ValueError, "mask",
+                           "has shape (0,)"),
     "ln gamma": (lambda: norm.layernorm_forward(Z3, np.ones((2, 1)), V3), ValueError, "gamma",
                  "(2, 1)"),
     "ln eps -1": (lambda: norm.layernorm_forward(Z3, V3, V3, eps=-1), ValueError, "eps", "-1"),
@@ -309,6 +343,12 @@ BAD = {
     "rows dropout seed": (lambda: rowmajor.dropout_forward(X43, {"p": 0.5, "mode": "train",
                                                                  "seed": -1}),
                           ValueError, "dropout_param['seed']", "-1"),
+    "rows dropout seed 2**32": (lambda: rowmajor.dropout_forward(
+        X43, {"p": 0.5, "mode": "train", "seed": 2**32}), ValueError, "dropout_param['seed']",
+        "4294967296"),
+    "rows dropout_param typo": (lambda: rowmajor.dropout_forward(
+        X43, {"p": 0.5, "mode": "train", "seed": 1, "keep_prob": 0.5}), ValueError,
+        "dropout_param", "'keep_prob'"),
     "rows dropout mask": (lambda: rowmajor.dropout_forward(X43, {"p": 0.5, "mode": "train",
                                                                  "mask": Z3}),
                           ValueError, "dropout_param['mask']", "(3, 4)"),

@@ -366,6 +366,16 @@ def _unbiased(md, k, dU):
         G * xc, axis=1, keepdims=True) / (m - 1)
 
 
+def _unbiased_grad(md, k, dU):
+    """The variance's derivative taken with 1/(m − 1), the forward pass biased."""
+    m = dU.shape[1]
+    if m < 2:
+        return None
+    G, Zhat, inv = _bn_parts(md, k, dU)
+    return inv * (G - np.mean(G, axis=1, keepdims=True)
+                  - Zhat * np.sum(G * Zhat, axis=1, keepdims=True) / (m - 1))
+
+
 def _eps_outside(md, k, dU):
     """The backward of (x − μ)/(σ + ε)."""
     G = md.params[f"gamma{k}"] * dU
@@ -417,6 +427,11 @@ LAYER_CANDIDATES: tuple[LayerCandidate, ...] = (
                    "the backward of the unbiased variance Σ(x − μ)²/(m − 1)", _BN_RIGHT,
                    "batch norm normalises with the biased variance (divided by m, as np.var "
                    "does), not the unbiased one (m − 1)", _unbiased),
+    LayerCandidate("bn_unbiased_variance_grad", "norm", "batchnorm", "normalization",
+                   "(1/σ̂)·(G − mean(G) − Ẑ{l}·Σ(G⊙Ẑ{l})/(m − 1))", _BN_RIGHT,
+                   "the derivative of the variance has 1/(m − 1): batch norm uses the biased "
+                   "variance (divided by m, as np.var does) in both passes, not the unbiased "
+                   "one", _unbiased_grad),
     LayerCandidate("bn_eps_outside_root", "norm", "batchnorm", "normalization",
                    "the backward of (x − μ)/(√σ² + ε)", _BN_RIGHT,
                    "ε goes inside the square root: x̂ = (x − μ)/√(σ² + ε)", _eps_outside),

@@ -20,6 +20,7 @@ from gradref.reference.argtypes import (
     loss_list,
     real_in,
 )
+from gradref.reference.dropout import check_keep_prob
 from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 
 from ..isolation import IsolationError, Limits
@@ -59,6 +60,15 @@ def _sign(text: str) -> int:
     if value is None:
         raise argparse.ArgumentTypeError(f"expected 1 or -1, got {text!r}")
     return value
+
+
+def _keep_probability(text: str) -> float:
+    """A keep probability in (0, 1]."""
+    try:
+        return check_keep_prob(float(text), "P")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a keep probability in (0, 1], got "
+                                         f"{text!r}") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -116,6 +126,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--leaky-slope", type=real_in(-math.inf), metavar="S",
                    help="the negative-side slope of every plain leaky_relu named in "
                         "--activations, --hidden or --output")
+    p.add_argument("--normalization", choices=("batchnorm", "layernorm"), default=None,
+                   help="batch or layer normalisation between the affine map and the "
+                        "activation of every hidden layer (parameters gamma1, beta1, … in the "
+                        "bias form of --bias; train mode, batch statistics)")
+    p.add_argument("--dropout", type=_keep_probability,
+                   default=None, metavar="P",
+                   help="inverted dropout with keep probability P after every hidden "
+                        "activation; the function must take an arch keyword and use the keep "
+                        "masks arch['masks']['D1'], … (bool, in its layout); a --command "
+                        "program finds them in the case file")
     p.add_argument("--l2", type=real_in(0.0), default=0.0, metavar="L",
                    help="L2 strength λ of the cost (default 0)")
     p.add_argument("--random-architectures", action="store_true",
@@ -240,11 +260,14 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
                         outputs=outputs, max_depth=args.max_depth, max_width=args.max_width,
                         data=args.data, reduction=args.reduction,
                         per_example=args.per_example, returns=args.returns, lr=args.lr,
-                        bias_sign=args.bias_sign)
+                        bias_sign=args.bias_sign, normalization=args.normalization,
+                        dropout=args.dropout)
     except ValueError as exc:
         text = str(exc)
-        option = ("--loss" if "loss" in text else "--hidden" if "hidden" in text
-                  else "--activations")
+        option = ("--per-example" if "per_example" in text else "--loss" if "loss" in text
+                  else "--hidden" if "hidden" in text
+                  else "--dropout" if "dropout" in text
+                  else "--normalization" if "normalization" in text else "--activations")
         error(f"argument {option}: {exc}")
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -72,6 +72,17 @@ def case_arguments(case, settings, params: Mapping | None = None) -> tuple[dict,
     return theirs, np.array(X), np.array(Y)
 
 
+def case_arch(case) -> dict:
+    """The architecture a case passes as ``arch``: the network's description and, with
+    dropout, ``"masks"`` = {"D1": bool keep mask, …} in the case's layout ((n_l, m) for
+    columns, (m, n_l) for rows and torch)."""
+    arch = case.net.describe()
+    if case.net.masks:
+        flip = data_is_transposed(case.layout)
+        arch["masks"] = {k: np.array(v.T if flip else v) for k, v in case.net.masks.items()}
+    return arch
+
+
 def _example(arr: np.ndarray, i: int, layout: str) -> np.ndarray:
     if layout == "columns":
         return arr[:, i:i + 1].copy()
@@ -89,7 +100,7 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
         answers = [(target.call(case, canonical), None)]
     else:
         theirs, X, Y = case_arguments(case, settings, params)
-        arch = case.net.describe()
+        arch = case_arch(case)
         positional = settings.random_architectures
         if settings.per_example:
             calls = [(_copy(theirs), _example(X, i, case.layout), _example(Y, i, case.layout))
@@ -141,7 +152,7 @@ def run_cost(target, case, settings, params: Mapping | None = None) -> tuple[flo
     reference's mean cost (divided by m for ``reduction="sum"``, averaged over the examples for
     ``per_example``); returns ``(J, "")`` or ``(None, why not)``."""
     theirs, X, Y = case_arguments(case, settings, params)
-    arch = case.net.describe()
+    arch = case_arch(case)
     batches = ([(_example(X, i, case.layout), _example(Y, i, case.layout))
                 for i in range(case.m)] if settings.per_example else [(X, Y)])
     costs = []

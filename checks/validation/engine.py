@@ -47,7 +47,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from gradref.reference import Network, get_activation, get_loss
+from gradref.reference.dropout import check_keep_prob
 from gradref.reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
+from gradref.reference.network import NORMALIZATIONS
 
 from .. import tolerances as _tolerances
 from .conventions import REDUCTIONS, RETURNS, UNSUPPORTED, case_arguments, run_case, run_cost
@@ -125,6 +127,8 @@ class Settings:
     returns: str = "gradient"
     lr: float | None = None
     bias_sign: int = 1
+    normalization: str | None = None
+    dropout: float | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -170,6 +174,15 @@ class Settings:
         if self.per_example and self.l2:
             raise ValueError(f"l2 must be 0 with per_example: the L2 term λ/(2m)·ΣW² belongs to "
                              f"the batch, not to one example (got l2={self.l2!r})")
+        if self.normalization is not None and self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be None, 'batchnorm' or 'layernorm', got "
+                             f"{self.normalization!r}")
+        if self.dropout is not None:
+            check_keep_prob(self.dropout, "dropout")
+        if self.per_example and (self.normalization == "batchnorm" or self.dropout):
+            raise ValueError(f"per_example cannot be used with batch norm or dropout: batch "
+                             f"statistics and masks belong to the batch (got "
+                             f"normalization={self.normalization!r}, dropout={self.dropout!r})")
         if not self.losses:
             raise ValueError("losses must name at least one loss")
         for x in self.losses:
@@ -202,7 +215,14 @@ class Settings:
             if len(self.losses) != 1:
                 raise ValueError(f"one loss is needed for a fixed architecture, got "
                                  f"{', '.join(self.losses)}")
-            Network(self.layers, list(self.activations), self.losses[0], self.l2)
+            Network(self.layers, list(self.activations), self.losses[0], self.l2,
+                    **self.layer_options(len(self.layers) - 2))
+
+    def layer_options(self, hidden: int) -> dict:
+        """The Network's keyword options for ``hidden`` hidden layers (none without any)."""
+        if not hidden:
+            return {}
+        return {"normalization": self.normalization, "dropout": self.dropout}
 
     def hidden_pool(self) -> tuple[str, ...]:
         """Hidden activations the random architectures draw from (never softmax)."""
@@ -238,6 +258,10 @@ class Settings:
         parts.append("one example per call, averaged" if self.per_example else f"cost {over}")
         if self.returns == "update":
             parts.append(f"returns the update −{self.lr:g}·gradient")
+        if self.normalization:
+            parts.append(f"{self.normalization} in the hidden layers")
+        if self.dropout:
+            parts.append(f"dropout (keep {self.dropout:g}, masks in arch['masks'])")
         return "; ".join(parts)
 
     def describe(self) -> dict:
@@ -288,13 +312,21 @@ def _inputs(net: Network, m: int, rng: np.random.Generator, family: str = "norma
         X = rng.standard_normal((net.layer_sizes[0], m))
         if family == "saturated":
             params = {k: v * _SATURATION for k, v in params.items()}
+    for k in params:   # γ near 1 and β near 0, not exactly (so a slip with them shows)
+        if k.startswith(("gamma", "beta")):
+            params[k] = (k[0] == "g") + 0.3 * rng.standard_normal(params[k].shape)
     return params, X, make_targets(net, m, rng)
+
+
+def _with_masks(net: Network, m: int, rng: np.random.Generator) -> Network:
+    """``net`` with its dropout masks for m examples fixed (drawn after the inputs)."""
+    return net.with_masks(net.draw_masks(m, rng)) if net.mask_shapes(m) else net
 
 
 def _network(settings: Settings, rng: np.random.Generator) -> Network:
     if not settings.random_architectures:
         return Network(settings.layers, list(settings.activations), settings.losses[0],
-                       settings.l2)
+                       settings.l2, **settings.layer_options(len(settings.layers) - 2))
     max_depth, max_width = settings.max_depth or 3, settings.max_width or 5
     hidden_pool = settings.hidden_pool()
     depth = int(rng.integers(1, max_depth + 1)) if hidden_pool else 1
@@ -305,7 +337,7 @@ def _network(settings: Settings, rng: np.random.Generator) -> Network:
         sizes[-1] = max(sizes[-1], 2)
     hidden = [hidden_pool[int(i)] for i in rng.integers(len(hidden_pool), size=depth - 1)] \
         if depth > 1 else []
-    return Network(sizes, hidden + [out], loss, settings.l2)
+    return Network(sizes, hidden + [out], loss, settings.l2, **settings.layer_options(depth - 1))
 
 
 def _make_case(settings: Settings, index: int) -> _Case:
@@ -313,14 +345,20 @@ def _make_case(settings: Settings, index: int) -> _Case:
     net = _network(settings, rng)
     m = int(rng.integers(3, 9))  # not 2: there a missing 1/m and a factor 2 look alike
     family = settings.data[index % len(settings.data)]
-    return _Case(net, *_inputs(net, m, rng, family), settings.layout, settings.bias, family)
+    params, X, Y = _inputs(net, m, rng, family)
+    return _Case(_with_masks(net, m, rng), params, X, Y, settings.layout, settings.bias, family)
 
 
 def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
-    net = Network(list(sizes), [a.spec for a in case.net.activations], case.net.loss.name,
-                  case.net.l2)
+    old = case.net
+    # the settings put the same options in every hidden layer: the first one's stand for all
+    options = ({"normalization": old.normalization[0], "dropout": old.keep_probs[0]}
+               if old.has_layers and len(sizes) > 2 else {})
+    net = Network(list(sizes), [a.spec for a in old.activations], old.loss.name, old.l2,
+                  **options)
     rng = np.random.default_rng([salt, *sizes, m])
-    return _Case(net, *_inputs(net, m, rng, case.family), case.layout, case.bias, case.family)
+    params, X, Y = _inputs(net, m, rng, case.family)
+    return _Case(_with_masks(net, m, rng), params, X, Y, case.layout, case.bias, case.family)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -869,7 +907,11 @@ class ValidationReport:
                     row["worst"] = rel if row["worst"] is None else max(row["worst"], rel)
                 if a.problem and a.problem != "values" and a.problem not in row["problems"]:
                     row["problems"].append(a.problem)
-        return sorted(rows.values(), key=lambda r: (int(r["name"][2:]), r["name"][1]))
+        def order(row):   # by layer; dW, db, then dgamma, dbeta
+            name = row["name"].rstrip("0123456789")
+            return int(row["name"][len(name):] or 0), ("dW", "db", "dgamma", "dbeta").index(name) \
+                if name in ("dW", "db", "dgamma", "dbeta") else 9, name
+        return sorted(rows.values(), key=order)
 
     def summary(self) -> str:
         """One line: the verdict (OK, DIFFERS or COULD NOT RUN, as the exit code)."""

@@ -43,6 +43,9 @@ from mutate import mutants  # noqa: E402
 TARGETS: dict[str, list[str]] = {
     "reference/activations.py": ["tests/test_activations.py", "tests/test_bad_input.py"],
     "reference/losses.py": ["tests/test_losses.py", "tests/test_bad_input.py"],
+    "reference/normalization.py": ["tests/test_layers.py", "tests/test_network_layers.py"],
+    "reference/dropout.py": ["tests/test_layers.py", "tests/test_network_layers.py"],
+    "reference/rowmajor.py": ["tests/test_layers.py"],
     "reference/network.py": ["tests/test_network.py", "tests/test_network_contract.py",
                              "tests/test_bad_input.py"],
     "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",

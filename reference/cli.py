@@ -193,7 +193,8 @@ def run_train(args: argparse.Namespace) -> int:
         result = train(network, split.X_train, split.Y_train, epochs=cfg["epochs"],
                        batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer=cfg["optimizer"],
                        schedule=cfg["lr_schedule"], decay_rate=cfg["decay_rate"],
-                       time_interval=cfg["time_interval"], init=cfg["init"], seed=train_rng, progress=False if args.quiet else None)
+                       time_interval=cfg["time_interval"], init=cfg["init"], seed=train_rng,
+                       progress=False if args.quiet else None)
     except TrainingDiverged as exc:
         print(f"{PROG} train: error: {exc}", file=sys.stderr)
         return 1

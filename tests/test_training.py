@@ -17,8 +17,8 @@ from gradref.reference.datasets import moons
 from gradref.reference.network import Network
 from gradref.reference.training import (
     OPTIMIZERS,
-    Adam,
     SGD,
+    Adam,
     Momentum,
     Standardizer,
     TrainingDiverged,

@@ -171,6 +171,18 @@ def _rmsprop_student(mistake=None):
     return fn
 
 
+def _rmsprop_eps_key(params, grads, state, **config):
+    state = copy.deepcopy(state)
+    eps = config.get("eps", 1e-8)
+    next_w = {}
+    for key in params:
+        dw = grads["d" + key]
+        state["s"][key] = config["decay_rate"] * state["s"][key] + (1 - config["decay_rate"]) * dw ** 2
+        next_w[key] = params[key] - config["learning_rate"] * dw / (np.sqrt(state["s"][key]) + eps)
+    state["t"] += 1
+    return next_w, state
+
+
 def _sgd_student(mistake=None):
     def fn(params, grads, state, learning_rate):
         out = {}
@@ -203,7 +215,7 @@ STEP_MUTANTS: dict[str, StepMutant] = {m.id: m for m in (
                words=("before it is incremented", "t = 1 instead of 2")),
     StepMutant("adam_t_twice", "adam", _adam_student(t_shift=1),
                "t incremented inside although the caller already did (DLS)",
-               variant="adam_t_incremented_twice", words=("t = 3 instead of 2",)),
+               variant="adam_t_incremented_twice", words=("t = 3 instead of 2", "one step ahead")),
     StepMutant("adam_eps_inside", "adam", _adam_student(eps_inside=True),
                "np.sqrt(s_corrected + epsilon)", variant="adam_eps_inside_sqrt",
                words=("epsilon is inside the square root",)),
@@ -254,6 +266,9 @@ STEP_MUTANTS: dict[str, StepMutant] = {m.id: m for m in (
     StepMutant("rmsprop_no_one_minus_decay", "rmsprop", _rmsprop_student("no_one_minus"),
                "cache = d cache + dw**2", variant="rmsprop_no_one_minus_decay",
                words=("misses the factor (1 - decay_rate)",)),
+    StepMutant("rmsprop_eps_key", "rmsprop", _rmsprop_eps_key,
+               "reads config.get('eps', 1e-8): the given epsilon is never used",
+               variant="hyper_ignored:epsilon", words=("ignores the given epsilon = 0.01",)),
     StepMutant("sgd_ascent", "sgd", _sgd_student("ascent"), "w + lr dw", variant="step_sign",
                words=("goes uphill",)),
     StepMutant("sgd_no_lr", "sgd", _sgd_student("no_lr"), "w - dw",

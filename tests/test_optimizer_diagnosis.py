@@ -55,7 +55,8 @@ def test_each_catalogue_mutant_is_named(mid):
 def test_the_catalogue_covers_every_variant_and_every_optimizer():
     named = {m.variant for m in STEP_MUTANTS.values() if m.variant}
     assert set(STEP_VARIANTS) <= named
-    assert named - set(STEP_VARIANTS) <= set(GENERIC_VARIANTS)
+    assert {n for n in named - set(STEP_VARIANTS) if not n.startswith("hyper_ignored:")} <= \
+        set(GENERIC_VARIANTS)
     assert {m.optimizer for m in STEP_MUTANTS.values()} == set(OPTIMIZERS)
     for m in STEP_MUTANTS.values():
         assert m.kind is None or m.kind in KINDS
@@ -213,6 +214,17 @@ def test_generic_variants_are_named_for_every_optimizer():
         same = {k: params[k].copy() for k in params}
         f, = diagnose_step(name, params, grads, state, same, new_state, **hyper)
         assert f.details["variant"] == "step_not_taken"
+
+
+def test_a_hyper_parameter_left_at_its_default_is_named():
+    params, grads, state, hyper = example_case("adam")
+    wrong, ws = step("adam", params, grads, state, **{**hyper, "beta2": 0.999})
+    f, = diagnose_step("adam", params, grads, state, wrong, ws, **hyper)
+    assert f.details["variant"] == "hyper_ignored:beta2"
+    assert "ignores the given beta2 = 0.888 and uses 0.999" in f.message
+    # a value equal to the default is no candidate (it would fit the correct step)
+    new, ns = step("adam", params, grads, state, **{**hyper, "beta2": 0.999})
+    assert diagnose_step("adam", params, grads, state, new, ns, **{**hyper, "beta2": 0.999}) == []
 
 
 def test_ambiguous_fits_are_listed():

@@ -15,7 +15,9 @@ Returned findings (:class:`~gradref.checks.diagnosis.findings.Finding`):
 - none when the reference step fits (the student's step is right on this case);
 - ``step_mistake``: the one variant that fits, its id in ``details["variant"]`` and a sentence for
   a student ("the bias correction uses t before it is incremented: …"); variants that fit as
-  well are listed in ``details["also_fits"]``;
+  well are listed in ``details["also_fits"]``. Besides :data:`STEP_VARIANTS` and
+  :data:`GENERIC_VARIANTS`, ``hyper_ignored:<name>`` is the correct rule with that
+  hyper-parameter at its registry default (a misspelt config key);
 - ``step_state``: the update is right but the returned state is not (``t`` not written back, a
   moment not saved);
 - ``step_mismatch``: no variant fits: the relative error and the worst element.
@@ -165,8 +167,8 @@ STEP_VARIANTS: dict[str, StepVariant] = {v.id: v for v in (
                 "the bias correction uses t before it is incremented (t = {t_before} instead of "
                 "{t}): increment t first, so that the first step corrects with t = 1"),
     StepVariant("adam_t_incremented_twice", ("adam",), _adam_with(True, True, shift=1),
-                "the bias correction uses t = {t_after} instead of {t}: t is incremented one time "
-                "too many (the caller already counts the step)"),
+                "the bias correction uses t = {t_after} instead of {t}: t is one step ahead "
+                "(incremented twice, or started at 1 instead of 0)"),
     StepVariant("adam_eps_inside_sqrt", ("adam",), _adam_with(True, True, eps_inside=True),
                 "epsilon is inside the square root: the update divides by sqrt(s_hat + epsilon) "
                 "instead of sqrt(s_hat) + epsilon"),
@@ -267,16 +269,27 @@ def _check_student(new_params: object, params: Mapping[str, np.ndarray]) -> dict
 
 
 def _candidates(name, params, grads, state, hyper):
-    """``[(id, message, Δ, new_state)]``: the correct step first, then each variant."""
+    """``[(id, message, Δ, new_state)]``: the correct step first, then each variant (messages
+    with the step number filled in)."""
     spec = OPTIMIZERS[name]
+    t = state["t"] + 1
     right, right_state = _apply(spec, params, grads, state, hyper)
     delta = _updates(right, params)
     out = [("correct", "", delta, right_state)]
     for v in variants_for(name):
         new, new_state = _apply(replace(spec, kernel=v.kernel), params, grads, state, hyper)
-        out.append((v.id, v.message, _updates(new, params), new_state))
+        text = v.message.format(t=t, t_before=t - 1, t_after=t + 1, name=name)
+        out.append((v.id, text, _updates(new, params), new_state))
     for vid, (fn, message) in GENERIC_VARIANTS.items():
         out.append((vid, message, {k: fn(d, hyper) for k, d in delta.items()}, right_state))
+    for key, default in spec.defaults.items():
+        if hyper[key] != default:   # a student who reads the wrong config key gets the default
+            new, new_state = _apply(spec, params, grads, state, {**hyper, key: default})
+            out.append((f"hyper_ignored:{key}",
+                        f"the step ignores the given {key} = {hyper[key]:g} and uses "
+                        f"{default:g}, the usual default: read {key!r} from the "
+                        f"hyper-parameters (the config), under that name",
+                        _updates(new, params), new_state))
     return out
 
 
@@ -343,8 +356,7 @@ def diagnose_step(name: str, params: Mapping, grads: Mapping, state: Mapping | N
         return [Finding(keys, "step_state", f"{name}: the update is right but {problem}",
                         {"optimizer": name})]
     if fits:
-        vid, msg = fits[0]
-        text = msg.format(t=t, t_before=t - 1, t_after=t + 1, name=name)
+        vid, text = fits[0]
         return [Finding(keys, "step_mistake", f"{name}: {text}",
                         {"optimizer": name, "variant": vid, "t": t,
                          "also_fits": [f for f, _ in fits[1:]]})]

@@ -234,22 +234,36 @@ def _check_params(params: object) -> Params:
     return {k: as_float_array(f"params[{k!r}]", v) for k, v in params.items()}
 
 
-def _check_grads(grads: object, params: Params) -> Params:
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict of arrays such as {{'dW1': …, 'db1': …}}, "
-                        f"got {describe(grads)}")
+def _arrays_like(what: str, arrays: object, params: Params, prefix: str = "",
+                 finite: bool = True) -> Params:
+    """``{k: arrays[prefix + k]}`` for every key k of ``params``, each a float64 array of
+    ``params[k]``'s shape (finite unless ``finite=False``); errors name ``what`` and the key."""
+    if not isinstance(arrays, Mapping):
+        raise TypeError(f"{what} must be a dict of arrays keyed like params, got "
+                        f"{describe(arrays)}")
     out = {}
     for k, p in params.items():
-        key = "d" + k
-        if key not in grads:
-            raise ValueError(f"grads has no {key!r} for params[{k!r}] (grads has: "
-                             f"{', '.join(map(repr, grads)) or 'nothing'})")
-        g = as_float_array(f"grads[{key!r}]", grads[key])
-        if g.shape != p.shape:
-            raise ValueError(f"grads[{key!r}] has shape {g.shape} but params[{k!r}] has shape "
-                             f"{p.shape}; a gradient has its parameter's shape")
-        out[k] = g
+        key = prefix + k
+        if key not in arrays:
+            raise ValueError(f"{what} has no {key!r} for params[{k!r}] ({what} has: "
+                             f"{', '.join(map(repr, arrays)) or 'nothing'})")
+        label = f"{what}[{key!r}]"
+        if finite:
+            a = as_float_array(label, arrays[key])
+        else:
+            a = np.asarray(arrays[key])
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"{label} must be a real numeric array, got {describe(a)}")
+            a = a.astype(np.float64)
+        if a.shape != p.shape:
+            raise ValueError(f"{label} has shape {a.shape} but params[{k!r}] has shape "
+                             f"{p.shape}; it needs its parameter's shape")
+        out[k] = a
     return out
+
+
+def _check_grads(grads: object, params: Params) -> Params:
+    return _arrays_like("grads", grads, params, prefix="d")
 
 
 def _check_state(name: str, state: object, params: Params) -> dict:
@@ -268,21 +282,7 @@ def _check_state(name: str, state: object, params: Params) -> dict:
                          f"got {describe(t)}")
     out: dict = {"t": int(t)}
     for slot in spec.slots:
-        arrays = state[slot]
-        if not isinstance(arrays, Mapping):
-            raise TypeError(f"state[{slot!r}] must be a dict of arrays keyed like params, "
-                            f"got {describe(arrays)}")
-        checked = {}
-        for k, p in params.items():
-            if k not in arrays:
-                raise ValueError(f"state[{slot!r}] has no {k!r} (it has: "
-                                 f"{', '.join(map(repr, arrays)) or 'nothing'})")
-            a = as_float_array(f"state[{slot!r}][{k!r}]", arrays[k])
-            if a.shape != p.shape:
-                raise ValueError(f"state[{slot!r}][{k!r}] has shape {a.shape} but params[{k!r}] "
-                                 f"has shape {p.shape}")
-            checked[k] = a
-        out[slot] = checked
+        out[slot] = _arrays_like(f"state[{slot!r}]", state[slot], params)
     return out
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from gradref.reference.optimizers import (
     OPTIMIZERS,
     _apply,
+    _arrays_like,
     _check_grads,
     _check_params,
     _check_state,
@@ -251,23 +252,6 @@ def _updates(new: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) ->
         return {k: new[k] - params[k] for k in params}
 
 
-def _check_student(new_params: object, params: Mapping[str, np.ndarray]) -> dict:
-    if not isinstance(new_params, Mapping):
-        raise TypeError(f"new_params must be a dict of arrays keyed like params, got "
-                        f"{type(new_params).__name__}")
-    out = {}
-    for k, p in params.items():
-        if k not in new_params:
-            raise ValueError(f"new_params has no {k!r} (it has: "
-                             f"{', '.join(map(repr, new_params)) or 'nothing'})")
-        a = np.asarray(new_params[k])
-        if a.dtype.kind not in "iuf" or a.shape != p.shape:
-            raise ValueError(f"new_params[{k!r}] must be a real array of shape {p.shape}, got "
-                             f"dtype {a.dtype} and shape {a.shape}")
-        out[k] = a.astype(np.float64)
-    return out
-
-
 def _candidates(name, params, grads, state, hyper):
     """``[(id, message, Δ, new_state)]``: the correct step first, then each variant (messages
     with the step number filled in)."""
@@ -340,7 +324,7 @@ def diagnose_step(name: str, params: Mapping, grads: Mapping, state: Mapping | N
     returned, and ``new_state`` its state (checked only when given). Empty when it is right.
     """
     params, grads, state, hyper = _inputs(name, params, grads, state, hyper)
-    student = _check_student(new_params, params)
+    student = _arrays_like("new_params", new_params, params, finite=False)
     delta = _updates(student, params)
     spec = OPTIMIZERS[name]
     cands = _candidates(name, params, grads, state, hyper)

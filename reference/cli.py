@@ -38,6 +38,7 @@ from .datasets import DATASETS, dataset_names, train_test_split
 from .init import INITIALIZERS
 from .losses import loss_names
 from .network import Network
+from .optimizers import SCHEDULES
 from .training import TrainingDiverged, optimizer_names, train
 
 __all__ = ["add_train_arguments", "run_train"]
@@ -81,6 +82,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=_POSITIVE, metavar="R", help="learning rate (default: recipe)")
     p.add_argument("--optimizer", choices=optimizer_names(), metavar="OPT",
                    help=f"one of: {', '.join(optimizer_names())} (default: recipe)")
+    p.add_argument("--lr-schedule", choices=list(SCHEDULES), default="constant", metavar="NAME",
+                   help=f"learning rate per epoch e = 0, 1, …, one of: {', '.join(SCHEDULES)} "
+                        f"(lr, lr/(1 + k·e), lr/(1 + k·floor(e/T)); default constant)")
+    p.add_argument("--decay-rate", type=_NONNEGATIVE, default=1.0, metavar="K",
+                   help="k of the schedule (default 1)")
+    p.add_argument("--time-interval", type=_POSITIVE_INT, default=1000, metavar="T",
+                   help="T of the stepped schedule, in epochs (default 1000)")
     p.add_argument("--l2", type=_NONNEGATIVE, metavar="L",
                    help="L2 strength λ (default: recipe)")
     p.add_argument("--init", choices=list(INITIALIZERS), metavar="SCHEME",
@@ -129,7 +137,8 @@ def _resolve(args: argparse.Namespace) -> dict:
                                           f"{len(layers) - 1} (one per layer)")
     return {"dataset": args.dataset, "data": data, "layers": layers,
             "activations": activations, "test_fraction": args.test_fraction,
-            "seed": args.seed, **settings}
+            "seed": args.seed, "lr_schedule": args.lr_schedule, "decay_rate": args.decay_rate,
+            "time_interval": args.time_interval, **settings}
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -183,7 +192,9 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         result = train(network, split.X_train, split.Y_train, epochs=cfg["epochs"],
                        batch_size=cfg["batch_size"], lr=cfg["lr"], optimizer=cfg["optimizer"],
-                       init=cfg["init"], seed=train_rng, progress=False if args.quiet else None)
+                       schedule=cfg["lr_schedule"], decay_rate=cfg["decay_rate"],
+                       time_interval=cfg["time_interval"], init=cfg["init"], seed=train_rng,
+                       progress=False if args.quiet else None)
     except TrainingDiverged as exc:
         print(f"{PROG} train: error: {exc}", file=sys.stderr)
         return 1
@@ -198,10 +209,11 @@ def run_train(args: argparse.Namespace) -> int:
         "n_train": int(split.X_train.shape[1]),
         "n_test": int(split.X_test.shape[1]),
         "network": network.describe(),
-        "optimizer": {"name": cfg["optimizer"], **result.optimizer.hyper},
+        "optimizer": {"name": cfg["optimizer"], **result.optimizer.hyper, "lr": cfg["lr"]},
         "arguments": {**{k: v for k, v in cfg.items() if k != "data"}, **cfg["data"],
                       "layers": list(layers), "activations": list(cfg["activations"])},
         "cost_history": [_finite_or_none(c) for c in result.costs],
+        "learning_rates": result.learning_rates.tolist(),
     }
     lines = [f"train  cost {report['train_cost']:.6f}  accuracy {report['train_accuracy']:.4f}",
              f"test   cost {report['test_cost']:.6f}  accuracy {report['test_accuracy']:.4f}",

@@ -6,20 +6,19 @@ r"""Mini-batch gradient descent for :class:`~gradref.reference.network.Network`,
    prediction) becomes :math:`\tilde x_j = (x_j - \mu_j)/s_j`.
 2. **Epochs.** One :class:`numpy.random.Generator` is made from ``seed`` once. It draws the
    initial parameters, then each epoch a permutation of the m columns, cut into consecutive
-   mini-batches of ``batch_size`` columns (the last one may be smaller).
+   mini-batches of ``batch_size`` columns, the remainder last
+   (:func:`~gradref.reference.optimizers.partition`).
 3. **Steps.** For each mini-batch :math:`B`, the gradients of
    :math:`J_B = \frac1{|B|}\sum_{i\in B}\ell_i + \frac{\lambda}{2|B|}\sum_l\lVert W_l\rVert_F^2`
-   (the network's own cost, L2 through its ``l2``) update the parameters through an optimizer
-   from :data:`OPTIMIZERS`; with :math:`g` the gradient of one parameter array :math:`\theta`
-   and :math:`t = 1, 2, \dots` the step count:
-
-   - ``sgd``: :math:`\theta \leftarrow \theta - \eta g`;
-   - ``momentum`` (exponential average, as in Ng's course): :math:`v \leftarrow \beta v +
-     (1-\beta) g`, :math:`\theta \leftarrow \theta - \eta v`, :math:`v_0 = 0`, β = 0.9;
-   - ``adam``: :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v
-     + (1-\beta_2) g^2`, :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`,
-     :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v} + \varepsilon)`, with
-     β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+   (the network's own cost, L2 through its ``l2``) update the parameters through a pure step
+   function of :mod:`gradref.reference.optimizers` (``sgd``, ``momentum`` as an exponential
+   average, ``sgd_momentum`` as a velocity, ``nesterov``, ``rmsprop``, ``adam`` with bias
+   correction; see there for the formulas and the defaults), the state carried from step to
+   step by an :class:`Optimizer`. The learning rate of epoch e = 1, 2, … is
+   ``SCHEDULES[schedule](lr, e - 1, decay_rate, time_interval)``: constant by default, or
+   :math:`\eta_0/(1 + k(e-1))`, or :math:`\eta_0/(1 + k\lfloor (e-1)/T\rfloor)`, so the first
+   epoch always runs at η₀. (DLS's ``model`` sets the rate after epoch i from ``i`` itself, which
+   makes its second epoch run at η₀ too: the same sequence one epoch later.)
 4. **History.** ``costs[0]`` is J on the whole (standardised) training set before the first
    step and ``costs[e]`` is J after epoch e, so ``len(costs) == epochs + 1``.
 
@@ -40,6 +39,16 @@ import numpy as np
 from ._validate import as_float_array, check_positive_int, check_real, describe
 from .init import INITIALIZERS, as_generator
 from .network import Network
+from .optimizers import (
+    OPTIMIZERS,
+    SCHEDULES,
+    _apply,
+    check_hyper,
+    get_optimizer,
+    init_state,
+    optimizer_names,
+    partition,
+)
 
 __all__ = [
     "Standardizer", "Optimizer", "SGD", "Momentum", "Adam", "OPTIMIZERS", "optimizer_names",
@@ -125,36 +134,61 @@ class Standardizer:
 
 
 # --------------------------------------------------------------------------- optimizers
+#: The training API's short spellings of the courses' hyper-parameter names.
+_SHORT = {"learning_rate": "lr", "epsilon": "eps"}
+_LONG = {v: k for k, v in _SHORT.items()}
+
+
 class Optimizer:
-    """Base class: ``step(params, grads)`` returns new parameter arrays.
+    """An optimiser of :data:`~gradref.reference.optimizers.OPTIMIZERS` with its state, for the
+    training loop: ``step(params, grads)`` returns new parameter arrays through the pure step
+    function, and keeps the returned state (velocities, moments, the step count ``t``).
 
     ``params`` is ``{"W1", "b1", …}`` and ``grads`` holds ``"dW1", "db1", …`` as returned by
-    :meth:`Network.backward`. The arrays passed in are never modified; the optimizer's own state
-    (velocities, moments) lives inside it, keyed by parameter name, created at the first step.
+    :meth:`Network.backward`. The arrays passed in are never modified. ``options`` are the other
+    hyper-parameters under the registry's names (``eps`` may stand for ``epsilon``).
     """
 
     name: str = ""
 
-    def __init__(self, lr: float = 0.01) -> None:
-        self.lr = check_real("lr", lr, low=0.0, low_open=True)
-        self.t = 0
+    def __init__(self, name: str, lr: float = 0.01, **options: float) -> None:
+        self.name = get_optimizer(name).name
+        given = {_LONG.get(k, k): v for k, v in options.items()}
+        given["learning_rate"] = lr
+        self.config = check_hyper(name, given, labels={**_SHORT, **{_LONG.get(k, k): k
+                                                                    for k in options}})
+        self.state: dict | None = None
+
+    @property
+    def lr(self) -> float:
+        """The current learning rate (a schedule changes it between epochs)."""
+        return self.config["learning_rate"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.config["learning_rate"] = check_real("lr", value, low=0.0, low_open=True)
+
+    @property
+    def t(self) -> int:
+        """The number of steps taken."""
+        return 0 if self.state is None else self.state["t"]
 
     @property
     def hyper(self) -> dict[str, float]:
-        """The hyper-parameters, JSON-ready."""
-        return {"lr": self.lr}
+        """The hyper-parameters under the training API's names (``lr`` first), JSON-ready."""
+        return {_SHORT.get(k, k): v for k, v in self.config.items()}
 
     def step(self, params: Mapping[str, np.ndarray],
              grads: Mapping[str, np.ndarray]) -> Params:
-        self.t += 1
-        return {k: self._update(k, p, grads["d" + k]) for k, p in params.items()}
-
-    def _update(self, key: str, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        if self.state is None:
+            self.state = init_state(self.name, params)
+        new, self.state = _apply(OPTIMIZERS[self.name], params,
+                                 {k: grads["d" + k] for k in params}, self.state, self.config)
+        return new
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.hyper.items())
-        return f"{type(self).__name__}({args})"
+        return f"Optimizer({self.name!r}, {args})"
 
 
 class SGD(Optimizer):
@@ -162,96 +196,46 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def _update(self, key, p, g):
-        return p - self.lr * g
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__("sgd", lr)
 
 
 class Momentum(Optimizer):
-    r"""Momentum as an exponential average: :math:`v \leftarrow \beta v + (1-\beta) g`,
-    :math:`\theta \leftarrow \theta - \eta v`, :math:`v_0 = 0` (no bias correction).
-
-    For a constant gradient the step tends to :math:`\eta g`, the step of :class:`SGD`, so the
-    same learning rate suits both.
-    """
+    r"""Momentum as an exponential average (DLS): :math:`v \leftarrow \beta v + (1-\beta) g`,
+    :math:`\theta \leftarrow \theta - \eta v`, :math:`v_0 = 0` (no bias correction)."""
 
     name = "momentum"
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
-        super().__init__(lr)
-        self.beta = check_real("beta", beta, low=0.0, high=1.0)
-        self.velocity: Params = {}
-
-    @property
-    def hyper(self):
-        return {"lr": self.lr, "beta": self.beta}
-
-    def _update(self, key, p, g):
-        v = self.velocity.get(key)
-        v = (1.0 - self.beta) * g if v is None else self.beta * v + (1.0 - self.beta) * g
-        self.velocity[key] = v
-        return p - self.lr * v
+        super().__init__("momentum", lr, beta=beta)
 
 
 class Adam(Optimizer):
-    r"""Adam with bias correction (Kingma & Ba, 2015).
-
-    :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v + (1-\beta_2)
-    g^2`, :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`,
-    :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v}+\varepsilon)`.
-    """
+    r"""Adam with bias correction (Kingma & Ba, 2015); the first step corrects with t = 1."""
 
     name = "adam"
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
-        super().__init__(lr)
-        self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0)
-        self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0)
-        self.eps = check_real("eps", eps, low=0.0, low_open=True)
-        self.m: Params = {}
-        self.v: Params = {}
-
-    @property
-    def hyper(self):
-        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
-
-    def _update(self, key, p, g):
-        b1, b2 = self.beta1, self.beta2
-        m, v = self.m.get(key), self.v.get(key)
-        m = (1.0 - b1) * g if m is None else b1 * m + (1.0 - b1) * g
-        v = (1.0 - b2) * g * g if v is None else b2 * v + (1.0 - b2) * (g * g)
-        self.m[key], self.v[key] = m, v
-        m_hat = m / (1.0 - b1 ** self.t)
-        v_hat = v / (1.0 - b2 ** self.t)
-        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Momentum, Adam)}
-
-
-def optimizer_names() -> list[str]:
-    """The registered optimizer names."""
-    return list(OPTIMIZERS)
+        super().__init__("adam", lr, beta1=beta1, beta2=beta2, eps=eps)
 
 
 def make_optimizer(name: object, lr: float = 0.01, **options: object) -> Optimizer:
-    """A fresh optimizer from :data:`OPTIMIZERS` by ``name`` with learning rate ``lr``.
+    """A fresh :class:`Optimizer` of :data:`OPTIMIZERS` by ``name`` with learning rate ``lr``.
 
-    ``options`` are its other hyper-parameters (``beta`` for momentum; ``beta1``, ``beta2``,
+    ``options`` are its other hyper-parameters (``beta`` for momentum; ``momentum`` for
+    sgd_momentum and nesterov; ``decay_rate``, ``eps`` for rmsprop; ``beta1``, ``beta2``,
     ``eps`` for adam). An unknown name or option raises an error listing the valid ones.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"optimizer must be a name, one of {', '.join(OPTIMIZERS)}; "
-                        f"got {describe(name)}")
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
-    cls = OPTIMIZERS[name]
-    valid = [k for k in cls().hyper if k != "lr"]
-    unknown = [k for k in options if k not in valid]
+    spec = get_optimizer(name)
+    valid = [_SHORT.get(k, k) for k in spec.defaults if k != "learning_rate"]
+    unknown = [k for k in options if k not in valid and k not in spec.defaults]
+    if "learning_rate" in options:
+        unknown.append("learning_rate")
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for optimizer "
-                         f"{name!r}; valid: {', '.join(valid) or 'none'}")
-    return cls(lr, **options)
+                         f"{name!r}; valid: {', '.join(valid) or 'none'} (the learning rate is lr)")
+    return Optimizer(spec.name, lr, **options)
 
 
 # --------------------------------------------------------------------------- prediction
@@ -326,6 +310,8 @@ class TrainResult:
         The optimizer in its final state.
     epochs, batch_size, seed
         The arguments of the call.
+    learning_rates : ndarray, shape (epochs,)
+        The learning rate of each epoch (the schedule's values).
     seconds : float
         Wall time of the call.
     """
@@ -338,6 +324,7 @@ class TrainResult:
     epochs: int
     batch_size: int
     seed: object = None
+    learning_rates: np.ndarray | None = None
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -384,6 +371,7 @@ def _progress_bar(progress: bool | None, epochs: int):
 def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_size: int = 64,
           lr: float = 0.01, optimizer: str = "adam",
           optimizer_options: Mapping[str, float] | None = None,
+          schedule: str = "constant", decay_rate: float = 1.0, time_interval: int = 1000,
           init: str = "he", params: Mapping[str, np.ndarray] | None = None,
           standardize: bool = True, seed: object = 0,
           progress: bool | None = None) -> TrainResult:
@@ -402,7 +390,8 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     lr : float
         Learning rate η > 0.
     optimizer : str
-        A name from :data:`OPTIMIZERS`: ``"sgd"``, ``"momentum"`` or ``"adam"``.
+        A name from :data:`OPTIMIZERS`: ``"sgd"``, ``"momentum"``, ``"sgd_momentum"``,
+        ``"nesterov"``, ``"rmsprop"`` or ``"adam"``.
     optimizer_options : mapping, optional
         Other hyper-parameters of the optimizer (``{"beta": 0.95}``, ``{"beta1": 0.8}``, …).
     init : str
@@ -412,6 +401,13 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
         Initial parameters (validated, never modified). By default drawn from ``seed``.
     standardize : bool
         Fit a :class:`Standardizer` on X and train on standardised inputs (default True).
+    schedule : str
+        A learning-rate schedule of :data:`~gradref.reference.optimizers.SCHEDULES`:
+        ``"constant"`` (default), ``"inverse_time"`` or ``"stepped"``.
+    decay_rate : float
+        k >= 0 of the schedule (default 1, as DLS's ``model``).
+    time_interval : int
+        T >= 1 of the stepped schedule (default 1000, as DLS's ``schedule_lr_decay``).
     seed : int, None or numpy Generator
         Seeds the one generator used for the initial parameters and every epoch's permutation.
     progress : bool or None
@@ -441,6 +437,11 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
         raise TypeError(f"optimizer_options must be a dict of hyper-parameters, "
                         f"got {describe(optimizer_options)}")
     opt = make_optimizer(optimizer, lr, **optimizer_options)
+    if not isinstance(schedule, str) or schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    decay_rate = check_real("decay_rate", decay_rate, low=0.0)
+    time_interval = check_positive_int("time_interval", time_interval)
+    lr_of = SCHEDULES[schedule]
     if not isinstance(init, str) or init not in INITIALIZERS:
         raise ValueError(f"unknown init {init!r}; valid schemes: {', '.join(INITIALIZERS)}")
     standardize = _check_bool("standardize", standardize)
@@ -458,23 +459,23 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
     else:
         params = {k: np.array(v, copy=True) for k, v in network.check_params(params).items()}
     costs = np.empty(epochs + 1)
+    rates = np.empty(epochs)
     costs[0] = network.cost(params, Xs, Y)
 
     bar = _progress_bar(progress, epochs)
     try:
         for epoch in range(1, epochs + 1):
-            perm = rng.permutation(m)
-            Xp, Yp = Xs[:, perm], Y[:, perm]
+            opt.lr = rates[epoch - 1] = lr_of(lr, epoch - 1, decay_rate, time_interval)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for lo in range(0, m, batch_size):
-                    Xb, Yb = Xp[:, lo:lo + batch_size], Yp[:, lo:lo + batch_size]
+                for idx in partition(m, batch_size, rng):
+                    Xb, Yb = Xs[:, idx], Y[:, idx]
                     _, cache = network._forward(params, Xb)
                     params = opt.step(params, network._backward(params, cache, Yb))
                 _, cache = network._forward(params, Xs)
                 costs[epoch] = network._cost(params, cache, Y)
             if not math.isfinite(costs[epoch]):
                 raise TrainingDiverged(f"training diverged at epoch {epoch}: cost = "
-                                       f"{costs[epoch]} (lr = {lr:g}, optimizer {optimizer!r}); "
+                                       f"{costs[epoch]} (lr = {opt.lr:g}, optimizer {optimizer!r}); "
                                        f"try a smaller lr")
             if bar is not None:
                 bar.update(1)
@@ -484,4 +485,4 @@ def train(network: Network, X: object, Y: object, *, epochs: int = 100, batch_si
             bar.close()
     return TrainResult(params=params, costs=costs, standardizer=standardizer, network=network,
                        optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
-                       seconds=time.perf_counter() - start)
+                       learning_rates=rates, seconds=time.perf_counter() - start)

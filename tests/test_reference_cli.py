@@ -75,6 +75,22 @@ def test_options_override_the_recipe(tmp_path):
     assert r["arguments"]["init"] == "xavier" and r["arguments"]["batch_size"] == 16
 
 
+def test_schedule_and_new_optimizers_from_the_command_line(tmp_path):
+    r = run_json(tmp_path, "--dataset", "moons", "--n", "200", "--optimizer", "nesterov",
+                 "--lr", "0.05", "--epochs", "7", "--batch-size", "32", "--lr-schedule",
+                 "stepped", "--decay-rate", "1", "--time-interval", "3")
+    # epochs e = 0..6 run at lr/(1 + floor(e/3)): the DLS stepped schedule
+    assert r["learning_rates"] == pytest.approx([0.05] * 3 + [0.025] * 3 + [0.05 / 3])
+    assert r["optimizer"] == {"name": "nesterov", "lr": 0.05, "momentum": 0.9}
+    assert r["arguments"]["lr_schedule"] == "stepped"
+    assert r["cost_history"][-1] < r["cost_history"][0]
+    r = run_json(tmp_path, "--dataset", "moons", "--n", "200", "--optimizer", "rmsprop",
+                 "--lr", "0.01", "--epochs", "3", "--lr-schedule", "inverse_time",
+                 "--decay-rate", "0.5")
+    assert r["learning_rates"] == pytest.approx([0.01, 0.01 / 1.5, 0.01 / 2])
+    assert r["optimizer"] == {"name": "rmsprop", "lr": 0.01, "decay_rate": 0.99, "eps": 1e-8}
+
+
 def test_two_output_units_train_on_one_hot_targets(tmp_path):
     r = run_json(tmp_path, "--dataset", "moons", "--n", "400", "--layers", "2,10,5,2",
                  "--activations", "relu,relu,softmax", "--loss", "cross_entropy")
@@ -131,7 +147,14 @@ BAD_ARGS = [
     ("loss-activation-mismatch", ["--loss", "cross_entropy"],
      "argument --loss: loss 'cross_entropy' cannot follow output activation 'sigmoid'"),
     ("optimizer-unknown", ["--optimizer", "adamw"],
-     "argument --optimizer: invalid choice: 'adamw' (choose from 'sgd', 'momentum', 'adam')"),
+     "argument --optimizer: invalid choice: 'adamw' (choose from 'sgd', 'momentum', "
+     "'sgd_momentum', 'nesterov', 'rmsprop', 'adam')"),
+    ("schedule-unknown", ["--lr-schedule", "cosine"],
+     "argument --lr-schedule: invalid choice: 'cosine' (choose from 'constant', 'inverse_time', "
+     "'stepped')"),
+    ("decay-rate-negative", ["--decay-rate", "-1"], "argument --decay-rate: expected"),
+    ("time-interval-zero", ["--time-interval", "0"],
+     "argument --time-interval: expected a positive integer, got '0'"),
     ("init-unknown", ["--init", "orthogonal"], "argument --init: invalid choice: 'orthogonal'"),
     ("epochs-zero", ["--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
     ("epochs-float", ["--epochs", "2.5"], "argument --epochs: expected a positive integer, got '2.5'"),

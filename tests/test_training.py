@@ -17,6 +17,7 @@ from gradref.reference.datasets import moons
 from gradref.reference.network import Network
 from gradref.reference.training import (
     OPTIMIZERS,
+    SGD,
     Adam,
     Momentum,
     Standardizer,
@@ -31,7 +32,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 # A learning rate that is small for each optimizer on the standardised toy problems below.
-SAFE_LR = {"sgd": 0.1, "momentum": 0.1, "adam": 0.01}
+SAFE_LR = {"sgd": 0.1, "momentum": 0.1, "sgd_momentum": 0.02, "nesterov": 0.02,
+           "rmsprop": 0.01, "adam": 0.01}
 
 
 @pytest.fixture
@@ -137,7 +139,8 @@ def test_sgd_on_a_quadratic_shrinks_geometrically(rng):
 @pytest.mark.parametrize("name", optimizer_names())
 def test_every_optimizer_minimises_a_quadratic(name, rng):
     params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=(3, 1))}
-    opt = make_optimizer(name, lr=0.05)
+    # RMSProp's steps stay near lr·g/|g| until its average of g² has decayed: a smaller lr.
+    opt = make_optimizer(name, lr=0.005 if name == "rmsprop" else 0.05)
     for _ in range(2000):
         params = opt.step(params, quadratic_grads(params))
     assert max(float(np.max(np.abs(v))) for v in params.values()) < 1e-2
@@ -158,11 +161,14 @@ def test_step_leaves_the_callers_arrays_alone(name, rng):
             np.testing.assert_array_equal(grads["d" + k], g_copy["d" + k])
 
 
-def test_registry_names_match_classes():
-    assert optimizer_names() == ["sgd", "momentum", "adam"]
-    for name, cls in OPTIMIZERS.items():
-        assert cls.name == name
-        assert isinstance(make_optimizer(name), cls)
+def test_registry_names_match_the_optimizers():
+    assert optimizer_names() == ["sgd", "momentum", "sgd_momentum", "nesterov", "rmsprop", "adam"]
+    assert set(OPTIMIZERS) == set(optimizer_names())
+    for name in OPTIMIZERS:
+        assert make_optimizer(name).name == name
+    for cls in (SGD, Momentum, Adam):
+        assert cls().name == cls.name
+        assert cls().hyper == make_optimizer(cls.name, lr=cls().lr).hyper
 
 
 # --------------------------------------------------------------------------- train
@@ -232,6 +238,60 @@ def test_one_full_batch_sgd_epoch_is_one_gradient_step(small_problem):
     for k in p0:
         np.testing.assert_allclose(result.params[k], p0[k] - 0.3 * grads["d" + k],
                                    rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("schedule, k, T, want", [
+    ("constant", 1.0, 1000, [0.3, 0.3, 0.3, 0.3]),
+    ("inverse_time", 0.5, 1000, [0.3, 0.3 / 1.5, 0.3 / 2, 0.3 / 2.5]),
+    ("stepped", 1.0, 2, [0.3, 0.3, 0.15, 0.15]),
+])
+def test_full_batch_sgd_epochs_follow_the_schedule(small_problem, schedule, k, T, want):
+    # Oracle: gradient steps by hand from the network's public gradients, one per epoch.
+    net, X, Y = small_problem
+    p = net.init_params(seed=9)
+    result = train(net, X, Y, epochs=4, batch_size=1000, lr=0.3, optimizer="sgd", params=p,
+                   standardize=False, schedule=schedule, decay_rate=k, time_interval=T,
+                   seed=0, progress=False)
+    assert result.learning_rates.tolist() == pytest.approx(want, rel=1e-15)
+    for lr in want:
+        _, grads = net.gradients(p, X, Y)
+        p = {key: p[key] - lr * grads["d" + key] for key in p}
+    for key in p:
+        np.testing.assert_allclose(result.params[key], p[key], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["momentum", "sgd_momentum", "nesterov", "rmsprop", "adam"])
+def test_training_carries_the_state_of_the_pure_steps(small_problem, name):
+    # Oracle: the same full-batch steps through the validated public step function.
+    from gradref.reference.optimizers import step
+
+    net, X, Y = small_problem
+    p = net.init_params(seed=2)
+    result = train(net, X, Y, epochs=3, batch_size=1000, lr=0.02, optimizer=name, params=p,
+                   standardize=False, seed=0, progress=False)
+    state = None
+    for _ in range(3):
+        _, grads = net.gradients(p, X, Y)
+        p, state = step(name, p, grads, state, learning_rate=0.02)
+    assert result.optimizer.t == state["t"] == 3
+    for key in p:
+        np.testing.assert_allclose(result.params[key], p[key], rtol=1e-12, atol=1e-14)
+
+
+def test_optimizer_options_take_short_and_course_names():
+    a = make_optimizer("adam", lr=0.1, eps=1e-3, beta1=0.5)
+    b = make_optimizer("adam", lr=0.1, epsilon=1e-3, beta1=0.5)
+    assert a.hyper == b.hyper == {"lr": 0.1, "beta1": 0.5, "beta2": 0.999, "eps": 1e-3}
+    assert make_optimizer("rmsprop", decay_rate=0.5).hyper["decay_rate"] == 0.5
+    assert make_optimizer("nesterov", momentum=0.5).hyper == {"lr": 0.01, "momentum": 0.5}
+    with pytest.raises(ValueError, match=r"epsilon .* got 0\.0"):
+        make_optimizer("adam", epsilon=0.0)
+    with pytest.raises(ValueError, match=r"'learning_rate' for optimizer 'sgd'; valid: none"):
+        make_optimizer("sgd", learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"lr .* got -1\.0"):
+        make_optimizer("sgd").lr = -1.0
+    opt = make_optimizer("momentum", lr=0.2)
+    assert opt.t == 0 and repr(opt) == "Optimizer('momentum', lr=0.2, beta=0.9)"
 
 
 def test_standardisation_makes_training_affine_invariant(small_problem):
@@ -343,7 +403,8 @@ BAD_CALLS = [
     ("lr-inf", {"lr": float("inf")}, ValueError, r"lr .* got inf"),
     ("lr-str", {"lr": "0.1"}, TypeError, r"lr .* '0\.1'"),
     ("optimizer-unknown", {"optimizer": "adamw"}, ValueError,
-     r"unknown optimizer 'adamw'; valid names: sgd, momentum, adam"),
+     r"unknown optimizer 'adamw'; valid names: sgd, momentum, sgd_momentum, nesterov, rmsprop, "
+     r"adam"),
     ("optimizer-not-str", {"optimizer": 3}, TypeError, r"optimizer .* 3"),
     ("optimizer-option-unknown", {"optimizer": "momentum", "optimizer_options": {"rho": 0.9}},
      ValueError, r"'rho' for optimizer 'momentum'; valid: beta"),
@@ -354,6 +415,15 @@ BAD_CALLS = [
     ("adam-eps-zero", {"optimizer_options": {"eps": 0.0}}, ValueError, r"eps .* got 0\.0"),
     ("optimizer-options-list", {"optimizer_options": [0.9]}, TypeError,
      r"optimizer_options .* \[0\.9\]"),
+    ("schedule-unknown", {"schedule": "cosine"}, ValueError,
+     r"unknown schedule 'cosine'; valid: constant, inverse_time, stepped"),
+    ("schedule-not-str", {"schedule": 1}, ValueError, r"unknown schedule 1"),
+    ("decay-rate-negative", {"decay_rate": -0.5}, ValueError, r"decay_rate .* got -0\.5"),
+    ("time-interval-zero", {"time_interval": 0}, ValueError, r"time_interval .* got 0"),
+    ("rmsprop-decay-one", {"optimizer": "rmsprop", "optimizer_options": {"decay_rate": 1.0}},
+     ValueError, r"decay_rate .* got 1\.0"),
+    ("nesterov-option-beta", {"optimizer": "nesterov", "optimizer_options": {"beta": 0.9}},
+     ValueError, r"'beta' for optimizer 'nesterov'; valid: momentum"),
     ("init-unknown", {"init": "orthogonal"}, ValueError, r"init 'orthogonal'; valid schemes: he"),
     ("seed-negative", {"seed": -1}, TypeError, r"seed .* -1"),
     ("seed-str", {"seed": "abc"}, TypeError, r"seed .* 'abc'"),

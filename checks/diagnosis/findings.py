@@ -50,6 +50,12 @@ KINDS: dict[str, str] = {
     "propagated": "lower layers are wrong, probably as a consequence of an upper layer",
     "mismatch": "no recognised pattern: the relative error and the worst element",
 }
+# Optimiser steps (checks/diagnosis/optimizers.py).
+KINDS.update({
+    "step_mistake": "an optimiser step with one known mistake (details: variant)",
+    "step_state": "an optimiser step whose update is right but whose returned state is not",
+    "step_mismatch": "an optimiser step that matches no known mistake",
+})
 
 
 # --------------------------------------------------------------------------- the finding

@@ -65,6 +65,9 @@ TARGETS: dict[str, list[str]] = {
                                   "tests/test_grading_engine.py"],
     "checks/isolation/protocol.py": ["tests/test_protocol_mutants.py",
                                      "tests/test_isolation.py", "-k", "protocol"],
+    # optimisers (issue 17)
+    "reference/optimizers.py": ["tests/test_optimizers.py", "tests/test_optimizer_diagnosis.py"],
+    "checks/diagnosis/optimizers.py": ["tests/test_optimizer_diagnosis.py"],
 }
 #: A progress line after every this many mutants (a slow file runs for an hour).
 PROGRESS_EVERY = 25

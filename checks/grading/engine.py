@@ -38,7 +38,7 @@ from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
-from .driver import SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
+from .driver import REPLACED_FUNCTION, SKIPPED_FUNCTION, WRAPPER_FUNCTION, build_source
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 
@@ -501,13 +501,14 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         protected.update(re.findall(r"^def ([A-Za-z_]\w*)", code, re.M))
     text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
-                        numpy_compat="numpy" in asg.compat)
+                        course=asg.course_modules, numpy_compat="numpy" in asg.compat)
     entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")
     with PythonSubmission(text, limits=limits, filename=entry,
                           files=loaded.module_files()) as sub:
         load_error = sub.start()
         isolation = sub.isolation
         skipped = _skipped_units(sub) if load_error is None else []
+        replaced = _replaced_modules(sub) if load_error is None else []
         per_function = []
         for fn in asg.functions:
             results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
@@ -520,8 +521,12 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
-    if loaded.notes:
-        output += "\nSubmission: " + "; ".join(loaded.notes) + "."
+    notes = list(loaded.notes) + [
+        f"your {module.replace('.', '/')}.py could not be imported ({why}); {module} is one of "
+        f"the course's own modules and is not graded, so the grader's stand-in took its place"
+        for module, _, why in replaced]
+    if notes:
+        output += "\nSubmission: " + "; ".join(notes) + "."
     own = [item for item in skipped if item[2] != ""]
     if own:
         output += ("\nCode that raised and was skipped (what it would have defined is "
@@ -561,6 +566,17 @@ def _skipped_units(sub: PythonSubmission) -> list[tuple[str, str, str | None]]:
                 and isinstance(item[1], str) and (item[2] is None or isinstance(item[2], str)):
             out.append((item[0], item[1], item[2]))
     return out
+
+
+def _replaced_modules(sub: PythonSubmission) -> list[tuple[str, str, str]]:
+    """``(module, file, why)`` of the student's copies of course modules that raised on import
+    and were replaced by the grader's stand-in."""
+    result = sub.call(REPLACED_FUNCTION)
+    if not result.ok or not isinstance(result.value, list):
+        return []
+    return [(item[0], item[1], item[2]) for item in result.value
+            if isinstance(item, (list, tuple)) and len(item) == 3
+            and all(isinstance(part, str) for part in item)]
 
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:

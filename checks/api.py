@@ -37,7 +37,7 @@ from gradref.reference import Network
 
 from .arraylike import to_numpy
 from .diagnosis import diagnose
-from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, direction
+from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, directions
 from .directional import localise as _localise
 from .finite_diff import Estimate, Packer, central_differences, judge, magnitude, scalar_value
 from .layered_fd import LayeredFD
@@ -514,8 +514,7 @@ def _draw_directions(result, obj, theta, a, packer, element_check, rng, draws, k
     a kink do not count towards the sensitivity statement."""
     tols = []
     generic = isinstance(obj, FunctionObjective)
-    for d in range(draws):
-        v = direction(rng, theta.size, kind)
+    for d, v in enumerate(directions(rng, theta.size, draws, kind)):
         draw, h = check_draw(obj, theta, a, v, d, tol)
         result.draws.append(draw)
         if not draw.kink:

@@ -40,7 +40,7 @@ from .finite_diff import Estimate, Packer, combine, judge, scalar_value
 from .kinks import crosses, one_sided_jumps
 from .result import Draw, Localisation
 
-__all__ = ["DIRECTIONS", "direction", "FunctionObjective", "NetworkObjective", "check_draw",
+__all__ = ["DIRECTIONS", "direction", "directions", "FunctionObjective", "NetworkObjective", "check_draw",
            "localise"]
 
 #: The direction distributions.
@@ -54,6 +54,76 @@ def direction(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     if kind == "gaussian":
         return rng.standard_normal(size)
     raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {kind!r}")
+
+
+#: Up to this size the first directions are also made linearly independent (a rank test on a
+#: small matrix); beyond it a Rademacher draw repeats up to sign with probability 2^(1-P).
+INDEPENDENT_UP_TO = 64
+#: Rejected draws per direction before the deterministic fallback (Sylvester-Hadamard rows).
+_TRIES = 64
+
+
+def _hadamard_rows(size: int) -> np.ndarray:
+    """The rows of the Sylvester-Hadamard matrix of order 2^k >= size, cut to ``size``
+    columns: pairwise orthogonal before the cut, so they hold a basis of R^size after it."""
+    h = np.ones((1, 1))
+    while h.shape[0] < size:
+        h = np.block([[h, h], [h, -h]])
+    return h[:, :size]
+
+
+def _key(v: np.ndarray) -> bytes:
+    """The same bytes for v and -v (directions equal up to sign check the same thing)."""
+    return (v if v[0] > 0 else -v).tobytes()
+
+
+def directions(rng: np.random.Generator, size: int, count: int, kind: str) -> np.ndarray:
+    r"""``count`` directions of ``size`` entries, as rows, that span what they can.
+
+    Gaussian: independent :math:`N(0, I)` draws (linearly independent with probability 1; the
+    sensitivity statement of :func:`~gradref.checks.tolerances.sensitivity` assumes exactly
+    these). Rademacher (:math:`\pm1`): no direction repeats another up to sign while distinct
+    ones remain (:math:`2^{P-1}` of them: a repetition checks nothing new), and for
+    :math:`P \le` :data:`INDEPENDENT_UP_TO` the first :math:`\min(P, 	ext{count})` are linearly
+    independent - for :math:`P \le 	ext{count}` a basis of :math:`\mathbb R^P`, so every
+    nonzero gradient error has a direction that sees it (a 3-element error summing to zero
+    is invisible along (1, 1, 1) only). Random signs are drawn and rejected when they break
+    this; after :data:`_TRIES` rejections the rows of a Sylvester-Hadamard matrix, in random
+    order and with random signs, are taken (they contain a basis). A draw that breaks nothing
+    is kept, so for large P the directions are those of :func:`direction` in sequence."""
+    if kind == "gaussian":
+        return np.stack([direction(rng, size, kind) for _ in range(count)]) if count else \
+            np.zeros((0, size))
+    if kind != "rademacher":
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {kind!r}")
+    distinct = 2 ** (size - 1) if size <= 62 else math.inf
+    independent = min(size, count) if size <= INDEPENDENT_UP_TO else 0
+    rows: list[np.ndarray] = []
+    seen: set[bytes] = set()
+
+    def acceptable(v: np.ndarray) -> bool:
+        if len(seen) < distinct and _key(v) in seen:
+            return False
+        if len(rows) < independent:
+            return np.linalg.matrix_rank(np.vstack([*rows, v])) == len(rows) + 1
+        return True
+
+    for _ in range(count):
+        for _try in range(_TRIES):
+            v = direction(rng, size, kind)
+            if acceptable(v):
+                break
+        else:
+            if size > INDEPENDENT_UP_TO:      # 64 repeats of 2^(P-1) choices: not reached
+                rows.append(v)
+                seen.add(_key(v))
+                continue
+            order = rng.permutation(_hadamard_rows(size).shape[0])
+            candidates = _hadamard_rows(size)[order] * rng.choice([-1.0, 1.0], size=size)
+            v = next((c for c in candidates if acceptable(c)), v)
+        rows.append(v)
+        seen.add(_key(v))
+    return np.stack(rows) if rows else np.zeros((0, size))
 
 
 class FunctionObjective:

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from gradref.checks.api import check_network
-from gradref.checks.directional import direction
+from gradref.checks.api import check_gradients, check_network
+from gradref.checks.directional import direction, directions
 from gradref.checks.finite_diff import judge
 from gradref.checks.network_fd import NetworkFD
 from gradref.checks.oracle import oracle_gradients
@@ -194,3 +194,47 @@ def test_directions_are_seeded_and_distributed():
                           direction(np.random.default_rng(3), 5, "gaussian"))
     with pytest.raises(ValueError, match="direction must be one of"):
         direction(rng, 3, "sobol")
+
+
+# --------------------------------------------------------------------------- spanning directions
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 16])
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 8])
+def test_rademacher_directions_span_and_never_repeat_up_to_sign(size, count):
+    for seed in range(5):
+        rows = directions(np.random.default_rng(seed), size, count, "rademacher")
+        assert rows.shape == (count, size) and set(np.unique(rows)) <= {-1.0, 1.0}
+        # a basis of R^size when size <= count, else count independent directions
+        assert np.linalg.matrix_rank(rows) == min(size, count)
+        up_to_sign = {tuple(r * r[0]) for r in rows}
+        assert len(up_to_sign) == min(count, 2 ** (size - 1))    # all there are, for size 1-3
+
+
+def test_large_sizes_draw_the_same_directions_as_before():
+    # nothing to reject: the sequence of one-at-a-time draws, so large checks are unchanged
+    rows = directions(np.random.default_rng(7), 300, 4, "rademacher")
+    rng = np.random.default_rng(7)
+    assert np.array_equal(rows, np.stack([direction(rng, 300, "rademacher") for _ in range(4)]))
+    g = directions(np.random.default_rng(7), 3, 4, "gaussian")
+    rng = np.random.default_rng(7)
+    assert np.array_equal(g, np.stack([direction(rng, 3, "gaussian") for _ in range(4)]))
+    assert directions(np.random.default_rng(0), 5, 0, "rademacher").shape == (0, 5)
+    with pytest.raises(ValueError, match="direction must be one of"):
+        directions(np.random.default_rng(0), 3, 2, "sobol")
+
+
+@pytest.mark.parametrize("name", ["var", "std", "difference"])
+def test_a_small_error_in_a_gradient_that_sums_to_zero_is_caught_with_every_seed(name):
+    # before: the default seed's four directions were all +-(1, 1, 1), blind to any error
+    # that sums to zero, such as var's gradient scaled by 1.001
+    f, grad = {
+        "var": (np.var, lambda x: 2 * (x - x.mean()) / x.size),
+        "std": (np.std, lambda x: (x - x.mean()) / (x.size * np.std(x))),
+        "difference": (lambda x: x[0] - x[1], lambda x: np.array([1.0, -1.0])),
+    }[name]
+    x = np.array([0.3, -1.2, 2.1]) if name != "difference" else np.array([0.4, 1.7])
+    assert abs(np.sum(grad(x))) < 1e-12
+    for seed in range(40):
+        right = check_gradients(f, grad, x, mode="directional", seed=seed)
+        assert right.passed, (seed, right)
+        wrong = check_gradients(f, lambda z: 1.001 * grad(z), x, mode="directional", seed=seed)
+        assert not wrong.passed, (seed, wrong)

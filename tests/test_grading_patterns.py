@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradref.checks.grading import grade_source, grade_submission, load_assignment
 from gradref.checks.grading.batch import grade_all
@@ -208,12 +210,69 @@ def test_a_broken_package_module_is_named_by_its_file(tmp_path):
     repo = patterns.cs231n_package(tmp_path / "carl")
     fc = repo / "cs231n" / "classifiers" / "fc_net.py"
     fc.write_text(fc.read_text().replace("from ..layer_utils import *",
-                                         "from ..layer_utils import *\nfrom ..fast_layers import *"))
+                                         "from ..layer_utils import *\nfrom ..my_layers import *"))
     report = grade_submission(repo, "layered")
     # the layers are graded; the class is missing, and why is said with the student's file names
     assert per_function(report)["affine_forward"] == 10
-    assert report.problems and "import of 'cs231n.fast_layers' failed" in report.problems[0]
+    assert report.problems and "import of 'cs231n.my_layers' failed" in report.problems[0]
     assert "cs231n/classifiers/fc_net.py" in report.problems[0] or "fc_net" in report.output
+
+
+@pytest.mark.parametrize("init, nested, py2", [(True, True, False), (False, True, True),
+                                               (False, False, False), (True, False, True)])
+def test_a_course_repository_as_committed_gets_full_marks_as_folder_and_zip(tmp_path, init,
+                                                                            nested, py2):
+    # before: 56/100 (layer_utils.py and fc_net.py import cs231n.fast_layers, which is compiled
+    # and never committed, or a Python 2 copy; FullyConnectedNet never defined) and 46/100 with
+    # newshape= (affine_forward and affine_backward lost too)
+    repo = patterns.course_repository(tmp_path / "ana", init=init, nested=nested,
+                                      py2_fast_layers=py2)
+    for path in (repo, patterns.zipped(repo, tmp_path / "ana.zip")):
+        report = grade_submission(path, "layered")
+        assert report.score == report.max_score == 100, (path, report.output)
+        assert report.problems == [], report.problems
+        replaced = "your cs231n/fast_layers.py could not be imported (SyntaxError"
+        assert (replaced in report.output) == py2, report.output
+
+
+def test_a_course_stand_in_raises_clearly_and_costs_only_the_function_that_calls_it(tmp_path):
+    repo = patterns.course_repository(tmp_path / "ben")
+    layers = repo / "assignment2" / "cs231n" / "layers.py"
+    layers.write_text(layers.read_text().replace(
+        "def relu_backward(dout, cache):\n",
+        "def relu_backward(dout, cache):\n    from cs231n.im2col import im2col_indices\n"
+        "    im2col_indices(dout, 1, 1)\n"))
+    report = grade_submission(repo, "layered")
+    scores = per_function(report)
+    assert scores.pop("relu_backward") == 0
+    assert scores.pop("FullyConnectedNet.loss") == 0          # its backward pass calls it
+    full = {name: max_ for name, max_ in _max_per_function(report).items() if name in scores}
+    assert scores == full
+    out = next(t.output for t in report.failed if t.name.startswith("relu_backward"))
+    assert ("NotProvidedByGrader: cs231n.im2col.im2col_indices is not provided by the grader"
+            in out), out
+
+
+def test_the_students_own_copy_of_a_course_module_wins_when_it_imports(tmp_path):
+    repo = patterns.course_repository(tmp_path / "cy")
+    pkg = repo / "assignment2" / "cs231n"
+    (pkg / "im2col.py").write_text("def flat(x):\n    return x.reshape(x.shape[0], -1)\n")
+    layers = pkg / "layers.py"
+    layers.write_text(layers.read_text().replace(
+        "out = np.reshape(x, newshape=(x.shape[0], -1)).dot(w) + b",
+        "from cs231n.im2col import flat\n    out = flat(x).dot(w) + b"))
+    report = grade_submission(repo, "layered")
+    assert report.score == 100, report.output
+    (pkg / "im2col.py").write_text("def flat(x):\n    return 2 * x.reshape(x.shape[0], -1)\n")
+    assert per_function(grade_submission(repo, "layered"))["affine_forward"] < 10
+
+
+def _max_per_function(report) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for t in report.tests:
+        name = t.name.split(": ")[0]
+        out[name] = out.get(name, 0) + t.max_score
+    return out
 
 
 def test_grade_all_takes_each_students_folder_as_one_submission(tmp_path):
@@ -235,6 +294,12 @@ def test_grade_all_takes_each_students_folder_as_one_submission(tmp_path):
     ({"package": {"name": "cs231n"}}, r"package: needs 'name' .* and 'modules'"),
     ({"package": {"name": "cs-231n", "modules": ["layers"]}},
      r"package\.name: 'cs-231n' is not a module name"),
+    ({"course_modules": {"cs231n.fast-layers": []}},
+     r"course_modules\.cs231n\.fast-layers: 'cs231n\.fast-layers' is not a module name"),
+    ({"course_modules": {"cs231n.solver": ["_private"]}},
+     r"course_modules\.cs231n\.solver\[0\]: '_private' is not a public name"),
+    ({"course_modules": {"dnn_utils": []}},
+     r"course_modules\.dnn_utils: 'dnn_utils' is also a support or stub module"),
     ({"cases": {"large": {"count": 99}}}, r"cases\.large\.count: must be an integer from 0 to 20"),
     ({"cases": {"large": {"output_width": [1, 2]}}}, r"cases\.large: unknown key 'output_width'"),
 ])
@@ -305,3 +370,28 @@ def test_a_solution_split_one_function_per_file_is_graded_as_one(tmp_path):
     with pytest.raises(ValueError, match="several submissions in 'dee'"):
         grade_submission(folder, "step-by-step")       # defined twice: which one counts?
 
+
+
+# --------------------------------------------------------------------------- one compat default
+def test_every_builtin_assignment_puts_numpys_removed_spellings_back():
+    from gradref.checks.grading.assignment import builtin_assignments
+    assert {name: load_assignment(name).compat for name in builtin_assignments()} == {
+        "layered": ("numpy",), "step-by-step": ("numpy",)}
+
+
+def test_newshape_of_an_older_year_no_longer_costs_the_affine_layers():
+    source = patterns.LAYERED.replace(
+        "out = x.reshape(x.shape[0], -1).dot(w) + b",
+        "out = np.reshape(x, newshape=(x.shape[0], -1)).dot(w) + b").replace(
+        "dx = dout.dot(w.T).reshape(x.shape)", "dx = np.reshape(dout.dot(w.T), newshape=x.shape)")
+    assert source.count("newshape=") == 2
+    report = grade_source(source, "layered")
+    assert report.score == report.max_score == 100, report.output
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            np.reshape(np.zeros(2), newshape=(2,))
+    except TypeError:                   # this NumPy removed it: graded strictly, the layers lose
+        strict = dataclasses.replace(load_assignment("layered"), compat=())
+        scores = per_function(grade_source(source, strict))
+        assert scores["affine_forward"] == scores["affine_backward"] == 0

@@ -46,8 +46,8 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
-             "points", "support_modules", "module_aliases", "stub_modules", "compat", "package",
-             "limits", "functions")
+             "points", "support_modules", "module_aliases", "stub_modules", "course_modules",
+             "compat", "package", "limits", "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept")
@@ -175,6 +175,8 @@ class Assignment:
     #: ``[limits]``: sandbox limits in seconds (``wall``, ``cpu``, ``load``, ``statement``,
     #: ``budget``), the defaults of ``grade``/``grade-all`` (their options override them)
     limits: dict[str, float] = field(default_factory=dict)
+    #: The course's own ungraded modules: ``{module: names it exports}`` (see driver.py).
+    course_modules: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
@@ -575,6 +577,18 @@ def _parse(data: object, source: str) -> Assignment:
         if not all(part.isidentifier() for part in key.split(".")):
             raise _fail(f"stub_modules[{i}]", f"{key!r} is not a module name")
     limits = _limits(top.get("limits", {}))
+    course = {}
+    for key, exported in _table("course_modules", top.get("course_modules", {})).items():
+        where = f"course_modules.{key}"
+        if not all(part.isidentifier() for part in key.split(".")):
+            raise _fail(where, f"{key!r} is not a module name")
+        if key in support or key in stubs:
+            raise _fail(where, f"{key!r} is also a support or stub module; declare it once")
+        exported = _strings(where, exported)
+        for i, item in enumerate(exported):
+            if not item.isidentifier() or item.startswith("_"):
+                raise _fail(f"{where}[{i}]", f"{item!r} is not a public name")
+        course[key] = exported
     names = {f.name for f in functions}
     for i, f in enumerate(functions):
         for u in f.uses:
@@ -586,7 +600,7 @@ def _parse(data: object, source: str) -> Assignment:
                       description=str(top.get("description", "")), layout=layout, bias=bias,
                       network=network, rtol=rtol, atol=atol, functions=functions, source=source,
                       support_modules=support, stub_modules=stubs, compat=compat,
-                      package=package, limits=limits)
+                      package=package, limits=limits, course_modules=course)
 
 
 #: The keys of ``[limits]`` (seconds; the fields of ``checks.isolation.Limits`` of that name).

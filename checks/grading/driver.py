@@ -11,7 +11,11 @@ All plain Python text (the sandbox executes one module):
   ``matplotlib.pyplot``… whose every attribute is a harmless callable) are served last, so a
   real installed module of the same name always wins and nothing is imported unless the
   submission asks for it. A support module also answers any attribute it does not define with
-  a stand-in (``from dnn_app_utils_v3 import load_data`` works);
+  a stand-in (``from dnn_app_utils_v3 import load_data`` works). **Course modules**
+  (``course_modules``: ``cs231n.fast_layers``, ``cs231n.solver``…, ungraded) are served the
+  same way, as :data:`COURSE_SOURCE` stand-ins whose functions raise a clear error when called;
+  the student's own copy is found first and used when it imports, and replaced by the stand-in
+  when it raises (reported through :data:`REPLACED_FUNCTION`);
 * the submission, as **units** run one by one: a notebook's code cells, a ``.py`` file's
   top-level statements (:func:`gradref.checks.isolation.source.split_python`). A unit that
   raises is skipped and reported (:data:`SKIPPED_FUNCTION`), so a failing import, a test call
@@ -40,11 +44,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "STOPPED", "NOT_RUN", "STUB_SOURCE",
-           "NUMPY_COMPAT", "build_source"]
+__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
+           "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
+REPLACED_FUNCTION = "__gradref_replaced_modules__"
+#: The words every course stand-in's error carries (a test and a report can look for them).
+NOT_PROVIDED = "is not provided by the grader"
 #: The third field of a skipped unit (see :data:`SKIPPED_FUNCTION`) for a unit stopped after its
 #: time limit, and for one not run because the load budget had run out (never a module name).
 STOPPED = "<stopped>"
@@ -67,6 +74,10 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
 
 def {SKIPPED_FUNCTION}():
     return list(globals().get("__gradref_skipped__", []))
+
+
+def {REPLACED_FUNCTION}():
+    return [list(item) for item in globals().get("__gradref_replaced__", [])]
 '''
 
 #: The source of a stub module: every public attribute is a harmless callable stand-in.
@@ -129,6 +140,39 @@ def __getattr__(name):
     return _Anything(__name__ + "." + name)
 '''
 
+#: The source of a course module's stand-in (``course_modules``): the names it exports (so a
+#: ``from cs231n.fast_layers import *`` binds them) and any other attribute are functions that
+#: raise a clear error when called, never when imported. ``__NAMES__`` is filled in.
+COURSE_SOURCE = f'''
+__gradref_stub__ = False
+
+
+class NotProvidedByGrader(NotImplementedError):
+    """A function of the course's own package that the grader does not supply."""
+
+
+def __gradref_not_provided__(name):
+    def not_provided(*args, **kwargs):
+        raise NotProvidedByGrader(
+            __name__ + "." + name + " {NOT_PROVIDED}: " + __name__ + " is one of the course's "
+            "own modules, stood in for so that files importing it load; the graded functions "
+            "do not need it")
+    not_provided.__name__ = not_provided.__qualname__ = name
+    return not_provided
+
+
+__all__ = list(__NAMES__)
+for __gradref_name__ in __all__:
+    globals()[__gradref_name__] = __gradref_not_provided__(__gradref_name__)
+del __gradref_name__
+
+
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return __gradref_not_provided__(name)
+'''
+
 #: Put back, in the child only, what NumPy removed since the course was written.
 NUMPY_COMPAT = '''
 def __gradref_numpy_compat__():
@@ -168,8 +212,9 @@ del __gradref_numpy_compat__
 '''
 
 _MODULES = '''
-def __gradref_modules__(assignment, files):
+def __gradref_modules__(assignment, files, course):
     import importlib.abc
+    import importlib.machinery
     import importlib.util
     import linecache
     import sys
@@ -201,11 +246,49 @@ def __gradref_modules__(assignment, files):
             exec(compile(source, label or "<" + module.__name__ + ">", "exec",
                          dont_inherit=True), module.__dict__)
 
+    class Guarded(importlib.abc.Loader):
+        """The student's copy of a course module, replaced by the stand-in if it fails."""
+
+        def __init__(self, loader, name):
+            self.loader, self.name = loader, name
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            try:
+                self.loader.exec_module(module)
+            except (Exception, SystemExit) as error:
+                keep = ("__name__", "__spec__", "__loader__", "__package__", "__path__",
+                        "__file__", "__builtins__")
+                for key in [k for k in module.__dict__ if k not in keep]:
+                    del module.__dict__[key]
+                label, source, _ = assignment[self.name]
+                exec(compile(source, label, "exec", dont_inherit=True), module.__dict__)
+                replaced.append((self.name, getattr(module, "__file__", None) or self.name,
+                                 f"{type(error).__name__}: {error}"[:300]))
+
+    class Fallback(importlib.abc.MetaPathFinder):
+        """Course modules: the student's own file is found first (as Python would) and used
+        when it imports; when it raises, the grader's stand-in takes its place."""
+
+        def find_spec(self, name, path=None, target=None):
+            if name not in course:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None or spec.submodule_search_locations:
+                return None
+            spec.loader = Guarded(spec.loader, name)
+            return spec
+
+    replaced = globals().setdefault("__gradref_replaced__", [])
     if assignment:
         sys.meta_path.append(Finder(assignment))
+    if course:
+        sys.meta_path.insert(0, Fallback())
 
 
-__gradref_modules__(__ASSIGNMENT__, __FILES__)
+__gradref_modules__(__ASSIGNMENT__, __FILES__, __COURSE__)
 del __gradref_modules__
 '''
 
@@ -309,7 +392,7 @@ __gradref_skipped__ = __gradref_run_units__(__UNITS__, __PROTECTED__, __STATEMEN
 del __gradref_run_units__
 '''
 
-_PLACEHOLDER = re.compile(r"__(ASSIGNMENT|FILES|UNITS|PROTECTED|STATEMENT|BUDGET)__")
+_PLACEHOLDER = re.compile(r"__(ASSIGNMENT|FILES|UNITS|PROTECTED|STATEMENT|BUDGET|COURSE|NAMES)__")
 
 
 def _fill(template: str, **values: object) -> str:
@@ -328,13 +411,16 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                  files: Mapping[str, str] | None = None,
                  support: Mapping[str, str] | None = None,
                  stubs: Sequence[str] = (), protected: Sequence[str] = (),
+                 course: Mapping[str, Sequence[str]] | None = None,
                  numpy_compat: bool = False, statement_seconds: float = 5.0,
                  budget_seconds: float = 20.0) -> str:
     """The text the sandbox executes (see the module docstring).
 
     ``units``: ``(label, filename, code)`` run one by one; ``files``: ``{filename: text}`` for
     tracebacks; ``support``/``stubs``: the assignment's modules; ``protected``: names never
-    replaced by a stand-in; ``statement_seconds``: how long one unit may run before it is
+    replaced by a stand-in; ``course``: ``{module: exported names}`` of the course's own
+    ungraded modules (:data:`COURSE_SOURCE`; the student's copy wins when it imports);
+    ``statement_seconds``: how long one unit may run before it is
     stopped (:data:`STOPPED`); ``budget_seconds``: how long all units together may run (later
     units that only define functions, classes or imports still run, the others are not run:
     :data:`NOT_RUN`). The student's other files are not here: they are copied beside the
@@ -344,11 +430,15 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
     for name, code in (support or {}).items():
         served[name] = (f"<{name}, provided by the assignment>",
                         code + "\n" + STUB_SOURCE + "\n__gradref_stub__ = False\n")
+    for name, exported in (course or {}).items():
+        served[name] = (f"<{name}, a stand-in provided by the grader>",
+                        _fill(COURSE_SOURCE, NAMES=list(exported)))
     packages = {name.rpartition(".")[0] for name in served if "." in name}
     parts = ["# ---- generated by the grader (gradref): the submission runs below ----\n"]
     if numpy_compat:
         parts.append(NUMPY_COMPAT)
-    parts.append(_fill(_MODULES, ASSIGNMENT=_module_table(served, packages), FILES=dict(files or {})))
+    parts.append(_fill(_MODULES, ASSIGNMENT=_module_table(served, packages), FILES=dict(files or {}),
+                       COURSE=sorted(course or {})))
     parts.append(_fill(_RUN_UNITS, UNITS=[tuple(u) for u in units], PROTECTED=sorted(set(protected)),
                        STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)

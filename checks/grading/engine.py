@@ -38,7 +38,7 @@ from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
-from .driver import NOT_RUN, SKIPPED_FUNCTION, STOPPED, WRAPPER_FUNCTION, build_source
+from .driver import NOT_RUN, REPLACED_FUNCTION, SKIPPED_FUNCTION, STOPPED, WRAPPER_FUNCTION, build_source
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 from .textsafe import one_line, quoted
@@ -549,7 +549,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         protected.update(re.findall(r"^def ([A-Za-z_]\w*)", code, re.M))
     text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
-                        numpy_compat="numpy" in asg.compat,
+                        course=asg.course_modules, numpy_compat="numpy" in asg.compat,
                         statement_seconds=limits.statement,
                         budget_seconds=_unit_budget(limits))
     entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")
@@ -558,6 +558,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         load_error = sub.start()
         isolation = sub.isolation
         skipped = _skipped_units(sub, loaded) if load_error is None else []
+        replaced = _replaced_modules(sub) if load_error is None else []
         per_function = []
         for fn in asg.functions:
             results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
@@ -570,8 +571,12 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
-    if loaded.notes:
-        output += "\nSubmission: " + "; ".join(one_line(n) for n in loaded.notes) + "."
+    notes = list(loaded.notes) + [
+        f"your {module.replace('.', '/')}.py could not be imported ({why}); {module} is one of "
+        f"the course's own modules and is not graded, so the grader's stand-in took its place"
+        for module, _, why in replaced]
+    if notes:
+        output += "\nSubmission: " + "; ".join(one_line(n) for n in notes) + "."
     stopped = [item for item in skipped if item[2] in (STOPPED, NOT_RUN)]
     if stopped:
         output += ("\nStatements stopped at their time limit (Limits.statement, "
@@ -647,6 +652,17 @@ def _skipped_units(sub: PythonSubmission, loaded: LoadedSubmission | None = None
                 why = f"{why}: {_statement_text(codes[label])}"
             out.append((label, why, module))
     return out
+
+
+def _replaced_modules(sub: PythonSubmission) -> list[tuple[str, str, str]]:
+    """``(module, file, why)`` of the student's copies of course modules that raised on import
+    and were replaced by the grader's stand-in."""
+    result = sub.call(REPLACED_FUNCTION)
+    if not result.ok or not isinstance(result.value, list):
+        return []
+    return [(item[0], item[1], item[2]) for item in result.value
+            if isinstance(item, (list, tuple)) and len(item) == 3
+            and all(isinstance(part, str) for part in item)]
 
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:

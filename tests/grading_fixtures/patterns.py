@@ -190,3 +190,75 @@ def zipped(folder: Path, target: Path) -> Path:
             if path.is_file():
                 archive.write(path, path.relative_to(folder.parent).as_posix())
     return target
+
+
+#: A Python 2 copy of the course's fast_layers.py, as 2016 repositories commit it: the print
+#: statement makes it fail to compile under Python 3 (the course's module, never graded).
+_PY2_FAST_LAYERS = '''import numpy as np
+try:
+  from cs231n.im2col_cython import col2im_cython, im2col_cython
+except ImportError:
+  print 'run the following from the cs231n directory and try again:'
+from cs231n.im2col import *
+
+
+def conv_forward_fast(x, w, b, conv_param):
+  raise RuntimeError('compiled code')
+'''
+
+
+def course_repository(folder: Path, *, init: bool = True, nested: bool = True,
+                      py2_fast_layers: bool = False) -> Path:
+    """A student's CS231n assignment-2 repository as it is committed: ``assignment2/cs231n/``
+    (or ``cs231n/`` at the top), ``__init__.py`` files or none, ``layer_utils.py`` and
+    ``fc_net.py`` importing the course's ``fast_layers`` (absent: compiled, never committed, or
+    a Python 2 copy), ``layers.py`` written with ``np.reshape(x, newshape=...)``, the net built
+    on ``affine_relu_forward``, and a ``cnn.py`` that imports the convolution layers."""
+    funcs = LAYERED[LAYERED.index("def affine_forward"):LAYERED.index("class FullyConnectedNet")]
+    funcs = funcs.replace("out = x.reshape(x.shape[0], -1).dot(w) + b",
+                          "out = np.reshape(x, newshape=(x.shape[0], -1)).dot(w) + b")
+    net = LAYERED[LAYERED.index("class FullyConnectedNet"):]
+    net = net.replace(
+        "            out, fc = affine_forward(out, self.params[\"W%d\" % i], self.params[\"b%d\" % i])\n"
+        "            out, rc = relu_forward(out)\n            caches.append((fc, rc))\n",
+        "            out, cache = affine_relu_forward(out, self.params[\"W%d\" % i],\n"
+        "                                             self.params[\"b%d\" % i])\n"
+        "            caches.append(cache)\n").replace(
+        "            fc, rc = caches[i - 1]\n            dout = relu_backward(dout, rc)\n"
+        "            dout, grads[\"W%d\" % i], grads[\"b%d\" % i] = affine_backward(dout, fc)\n",
+        "            dout, grads[\"W%d\" % i], grads[\"b%d\" % i] = affine_relu_backward(\n"
+        "                dout, caches[i - 1])\n")
+    if "affine_relu_forward" not in net or "affine_relu_backward" not in net:
+        raise ValueError("layered_correct.py changed: the net is no longer built as expected")
+    pkg = folder / ("assignment2" if nested else "") / "cs231n"
+    (pkg / "classifiers").mkdir(parents=True, exist_ok=True)
+    (pkg / "layers.py").write_text("from builtins import range\nimport numpy as np\n\n\n" + funcs)
+    (pkg / "layer_utils.py").write_text(
+        "from cs231n.layers import *\nfrom cs231n.fast_layers import *\n\n\n"
+        "def affine_relu_forward(x, w, b):\n"
+        "    a, fc_cache = affine_forward(x, w, b)\n    out, relu_cache = relu_forward(a)\n"
+        "    return out, (fc_cache, relu_cache)\n\n\ndef affine_relu_backward(dout, cache):\n"
+        "    fc_cache, relu_cache = cache\n    da = relu_backward(dout, relu_cache)\n"
+        "    return affine_backward(da, fc_cache)\n\n\n"
+        "def conv_relu_forward(x, w, b, conv_param):\n"
+        "    a, conv_cache = conv_forward_fast(x, w, b, conv_param)\n"
+        "    out, relu_cache = relu_forward(a)\n    return out, (conv_cache, relu_cache)\n")
+    (pkg / "classifiers" / "fc_net.py").write_text(
+        "from builtins import range\nfrom builtins import object\nimport numpy as np\n\n"
+        "from cs231n.layers import *\nfrom cs231n.layer_utils import *\n\n\n" + net)
+    (pkg / "classifiers" / "cnn.py").write_text(
+        "import numpy as np\n\nfrom cs231n.layers import *\nfrom cs231n.fast_layers import *\n"
+        "from cs231n.layer_utils import *\n\n\nclass ThreeLayerConvNet(object):\n"
+        "    def loss(self, X, y=None):\n        return conv_relu_forward(X, 0, 0, {})\n")
+    (pkg / "optim.py").write_text("import numpy as np\n\n\ndef sgd(w, dw, config=None):\n"
+                                  "    return w - 1e-2 * dw, config\n")
+    (pkg / "solver.py").write_text("from cs231n import optim\n\n\nclass Solver(object):\n"
+                                   "    pass\n")
+    if init:
+        (pkg / "__init__.py").write_text("")
+        (pkg / "classifiers" / "__init__.py").write_text(
+            "from cs231n.classifiers.fc_net import *\nfrom cs231n.classifiers.cnn import *\n")
+    if py2_fast_layers:
+        (pkg / "fast_layers.py").write_text(_PY2_FAST_LAYERS)
+    (pkg.parent / "FullyConnectedNets.ipynb").write_text("")
+    return folder

@@ -21,6 +21,9 @@ CHAIN = ["--call", "chain", "--random-architectures", "--hidden", "relu,tanh", "
 HOOK = ["--returns", "update", "--lr", "0.1", "--layers", "3,4,4,1", "--activations",
         "tanh,tanh,sigmoid", "--loss", "bce"]
 HOOK_MODEL = "optimiser_hook.py:Model({sizes}, {activation}, {output})"
+SCALAR = "scalar_autograd.py:{}({{n_in}}, {{widths}} + [{{n_out}}])"
+SCALAR_ARCH = ["--layers", "2,3,1", "--hidden", "tanh", "--output", "linear", "--loss",
+               "half_square"]
 
 CASES = [
     ("lists-backprop", ["object_lists.py:Network({sizes})", "--call", "model.backprop(X, Y)",
@@ -43,6 +46,12 @@ CASES = [
      EXIT_OK, ["W1 ← model.params['W1']", "the parameters as the call left them"]),
     ("optimiser-hook-ascent", [HOOK_MODEL, "--call", "model.fit_batch(X, Y, Ascent(lr))",
                                *HOOK], EXIT_FAILED, ["the output gradient has the wrong sign"]),
+    ("scalar-autograd", [SCALAR.format("MLP"), "--call", "half_square(model, X, Y).backward()",
+                         *SCALAR_ARCH], EXIT_OK,
+     ["W1 ← model.layers[0].units[*].w", "from the nodes' .grad"]),
+    ("scalar-autograd-bug", [SCALAR.format("BuggyMLP"), "--call",
+                             "half_square(model, X, Y).backward()", *SCALAR_ARCH], EXIT_FAILED,
+     ["1−t instead of 1−t²"]),
 ]
 
 

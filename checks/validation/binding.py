@@ -29,7 +29,7 @@ import re
 
 import numpy as np
 
-__all__ = ["BindingError", "Leaf", "walk", "solve", "bind", "Bound", "placeholders",
+__all__ = ["BindingError", "Leaf", "NodeLeaf", "walk", "solve", "bind", "Bound", "placeholders",
            "GRADIENT_NAME"]
 
 _MAX_DEPTH = 5
@@ -80,6 +80,55 @@ class Leaf:
         else:
             _set(owner, key, value.reshape(np.shape(current)).astype(
                 getattr(current, "dtype", np.float64)))
+
+
+class NodeLeaf:
+    """Scalar autograd nodes (objects with a number ``.data`` and a ``.grad``) standing for one
+    array: a list of nodes is a vector, a list of like objects each holding some is stacked
+    (``layer.neurons[i].w`` -> a weight matrix, ``layer.neurons[i].b`` -> a bias)."""
+
+    def __init__(self, path, name, nodes):
+        self.path, self.name, self.nodes = path, name, np.asarray(nodes, dtype=object)
+
+    @property
+    def shape(self):
+        return self.nodes.shape
+
+    def read(self):
+        return np.array([float(n.data) for n in self.nodes.ravel()]).reshape(self.shape)
+
+    def reshaped(self, shape):
+        self.nodes = self.nodes.reshape(shape)
+        return self
+
+    def read_grad(self):
+        return np.array([float(n.grad) for n in self.nodes.ravel()]).reshape(self.shape)
+
+    def write(self, value):
+        for node, x in zip(self.nodes.ravel(), np.asarray(value, dtype=float).ravel(),
+                           strict=True):
+            node.data = float(x)
+
+
+def _is_node(value):
+    data = getattr(value, "data", None)
+    return (not isinstance(value, np.ndarray) and hasattr(value, "grad")
+            and isinstance(data, (int, float)) and not isinstance(data, bool))
+
+
+def _stacked(items, path, label):
+    """NodeLeaf per attribute shared by like objects ``items`` (same paths, same shapes)."""
+    if len(items) < 1 or len({type(x) for x in items}) != 1 or not _explorable(items[0]) \
+            or isinstance(items[0], (list, tuple, dict)):
+        return None
+    parts = [walk(x, root="") for x in items]
+    keys = [tuple((leaf.path, leaf.shape) for leaf in p) for p in parts]
+    if not parts[0] or len(set(keys)) != 1 or not all(isinstance(leaf, NodeLeaf)
+                                                       for leaf in parts[0]):
+        return None
+    return [NodeLeaf(f"{path}[*]{leaf.path}", leaf.name,
+                     np.stack([p[i].nodes for p in parts]))
+            for i, leaf in enumerate(parts[0])]
 
 
 def _get(owner, key):
@@ -134,6 +183,12 @@ def walk(model, root="model"):
             label = attr if attr is not None else name
             if _is_array(value):
                 leaves.append(Leaf(here, label, model, (*chain, key), value))
+            elif _is_node(value):
+                leaves.append(NodeLeaf(here, label, [value]).reshaped(()))
+            elif isinstance(value, (list, tuple)) and value and all(map(_is_node, value)):
+                leaves.append(NodeLeaf(here, label, list(value)))
+            elif isinstance(value, (list, tuple)) and (stack := _stacked(value, here, label)):
+                leaves.extend(stack)
             elif depth < _MAX_DEPTH and _explorable(value) and id(value) not in seen:
                 seen.add(id(value))
                 visit(value, here, label, (*chain, key), depth + 1)
@@ -259,6 +314,9 @@ class Bound:
     def gradients(self):
         """``{"dW1", …}`` from the gradient-named arrays, and how they were found."""
         expected = {k: np.shape(v) for k, v in self.params.items()}
+        if all(isinstance(leaf, NodeLeaf) for leaf in self.mapping.values()):
+            return ({"d" + k: leaf.read_grad().reshape(expected[k])
+                     for k, leaf in self.mapping.items()}, "from the nodes' .grad")
         leaves = walk(self.model)
         named = [leaf for leaf in leaves if GRADIENT_NAME.match(leaf.name or "")
                  and not _STATE_NAME.match(leaf.name or "")]

@@ -65,7 +65,9 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                            lr: float | None = None, bias_sign: int = 1,
                            data: Sequence[str] | str = DATA_FAMILIES,
                            paths: Sequence[str] = (), normalization: str | None = None,
-                           dropout: float | None = None) -> None:
+                           dropout: float | None = None, model: Callable | str | None = None,
+                           call: str | None = None, loss_object: str | None = None,
+                           chain_loss: str = "mean") -> None:
     """Assert that ``fn(params, X, Y)`` returns the reference's gradients.
 
     Parameters
@@ -113,6 +115,12 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
     dropout : float or None
         Keep probability of inverted dropout after every hidden activation; ``fn`` must take
         an ``arch`` keyword and apply the masks ``arch["masks"]["D1"]``, … (bool, its layout).
+    model, call, loss_object, chain_loss
+        An object-oriented model instead of ``fn`` (pass ``fn=None``): ``model`` is a factory
+        ``model(arch) -> object`` (in-process) or ``"FILE.py:EXPRESSION"`` with placeholders
+        such as ``{sizes}`` (sandboxed); ``call`` what to run on it (``"model.backprop(X, Y)"``,
+        ``"chain"``, …); see :mod:`gradref.checks.validation.bound`. gradref binds the
+        parameter arrays and reads the gradients back.
 
     Raises
     ------
@@ -132,12 +140,25 @@ def assert_gradients_match(fn: Callable | str, *, layers: Sequence[int],
                         per_example=per_example, returns=returns, lr=lr, bias_sign=bias_sign,
                         data=_names("data", data), normalization=normalization,
                         dropout=dropout)
-    if isolate:
+    if model is not None:
+        if fn is not None:
+            raise ValueError(f"give fn or model, not both (got fn={fn!r})")
+        from .validation.bound import bound_target
+
+        target = bound_target(model, call, lr=lr, update=returns == "update",
+                              loss_object=loss_object,
+                              chain_loss="sum" if reduction == "sum" else chain_loss,
+                              layout=layout, paths=tuple(paths))
+    elif isolate:
         target = _isolated_spec(fn)
     elif callable(fn) or isinstance(fn, str):
         target = fn
     else:
         raise TypeError(f"fn must be callable or 'FILE.py:FUNCTION', got {fn!r}")
-    report = validate(target, settings, paths=tuple(paths))
+    try:
+        report = validate(target, settings, paths=tuple(paths))
+    finally:
+        if model is not None:
+            target.close()
     if not report.passed:
         raise AssertionError(f"{report.summary()}\n{report.render('text')}")

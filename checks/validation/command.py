@@ -24,6 +24,7 @@ from gradref.reference.dropout import check_keep_prob
 from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 
 from ..isolation import IsolationError, Limits
+from . import bound
 from .conventions import REDUCTIONS, RETURNS
 from .engine import DATA_FAMILIES, EXIT_ERROR, Settings, validate
 from .targets import IO_FORMATS, Target, command_target, parse_function_spec
@@ -170,6 +171,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--same-user", action="store_true",
                    help="run the implementation as the current user, not a throw-away uid "
                         "(matters only as root; for toolchains that uid cannot read)")
+    bound.add_arguments(p)
     p.add_argument("--no-shrink", action="store_true",
                    help="do not look for a smaller failing case")
     from ..isolation.levels import add_require_sandbox_argument
@@ -287,12 +289,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"gradref validate: --require-sandbox: {exc}", file=sys.stderr)
             return EXIT_ERROR
     try:
-        if (args.target is None) == (args.command is None):
+        given = [x for x in (args.target, args.command, args.model) if x is not None]
+        if len(given) != 1:
             error("give exactly one of FILE.py:FUNCTION and --command "
-                  f"(got {'both' if args.target else 'neither'})")
+                  f"(got {'neither' if not given else 'both'}), or --model with --call")
         settings = _settings_from(args, error)
         limits = Limits(wall=args.timeout, cpu=args.timeout)
-        target = args.target
+        target = bound.target_from(args, settings, limits, error) or args.target
         if args.command is not None:
             try:
                 target = command_target(args.command, limits=limits, same_user=args.same_user,

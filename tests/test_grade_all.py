@@ -125,8 +125,8 @@ def test_gradebook_csv_and_reports(tmp_path):
     assert [t["name"] for t in carol["tests"]] == ["f: shape", "f: values", "g: values"]
     assert carol["gradref_batch"] | {"sha256": None} == {
         "version": 1, "student": "carol", "submission": "carol/hw.ipynb", "assignment": "step-by-step",
-        "assignment_sha256": None, "seed": 0, "points": None, "sha256": None, "status": "graded",
-        "error": None}
+        "assignment_sha256": None, "seed": 0, "points": None, "limits": None, "sha256": None,
+        "status": "graded", "error": None}
 
 
 def test_resume_skips_up_to_date_and_force_regrades(tmp_path):

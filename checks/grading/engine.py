@@ -50,6 +50,9 @@ SUPPORTED_SUFFIXES = SUBMISSION_SUFFIXES
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
 #: Failures that do not depend on the case: no case is shown.
 _CASELESS_KINDS = ("missing-function", "load-error")
+#: Failures of a call that the gradebook's error column names (the student's function did not
+#: come back with a value: it hung, crashed the child, ran out of memory or of the budget).
+_REPORTED_KINDS = ("timeout", "crash", "memory", "budget", "bad-output")
 
 
 # --------------------------------------------------------------------------- one function
@@ -511,12 +514,14 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         load_error = sub.start()
         isolation = sub.isolation
         skipped = _skipped_units(sub, loaded) if load_error is None else []
-        per_function = []
+        per_function, call_failures = [], []
         for fn in asg.functions:
-            results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
+            grader = _FunctionGrader(sub, fn, asg, int(seed))
+            results = grader.grade()
             per_function.append(results)
             tests += results
-    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat)
+            call_failures += _call_failures(grader)
+    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat) + call_failures
     if load_error is None:
         _add_dependency_notes(asg, per_function)
         _add_problem_notes(tests, skipped, "numpy" in asg.compat)
@@ -599,6 +604,19 @@ def _skipped_units(sub: PythonSubmission, loaded: LoadedSubmission | None = None
             if module in (STOPPED, NOT_RUN) and label in codes:
                 why = f"{why}: {_statement_text(codes[label])}"
             out.append((label, why, module))
+    return out
+
+
+def _call_failures(grader: _FunctionGrader) -> list[str]:
+    """One sentence per kind of call failure of a graded function (a hang, a crash, memory)."""
+    out, seen = [], set()
+    for outcome in grader.outcomes.values():
+        call = outcome.call
+        if call is not None and not call.ok and call.kind in _REPORTED_KINDS \
+                and call.kind not in seen:
+            seen.add(call.kind)
+            message = call.message.replace(f"{WRAPPER_FUNCTION}()", f"{grader.fn.display}()")
+            out.append(f"{grader.fn.display}: {call.kind}: {message.splitlines()[0]}")
     return out
 
 

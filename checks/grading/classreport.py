@@ -381,6 +381,15 @@ document.querySelectorAll("table.sortable th").forEach(function (th, column) {
     rows.forEach(function (row) { body.appendChild(row); });
   });
 });
+var wanted = /^#sort=(-?)(.+)$/.exec(location.hash);
+if (wanted) {
+  document.querySelectorAll("table.sortable th").forEach(function (th) {
+    if (th.textContent === decodeURIComponent(wanted[2])) {
+      th.click();
+      if (wanted[1]) { th.click(); }
+    }
+  });
+}
 document.body.setAttribute("data-sortable", "ready");
 </script>"""
 
@@ -424,7 +433,9 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
         parts += [f"<tr><td>{e(sid)}</td><td>{e(what)}</td></tr>" for sid, what in s.failures]
         parts.append("</tbody></table>")
     names = [f.name for f in s.functions]
-    parts.append("<h2>Students</h2><p>Click a column's heading to sort by it.</p>")
+    parts.append("<h2>Students</h2><p>Click a column's heading to sort by it (again: the other "
+                 "way round); a link to this page ending in <code>#sort=-score</code> opens it "
+                 "sorted by score, highest first.</p>")
     parts.append('<table id="students" class="sortable"><thead><tr><th>student</th>'
                  "<th>status</th><th>score</th>" + "".join(f"<th>{e(n)}</th>" for n in names)
                  + "<th>error</th></tr></thead><tbody>")

@@ -197,7 +197,8 @@ def summarize(records: Sequence[dict[str, Any]], functions: Sequence[str],
             output = str(t.get("output") or "")
             if t.get("status") == "failed":
                 for line in output.splitlines():
-                    if line.startswith("Diagnosis: "):
+                    if line.startswith("Diagnosis: ") and not line.startswith(
+                            "Diagnosis: the same mistake as under "):   # told on another check
                         said = line[len('Diagnosis: '):]
                         diagnoses.append((f"{fname}: {_fold(said)}", student))
                         group = kinds.setdefault(mistake_kind(said), {

@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: verify check test lint format bench mutants clean gradescope-bundle sandbox
+.PHONY: verify check test lint format bench mutants clean gradescope-bundle sandbox browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 verify: $(STAMP)   ## the reference verified by finite differences and autograd, as a report
 	$(VENV)/bin/gradref verify
 
-check: $(STAMP) sandbox   ## the whole test suite (CI runs this)
+check: $(STAMP) sandbox browser   ## the whole test suite (CI runs this)
 	$(PY) -m pytest
 
 sandbox:   ## bubblewrap, the sandbox's boundary: apt-get installs it when missing and root
@@ -26,6 +26,15 @@ sandbox:   ## bubblewrap, the sandbox's boundary: apt-get installs it when missi
 	  else \
 	    echo "note: bubblewrap (bwrap) is not installed and this is not root with apt-get:" \
 	         "submissions run at the weaker uid/none isolation level, boundary tests are skipped"; \
+	  fi; }
+
+browser:   ## headless Chromium, for the test that looks at the HTML class report
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "note: chromium is not installed and this is not root with apt-get:" \
+	         "the headless-browser test of the class report is skipped"; \
 	  fi; }
 
 test: check

@@ -30,7 +30,7 @@ __all__ = [
     "check_gradients", "check_network", "CheckResult", "assert_gradients_match",
     "diagnose", "Finding",
     "validate", "ValidationSettings",
-    "grade_submission", "grade_all", "build_bundle",
+    "grade_submission", "grade_function", "grade_all", "build_bundle",
 ]
 
 #: public name -> (module, attribute)
@@ -45,6 +45,7 @@ _WHERE = {
     "validate": ("gradref.checks.validation", "validate"),
     "ValidationSettings": ("gradref.checks.validation", "Settings"),
     "grade_submission": ("gradref.checks.grading", "grade_submission"),
+    "grade_function": ("gradref.checks.grading.inprocess", "grade_function"),
     "grade_all": ("gradref.checks.grading.batch", "grade_all"),
     "build_bundle": ("gradref.checks.grading.bundle", "build_bundle"),
 }

@@ -79,19 +79,28 @@ def test_the_class_report_counts_functions_diagnoses_and_ungradable(tmp_path):
     grade_all(klass, tmp_path / "gb.csv", grader=DiagnosingGrader())
     md_path, html_path = summary_paths(tmp_path / "gb.csv")
     md = md_path.read_text()
-    assert "9 students, 8 graded" in md
-    # linear_backward: 3 of the 8 graded students have all its points (cid, eve, gil)
+    # fox did not load: one status, not-loadable, in the counts, the CSV and out of the mean
+    assert "9 students: 7 graded, 1 not-loadable, 1 invalid, 0 error." in md
+    assert "over the 7 graded students (the 2 others are not in it" in md
+    # linear_backward: 3 of the 7 graded students have all its points (cid, eve, gil)
     rows = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
-    assert rows["linear_backward"] == "| linear_backward | 38% | 1.12 / 3 | 5 | 0 | 0 | 3 |"
-    assert rows["linear_forward"].startswith("| linear_forward | 88% |")   # fox did not load
+    assert rows["linear_backward"] == "| linear_backward | 43% | 1.29 / 3 | 4 | 0 | 0 | 3 |"
+    assert rows["linear_forward"].startswith("| linear_forward | 100% |")
+    # the first table: mistakes by students, with the functions they appeared in
+    first = md.split("## Most common mistakes")[1].split("##")[0]
+    assert ("| 4 | dW is m times too large: the 1/m averaging is missing | linear_backward | "
+            "&lt;script&gt;x, ann, ben, dee |") in first
+    assert "| fox | not-loadable: Your submission could not be loaded" in md
     # one mistake, one line, whatever m the case had: counted by student, names listed
     assert ("| 4 students | linear_backward: dW is m times too large: the 1/m averaging is missing "
             "| &lt;script&gt;x, ann, ben, dee |") in md
     assert "| 2 students | L_model_backward: W[l] must be transposed | dee, eve |" in md
     assert "| 1 student | import of 'dnn_utils_v9' failed: No module | gil |" in md
-    assert "| fox | not loadable |" in md and "| hal | invalid | several submissions in 'hal'" in md
+    assert "| fox | not-loadable |" in md and "| hal | invalid | several submissions in 'hal'" in md
     page = html_path.read_text()
-    assert "<script>" not in page and "&lt;script&gt;x" in page       # student text is escaped
+    # student text is escaped: the one script is the page's own (the sortable table)
+    assert page.count("<script") == 1 and "<script>x" not in page and "&lt;script&gt;x" in page
+    assert 'href="gb_reports/%3Cscript%3Ex.json"' in page
     assert "<svg" in page                                             # matplotlib is installed here
 
 
@@ -107,7 +116,9 @@ def test_the_html_report_works_without_matplotlib(tmp_path, monkeypatch):
     record = {"score": 1.0, "max_score": 2.0, "tests": [a_test("f: values", 1.0, 2.0)],
               "gradref_batch": {"student": "ann", "status": "graded"}}
     page = render_html(summarize([record], ["f"], "hw"))
-    assert "<svg" not in page and "needs matplotlib, which is not installed" in page
+    # the score histogram is our own SVG; the pass-rate chart (matplotlib's) is missing
+    assert page.count("<svg") == 1 and 'id="histogram"' in page
+    assert "needs matplotlib, which is not installed" in page
     assert "| f | 0% | 1.00 / 2 | 0 | 0 | 1 | 0 |" in render_markdown(summarize([record], ["f"], "hw"))
 
 
@@ -133,7 +144,8 @@ def test_shards_then_merge_give_the_gradebook_of_one_run(tmp_path):
                  "--out", str(tmp_path / "merged.csv")]) == 0
     for a, b in zip(summary_paths(tmp_path / "one.csv"), summary_paths(tmp_path / "merged.csv"),
                     strict=True):
-        assert a.read_text() == b.read_text()
+        # the same page, its links pointing at its own reports folder
+        assert a.read_text() == b.read_text().replace('href="merged_reports/', 'href="one_reports/')
     assert (tmp_path / "one.csv").read_text() == (tmp_path / "merged.csv").read_text()
     assert sorted(p.name for p in (tmp_path / "merged_reports").iterdir()) == \
         sorted(p.name for p in (tmp_path / "one_reports").iterdir())

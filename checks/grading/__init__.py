@@ -16,8 +16,10 @@ seeded random cases; failures are shrunk to the smallest failing case and diagno
 from .assignment import Assignment, AssignmentError, builtin_assignments, load_assignment
 from .computations import COMPUTATIONS, computation_names
 from .engine import SubmissionError, grade_source, grade_submission
+from .inprocess import grade_function
 from .report import FORMATS, GradeReport, TestResult, render
 
-__all__ = ["grade_submission", "grade_source", "render", "GradeReport", "TestResult", "FORMATS",
+__all__ = ["grade_submission", "grade_source", "grade_function", "render", "GradeReport",
+           "TestResult", "FORMATS",
            "Assignment", "AssignmentError", "SubmissionError", "load_assignment",
            "builtin_assignments", "COMPUTATIONS", "computation_names"]

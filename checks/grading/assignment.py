@@ -32,7 +32,7 @@ from .tolerances import VALUES_ATOL, VALUES_RTOL
 
 __all__ = ["Assignment", "AssignmentError", "Alternative", "Check", "FunctionSpec", "Package",
            "CHECK_KINDS", "CALL_FORMS", "LIMIT_KEYS", "COMPAT_SWITCHES", "VISIBILITIES",
-           "builtin_assignments", "load_assignment", "parse_assignment"]
+           "builtin_assignments", "builtin_declaration", "load_assignment", "parse_assignment"]
 
 #: What a check verifies, on the selected outputs of every case.
 CHECK_KINDS = ("shape", "dtype", "values", "cache")
@@ -47,7 +47,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
              "points", "support_modules", "module_aliases", "stub_modules", "course_modules",
-             "compat", "package", "limits", "functions")
+             "compat", "package", "limits", "extends", "functions")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept")
@@ -486,7 +486,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
 def parse_assignment(data: object, source: str = "<declaration>") -> Assignment:
     """Validate a parsed declaration (a dict from TOML or JSON) into an :class:`Assignment`."""
     try:
-        return _parse(data, source)
+        return _parse(_extend(data, source), source)
     except AssignmentError as exc:
         raise AssignmentError(f"{source}: {exc}") from None
 
@@ -627,13 +627,78 @@ def builtin_assignments() -> list[str]:
                   if p.name.endswith((".toml", ".json")))
 
 
-def _read(path: Path, text: str) -> Assignment:
+def _decode(path: Path, text: str) -> object:
     try:
-        data = json.loads(text) if path.suffix == ".json" else _toml.loads(text)
+        return json.loads(text) if path.suffix == ".json" else _toml.loads(text)
     except (ValueError, _toml.TOMLDecodeError) as exc:
         kind = "JSON" if path.suffix == ".json" else "TOML"
         raise AssignmentError(f"{path}: not valid {kind}: {exc}") from None
-    return parse_assignment(data, str(path))
+
+
+def builtin_declaration(name: str) -> tuple[str, str]:
+    """``(file name, text)`` of the built-in declaration ``name``; ``AssignmentError`` if none."""
+    folder = resources.files("gradref.checks.grading").joinpath("assignments")
+    for ext in (".toml", ".json"):
+        entry = folder.joinpath(name + ext)
+        if name in builtin_assignments() and entry.is_file():
+            return name + ext, entry.read_text(encoding="utf-8")
+    raise AssignmentError(f"unknown built-in assignment {name!r}; built-in: "
+                          f"{', '.join(builtin_assignments())}")
+
+
+#: Tables merged key by key when a declaration ``extends`` another (the others are replaced).
+_MERGED_TABLES = ("network", "cases", "tolerance", "points", "support_modules", "module_aliases",
+                  "limits")
+
+
+def _extend(data: object, source: str) -> object:
+    """``data`` with its ``extends = "step-by-step"`` resolved: the built-in's declaration, then
+    this one's keys over it. Tables in :data:`_MERGED_TABLES` merge key by key; a
+    ``[[functions]]`` entry whose ``name`` (and ``label``) the built-in declares overrides that
+    entry key by key (``points`` replaces the built-in's ``checks`` and vice versa), a new name
+    is added; every other key replaces the built-in's."""
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    base_name = data["extends"]
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise AssignmentError(f"extends: must name a built-in assignment "
+                              f"({', '.join(builtin_assignments())}), got {base_name!r}")
+    try:
+        file_name, text = builtin_declaration(base_name)
+    except AssignmentError as exc:
+        raise AssignmentError(f"extends: {exc}") from None
+    base = _decode(Path(file_name), text)
+    merged = {k: v for k, v in base.items()}
+    for key, value in data.items():
+        if key == "extends":
+            continue
+        if key in _MERGED_TABLES and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        elif key == "functions" and isinstance(value, list):
+            functions = [dict(f) for f in merged.get("functions", [])]
+            index = {(f.get("name"), f.get("label", "")): i for i, f in enumerate(functions)}
+            for entry in value:
+                if not isinstance(entry, Mapping):
+                    functions.append(entry)
+                    continue
+                at = index.get((entry.get("name"), entry.get("label", "")))
+                if at is None:
+                    functions.append(dict(entry))
+                    continue
+                old = dict(functions[at])
+                if "points" in entry:
+                    old.pop("checks", None)
+                if "checks" in entry:
+                    old.pop("points", None)
+                functions[at] = {**old, **entry}
+            merged["functions"] = functions
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read(path: Path, text: str) -> Assignment:
+    return parse_assignment(_decode(path, text), str(path))
 
 
 def load_assignment(spec: object = "step-by-step") -> Assignment:
@@ -648,11 +713,8 @@ def load_assignment(spec: object = "step-by-step") -> Assignment:
     text_spec = os.fspath(spec)
     builtins = builtin_assignments()
     if text_spec in builtins:
-        folder = resources.files("gradref.checks.grading").joinpath("assignments")
-        for ext in (".toml", ".json"):
-            entry = folder.joinpath(text_spec + ext)
-            if entry.is_file():
-                return _read(Path(text_spec + ext), entry.read_text(encoding="utf-8"))
+        file_name, text = builtin_declaration(text_spec)
+        return _read(Path(file_name), text)
     path = Path(text_spec)
     if path.suffix not in (".toml", ".json"):
         raise AssignmentError(f"unknown assignment {text_spec!r}; built-in: {', '.join(builtins)}; "

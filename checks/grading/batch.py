@@ -80,7 +80,7 @@ from gradref.reference.argtypes import int_at_least, name_equals_number
 from tqdm import tqdm
 
 from .assignment import AssignmentError, load_assignment
-from .classreport import render_html, render_markdown, summarize
+from .classreport import render_html, render_markdown, student_status, summarize
 from .engine import SubmissionError, grade_submission
 from .loading import choose_entry, package_root, split_solution, tree_files
 from .report import printable
@@ -408,7 +408,7 @@ def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str,
             per_function[key] = per_function.get(key, 0.0) + float(test["score"])
         for column in columns:
             row[column] = _number(per_function.get(column))
-        row["status"] = meta["status"]
+        row["status"] = student_status(record)
         row["error"] = _cell(meta.get("error"))
         row["isolation"] = _cell(record.get("isolation"))
         rows.append(row)
@@ -435,7 +435,7 @@ def write_gradebook(out: str | os.PathLike, records: list[dict[str, Any]], funct
     summary = summarize(records, functions, title)
     md, page = summary_paths(out)
     atomic_write_text(md, render_markdown(summary))
-    atomic_write_text(page, render_html(summary))
+    atomic_write_text(page, render_html(summary, reports_dir_for(out).name))
     return rows
 
 

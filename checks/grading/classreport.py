@@ -5,6 +5,15 @@ Written by ``gradref grade-all`` (and ``gradref gradebook merge``) beside the CS
 (the JSON reports), so the same records always give the same report, whichever machine or shard
 graded them:
 
+* one status per student (:func:`student_status`, also the CSV's ``status`` column): ``graded``,
+  ``not-loadable`` (the submission failed to load: its 0 is in the CSV but not in the mean),
+  ``invalid`` (no file could be chosen or read) or ``error`` (grading itself failed); the counts
+  of the statuses and the mean, which says whom it includes;
+* the mistakes grouped by what they are, across functions (one student's missing 1/m seen in
+  ``linear_backward`` and ``L_model_backward`` is one mistake of one student), counted by
+  students, with the functions they appeared in, most common first; the per-function detail below;
+* the failures that are not mistakes of backprop, each naming its student: a function that hung,
+  crashed or ran out of memory, a statement stopped or skipped at load, a failed import;
 * per graded function: the pass rate (students with all of its points, among the graded ones),
   the mean, and the distribution of its score (0, below half, half or more, full marks);
 * the most common diagnoses, with their counts and the students who have them ("dW is m times
@@ -13,7 +22,9 @@ graded them:
   and the accepted alternative conventions;
 * the submissions that could not be graded, and why.
 
-The HTML page has a bar chart of the pass rates when matplotlib is installed (the ``plot``
+The HTML page adds a per-student table (sortable by any column, in plain JavaScript), a score
+histogram (inline SVG, no dependency) and links to the per-student reports; it has a bar chart
+of the pass rates when matplotlib is installed (the ``plot``
 extra: ``pip install 'gradref[plot]'``); without it the page says so and the table carries the
 same numbers. Every text that comes from a student (ids, error messages) is escaped.
 """
@@ -29,7 +40,8 @@ from typing import Any
 
 from .textsafe import markdown
 
-__all__ = ["ClassSummary", "summarize", "render_markdown", "render_html", "BINS"]
+__all__ = ["ClassSummary", "summarize", "render_markdown", "render_html", "student_status",
+           "mistake_kind", "BINS", "STATUSES"]
 
 #: Score distribution bins, as fractions of a function's points: (label, test).
 BINS = (("0", lambda f: f <= 0.0), ("< 50%", lambda f: 0.0 < f < 0.5),
@@ -37,6 +49,36 @@ BINS = (("0", lambda f: f <= 0.0), ("< 50%", lambda f: 0.0 < f < 0.5),
 _TOP = 15
 _NAMES = 12
 _RECORD_KEY = "gradref_batch"
+#: The statuses of a student, in the order the counts are told.
+STATUSES = ("graded", "not-loadable", "invalid", "error")
+_HIST_BINS = 10
+
+
+def student_status(record: dict[str, Any]) -> str:
+    """The one status of a student's record (see :data:`STATUSES`), used by the CSV, the class
+    report and its counts: ``not-loadable`` when the engine graded it but its top level failed,
+    so no function could run."""
+    status = str(record[_RECORD_KEY].get("status"))
+    if status != "graded":
+        return status if status in STATUSES else "error"
+    output = str(record.get("output", ""))
+    tests = record.get("tests") or []
+    if "could not be loaded" in output and not any(t.get("status") == "passed" for t in tests):
+        return "not-loadable"
+    return "graded"
+
+
+_NAME = re.compile(r"\b(?:d?(?:W|b|Z|A|AL|A_prev|X|Y)(?:\[l\]|\[L\]|\d+)?|dA_prev|dAL)(?![\w(])")
+
+
+def mistake_kind(text: str) -> str:
+    """What a diagnosis says, whichever arrays or function it is about: the array names folded
+    (``dW1 and db1 are m times too large`` and ``dW is m = 6 times too large`` are one mistake)."""
+    text = _fold(text)
+    text = _NAME.sub("d·", text)
+    text = re.sub(r"d·(?:(?:, | and |/)d·)+", "d·", text)
+    text = re.sub(r"\b(are|were)\b", lambda m: {"are": "is", "were": "was"}[m.group(1)], text)
+    return text
 
 
 @dataclass
@@ -60,17 +102,39 @@ class FunctionStats:
 
 
 @dataclass
+class StudentRow:
+    student: str
+    status: str
+    score: float
+    max_score: float
+    functions: dict[str, float]
+    error: str
+
+
+@dataclass
+class Mistake:
+    text: str                       # an example of its wording (the most common one)
+    students: list[str]
+    functions: list[str]
+
+
+@dataclass
 class ClassSummary:
     title: str
     students: int
     graded: int
-    mean: float
+    mean: float                                     # over the graded students only
     max_score: float
     functions: list[FunctionStats]
-    diagnoses: list[tuple[str, list[str]]]         # (text, students)
+    diagnoses: list[tuple[str, list[str]]]         # (function: text, students), per function
     problems: list[tuple[str, list[str]]]
     accepted: list[tuple[str, list[str]]]
     ungradable: list[tuple[str, str, str]]          # (student, status, why)
+    counts: dict[str, int] = field(default_factory=dict)     # status -> students
+    mean_all: float = 0.0                           # over every row of the CSV (0 without a score)
+    mistakes: list[Mistake] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)   # (student, what happened)
+    rows: list[StudentRow] = field(default_factory=list)
 
 
 def _fold(text: str) -> str:
@@ -98,18 +162,32 @@ def summarize(records: Sequence[dict[str, Any]], functions: Sequence[str],
     ``gradref_batch`` record); ``functions`` gives the order of the graded functions."""
     stats: dict[str, FunctionStats] = {}
     diagnoses, problems, accepted, ungradable = [], [], [], []
-    scores, max_score, graded = [], 0.0, 0
+    scores, all_scores, max_score, graded = [], [], 0.0, 0
+    counts = dict.fromkeys(STATUSES, 0)
+    kinds: dict[str, dict[str, Any]] = {}
+    failures: list[tuple[str, str]] = []
+    rows: list[StudentRow] = []
     for record in sorted(records, key=lambda r: str(r[_RECORD_KEY]["student"])):
         meta = record[_RECORD_KEY]
         student = str(meta["student"])
         max_score = max(max_score, float(record.get("max_score") or 0.0))
         tests = record.get("tests") or []
-        if meta.get("status") != "graded":
-            ungradable.append((student, str(meta.get("status")), str(meta.get("error") or "")))
+        status = student_status(record)
+        counts[status] += 1
+        all_scores.append(float(record.get("score") or 0.0))
+        per_row: dict[str, float] = {}
+        for t in tests:
+            key = str(t["name"]).partition(": ")[0]
+            per_row[key] = per_row.get(key, 0.0) + float(t["score"])
+        rows.append(StudentRow(student, status, float(record.get("score") or 0.0),
+                               float(record.get("max_score") or 0.0), per_row,
+                               str(meta.get("error") or "")))
+        if status != "graded":
+            ungradable.append((student, status, str(meta.get("error") or "")))
+            failures.append((student, f"{status}: {meta.get('error') or ''}".strip()))
             continue
-        if tests and not any(t.get("status") == "passed" for t in tests) \
-                and "could not be loaded" in str(record.get("output", "")):
-            ungradable.append((student, "not loadable", str(meta.get("error") or "")))
+        for problem in record.get("problems") or []:
+            failures.append((student, str(problem)))
         graded += 1
         scores.append(float(record.get("score") or 0.0))
         per: dict[str, list[float]] = {}
@@ -121,9 +199,15 @@ def summarize(records: Sequence[dict[str, Any]], functions: Sequence[str],
             output = str(t.get("output") or "")
             if t.get("status") == "failed":
                 for line in output.splitlines():
-                    if line.startswith("Diagnosis: "):
-                        diagnoses.append((f"{fname}: {_fold(line[len('Diagnosis: '):])}",
-                                          student))
+                    if line.startswith("Diagnosis: ") and not line.startswith(
+                            "Diagnosis: the same mistake as under "):   # told on another check
+                        said = line[len('Diagnosis: '):]
+                        diagnoses.append((f"{fname}: {_fold(said)}", student))
+                        group = kinds.setdefault(mistake_kind(said), {
+                            "students": set(), "functions": {}, "texts": {}})
+                        group["students"].add(student)
+                        group["functions"].setdefault(fname, None)
+                        group["texts"][_fold(said)] = group["texts"].get(_fold(said), 0) + 1
             for line in output.splitlines():
                 if line.startswith("Accepted: "):
                     accepted.append((_fold(line[len("Accepted: "):]), student))
@@ -132,11 +216,35 @@ def summarize(records: Sequence[dict[str, Any]], functions: Sequence[str],
         for problem in record.get("problems") or []:
             problems.append((_fold(str(problem)), student))
     order = [f for f in functions if f in stats] + [f for f in stats if f not in functions]
+    position = {f: i for i, f in enumerate(order)}
+    mistakes = [Mistake(max(g["texts"], key=lambda t: (g["texts"][t], t)), sorted(g["students"]),
+                        sorted(g["functions"], key=lambda f: position.get(f, len(position))))
+                for g in kinds.values()]
+    mistakes.sort(key=lambda k: (-len(k.students), k.text))
     return ClassSummary(title=title, students=len(records), graded=graded,
                         mean=sum(scores) / len(scores) if scores else 0.0, max_score=max_score,
                         functions=[stats[f] for f in order], diagnoses=_grouped(diagnoses),
                         problems=_grouped(problems), accepted=_grouped(accepted),
-                        ungradable=sorted(ungradable))
+                        ungradable=sorted(ungradable), counts=counts,
+                        mean_all=sum(all_scores) / len(all_scores) if all_scores else 0.0,
+                        mistakes=mistakes, failures=failures, rows=rows)
+
+
+def counts_sentence(summary: ClassSummary) -> str:
+    """``12 students: 9 graded, 2 not-loadable, 1 invalid, 0 error.``"""
+    parts = ", ".join(f"{summary.counts.get(k, 0)} {k}" for k in STATUSES)
+    return f"{summary.students} students: {parts}."
+
+
+def mean_sentence(summary: ClassSummary) -> str:
+    """What the mean includes, said beside it."""
+    s = summary
+    others = s.students - s.graded
+    text = (f"Mean score {s.mean:.2f} / {s.max_score:g} over the {s.graded} graded students")
+    if others:
+        text += (f" (the {others} others are not in it; over all {s.students} rows of the CSV, "
+                 f"where they count 0: {s.mean_all:.2f})")
+    return text + "."
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -157,18 +265,33 @@ def _pct(x: float) -> str:
 
 def render_markdown(summary: ClassSummary) -> str:
     s = summary
-    lines = [f"# Class report: {_md(s.title)}", "",
-             f"{s.students} students, {s.graded} graded; mean score {s.mean:.2f} / "
-             f"{s.max_score:g}.", "", "## Per function", "",
-             "| function | pass rate | mean | " + " | ".join(b for b, _ in BINS) + " |",
-             "|---|---|---|" + "---|" * len(BINS)]
+    lines = [f"# Class report: {_md(s.title)}", "", counts_sentence(s), "", mean_sentence(s), "",
+             "## Most common mistakes", "",
+             "Each mistake once, whichever function showed it, counted by students (most common "
+             "first); the per-function detail is below.", ""]
+    if not s.mistakes:
+        lines.append("None.")
+    else:
+        lines += ["| students | mistake | functions | who |", "|---|---|---|---|"]
+        for k in s.mistakes[:_TOP]:
+            lines.append(f"| {len(k.students)} | {_md(k.text)} | {_md(', '.join(k.functions))} | "
+                         f"{_md(', '.join(_names(k.students)))} |")
+    lines += ["", "## Failures other than mistakes (hangs, crashes, memory, load, imports)", ""]
+    if not s.failures:
+        lines.append("None.")
+    else:
+        lines += ["| student | what happened |", "|---|---|"]
+        lines += [f"| {_md(sid)} | {_md(what)} |" for sid, what in s.failures]
+    lines += ["", "## Per function", "",
+              "| function | pass rate | mean | " + " | ".join(b for b, _ in BINS) + " |",
+              "|---|---|---|" + "---|" * len(BINS)]
     for f in s.functions:
         lines.append(f"| {_md(f.name)} | {_pct(f.pass_rate)} | {f.mean:.2f} / {f.max_score:g} | "
                      + " | ".join(str(n) for n in f.bins()) + " |")
     lines.append("")
     lines.append("Pass rate: the students with all of the function's points, among those graded; "
                  "the last columns count students by the share of the function's points they got.")
-    for heading, groups in (("Most common diagnoses", s.diagnoses),
+    for heading, groups in (("Diagnoses per function", s.diagnoses),
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         lines += ["", f"## {heading}", ""]
@@ -215,17 +338,123 @@ def _chart(summary: ClassSummary) -> str | None:
     return text[text.index("<svg"):]
 
 
-def render_html(summary: ClassSummary) -> str:
+def _histogram(summary: ClassSummary) -> str:
+    """An inline SVG histogram of the graded students' scores, in tenths of the maximum."""
+    scores = [r.score / r.max_score if r.max_score else 1.0 for r in summary.rows
+              if r.status == "graded"]
+    bins = [0] * _HIST_BINS
+    for f in scores:
+        bins[min(_HIST_BINS - 1, max(0, int(f * _HIST_BINS)))] += 1
+    top = max(bins) or 1
+    width, height, bar = 520, 180, 46
+    parts = [f'<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+             f'height="{height + 40}" role="img" aria-label="histogram of the scores">']
+    for i, n in enumerate(bins):
+        h = round(height * n / top)
+        x = 10 + i * (bar + 4)
+        parts.append(f'<rect class="bin" data-count="{n}" x="{x}" y="{height - h + 10}" '
+                     f'width="{bar}" height="{h}" fill="#4c72b0"><title>{10 * i}–'
+                     f'{10 * (i + 1)}%: {n}</title></rect>')
+        parts.append(f'<text x="{x + bar / 2}" y="{height + 25}" font-size="11" '
+                     f'text-anchor="middle">{10 * i}–{10 * (i + 1)}%</text>')
+        if n:
+            parts.append(f'<text x="{x + bar / 2}" y="{height - h + 5}" font-size="12" '
+                         f'text-anchor="middle">{n}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_SORT_SCRIPT = """<script>
+document.querySelectorAll("table.sortable th").forEach(function (th, column) {
+  th.style.cursor = "pointer";
+  th.title = "sort by this column";
+  th.addEventListener("click", function () {
+    var table = th.closest("table"), body = table.tBodies[0];
+    var up = th.getAttribute("data-sorted") !== "up";
+    table.querySelectorAll("th").forEach(function (other) { other.removeAttribute("data-sorted"); });
+    th.setAttribute("data-sorted", up ? "up" : "down");
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[column].getAttribute("data-value") || a.cells[column].textContent;
+      var y = b.cells[column].getAttribute("data-value") || b.cells[column].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return up ? order : -order;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+var wanted = /^#sort=(-?)(.+)$/.exec(location.hash);
+if (wanted) {
+  document.querySelectorAll("table.sortable th").forEach(function (th) {
+    if (th.textContent === decodeURIComponent(wanted[2])) {
+      th.click();
+      if (wanted[1]) { th.click(); }
+    }
+  });
+}
+document.body.setAttribute("data-sortable", "ready");
+</script>"""
+
+
+def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
+    """The HTML page; ``reports_href``: the folder of the per-student JSON reports, relative to
+    the page (``gradebook_reports``), for the links of the per-student table."""
+    from urllib.parse import quote
+
     s = summary
     e = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Class report: {e(s.title)}</title>",
              "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;"
-             "vertical-align:top}</style></head><body>",
+             "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;"
+             "padding:.2em .5em;vertical-align:top}th{background:#eef}"
+             "td.num{text-align:right}tr.not-loadable,tr.invalid,tr.error{background:#fee}"
+             "</style></head><body>",
              f"<h1>Class report: {e(s.title)}</h1>",
-             f"<p>{s.students} students, {s.graded} graded; mean score {s.mean:.2f} / "
-             f"{s.max_score:g}.</p>", "<h2>Per function</h2>"]
+             f'<p id="counts">{e(counts_sentence(s))}</p>',
+             f'<p id="mean">{e(mean_sentence(s))}</p>',
+             "<h2>Scores</h2>", _histogram(s),
+             "<p>Graded students by their share of the points.</p>",
+             "<h2>Most common mistakes</h2>"]
+    if not s.mistakes:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append('<table id="mistakes"><thead><tr><th>students</th><th>mistake</th>'
+                     "<th>functions</th><th>who</th></tr></thead><tbody>")
+        for k in s.mistakes[:_TOP]:
+            parts.append(f'<tr><td class="num">{len(k.students)}</td><td>{e(k.text)}</td>'
+                         f"<td>{e(', '.join(k.functions))}</td>"
+                         f"<td>{e(', '.join(_names(k.students)))}</td></tr>")
+        parts.append("</tbody></table>")
+    parts.append("<h2>Failures other than mistakes (hangs, crashes, memory, load, imports)</h2>")
+    if not s.failures:
+        parts.append("<p>None.</p>")
+    else:
+        parts.append('<table id="failures"><thead><tr><th>student</th><th>what happened</th>'
+                     "</tr></thead><tbody>")
+        parts += [f"<tr><td>{e(sid)}</td><td>{e(what)}</td></tr>" for sid, what in s.failures]
+        parts.append("</tbody></table>")
+    names = [f.name for f in s.functions]
+    parts.append("<h2>Students</h2><p>Click a column's heading to sort by it (again: the other "
+                 "way round); a link to this page ending in <code>#sort=-score</code> opens it "
+                 "sorted by score, highest first.</p>")
+    parts.append('<table id="students" class="sortable"><thead><tr><th>student</th>'
+                 "<th>status</th><th>score</th>" + "".join(f"<th>{e(n)}</th>" for n in names)
+                 + "<th>error</th></tr></thead><tbody>")
+    for r in s.rows:
+        who = e(r.student)
+        if reports_href is not None:
+            href = f"{quote(reports_href)}/{quote(r.student + '.json')}"
+            who = f'<a href="{e(href)}">{who}</a>'
+        cells = "".join(f'<td class="num" data-value="{r.functions[n]:g}">{r.functions[n]:g}</td>'
+                        if n in r.functions else '<td data-value="-1"></td>' for n in names)
+        parts.append(f'<tr class="{e(r.status)}"><td data-value="{e(r.student)}">{who}</td>'
+                     f"<td>{e(r.status)}</td>"
+                     f'<td class="num" data-value="{r.score:g}">{r.score:g} / {r.max_score:g}</td>'
+                     f"{cells}<td>{e(r.error)}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append("<h2>Per function</h2>")
     chart = _chart(s)
     if chart is not None:
         parts.append(chart)
@@ -239,7 +468,7 @@ def render_html(summary: ClassSummary) -> str:
                      f"<td>{f.mean:.2f} / {f.max_score:g}</td>"
                      + "".join(f"<td>{n}</td>" for n in f.bins()) + "</tr>")
     parts.append("</table>")
-    for heading, groups in (("Most common diagnoses", s.diagnoses),
+    for heading, groups in (("Diagnoses per function", s.diagnoses),
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         parts.append(f"<h2>{e(heading)}</h2>")
@@ -259,5 +488,6 @@ def render_html(summary: ClassSummary) -> str:
         parts += [f"<tr><td>{e(sid)}</td><td>{e(status)}</td><td>{e(why)}</td></tr>"
                   for sid, status, why in s.ungradable]
         parts.append("</table>")
+    parts.append(_SORT_SCRIPT)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

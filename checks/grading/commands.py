@@ -15,7 +15,8 @@ from gradref.reference.argtypes import add_output_arguments, int_at_least, name_
 
 from .report import FORMATS
 
-__all__ = ["add_arguments", "add_limit_arguments", "limits_from_args", "run"]
+__all__ = ["add_arguments", "add_limit_arguments", "limits_from_args", "run",
+           "add_assignments_arguments", "run_assignments"]
 
 #: ``--OPTION`` -> the ``Limits`` field it sets (seconds).
 _LIMIT_OPTIONS = (("statement-limit", "statement",
@@ -134,3 +135,34 @@ def _write_stdout(text: str) -> None:
         sys.stdout.flush()
         sys.stdout.buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
         sys.stdout.flush()
+
+
+def add_assignments_arguments(parser: argparse.ArgumentParser) -> None:
+    """``gradref assignments [show NAME]``."""
+    parser.description = ("List the built-in assignments, or print one's declaration (`show NAME`), "
+                          "the starting point of an own one: `extends = \"NAME\"` in a TOML "
+                          "inherits it and overrides what it names.")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    show = sub.add_parser("show", help="print a built-in assignment's declaration",
+                          description="print a built-in assignment's declaration (TOML)")
+    show.add_argument("name", metavar="NAME", help="a built-in assignment, e.g. step-by-step")
+
+
+def run_assignments(args: argparse.Namespace) -> int:
+    from .assignment import AssignmentError, builtin_assignments, builtin_declaration, load_assignment
+
+    if getattr(args, "action", None) == "show":
+        try:
+            _, text = builtin_declaration(args.name)
+        except AssignmentError as exc:
+            print(f"gradref assignments show: error: {exc}", file=sys.stderr)
+            return 2
+        _write_stdout(text)
+        return 0
+    for name in builtin_assignments():
+        asg = load_assignment(name)
+        print(f"{name}: {asg.title} ({len(asg.functions)} functions, {asg.max_score:g} points, "
+              f"{asg.layout} layout)")
+    print("`gradref assignments show NAME` prints one; `extends = \"NAME\"` in your TOML "
+          "inherits it.")
+    return 0

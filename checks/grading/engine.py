@@ -51,6 +51,17 @@ SUPPORTED_SUFFIXES = SUBMISSION_SUFFIXES
 _FATAL_KINDS = ("timeout", "crash", "memory", "load-error", "missing-function")
 #: Failures that do not depend on the case: no case is shown.
 _CASELESS_KINDS = ("missing-function", "load-error")
+#: Findings about a constant factor: m = 1 or 2 cannot tell them apart from the 1/m averaging.
+_FACTOR_FINDINGS = ("times_m", "over_m", "times_2", "half", "m_or_2", "scale")
+#: Causes the diagnosis offers that only make sense for a square loss: dropped otherwise.
+_SQUARE_LOSS_CLAUSES = (", e.g. the square-loss derivative 2(a − y) used for the half-square cost "
+                        "½(a − y)²",
+                        ", e.g. the derivative of the square loss (a − y)² is 2(a − y), not a − y",
+                        " (square versus half-square loss)")
+_ALTERNATIVES = re.compile(r" It fits equally well: (.*?)\.(?=$| [A-Z])")
+#: Failures of a call that the gradebook's error column names (the student's function did not
+#: come back with a value: it hung, crashed the child, ran out of memory or of the budget).
+_REPORTED_KINDS = ("timeout", "crash", "memory", "budget", "bad-output")
 
 
 # --------------------------------------------------------------------------- one function
@@ -283,6 +294,7 @@ class _FunctionGrader:
             text = self._explain(check, self.run(smallest), len(failing), len(cases),
                                  self.outcomes[larger])
             results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
+        _diagnose_once(results, self.asg)
         if self.truncated:
             for t in results:
                 t.output = (f"{t.output}\nNote: {self.fn.display} printed more than the grader "
@@ -385,6 +397,11 @@ class _FunctionGrader:
             strong_more = {f.kind for f in more if f.kind not in _WEAK_FINDINGS}
             if strong_more and strong_more != strong:
                 return [f"Diagnosis: {f.message}" for f in more[:3]], larger
+            # with m = 1 (or 2) a factor cannot be told from the 1/m averaging: a larger
+            # failing case that can has the word, never the case that cannot
+            if more and out.case.m <= 2 < larger.case.m \
+                    and {f.kind for f in findings} & set(_FACTOR_FINDINGS):
+                return [f"Diagnosis: {f.message}" for f in more[:3]], larger
         return [f"Diagnosis: {f.message}" for f in findings[:3]], out
 
     def _findings(self, out: _Outcome, verdict: _Verdict) -> list:
@@ -451,6 +468,63 @@ class _FunctionGrader:
                 seen.add(text)
                 unique.append(type(f)(f.names, f.kind, text, f.details))
         return unique
+
+
+def _within_assignment(text: str, asg: Assignment) -> str:
+    """A diagnosis without causes foreign to the assignment: no square-loss factor for another
+    loss, no derivative of an activation the assignment does not use."""
+    if asg.network.loss not in ("square", "half_square"):
+        for clause in _SQUARE_LOSS_CLAUSES:
+            text = text.replace(clause, "")
+    own = {asg.network.hidden, asg.network.output}
+
+    def keep(match: re.Match) -> str:
+        from gradref.reference.activations import activation_names
+
+        foreign = [n for n in activation_names() if n not in own]
+        kept = [alt for alt in match.group(1).split("; or ")
+                if not any(re.search(rf"\b{re.escape(n)}'s derivative|derivative of {re.escape(n)}\b",
+                                     alt) for n in foreign)]
+        return " It fits equally well: " + "; or ".join(kept) + "." if kept else ""
+
+    return _ALTERNATIVES.sub(keep, text)
+
+
+def _diagnosis_subject(line: str) -> list[str]:
+    """The arrays a diagnosis sentence is about (``dW and db match …`` -> dW, db)."""
+    head = re.split(r" (?:is|are|match|matches|has|have|was|were|looks?|should|must)\b", line, maxsplit=1)[0]
+    return re.findall(r"[A-Za-z_][\w\[\]]*", head)
+
+
+def _diagnose_once(results: list[TestResult], asg: Assignment) -> None:
+    """Each diagnosis once per function, on the check it explains (the first failing check whose
+    title names an array the sentence is about, else the first that has it); the others point to
+    it. Every diagnosis is also kept within the assignment (:func:`_within_assignment`)."""
+    prefix = "Diagnosis: "
+    home: dict[str, TestResult] = {}
+    failed = [t for t in results if t.status == "failed"]
+    for t in failed:
+        t.output = "\n".join(_within_assignment(line, asg) if line.startswith(prefix) else line
+                             for line in t.output.splitlines())
+    for t in failed:
+        for line in t.output.splitlines():
+            if not line.startswith(prefix) or line in home:
+                continue
+            subject = _diagnosis_subject(line[len(prefix):])
+            title_words = {t2.name: set(re.findall(r"[A-Za-z_]\w*", t2.name.partition(": ")[2]))
+                           for t2 in failed}
+            owner = next((t2 for t2 in failed if line in t2.output
+                          and set(subject) & title_words[t2.name]), None)
+            home[line] = owner or t
+    for t in failed:
+        lines = []
+        for line in t.output.splitlines():
+            owner = home.get(line) if line.startswith(prefix) else None
+            if owner is not None and owner is not t:
+                line = (f"{prefix}the same mistake as under '{owner.name.partition(': ')[2]}' "
+                        f"(explained there)")
+            lines.append(line)
+        t.output = "\n".join(lines)
 
 
 def _without_wrapper(lines: list[str]) -> list[str]:
@@ -559,12 +633,14 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         isolation = sub.isolation
         skipped = _skipped_units(sub, loaded) if load_error is None else []
         replaced = _replaced_modules(sub) if load_error is None else []
-        per_function = []
+        per_function, call_failures = [], []
         for fn in asg.functions:
-            results = _FunctionGrader(sub, fn, asg, int(seed)).grade()
+            grader = _FunctionGrader(sub, fn, asg, int(seed))
+            results = grader.grade()
             per_function.append(results)
             tests += results
-    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat)
+            call_failures += _call_failures(grader)
+    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat) + call_failures
     if load_error is None:
         _add_dependency_notes(asg, per_function)
         _add_problem_notes(tests, skipped, "numpy" in asg.compat)
@@ -663,6 +739,19 @@ def _replaced_modules(sub: PythonSubmission) -> list[tuple[str, str, str]]:
     return [(item[0], item[1], item[2]) for item in result.value
             if isinstance(item, (list, tuple)) and len(item) == 3
             and all(isinstance(part, str) for part in item)]
+
+
+def _call_failures(grader: _FunctionGrader) -> list[str]:
+    """One sentence per kind of call failure of a graded function (a hang, a crash, memory)."""
+    out, seen = [], set()
+    for outcome in grader.outcomes.values():
+        call = outcome.call
+        if call is not None and not call.ok and call.kind in _REPORTED_KINDS \
+                and call.kind not in seen:
+            seen.add(call.kind)
+            message = call.message.replace(f"{WRAPPER_FUNCTION}()", f"{grader.fn.display}()")
+            out.append(one_line(f"{grader.fn.display}: {call.kind}: {message.splitlines()[0]}"))
+    return out
 
 
 def _import_failures(skipped: list[tuple[str, str, str | None]]) -> list[str]:

@@ -1,0 +1,125 @@
+"""Grade one function object in the caller's own process: a gradref check in a notebook's test
+cell (nbgrader, otter-grader) or any Python test.
+
+::
+
+    import gradref
+
+    report = gradref.grade_function("linear_backward", linear_backward, assignment="step-by-step")
+    assert report.score == report.max_score, report.output
+
+It returns the same :class:`~gradref.checks.grading.report.GradeReport` as
+:func:`~gradref.checks.grading.grade_submission` would for that function: the same checks, seeded
+cases, points, shrunk failing case and diagnosis. Arguments and return values go through the
+sandbox's own encoding (:mod:`gradref.checks.isolation.protocol`), so the function sees fresh
+copies and its answer is judged exactly as from the sandbox.
+
+**It runs in the student's process, without the boundary**: no sandbox, no time or memory limit,
+no protection of the grader from the code it calls. That is what an in-notebook check is (the
+student's kernel already runs their code); grade the submitted files with ``gradref grade`` or
+``grade-all`` when the grade must not be forged.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gradref.checks.isolation import CallResult, protocol
+
+from .assignment import load_assignment
+from .report import GradeReport
+
+__all__ = ["grade_function"]
+
+_TRACEBACK_FRAMES = 8
+
+
+def _copy(value: Any) -> Any:
+    """``value`` as the sandbox's encoding delivers it (ProtocolError when it cannot)."""
+    data = protocol.pack({}, value)
+    stream = io.BytesIO(data)
+
+    def read_exact(size: int) -> bytes:
+        chunk = stream.read(size)
+        if len(chunk) != size:
+            raise protocol.ProtocolError("truncated")
+        return chunk
+
+    return protocol.read_frame(read_exact, max_bytes=len(data))[1]
+
+
+class _InProcess:
+    """The part of :class:`~gradref.checks.isolation.PythonSubmission` the grader uses: ``call``,
+    answered by the function object itself."""
+
+    def __init__(self, name: str, function: Callable[..., Any]) -> None:
+        self.name, self.function = name, function
+
+    def call(self, function: str, /, *args: Any, **kwargs: Any) -> CallResult:
+        started = time.monotonic()
+        if function != self.name:
+            return CallResult(function, ok=False, kind="missing-function",
+                              message=f"cannot call {function}(): only {self.name} is graded here")
+        args, kwargs = _copy((args, kwargs))
+        try:
+            value = self.function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - the student's exception is a result
+            kind = "memory" if isinstance(error, MemoryError) else "exception"
+            tb = traceback.TracebackException.from_exception(error, limit=-_TRACEBACK_FRAMES)
+            detail = "".join(tb.format_exception_only()).strip()
+            message = (f"{function}() ran out of memory: {detail}" if kind == "memory"
+                       else f"{function}() raised {detail}")
+            return CallResult(function, ok=False, kind=kind, message=message,
+                              exception=type(error).__name__, traceback="".join(tb.format()),
+                              seconds=time.monotonic() - started)
+        try:
+            value = _copy(value)
+        except protocol.ProtocolError as error:
+            return CallResult(function, ok=False, kind="bad-output",
+                              message=f"{function}() returned a value that cannot be sent back: "
+                                      f"{error}", seconds=time.monotonic() - started)
+        return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
+
+
+def grade_function(name: str, function: Callable[..., Any], assignment: object = "step-by-step",
+                   *, seed: int = 0, points: Mapping[str, float] | None = None) -> GradeReport:
+    """Grade the function object ``function`` as the assignment's function ``name`` (its name or
+    its display name ``name (label)``), in this process; see the module docstring.
+
+    Raises ``ValueError`` naming the valid functions when ``name`` is not one the assignment
+    grades as a module-level function, ``TypeError`` when ``function`` is not callable."""
+    from .engine import _call_failures, _FunctionGrader
+
+    if not callable(function):
+        raise TypeError(f"function must be callable (the student's function object), got "
+                        f"{type(function).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    asg = load_assignment(assignment).with_points(points)
+    matches = [f for f in asg.functions if name in (f.name, f.display)]
+    valid = ", ".join(f.display for f in asg.functions if f.call == "function")
+    if not matches:
+        raise ValueError(f"name: {name!r} is not graded by {asg.name!r}; valid: {valid}")
+    fn = matches[0]
+    if fn.call != "function":
+        raise ValueError(f"name: {name!r} is a {fn.call} of class {fn.cls}; grade_function grades "
+                         f"module-level functions ({valid})")
+    started = time.monotonic()
+    grader = _FunctionGrader(_InProcess(fn.name, function), fn, asg, seed)  # type: ignore[arg-type]
+    tests = grader.grade()
+    score = round(sum(t.score for t in tests), 6)
+    max_score = round(sum(t.max_score for t in tests), 6)
+    failed = [t.name.partition(": ")[2] for t in tests if t.status == "failed"]
+    output = (f"{asg.title}: {fn.display}: {score:g} / {max_score:g} points "
+              f"({'ok' if not failed else 'failed: ' + ', '.join(failed)}); graded in this "
+              f"process, without the sandbox.")
+    return GradeReport(score=score, max_score=max_score, execution_time=time.monotonic() - started,
+                       output=output, tests=tests, assignment=asg.name,
+                       submission=f"<function {getattr(function, '__qualname__', name)}>",
+                       seed=seed, problems=_call_failures(grader), isolation="in-process",
+                       isolation_detail="in-process: the student's own process, no sandbox and "
+                                        "no limits (grade_function)")

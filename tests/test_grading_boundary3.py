@@ -108,8 +108,12 @@ def test_markdown_of_a_submission_cannot_render_in_the_class_report(tmp_path):
     md = summary_paths(out)[0].read_text()
     assert "pixel" in md and "Confirm your grade here" in md     # shown, as text
     _rendered_markdown_is_inert(md)
-    row = [line for line in md.splitlines() if "pixel" in line][0]
-    assert row.count(" | ") == 2 and row.startswith("| 1 student | ")   # no extra cells
+    lines = md.splitlines()
+    rows = [i for i, line in enumerate(lines) if "pixel" in line]
+    assert rows
+    for i in rows:   # no extra cells: as many as its table's header has
+        header = max(j for j in range(i) if lines[j].startswith("|---")) - 1
+        assert lines[i].count(" | ") == lines[header].count(" | ") >= 1
     report = json.loads((out.parent / "gb_reports" / "mallory.json").read_text())
     assert report["score"] == 100.0              # every function graded; the stray raise costs none
 

@@ -98,7 +98,8 @@ def main():
         sys.path.insert(0, str(SOURCE))
     from gradref.checks.cli import main as checks
     from gradref.checks.grading import load_assignment
-    from gradref.checks.grading.batch import atomic_write_text, find_submission
+    from gradref.checks.grading.batch import find_submission
+    from gradref.checks.grading.outputs import atomic_write_text
     from gradref.checks.grading.loading import load_submission
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from gradref.checks.isolation import IsolationError
 
     from .assignment import AssignmentError
-    from .batch import atomic_write_text
     from .engine import SubmissionError, grade_submission
+    from .outputs import atomic_write_text
     from .report import render
 
     points = dict(args.points) or None

@@ -30,7 +30,7 @@ from .batch import _RECORD_KEY, atomic_write_text, reports_dir_for, summary_path
 
 __all__ = ["MergeError", "merge", "add_arguments", "run"]
 
-_SETTINGS = ("assignment", "assignment_sha256", "seed", "points")
+_SETTINGS = ("assignment", "assignment_sha256", "seed", "secret_sha256", "points")
 
 
 class MergeError(ValueError):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["ROOT", "make_submissions", "run_grading", "run_make_check"]
+__all__ = ["ROOT", "make_submissions", "run_grading", "run_make_check", "run_boundary_parts"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,3 +88,67 @@ def run_make_check(*, env: Mapping[str, str] | None = None, timeout: float = 360
     log(f"    {seconds:.1f} s, exit {proc.returncode}: {summary}")
     return {"command": "python -m pytest -q", "seconds": seconds, "returncode": proc.returncode,
             "summary": summary}
+
+
+def _best(fn: Callable[[], object], repeat: int) -> float:
+    """The fastest of ``repeat`` timings of ``fn()``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def run_boundary_parts(*, repeat: int = 2, log: Callable[[str], None] = print) -> dict:
+    """Per submission, the cost of the grading side's boundary parts of issue 22 against the
+    grade of one correct submission measured in the same run: the text made safe (every test
+    output one-lined/quoted, every problem as Markdown), the seed derived from the class secret
+    (the submission's hash and an HMAC), the bounded tree walk of a 20-file folder, and the
+    finite-difference judgement (its own time inside one real grade)."""
+    from gradref.checks.grading import engine
+    from gradref.checks.grading.batch import fingerprint
+    from gradref.checks.grading.engine import grade_source
+    from gradref.checks.grading.loading import tree_files
+    from gradref.checks.grading.seeds import new_secret, seed_for
+    from gradref.checks.grading.textsafe import markdown, one_line, quoted
+
+    source_path = ROOT / "examples" / "submissions" / "correct.py"
+    source = source_path.read_text()
+    judged = [0.0]
+    judge = engine._FunctionGrader._judge_finite_differences
+
+    def timed_judge(self, cases, results):      # the judgement's own time, inside a real grade
+        start = time.perf_counter()
+        judge(self, cases, results)
+        judged[0] += time.perf_counter() - start
+
+    engine._FunctionGrader._judge_finite_differences = timed_judge
+    try:
+        report = grade_source(source)
+        judged[0] = 0.0
+        grade = _best(lambda: grade_source(source), 1)
+    finally:
+        engine._FunctionGrader._judge_finite_differences = judge
+    def textsafe() -> None:
+        for t in report.tests:
+            one_line(t.output)
+            quoted(t.output.splitlines())
+            markdown(t.output)
+
+    secret = new_secret()
+    with tempfile.TemporaryDirectory(prefix="gradref-bench-") as tmp:
+        folder = Path(tmp) / "student"
+        for i in range(20):
+            (folder / f"pkg{i % 4}").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source_path, folder / f"pkg{i % 4}" / f"m{i}.py")
+        parts = {"textsafe": _best(textsafe, 20 * repeat),
+                 "seed": _best(lambda: seed_for(secret, fingerprint(source_path)[0]), 20 * repeat),
+                 "tree_walk_20_files": _best(lambda: tree_files(folder), 20 * repeat),
+                 "fd_judgement": judged[0]}
+    result = {"grade_one_submission_s": grade, "parts_s": parts,
+              "ratio_to_grade": {k: v / grade for k, v in parts.items()}}
+    log(f"  boundary parts per submission (grade of one: {grade * 1e3:.0f} ms):")
+    for name, seconds in parts.items():
+        log(f"    {name}: {seconds * 1e6:.0f} µs ({100 * seconds / grade:.2f}% of a grade)")
+    return result

@@ -497,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                 gr["grade_all"] = grading.run_grading(**cfg["grading"], env=env)
             except (OSError, subprocess.SubprocessError) as exc:
                 gr["skipped"]["grade_all"] = f"{type(exc).__name__}: {exc}"
+            gr["boundary_parts"] = grading.run_boundary_parts()
             if args.make_check:
                 gr["make_check"] = grading.run_make_check(env=env)
             else:

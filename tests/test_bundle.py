@@ -137,3 +137,28 @@ def test_run_autograder_buggy_ambiguous_and_corrupt_submissions(bundle, tmp_path
     done, results = run_autograder(script, tmp_path / "c")
     assert done.returncode == 0, done.stderr
     assert results["score"] == 0 and "not a valid Jupyter notebook" in results["output"]
+
+
+def test_the_bundle_grades_on_a_seed_nobody_else_knows(bundle, tmp_path):
+    """Without a secret every run draws its own seed (named in the output); with one bundled
+    (0600), the seed is derived from it and the submission: the same on every run."""
+    seeds = []
+    for k in (1, 2):
+        script = fake_autograder(bundle, tmp_path / f"drawn{k}", {"hw.py": "correct.py"})
+        done, results = run_autograder(script, tmp_path / f"drawn{k}")
+        assert done.returncode == 0, done.stderr
+        seeds.append(int(results["output"].split("Cases drawn with seed ")[1].split()[0]))
+    assert seeds[0] != seeds[1] and 0 not in seeds
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the instructor's own secret, never shown\n")
+    kept = build_bundle(tmp_path / "with-secret.zip", secret=secret)
+    with zipfile.ZipFile(kept) as z:
+        assert mode(z.getinfo("secret.txt")) & 0o777 == 0o600
+    derived = []
+    for k in (1, 2):
+        script = fake_autograder(kept, tmp_path / f"secret{k}", {"hw.py": "correct.py"})
+        done, results = run_autograder(script, tmp_path / f"secret{k}")
+        assert done.returncode == 0, done.stderr
+        assert "(derived from the secret)" in results["output"]
+        derived.append(results["output"].split("Cases drawn with seed ")[1].split()[0])
+    assert derived[0] == derived[1] and int(derived[0]) not in seeds + [0]

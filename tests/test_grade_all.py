@@ -13,6 +13,7 @@ import pytest
 from gradref.checks.cli import main
 from gradref.checks.grading import AssignmentError, SubmissionError, batch
 from gradref.checks.grading.batch import atomic_write_text, discover, find_submission, grade_all
+from gradref.checks.grading.seeds import secret_digest, seed_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "submissions"
 
@@ -123,10 +124,15 @@ def test_gradebook_csv_and_reports(tmp_path):
     carol = json.loads((reports / "carol.json").read_text())
     assert carol["score"] == 1.0
     assert [t["name"] for t in carol["tests"]] == ["f: shape", "f: values", "g: values"]
-    assert carol["gradref_batch"] | {"sha256": None} == {
+    secret = (tmp_path / "gradebook_secret.txt").read_text().strip()
+    meta = carol["gradref_batch"]
+    assert meta | {"sha256": None} == {
         "version": 1, "student": "carol", "submission": "carol/hw.ipynb", "assignment": "step-by-step",
-        "assignment_sha256": None, "seed": 0, "points": None, "limits": None, "sha256": None,
+        "assignment_sha256": None, "seed": None, "secret_sha256": secret_digest(secret),
+        "case_seed": seed_for(secret, meta["sha256"]), "points": None, "limits": None,
+        "sha256": None,
         "status": "graded", "error": None}
+    assert (tmp_path / "gradebook_secret.txt").stat().st_mode & 0o777 == 0o600
 
 
 def test_resume_skips_up_to_date_and_force_regrades(tmp_path):

@@ -33,9 +33,10 @@ def function_scores(report) -> dict[str, tuple[float, float]]:
     return {name: (got, total) for name, (got, total) in scores.items()}
 
 
-def honest_functions_full(report, cheat: str) -> None:
+def honest_functions_full(report, cheat: str | tuple[str, ...]) -> None:
+    cheats = (cheat,) if isinstance(cheat, str) else cheat
     for name, (got, total) in function_scores(report).items():
-        if name != cheat and name not in ("linear_activation_forward", "L_model_forward"):
+        if name not in cheats and name not in ("linear_activation_forward", "L_model_forward"):
             assert got == total, (name, got, total)   # the two callers of a cheat may lose points
 
 
@@ -234,3 +235,240 @@ def test_a_folder_nested_1100_levels_is_invalid_and_everyone_else_graded(tmp_pat
     assert rows["honest"].startswith("honest,100,100,") and rows["shallow"].startswith("shallow,100,")
     assert ",invalid," in rows["deep"] and f"nested more than {MAX_DEPTH} levels deep" in rows["deep"]
     assert rows["deep"].startswith("deep,0,100,")
+
+
+# --------------------------------------------------------------------------- route 4
+
+_KEY = textwrap.dedent('''
+    import hashlib as _hashlib
+    import numpy as _np
+
+    def _key(name, value, digest=None):
+        top = digest is None
+        digest = _hashlib.sha256(name.encode()) if top else digest
+        if isinstance(value, _np.ndarray):
+            digest.update(str((value.dtype.str, value.shape)).encode() + value.tobytes())
+        elif isinstance(value, dict):
+            for k in sorted(value, key=str):
+                digest.update(repr(k).encode())
+                _key(name, value[k], digest)
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[%d" % len(value))
+            for item in value:
+                _key(name, item, digest)
+        else:
+            digest.update(repr(value).encode())
+        return digest.hexdigest() if top else None
+''')
+REPLAYED = ("initialize_parameters_deep", "linear_forward", "linear_activation_forward",
+            "L_model_forward", "linear_backward", "linear_activation_backward", "L_model_backward",
+            "update_parameters")
+
+
+def _recorder(log: Path) -> str:
+    """The correct solution, writing every call's inputs and answer to ``log`` (run at level
+    none, as a student would at home)."""
+    wrap = "".join(textwrap.dedent(f'''
+        _honest_{name} = {name}
+        def {name}(*args):
+            out = _honest_{name}(*args)
+            with open({str(log)!r}, "ab") as handle:
+                _pickle.dump((_key({name!r}, list(args)), out), handle)
+            return out
+    ''') for name in REPLAYED)
+    return CORRECT + _KEY + "\nimport pickle as _pickle\n" + wrap
+
+
+def _lookup_table(log: Path) -> str:
+    """A submission of recorded answers only (and an honest compute_cost), silent elsewhere."""
+    import base64
+    import pickle
+
+    table = {}
+    with open(log, "rb") as handle:
+        while True:
+            try:
+                key, out = pickle.load(handle)
+            except EOFError:
+                break
+            table[key] = out
+    blob = base64.b64encode(pickle.dumps(table)).decode()
+    answers = "".join(textwrap.dedent(f'''
+        def {name}(*args):
+            return _TABLE[_key({name!r}, list(args))]
+    ''') for name in REPLAYED)
+    return (ONE_OWN + _KEY + "\nimport base64, pickle\n"
+            + f"_TABLE = pickle.loads(base64.b64decode({blob!r}))\n" + answers)
+
+
+def test_answers_recorded_at_seed_0_earn_nothing_under_the_default_seed(tmp_path, monkeypatch):
+    from gradref.checks.cli import main
+
+    log = tmp_path / "recorded.pickle"
+    with monkeypatch.context() as env:
+        env.setenv("GRADREF_ISOLATION", "none")
+        assert grade_source(_recorder(log), seed=0).score == 100.0
+    klass = tmp_path / "class"
+    klass.mkdir()
+    cheat = klass / "replay.py"
+    cheat.write_text(_lookup_table(log))
+    assert grade_source(cheat.read_text(), seed=0).score == 100.0     # the attack, at seed 0
+    # gradref grade, as the Gradescope bundle runs it: a fresh seed per run
+    out = tmp_path / "replay.json"
+    assert main(["grade", str(cheat), "--format", "json", "--out", str(out)]) == 0
+    graded = json.loads(out.read_text())
+    seed = graded["seed"]
+    assert seed != 0 and f"Cases drawn with seed {seed}" in graded["output"]
+    scores: dict[str, float] = {}
+    for t in graded["tests"]:
+        scores[t["name"].partition(": ")[0]] = scores.get(t["name"].partition(": ")[0], 0) + t["score"]
+    assert {name: scores[name] for name in REPLAYED} == dict.fromkeys(REPLAYED, 0.0)
+    assert scores["compute_cost"] > 0                   # the honest function is still graded
+    # the recorded seed reproduces the grade exactly
+    again = tmp_path / "again.json"
+    assert main(["grade", str(cheat), "--format", "json", "--out", str(again),
+                 "--seed", str(seed)]) == 0
+    assert [t["score"] for t in json.loads(again.read_text())["tests"]] == \
+        [t["score"] for t in graded["tests"]]
+    # grade-all: seeds from the class secret, recorded per student
+    (klass / "honest.py").write_text(CORRECT)
+    book = tmp_path / "gb.csv"
+    result = grade_all(klass, book)
+    secret = tmp_path / "gb_secret.txt"
+    assert secret.stat().st_mode & 0o077 == 0
+    records = {sid: json.loads((tmp_path / "gb_reports" / f"{sid}.json").read_text())
+               for sid in result.graded}
+    assert records["honest"]["score"] == 100.0
+    replay = records["replay"]
+    assert replay["score"] == scores["compute_cost"]
+    assert replay["seed"] == replay["gradref_batch"]["case_seed"] not in (0, None)
+    assert grade_all(klass, book).skipped == ["honest", "replay"]       # same secret, same seeds
+
+
+TELLS = textwrap.dedent('''
+    import os, socket, sys
+
+    def tells():
+        found = []
+        if os.path.exists("/gradref-harness") or os.path.exists("/gradref-stage"):
+            found.append("documented folder")
+        if "GRADREF_SANDBOX_TOKEN" in os.environ:
+            found.append("documented variable")
+        if socket.gethostname() == "gradref-sandbox":
+            found.append("documented host name")
+        found += [p for p in sys.path if "gradref" in p]
+        found += [k for k in os.environ if "GRADREF" in k.upper()]
+        return found
+''')
+
+
+def test_no_documented_name_tells_a_submission_it_is_graded():
+    import pytest
+    from gradref.checks.isolation import PythonSubmission, levels
+
+    problem = levels.namespaces_problem()
+    if problem is not None:
+        pytest.skip(f"namespaces level unavailable: {problem}")
+    with PythonSubmission(TELLS) as sub:
+        assert sub.start() is None
+        result = sub.call("tells")
+    assert result.ok and result.value == [], result
+
+
+# --------------------------------------------------------------------------- route 9
+
+FD_BACKWARD = CORRECT + textwrap.dedent('''
+
+    def _difference(f, x, h=1e-7):
+        """The one-sided difference quotient of the scalar f at every entry of x (in place)."""
+        base, grad = f(), np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            kept = x[i]
+            x[i] = kept + h
+            grad[i] = (f() - base) / h
+            x[i] = kept
+        return grad
+
+    def linear_activation_backward(dA, cache, activation):
+        (A_prev, W, b), Z = cache
+        A_prev, W, b = A_prev.copy(), W.copy(), b.copy()
+        m = A_prev.shape[1]
+        J = lambda: float(np.sum(dA * linear_activation_forward(A_prev, W, b, activation)[0]))
+        return _difference(J, A_prev), _difference(J, W) / m, _difference(J, b) / m
+
+    def L_model_backward(AL, Y, caches):
+        L = len(caches)
+        A = [c[0][0].copy() for c in caches]
+        W = [c[0][1].copy() for c in caches]
+        b = [c[0][2].copy() for c in caches]
+        m = Y.shape[1]
+
+        def cost_from(l):
+            def J():
+                out = A[l]
+                for k in range(l, L):
+                    out, _ = linear_activation_forward(out, W[k], b[k],
+                                                       "relu" if k < L - 1 else "sigmoid")
+                return compute_cost(out, Y)
+            return J
+
+        grads = {}
+        for l in range(L):
+            grads["dW" + str(l + 1)] = _difference(cost_from(0), W[l])
+            grads["db" + str(l + 1)] = _difference(cost_from(0), b[l])
+            grads["dA" + str(l)] = m * _difference(cost_from(l), A[l])
+        return grads
+''')
+FD_FUNCTIONS = ("linear_activation_backward", "L_model_backward")
+CENTRAL = FD_BACKWARD.replace("grad[i] = (f() - base) / h", "x[i] = kept - h\n        low = f()\n"
+                              "        x[i] = kept + h\n        grad[i] = (f() - low) / (2 * h)"
+                              ).replace("def _difference(f, x, h=1e-7)", "def _difference(f, x, h=1e-5)")
+
+
+def _with_policy(tmp_path: Path, policy: str) -> Path:
+    from importlib import resources
+
+    from gradref.checks.grading.assignment import builtin_assignments
+
+    assert "step-by-step" in builtin_assignments()
+    text = resources.files("gradref.checks.grading").joinpath("assignments", "step-by-step.toml") \
+        .read_text()
+    path = tmp_path / f"step-{policy}.toml"
+    path.write_text(text.replace('finite_differences = "flag"', f'finite_differences = "{policy}"'))
+    return path
+
+
+def test_a_finite_difference_backward_is_flagged_or_failed_by_policy(tmp_path):
+    flagged = grade_source(FD_BACKWARD)                          # the built-in policy: flag
+    scores = function_scores(flagged)
+    assert all(scores[f][0] == scores[f][1] > 0 for f in FD_FUNCTIONS)      # points stand ...
+    fd_problems = [p for p in flagged.problems if p.startswith("finite differences flagged")]
+    assert sorted(f for f in FD_FUNCTIONS if any(f in p for p in fd_problems)) == sorted(FD_FUNCTIONS)
+    assert "Finite differences flagged: L_model_backward" in flagged.output   # ... and it says so
+    for t in flagged.tests:
+        if t.name.startswith(FD_FUNCTIONS):
+            assert "Flagged: " in t.output and "finite differences" in t.output
+    central = grade_source(CENTRAL)                # a central difference: smaller errors, still seen
+    assert sum(p.startswith("finite differences flagged") for p in central.problems) == 2
+    honest = grade_source(CORRECT)
+    assert honest.score == 100.0 and not any("finite differences" in p for p in honest.problems)
+    assert "Flagged" not in render(honest, "text")
+
+    failed = grade_source(FD_BACKWARD, _with_policy(tmp_path, "fail"))
+    scores = function_scores(failed)
+    assert all(scores[f][0] == 0.0 for f in FD_FUNCTIONS)
+    honest_functions_full(failed, FD_FUNCTIONS)
+    assert scores["linear_backward"][0] == scores["linear_backward"][1]
+    accepted = grade_source(FD_BACKWARD, _with_policy(tmp_path, "accept"))
+    assert accepted.score == 100.0 and not accepted.problems
+
+
+def test_the_policy_is_declared_and_checked(tmp_path):
+    import pytest
+    from gradref.checks.grading.assignment import AssignmentError, load_assignment
+
+    assert load_assignment("step-by-step").finite_differences == "flag"
+    assert load_assignment("layered").finite_differences == "flag"
+    with pytest.raises(AssignmentError, match="finite_differences: must be one of accept, flag, "
+                                              "fail, got 'maybe'"):
+        load_assignment(str(_with_policy(tmp_path, "maybe")))

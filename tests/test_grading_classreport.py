@@ -133,10 +133,13 @@ def test_shards_are_disjoint_stable_and_cover_everyone():
 
 def test_shards_then_merge_give_the_gradebook_of_one_run(tmp_path):
     klass = make_class(tmp_path / "class")
-    one = grade_all(klass, tmp_path / "one.csv", grader=DiagnosingGrader(), force=True)
+    secret = tmp_path / "class-secret.txt"          # one secret for every shard: the same seeds
+    secret.write_text("an instructor's secret, shared by the shards\n")
+    one = grade_all(klass, tmp_path / "one.csv", grader=DiagnosingGrader(), force=True, secret=secret)
     graded = []
     for k in (1, 2, 3):
-        part = grade_all(klass, tmp_path / f"part{k}.csv", grader=DiagnosingGrader(), shard=(k, 3))
+        part = grade_all(klass, tmp_path / f"part{k}.csv", grader=DiagnosingGrader(), shard=(k, 3),
+                         secret=secret)
         graded.append({r["student"] for r in part.rows})
     assert set.union(*graded) == {r["student"] for r in one.rows}
     assert sum(len(g) for g in graded) == len(one.rows)                  # disjoint
@@ -153,12 +156,12 @@ def test_shards_then_merge_give_the_gradebook_of_one_run(tmp_path):
 
 def test_merge_refuses_conflicts_and_mixed_settings(tmp_path):
     klass = make_class(tmp_path / "class")
-    grade_all(klass, tmp_path / "a.csv", grader=DiagnosingGrader())
+    grade_all(klass, tmp_path / "a.csv", grader=DiagnosingGrader(), seed=0)
     grade_all(klass, tmp_path / "b.csv", grader=DiagnosingGrader(), seed=3)
     with pytest.raises(MergeError, match=r"graded with different settings \(seed 0 vs 3\)"):
         merge([tmp_path / "a.csv", tmp_path / "b.csv"], tmp_path / "m.csv")
     (klass / "ann.py").write_text("T")
-    grade_all(klass, tmp_path / "c.csv", grader=DiagnosingGrader())
+    grade_all(klass, tmp_path / "c.csv", grader=DiagnosingGrader(), seed=0)
     with pytest.raises(MergeError, match=r"student 'ann' has two different results"):
         merge([tmp_path / "a.csv", tmp_path / "c.csv"], tmp_path / "m.csv")
     with pytest.raises(MergeError, match=r"nope_reports does not exist"):

@@ -28,7 +28,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
-from .tolerances import VALUES_ATOL, VALUES_RTOL
+from .tolerances import FD_DEFAULT_POLICY, FD_POLICIES, VALUES_ATOL, VALUES_RTOL
 
 __all__ = ["Assignment", "AssignmentError", "Alternative", "Check", "FunctionSpec", "Package",
            "CHECK_KINDS", "CALL_FORMS", "LIMIT_KEYS", "COMPAT_SWITCHES", "VISIBILITIES",
@@ -47,7 +47,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _DEFAULT_POINTS = {"shape": 1.0, "dtype": 0.5, "values": 2.0, "cache": 0.5}
 _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases", "tolerance",
              "points", "support_modules", "module_aliases", "stub_modules", "course_modules",
-             "compat", "package", "limits", "extends", "functions")
+             "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept")
@@ -177,6 +177,8 @@ class Assignment:
     limits: dict[str, float] = field(default_factory=dict)
     #: The course's own ungraded modules: ``{module: names it exports}`` (see driver.py).
     course_modules: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: what a gradient of finite-difference accuracy gets (:data:`.tolerances.FD_POLICIES`)
+    finite_differences: str = FD_DEFAULT_POLICY
 
     @property
     def max_score(self) -> float:
@@ -558,6 +560,10 @@ def _parse(data: object, source: str) -> Assignment:
     for i, switch in enumerate(compat):
         if switch not in COMPAT_SWITCHES:
             raise _fail(f"compat[{i}]", f"{switch!r} is not one of {', '.join(COMPAT_SWITCHES)}")
+    finite_differences = top.get("finite_differences", FD_DEFAULT_POLICY)
+    if finite_differences not in FD_POLICIES:
+        raise _fail("finite_differences", f"must be one of {', '.join(FD_POLICIES)}, got "
+                                          f"{finite_differences!r}")
     package = None
     if "package" in top:
         table = _table("package", top["package"])
@@ -600,7 +606,8 @@ def _parse(data: object, source: str) -> Assignment:
                       description=str(top.get("description", "")), layout=layout, bias=bias,
                       network=network, rtol=rtol, atol=atol, functions=functions, source=source,
                       support_modules=support, stub_modules=stubs, compat=compat,
-                      package=package, limits=limits, course_modules=course)
+                      package=package, limits=limits, course_modules=course,
+                      finite_differences=finite_differences)
 
 
 #: The keys of ``[limits]`` (seconds; the fields of ``checks.isolation.Limits`` of that name).

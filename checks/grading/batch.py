@@ -81,9 +81,10 @@ from tqdm import tqdm
 from .assignment import AssignmentError, load_assignment
 from .classreport import render_html, render_markdown, student_status, summarize
 from .engine import SubmissionError, grade_submission
-from .loading import choose_entry, package_root, split_solution, tree_files
+from .loading import choose_entry, fingerprint, package_root, split_solution, tree_files
 from .outputs import atomic_write, atomic_write_text, private_dir
 from .report import printable
+from .seeds import ensure_secret, read_secret, secret_digest, seed_for
 
 __all__ = [
     "BatchResult",
@@ -94,8 +95,10 @@ __all__ = [
     "private_dir",
     "discover",
     "find_submission",
+    "fingerprint",
     "grade_all",
     "reports_dir_for",
+    "secret_path_for",
     "run",
 ]
 
@@ -205,27 +208,6 @@ def discover(directory: str | os.PathLike, *, exclude: Iterable[str | os.PathLik
     return students
 
 
-def _fingerprint(path: Path) -> tuple[str, int]:
-    """(sha256 of what is graded, the newest mtime in ns): the file, or every .py/.ipynb file
-    of a student's folder (names and contents)."""
-    digest = hashlib.sha256()
-    if path.is_dir():
-        try:
-            files = tree_files(path)
-        except SubmissionError as exc:
-            digest.update(str(exc).encode("utf-8"))
-            return digest.hexdigest(), path.stat().st_mtime_ns
-        newest = path.stat().st_mtime_ns
-        for rel, data in sorted(files.items()):
-            digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
-            newest = max(newest, (path / rel).stat().st_mtime_ns)
-        return digest.hexdigest(), newest
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest(), path.stat().st_mtime_ns
-
-
 # --------------------------------------------------------------------------- grading
 
 def reports_dir_for(out: str | os.PathLike) -> Path:
@@ -248,10 +230,18 @@ class _Batch:
     assignment: str
     settings: dict[str, Any]      # what a cached report must have been graded with
     max_score: float | None
-    seed: int
+    seed: int | None              # None: each student's seed comes from the secret
     limits: Any
     points: Any
     grader: Callable[..., Any]
+    secret: str | None = None
+
+    def seed_of(self, sha256: str | None) -> int | None:
+        """The seed ``student``'s cases are drawn from: ``--seed``, else derived from the
+        class secret and the submission's content (:func:`.seeds.seed_for`)."""
+        if self.seed is not None:
+            return self.seed
+        return None if sha256 is None or self.secret is None else seed_for(self.secret, sha256)
 
     def json_path(self, student: Student) -> Path:
         return self.reports_dir / f"{student.id}.json"
@@ -260,7 +250,8 @@ class _Batch:
         return {"version": _RECORD_VERSION, "student": student.id,
                 "submission": None if student.submission is None
                 else student.submission.relative_to(self.directory).as_posix(),
-                **self.settings, "sha256": sha256, "status": status, "error": error}
+                **self.settings, "case_seed": self.seed_of(sha256), "sha256": sha256,
+                "status": status, "error": error}
 
     def no_report(self, student: Student, sha256: str | None, status: str, error: str) -> dict:
         return {"score": 0.0, "max_score": self.max_score, "execution_time": None, "output": error,
@@ -303,7 +294,7 @@ def _grade_one(batch: _Batch, student: Student, sha256: str) -> dict[str, Any]:
     """Grade one student and write its JSON; never raises for anything the submission does."""
     try:
         # a loose file of the class folder is one student: the files beside it are classmates
-        report = batch.grader(student.submission, batch.assignment, seed=batch.seed,
+        report = batch.grader(student.submission, batch.assignment, seed=batch.seed_of(sha256),
                               limits=batch.limits, points=batch.points,
                               helpers=student.path.is_dir())
         record = dict(report.to_dict())
@@ -366,6 +357,12 @@ def _csv_text(records: list[dict[str, Any]], functions: list[str]) -> tuple[str,
     return buffer.getvalue(), rows
 
 
+def secret_path_for(out: str | os.PathLike) -> Path:
+    """Where the class secret of gradebook ``out`` lives by default: ``<out stem>_secret.txt``."""
+    out = Path(out)
+    return out.with_name(out.stem + "_secret.txt")
+
+
 def summary_paths(out: str | os.PathLike) -> tuple[Path, Path]:
     """Where the class report of gradebook ``out`` goes: ``<out stem>_summary.md`` and ``.html``."""
     out = Path(out)
@@ -402,27 +399,35 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _settings(assignment: str, seed: int, points: Any, limits: Limits | None = None
-              ) -> dict[str, Any]:
-    """What a report depends on besides the submission; a declaration file counts by content."""
+def _settings(assignment: str, seed: int | None, points: Any, secret: str | None,
+              limits: Limits | None = None) -> dict[str, Any]:
+    """What a report depends on besides the submission; a declaration file counts by content,
+    the secret by its fingerprint."""
     path = Path(assignment)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.suffix in (".toml", ".json") \
         and path.is_file() else None
     return {"assignment": assignment, "assignment_sha256": digest, "seed": seed,
+            "secret_sha256": None if seed is not None or secret is None else secret_digest(secret),
             "points": None if not points else sorted([str(k), float(v)] for k, v in points.items()),
             "limits": None if limits is None else {f: getattr(limits, f) for f in
                                                    ("wall", "cpu", "load", "statement", "budget")}}
 
 
 def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignment: str = "step-by-step",
-              seed: int = 0, jobs: int = 1, force: bool = False, progress: bool = False,
+              seed: int | None = None, jobs: int = 1, force: bool = False, progress: bool = False,
               limits: Limits | None = None, points: Mapping[str, float] | None = None,
               grader: Callable[..., Any] | None = None,
-              shard: tuple[int, int] | None = None) -> BatchResult:
+              shard: tuple[int, int] | None = None,
+              secret: str | os.PathLike | None = None) -> BatchResult:
     """Grade every submission in ``directory`` into the gradebook ``out`` (CSV) and its JSONs.
 
     ``assignment``, ``seed``, ``limits`` and ``points`` are passed to
     :func:`gradref.checks.grading.grade_submission`; ``grader`` replaces it (same signature; for tests).
+    ``seed`` None (the default) draws each student's cases from a seed derived from the class
+    secret and the submission's content (:mod:`.seeds`): the file ``secret`` (its path), by
+    default ``<out stem>_secret.txt`` beside the gradebook, made (0600) on the first run; the
+    seed is recorded in each JSON (``seed``, ``gradref_batch.case_seed``). An explicit ``seed``
+    grades everyone on that one (to reproduce a grade).
     ``jobs`` submissions are graded at a time; ``force`` regrades up-to-date reports;
     ``progress`` shows a tqdm bar on stderr; ``shard = (K, N)`` grades only share K of N
     (:func:`shard_of`; ``gradref gradebook merge`` combines the shares). Bad arguments raise
@@ -444,7 +449,11 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
         raise ValueError(f"assignment must be a built-in name or a declaration path, got {assignment!r}")
     assignment = os.fspath(assignment)
     declared = load_assignment(assignment).with_points(points)   # AssignmentError / ValueError
-    seed = _check_int("seed", seed, 0)
+    seed = None if seed is None else _check_int("seed", seed, 0)
+    if secret is not None and not isinstance(secret, (str, os.PathLike)):
+        raise TypeError(f"secret must be the path of a secret file, got {secret!r}")
+    if seed is not None and secret is not None:
+        raise ValueError(f"seed={seed!r} and secret={os.fspath(secret)!r} exclude each other")
     jobs = _check_int("jobs", jobs, 1)
     for name, value in (("force", force), ("progress", progress)):
         if not isinstance(value, bool):
@@ -463,10 +472,15 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
         raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
     private_dir(reports_dir)
 
-    batch = _Batch(directory, reports_dir, assignment, _settings(assignment, seed, points, limits),
+    secret_path = secret_path_for(out) if secret is None else Path(secret)
+    secret_text = None
+    if seed is None:
+        secret_text = read_secret(secret_path) if secret is not None else ensure_secret(secret_path)[0]
+    settings = _settings(assignment, seed, points, secret_text, limits)
+    batch = _Batch(directory, reports_dir, assignment, settings,
                    declared.max_score, seed, limits, points,
-                   grade_submission if grader is None else grader)
-    excluded = [out, reports_dir, *summary_paths(out)]
+                   grade_submission if grader is None else grader, secret_text)
+    excluded = [out, reports_dir, *summary_paths(out), secret_path]
     students = discover(directory, exclude=excluded, assignment=declared)
     if shard is not None:
         students = [s for s in students if shard_of(s.id, shard[1]) == shard[0]]
@@ -486,7 +500,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             records[student.id] = record
             result.invalid.append(student.id)
             continue
-        sha256, newest = _fingerprint(student.submission)
+        sha256, newest = fingerprint(student.submission)
         record = None if force else _up_to_date(batch, student, sha256, newest)
         if record is None:
             todo.append((student, sha256))
@@ -569,8 +583,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "file (.toml or .json); default: step-by-step")
     parser.add_argument("--jobs", "-j", default=1, type=int_at_least(1), metavar="N",
                         help="submissions graded at a time (default: 1)")
-    parser.add_argument("--seed", default=0, type=int_at_least(0), metavar="S",
-                        help="the seed of the grading inputs (default: 0)")
+    parser.add_argument("--seed", default=None, type=int_at_least(0), metavar="S",
+                        help="grade everyone on the cases of seed S (to reproduce a grade); "
+                             "default: each student's seed is derived from the class secret")
+    parser.add_argument("--secret-file", default=None, metavar="FILE",
+                        help="the class secret the seeds are derived from (default: "
+                             "<out stem>_secret.txt beside the gradebook, made on the first run; "
+                             "keep it private, and the same for regrading)")
     parser.add_argument("--points", type=name_equals_number, action="append", default=[],
                         metavar="NAME=POINTS",
                         help="override points, as for `grade` (repeatable)")
@@ -603,6 +622,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = grade_all(args.directory, args.out, assignment=args.assignment, seed=args.seed,
+                           secret=args.secret_file,
                            jobs=args.jobs, force=args.force, points=dict(args.points) or None,
                            progress=not args.quiet and sys.stderr.isatty(), shard=args.shard,
                            limits=limits_from_args(args, args.assignment))

@@ -10,6 +10,9 @@ from ``/autograder/results/results.json``. The zip holds::
     requirements.txt  gradref's dependencies, read from the installed package's metadata
     gradref/          the ``gradref`` package as it is installed here (from a wheel or a checkout)
     assignment.toml   only when --assignment is a declaration file (a copy of it)
+    secret.txt        (0600) only with --secret-file: the instructor's secret the grading
+                      seeds are derived from (:mod:`.seeds`); without it every run draws a
+                      fresh seed. Either way the output names the seed (``--seed S`` regrades)
 
 The package is copied from where ``import gradref`` finds it, so a ``pip install``-ed gradref
 builds the same bundle as a source checkout.
@@ -39,6 +42,7 @@ from gradref.reference.argtypes import UsageError
 
 from .assignment import AssignmentError, builtin_assignments, load_assignment
 from .batch import atomic_write
+from .seeds import read_secret
 
 __all__ = ["PACKAGE_FILES", "RUN_AUTOGRADER", "SETUP_SH", "build_bundle", "requirements",
            "add_arguments", "run", "package_root"]
@@ -53,6 +57,7 @@ _DATE = (1980, 1, 1, 0, 0, 0)
 _DECLARATION = "assignment"        # + .toml/.json: a declaration file given as --assignment
 _EXECUTABLE = 0o100755
 _REGULAR = 0o100644
+_PRIVATE = 0o100600
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, in /autograder/source when it builds the autograder image:
@@ -117,8 +122,11 @@ def main():
     shown = submission.relative_to(ROOT / "submission").as_posix()
     print(f"grading {shown if shown != '.' else 'the submission folder'} ({ASSIGNMENT})", flush=True)
     print(_isolation_level(), flush=True)
-    return checks(["grade", str(submission), "--assignment", ASSIGNMENT,
-                   "--format", "gradescope", "--out", str(RESULTS)])
+    argv = ["grade", str(submission), "--assignment", ASSIGNMENT,
+            "--format", "gradescope", "--out", str(RESULTS)]
+    if (SOURCE / "secret.txt").is_file():   # the instructor's secret: seeds derived from it
+        argv += ["--secret-file", str(SOURCE / "secret.txt")]
+    return checks(argv)   # else a seed drawn for this run; the output names it either way
 
 
 def _isolation_level():
@@ -177,12 +185,14 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int) -> None:
 
 
 def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
-                 root: str | os.PathLike | None = None) -> Path:
+                 root: str | os.PathLike | None = None,
+                 secret: str | os.PathLike | None = None) -> Path:
     """Write the Gradescope autograder zip to ``out`` (atomically) and return its path.
 
     ``assignment`` is a built-in name or the path of a declaration file (bundled as
     ``assignment.toml``/``.json``). ``root`` is the ``gradref`` package folder to bundle
-    (default: :func:`package_root`, the one imported here). Raises ``ValueError`` naming the
+    (default: :func:`package_root`, the one imported here); ``secret`` the path of an
+    instructor's secret file to bundle (``secret.txt``). Raises ``ValueError`` naming the
     argument when ``out``'s folder is missing, ``assignment`` cannot be loaded
     (``AssignmentError``), ``root`` is not a gradref package folder, or gradref has no installed
     metadata to read its dependencies from.
@@ -208,6 +218,7 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
     if missing:
         raise ValueError(f"root={str(root)!r} is not the gradref package folder (missing "
                          f"{', '.join(missing)})")
+    secret_text = None if secret is None else read_secret(secret)    # ValueError naming it
     required = "".join(f"{r}\n" for r in requirements())
     files = list(_package_entries(root))
     script = RUN_AUTOGRADER.replace("@ASSIGNMENT@", assignment_code)
@@ -219,6 +230,8 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
             _add(archive, "requirements.txt", required.encode(), _REGULAR)
             if declaration is not None:
                 _add(archive, declaration, Path(assignment).read_bytes(), _REGULAR)
+            if secret_text is not None:
+                _add(archive, "secret.txt", (secret_text + "\n").encode(), _PRIVATE)
             for name, path in files:
                 mode = _EXECUTABLE if os.access(path, os.X_OK) else _REGULAR
                 _add(archive, f"gradref/{name}", path.read_bytes(), mode)
@@ -235,12 +248,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", "-a", default="step-by-step",
                         help="the assignment run_autograder grades: a built-in name or the path of a "
                              "declaration file, which is bundled (default: step-by-step)")
+    parser.add_argument("--secret-file", metavar="FILE", default=None,
+                        help="bundle this secret: each submission's seed is derived from it and "
+                             "the submission (reproducible by you, unknown to students); default: "
+                             "a fresh seed per run, named in the output")
 
 
 def run(args: argparse.Namespace) -> int:
     """``gradref bundle``: 0 when the zip was written; bad arguments raise a usage error (2)."""
     try:
-        path = build_bundle(args.out, assignment=args.assignment)
+        path = build_bundle(args.out, assignment=args.assignment, secret=args.secret_file)
     except AssignmentError as exc:
         raise UsageError("--assignment", str(exc)) from None
     except (TypeError, ValueError) as exc:

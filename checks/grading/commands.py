@@ -14,6 +14,7 @@ from pathlib import Path
 from gradref.reference.argtypes import add_output_arguments, int_at_least, name_equals_number
 
 from .report import FORMATS
+from .seeds import draw_seed, read_secret, seed_for, seed_line
 
 __all__ = ["add_arguments", "add_limit_arguments", "limits_from_args", "run",
            "add_assignments_arguments", "run_assignments"]
@@ -40,8 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a built-in assignment (step-by-step, layered) or the path of a "
                              "declaration file (.toml or .json); default: step-by-step")
     add_output_arguments(parser, tuple(FORMATS))
-    parser.add_argument("--seed", type=int_at_least(0), default=0,
-                        help="seed of the random cases (default 0; same seed, same grade)")
+    parser.add_argument("--seed", type=int_at_least(0), default=None,
+                        help="seed of the random cases, to reproduce a grade (same seed, same "
+                             "grade); default: drawn for this run, or derived from --secret-file; "
+                             "the report records it")
+    parser.add_argument("--secret-file", metavar="FILE", default=None,
+                        help="an instructor's secret: the seed is derived from it and the "
+                             "submission's content (the Gradescope bundle carries one)")
     parser.add_argument("--points", type=name_equals_number, action="append", default=[],
                         metavar="NAME=POINTS",
                         help="override points: a function's name rescales its checks, a full "
@@ -98,12 +104,15 @@ def run(args: argparse.Namespace) -> int:
 
     points = dict(args.points) or None
     try:
+        seed, how = _seed(args)
         if getattr(args, "require_sandbox", False):
             from gradref.checks.isolation.levels import require_sandbox
 
             require_sandbox()
-        report = grade_submission(args.submission, args.assignment, seed=args.seed,
+        report = grade_submission(args.submission, args.assignment, seed=seed,
                                   points=points, limits=limits_from_args(args, args.assignment))
+        if how:
+            report.output += "\n" + seed_line(seed, how)
     except (AssignmentError, SubmissionError, FileNotFoundError, ValueError, TypeError) as exc:
         print(f"gradref grade: error: {exc}", file=sys.stderr)
         return 2
@@ -125,6 +134,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         _write_stdout(text)
     return 0
+
+
+def _seed(args: argparse.Namespace) -> tuple[int, str]:
+    """The seed to grade with and how it was chosen ("" for an explicit ``--seed``)."""
+    if args.seed is not None:
+        if args.secret_file is not None:
+            raise ValueError("--seed and --secret-file exclude each other: give one")
+        return args.seed, ""
+    if args.secret_file is None:
+        return draw_seed(), "drawn for this run"
+    from .loading import fingerprint
+
+    secret = read_secret(args.secret_file)
+    if not Path(args.submission).exists():
+        raise FileNotFoundError(f"submission not found: {args.submission}")
+    return seed_for(secret, fingerprint(Path(args.submission))[0]), "derived from the secret"
 
 
 def _write_stdout(text: str) -> None:

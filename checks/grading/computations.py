@@ -186,6 +186,22 @@ def _away_from_kinks(act_name: str, Z: np.ndarray) -> bool:
     return all(np.min(np.abs(Z - k)) >= CASE_MIN_ABS_Z for k in kinks) if kinks else True
 
 
+def _off_kinks(act_name: str, Z: np.ndarray) -> np.ndarray:
+    """Per-row shifts (n, 1) of ``Z`` (n, m), each the smallest of 0, ±1.5δ, ±3δ… (δ =
+    CASE_MIN_ABS_Z) that keeps the whole row at least δ from every kink (0 where none does)."""
+    kinks = get_activation(act_name).kinks
+    shifts = np.zeros((Z.shape[0], 1))
+    if not kinks:
+        return shifts
+    steps = [0.0] + [sign * 1.5 * CASE_MIN_ABS_Z * t for t in range(1, 41) for sign in (1, -1)]
+    for i, row in enumerate(Z):
+        for step in steps:
+            if all(np.min(np.abs(row + step - k)) >= CASE_MIN_ABS_Z for k in kinks):
+                shifts[i, 0] = step
+                break
+    return shifts
+
+
 def _activation_inputs(case):
     """The case's Generator and Z (n, m) away from the kinks of the case's activation."""
     (n,) = case.layer_dims
@@ -216,13 +232,19 @@ def _network_inputs(case, spec: NetworkSpec, l2: float = 0.0):
     net = spec.network(dims, l2)
     rng = case.rng()
     n_out, m = dims[-1], case.m
-    for _ in range(_RESAMPLE_ATTEMPTS):
+    # a draw as it comes first; when none of those is usable (a wide, deep case with large m
+    # has thousands of hidden entries, one of them within CASE_MIN_ABS_Z of a kink), draws whose
+    # hidden biases are nudged row by row off the kinks (:func:`_off_kinks`)
+    for attempt in range(2 * _RESAMPLE_ATTEMPTS):
         params = {}
         for l in range(1, len(dims)):
             params[f"W{l}"] = rng.standard_normal((dims[l], dims[l - 1])) * math.sqrt(2.0 / dims[l - 1])
             params[f"b{l}"] = 0.3 * rng.standard_normal((dims[l], 1))
         X = rng.standard_normal((dims[0], m))
         AL, cache = net.forward(params, X)
+        for l in range(1, net.L) if attempt >= _RESAMPLE_ATTEMPTS else ():
+            params[f"b{l}"] = params[f"b{l}"] + _off_kinks(spec.hidden, cache[f"Z{l}"])
+            AL, cache = net.forward(params, X)
         hidden_ok = all(_away_from_kinks(spec.hidden, cache[f"Z{l}"]) for l in range(1, net.L))
         out_ok = (_away_from_kinks(spec.output, cache[f"Z{net.L}"])
                   if net.activations[-1].elementwise else True)

@@ -42,6 +42,7 @@ from .driver import NOT_RUN, REPLACED_FUNCTION, SKIPPED_FUNCTION, STOPPED, WRAPP
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 from .textsafe import one_line, quoted
+from .tolerances import FD_ERROR_FLOOR
 
 __all__ = ["grade_submission", "grade_source", "SubmissionError", "SUPPORTED_SUFFIXES"]
 
@@ -138,6 +139,7 @@ class _FunctionGrader:
         self.fatal: CallResult | None = None
         self.calls = 0
         self.truncated = False     # the function printed more than the sandbox keeps
+        self.fd_note: str | None = None   # its gradients look like finite differences
 
     # ----------------------------------------------------------------- running
     def cases(self) -> list[Case]:
@@ -294,6 +296,7 @@ class _FunctionGrader:
             text = self._explain(check, self.run(smallest), len(failing), len(cases),
                                  self.outcomes[larger])
             results.append(TestResult(name, 0.0, check.points, "failed", text, self.fn.visibility))
+        self._judge_finite_differences(cases, results)
         _diagnose_once(results, self.asg)
         if self.truncated:
             for t in results:
@@ -308,6 +311,61 @@ class _FunctionGrader:
             for t in results:
                 t.output = f"{t.output}\n{note}"
         return results
+
+    # ----------------------------------------------------------------- finite differences
+    def _fd_errors(self, cases: list[Case]) -> list[float] | None:
+        """Per case, the largest relative error of the function's float64 answers (relative to
+        each array's largest expected entry); None when the function returns no gradient, a
+        case failed, or an answer is not float64 (float32 backprop errs as much)."""
+        if not any(r.startswith("d") or r == "grads" for r in self.fn.returns):
+            return None
+        errors = []
+        for case in cases:
+            out = self.outcomes[case]
+            if out.error is not None:
+                return None
+            worst = None
+            for leaf in out.leaves:
+                if leaf.kind not in ("array", "scalar") or leaf.got is MISSING:
+                    continue
+                got = numeric(leaf.got)
+                if got is None or got.dtype != np.float64:
+                    return None
+                expected = np.asarray(leaf.expected, dtype=np.float64)
+                if got.size != expected.size or not expected.size:
+                    continue
+                diff = np.abs(got.reshape(expected.shape) - expected).max()
+                scale = max(float(np.abs(expected).max()), self.asg.atol, np.finfo(float).tiny)
+                worst = max(worst or 0.0, float(diff) / scale)
+            if worst is None:
+                return None
+            errors.append(worst)
+        return errors or None
+
+    def _judge_finite_differences(self, cases: list[Case], results: list[TestResult]) -> None:
+        """Apply the assignment's ``finite_differences`` policy to a function whose every
+        gradient passed yet is off by :data:`FD_ERROR_FLOOR` or more on every case."""
+        policy = self.asg.finite_differences
+        passed = [t for t in results if t.status == "passed"]
+        if policy == "accept" or not passed or len(passed) < len(results):
+            return
+        errors = self._fd_errors(cases)
+        if not errors or min(errors) < FD_ERROR_FLOOR:
+            return
+        what = (f"{self.fn.display} looks computed by finite differences, not backprop: its "
+                f"answers are off by {min(errors):.1e} to {max(errors):.1e} (relative) on every "
+                f"one of the {len(errors)} cases, the error a difference quotient leaves, where "
+                f"backprop matches to ~1e-13")
+        if policy == "flag":
+            self.fd_note = f"flagged: {what} (points kept: the assignment flags it)"
+            for t in passed:
+                t.output = f"{t.output}\nFlagged: {what}. The points stand; the grader says so."
+            return
+        self.fd_note = f"failed: {what} (the assignment gives it no points)"
+        for t in passed:
+            t.score, t.status = 0.0, "failed"
+            t.output = (f"{what}; the assignment asks for backprop and gives a finite-difference "
+                        f"gradient no points.")
 
     # ----------------------------------------------------------------- explaining
     def _explain(self, check: Check, out: _Outcome, n_failing: int, n_cases: int,
@@ -633,20 +691,25 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
         isolation = sub.isolation
         skipped = _skipped_units(sub, loaded) if load_error is None else []
         replaced = _replaced_modules(sub) if load_error is None else []
-        per_function, call_failures = [], []
+        per_function, call_failures, fd_notes = [], [], []
         for fn in asg.functions:
             grader = _FunctionGrader(sub, fn, asg, int(seed))
             results = grader.grade()
             per_function.append(results)
             tests += results
             call_failures += _call_failures(grader)
-    problems = _problems(loaded, skipped, load_error, "numpy" in asg.compat) + call_failures
+            if grader.fd_note:
+                fd_notes.append(f"finite differences {grader.fd_note}")
+    problems = (_problems(loaded, skipped, load_error, "numpy" in asg.compat) + call_failures
+                + fd_notes)
     if load_error is None:
         _add_dependency_notes(asg, per_function)
         _add_problem_notes(tests, skipped, "numpy" in asg.compat)
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)
     output = _summary(asg, tests, score, max_score, load_error)
+    output += "".join(f"\nFinite differences {note}." for note in
+                      (n.removeprefix("finite differences ") for n in fd_notes))
     notes = list(loaded.notes) + [
         f"your {module.replace('.', '/')}.py could not be imported ({why}); {module} is one of "
         f"the course's own modules and is not graded, so the grader's stand-in took its place"

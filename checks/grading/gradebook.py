@@ -37,7 +37,7 @@ from .batch import (
 
 __all__ = ["MergeError", "merge", "add_arguments", "run"]
 
-_SETTINGS = ("assignment", "assignment_sha256", "seed", "points")
+_SETTINGS = ("assignment", "assignment_sha256", "seed", "secret_sha256", "points")
 
 
 class MergeError(ValueError):

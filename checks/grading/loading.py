@@ -27,6 +27,7 @@ size (:data:`MAX_FILES`, :data:`MAX_BYTES`). Problems raise ``SubmissionError`` 
 from __future__ import annotations
 
 import ast
+import hashlib
 import io
 import os
 import re
@@ -48,7 +49,7 @@ from gradref.checks.isolation.source import (
 from .assignment import Assignment
 
 __all__ = ["LoadedSubmission", "SubmissionError", "load_submission", "choose_entry", "tree_files",
-           "package_root", "split_solution",
+           "package_root", "split_solution", "fingerprint",
            "MAX_FILES", "MAX_BYTES", "MAX_DEPTH", "MAX_ENTRIES", "SUBMISSION_SUFFIXES"]
 
 #: Files of one submission read at most (the others are ignored and reported).
@@ -470,3 +471,24 @@ def split_solution(texts: dict[str, str], asg: Assignment | None) -> list[str]:
         defined.update(dict.fromkeys(mine, path))
         files.append(path)
     return files if len(files) > 1 else []
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    """(sha256 of what is graded, the newest mtime in ns): the file, or every .py/.ipynb file
+    of a student's folder (names and contents)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        try:
+            files = tree_files(path)
+        except SubmissionError as exc:
+            digest.update(str(exc).encode("utf-8"))
+            return digest.hexdigest(), path.stat().st_mtime_ns
+        newest = path.stat().st_mtime_ns
+        for rel, data in sorted(files.items()):
+            digest.update(rel.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+            newest = max(newest, (path / rel).stat().st_mtime_ns)
+        return digest.hexdigest(), newest
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest(), path.stat().st_mtime_ns

@@ -13,7 +13,7 @@ An assignment declaration may override both numbers (``[tolerance]`` table).
 """
 
 __all__ = ["VALUES_RTOL", "VALUES_ATOL", "CASE_MIN_ABS_Z", "CASE_OUTPUT_RANGE",
-           "INIT_STD_MAX", "INIT_STD_MIN"]
+           "INIT_STD_MAX", "INIT_STD_MIN", "FD_ERROR_FLOOR", "FD_POLICIES", "FD_DEFAULT_POLICY"]
 
 #: Relative part of the value bound (relative to the largest expected magnitude).
 VALUES_RTOL = 1e-6
@@ -31,3 +31,17 @@ CASE_OUTPUT_RANGE = (0.02, 0.98)
 #: declaration does not demand exact values ("small": at most 0.1; "not all zero": at least 1e-6).
 INIT_STD_MAX = 0.1
 INIT_STD_MIN = 1e-6
+
+#: A gradient that passes the value check but is off by at least this much (relative to the
+#: array's largest entry, as above) on every case is one of finite differences: backprop in
+#: float64 matches the reference to ~1e-15 whatever its order of operations (3e-15 at worst,
+#: measured over the built-in solutions and 6 seeds), while a difference quotient of the student's
+#: own forward keeps its truncation and rounding error: 4e-9 to 3e-7 for a one-sided step of
+#: 1e-7, 3e-11 to 1e-9 for a central step of 1e-5 (a complex step would pass unseen). Only
+#: float64 answers are judged (float32 backprop has errors of that size too).
+FD_ERROR_FLOOR = 1e-12
+#: What an assignment does with such a gradient (``finite_differences`` in its declaration):
+#: ``accept`` it, ``flag`` it (the points stand, the report and the gradebook say so), ``fail``
+#: it (no points for that function's checks).
+FD_POLICIES = ("accept", "flag", "fail")
+FD_DEFAULT_POLICY = "flag"

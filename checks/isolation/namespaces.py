@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import site
 import sys
@@ -46,9 +47,11 @@ __all__ = [
     "package_dirs",
 ]
 
-#: Where things appear inside the sandbox.
-HARNESS = "/gradref-harness"
-STAGE = "/gradref-stage"
+#: Where things appear inside the sandbox: the harness and the stage at names drawn per grader
+#: process, so that a submission cannot tell from a documented name that it is being graded.
+HARNESS = f"/{secrets.token_hex(6)}"
+STAGE = f"/{secrets.token_hex(6)}"
+_HOSTNAME = secrets.token_hex(4)
 WORKDIR = "/tmp/work"
 COMMAND_WORKDIR = "/run/work"
 
@@ -170,7 +173,7 @@ def bwrap_argv(
     root = os.geteuid() == 0
     out = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-           "--hostname", "gradref-sandbox"]
+           "--hostname", _HOSTNAME]
     if root:
         out += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                 "--cap-add", "CAP_CHOWN"]

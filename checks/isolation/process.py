@@ -80,7 +80,8 @@ SANDBOX_SCRIPT = Path(__file__).with_name("_sandbox.py")
 CHILD_SCRIPT = Path(__file__).with_name("_child.py")
 
 _MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
-_TOKEN_VARIABLE = "GRADREF_SANDBOX_TOKEN"
+#: The environment variable that marks a sandbox's processes: a name drawn per grader process.
+_TOKEN_VARIABLE = "_" + secrets.token_hex(6).upper()
 _KILL_DEADLINE = 10.0
 
 _subreaper_pid: int | None = None

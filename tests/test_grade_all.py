@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from gradref.checks.cli import main
-from gradref.checks.grading import AssignmentError, SubmissionError, batch
+from gradref.checks.grading import AssignmentError, SubmissionError, batch, outputs
 from gradref.checks.grading.batch import atomic_write_text, discover, find_submission, grade_all
 from gradref.checks.grading.seeds import secret_digest, seed_for
 
@@ -234,14 +234,14 @@ def test_interrupted_batch_leaves_complete_files_and_resumes(tmp_path, monkeypat
 
     # a failing CSV write (disk full, say) leaves the old gradebook and no temporary file
     (subs / "d.py").write_text("f")
-    real_write = batch.atomic_write
+    real_write = outputs.atomic_write
 
     def failing_csv(path, write):
         if Path(path) == out:
             real_write(path, lambda f: (write(f), f.truncate(5), _raise(OSError("No space left on device"))))
         real_write(path, write)
 
-    monkeypatch.setattr(batch, "atomic_write", failing_csv)
+    monkeypatch.setattr(outputs, "atomic_write", failing_csv)
     grader = FakeGrader()
     with pytest.raises(OSError, match="No space left"):
         grade_all(subs, out, grader=grader)

@@ -73,6 +73,7 @@ def mistake_kind(text: str) -> str:
     """What a diagnosis says, whichever arrays or function it is about: the array names folded
     (``dW1 and db1 are m times too large`` and ``dW is m = 6 times too large`` are one mistake)."""
     text = _fold(text)
+    text = re.sub(r" in layers? \d+(?:(?:, | and )\d+)*", "", text)
     text = _NAME.sub("d·", text)
     text = re.sub(r"d·(?:(?:, | and |/)d·)+", "d·", text)
     text = re.sub(r"\b(are|were)\b", lambda m: {"are": "is", "were": "was"}[m.group(1)], text)
@@ -240,7 +241,8 @@ def mean_sentence(summary: ClassSummary) -> str:
     others = s.students - s.graded
     text = (f"Mean score {s.mean:.2f} / {s.max_score:g} over the {s.graded} graded students")
     if others:
-        text += (f" (the {others} others are not in it; over all {s.students} rows of the CSV, "
+        who = "the other student is" if others == 1 else f"the {others} others are"
+        text += (f" ({who} not in it; over all {s.students} rows of the CSV, "
                  f"where they count 0: {s.mean_all:.2f})")
     return text + "."
 

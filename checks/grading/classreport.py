@@ -348,17 +348,17 @@ def _histogram(summary: ClassSummary) -> str:
     top = max(bins) or 1
     width, height, bar = 520, 180, 46
     parts = [f'<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height + 40}" role="img" aria-label="histogram of the scores">']
+             f'height="{height + 55}" role="img" aria-label="histogram of the scores">']
     for i, n in enumerate(bins):
         h = round(height * n / top)
         x = 10 + i * (bar + 4)
-        parts.append(f'<rect class="bin" data-count="{n}" x="{x}" y="{height - h + 10}" '
+        parts.append(f'<rect class="bin" data-count="{n}" x="{x}" y="{height - h + 25}" '
                      f'width="{bar}" height="{h}" fill="#4c72b0"><title>{10 * i}–'
                      f'{10 * (i + 1)}%: {n}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2}" y="{height + 25}" font-size="11" '
+        parts.append(f'<text x="{x + bar / 2}" y="{height + 40}" font-size="11" '
                      f'text-anchor="middle">{10 * i}–{10 * (i + 1)}%</text>')
         if n:
-            parts.append(f'<text x="{x + bar / 2}" y="{height - h + 5}" font-size="12" '
+            parts.append(f'<text x="{x + bar / 2}" y="{height - h + 20}" font-size="12" '
                          f'text-anchor="middle">{n}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -263,25 +263,25 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A Markdown table of ``rows`` (every cell escaped), or "None." without rows."""
+    if not rows:
+        return ["None."]
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            + ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows])
+
+
 def render_markdown(summary: ClassSummary) -> str:
     s = summary
     lines = [f"# Class report: {_md(s.title)}", "", counts_sentence(s), "", mean_sentence(s), "",
              "## Most common mistakes", "",
              "Each mistake once, whichever function showed it, counted by students (most common "
              "first); the per-function detail is below.", ""]
-    if not s.mistakes:
-        lines.append("None.")
-    else:
-        lines += ["| students | mistake | functions | who |", "|---|---|---|---|"]
-        for k in s.mistakes[:_TOP]:
-            lines.append(f"| {len(k.students)} | {_md(k.text)} | {_md(', '.join(k.functions))} | "
-                         f"{_md(', '.join(_names(k.students)))} |")
+    lines += _md_table(("students", "mistake", "functions", "who"),
+                       [(len(k.students), k.text, ", ".join(k.functions),
+                         ", ".join(_names(k.students))) for k in s.mistakes[:_TOP]])
     lines += ["", "## Failures other than mistakes (hangs, crashes, memory, load, imports)", ""]
-    if not s.failures:
-        lines.append("None.")
-    else:
-        lines += ["| student | what happened |", "|---|---|"]
-        lines += [f"| {_md(sid)} | {_md(what)} |" for sid, what in s.failures]
+    lines += _md_table(("student", "what happened"), s.failures)
     lines += ["", "## Per function", "",
               "| function | pass rate | mean | " + " | ".join(b for b, _ in BINS) + " |",
               "|---|---|---|" + "---|" * len(BINS)]
@@ -295,21 +295,11 @@ def render_markdown(summary: ClassSummary) -> str:
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         lines += ["", f"## {heading}", ""]
-        if not groups:
-            lines.append("None.")
-            continue
-        lines += ["| count | what | students |", "|---|---|---|"]
-        for text, students in groups:
-            noun = "student" if len(students) == 1 else "students"
-            lines.append(f"| {len(students)} {noun} | {_md(text)} | "
-                         f"{_md(', '.join(_names(students)))} |")
+        lines += _md_table(("count", "what", "students"),
+                           [(f"{len(students)} {'student' if len(students) == 1 else 'students'}",
+                             text, ", ".join(_names(students))) for text, students in groups])
     lines += ["", "## Submissions that could not be graded", ""]
-    if not s.ungradable:
-        lines.append("None.")
-    else:
-        lines += ["| student | status | why |", "|---|---|---|"]
-        lines += [f"| {_md(sid)} | {_md(status)} | {_md(why)} |"
-                  for sid, status, why in s.ungradable]
+    lines += _md_table(("student", "status", "why"), s.ungradable)
     return "\n".join(lines) + "\n"
 
 

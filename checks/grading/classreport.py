@@ -387,6 +387,22 @@ document.body.setAttribute("data-sortable", "ready");
 </script>"""
 
 
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[object]],
+                table_id: str | None = None) -> list[str]:
+    """An HTML table of ``rows`` (every cell escaped; numbers right-aligned), or "None."."""
+    if not rows:
+        return ["<p>None.</p>"]
+    e = html.escape
+    opening = f'<table id="{e(table_id)}">' if table_id else "<table>"
+    out = [opening + "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head)
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f'<td class="num">{cell}</td>' if isinstance(cell, int)
+                                    else f"<td>{e(str(cell))}</td>" for cell in row) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
 def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
     """The HTML page; ``reports_href``: the folder of the per-student JSON reports, relative to
     the page (``gradebook_reports``), for the links of the per-student table."""
@@ -407,24 +423,11 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
              "<h2>Scores</h2>", _histogram(s),
              "<p>Graded students by their share of the points.</p>",
              "<h2>Most common mistakes</h2>"]
-    if not s.mistakes:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append('<table id="mistakes"><thead><tr><th>students</th><th>mistake</th>'
-                     "<th>functions</th><th>who</th></tr></thead><tbody>")
-        for k in s.mistakes[:_TOP]:
-            parts.append(f'<tr><td class="num">{len(k.students)}</td><td>{e(k.text)}</td>'
-                         f"<td>{e(', '.join(k.functions))}</td>"
-                         f"<td>{e(', '.join(_names(k.students)))}</td></tr>")
-        parts.append("</tbody></table>")
+    parts += _html_table(("students", "mistake", "functions", "who"),
+                         [(len(k.students), k.text, ", ".join(k.functions),
+                           ", ".join(_names(k.students))) for k in s.mistakes[:_TOP]], "mistakes")
     parts.append("<h2>Failures other than mistakes (hangs, crashes, memory, load, imports)</h2>")
-    if not s.failures:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append('<table id="failures"><thead><tr><th>student</th><th>what happened</th>'
-                     "</tr></thead><tbody>")
-        parts += [f"<tr><td>{e(sid)}</td><td>{e(what)}</td></tr>" for sid, what in s.failures]
-        parts.append("</tbody></table>")
+    parts += _html_table(("student", "what happened"), s.failures, "failures")
     names = [f.name for f in s.functions]
     parts.append("<h2>Students</h2><p>Click a column's heading to sort by it (again: the other "
                  "way round); a link to this page ending in <code>#sort=-score</code> opens it "
@@ -462,22 +465,11 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         parts.append(f"<h2>{e(heading)}</h2>")
-        if not groups:
-            parts.append("<p>None.</p>")
-            continue
-        parts.append("<table><tr><th>count</th><th>what</th><th>students</th></tr>")
-        for text, students in groups:
-            parts.append(f"<tr><td>{len(students)}</td><td>{e(text)}</td>"
-                         f"<td>{e(', '.join(_names(students)))}</td></tr>")
-        parts.append("</table>")
+        parts += _html_table(("count", "what", "students"),
+                             [(len(students), text, ", ".join(_names(students)))
+                              for text, students in groups])
     parts.append("<h2>Submissions that could not be graded</h2>")
-    if not s.ungradable:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append("<table><tr><th>student</th><th>status</th><th>why</th></tr>")
-        parts += [f"<tr><td>{e(sid)}</td><td>{e(status)}</td><td>{e(why)}</td></tr>"
-                  for sid, status, why in s.ungradable]
-        parts.append("</table>")
+    parts += _html_table(("student", "status", "why"), s.ungradable)
     parts.append(_SORT_SCRIPT)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

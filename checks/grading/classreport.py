@@ -438,7 +438,9 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
     for r in s.rows:
         who = e(r.student)
         if reports_href is not None:
-            href = f"{quote(reports_href)}/{quote(r.student + '.json')}"
+            # a file name that is not UTF-8 keeps its bytes (surrogates) in the link
+            href = "/".join(quote(part.encode("utf-8", "surrogateescape"))
+                            for part in (reports_href, r.student + ".json"))
             who = f'<a href="{e(href)}">{who}</a>'
         cells = "".join(f'<td class="num" data-value="{r.functions[n]:g}">{r.functions[n]:g}</td>'
                         if n in r.functions else '<td data-value="-1"></td>' for n in names)

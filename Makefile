@@ -5,6 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
+comma := ,
+
 .PHONY: verify check test lint format bench mutants clean gradescope-bundle sandbox browser
 
 $(STAMP): pyproject.toml
@@ -19,23 +21,20 @@ verify: $(STAMP)   ## the reference verified by finite differences and autograd,
 check: $(STAMP) sandbox browser   ## the whole test suite (CI runs this)
 	$(PY) -m pytest
 
-sandbox:   ## bubblewrap, the sandbox's boundary: apt-get installs it when missing and root
-	@command -v bwrap >/dev/null 2>&1 || { \
+# $(call apt_install,COMMAND,PACKAGE,NOTE): apt-get installs PACKAGE when COMMAND is missing and
+# this is root with apt-get; otherwise NOTE says what is skipped without it
+apt_install = @command -v $(1) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	  else \
-	    echo "note: bubblewrap (bwrap) is not installed and this is not root with apt-get:" \
-	         "submissions run at the weaker uid/none isolation level, boundary tests are skipped"; \
+	    echo "note: $(2) is not installed and this is not root with apt-get: $(3)"; \
 	  fi; }
 
+sandbox:   ## bubblewrap, the sandbox's boundary: apt-get installs it when missing and root
+	$(call apt_install,bwrap,bubblewrap,submissions run at the weaker uid/none isolation level$(comma) boundary tests are skipped)
+
 browser:   ## headless Chromium, for the test that looks at the HTML class report
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "note: chromium is not installed and this is not root with apt-get:" \
-	         "the headless-browser test of the class report is skipped"; \
-	  fi; }
+	$(call apt_install,chromium,chromium,the headless-browser test of the class report is skipped)
 
 test: check
 

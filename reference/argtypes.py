@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["UsageError", "int_at_least", "real_in", "name_equals_number", "writable_path",
+__all__ = ["UsageError", "int_at_least", "real_in", "name_equals_number", "writable_path", "make_parent",
            "layer_sizes", "activation_list", "loss_list",
            "add_output_arguments", "output_of"]
 
@@ -77,13 +77,29 @@ def name_equals_number(text: str) -> tuple[str, float]:
     raise argparse.ArgumentTypeError(f"expected NAME=POINTS with a number, got {text!r}")
 
 
-def writable_path(text: str) -> Path:
-    """A file path that can be written: not a folder, and its folder exists."""
-    path = Path(text)
+def make_parent(path: Path) -> None:
+    """Create the missing folders above the file ``path`` (every ``--out`` does: one behaviour);
+    ``ValueError`` naming the path when one of them is a file or cannot be created."""
     parent = path.parent if str(path.parent) else Path(".")
-    if not text or path.is_dir() or not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write a file at {text!r} (is a directory or "
-                                         f"its directory does not exist)")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"cannot write a file at {str(path)!r}: a part of {str(parent)!r} is a "
+                         f"file, not a folder") from None
+    except OSError as exc:
+        raise ValueError(f"cannot create the folder {str(parent)!r} for {str(path)!r}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def writable_path(text: str) -> Path:
+    """A file path that can be written: not a folder; missing folders above it are created."""
+    path = Path(text)
+    if not text or path.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write a file at {text!r} (it is a directory)")
+    try:
+        make_parent(path)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return path
 
 

@@ -63,7 +63,8 @@ def test_cli_writes_the_bundle_and_rejects_bad_arguments(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "b.zip")]) == 0
     assert zipfile.is_zipfile(tmp_path / "b.zip")
     assert "b.zip" in capsys.readouterr().out
-    for argv, message in [(["--out", str(tmp_path / "no" / "b.zip")], "its folder"),
+    # a missing folder is created, as by every --out; a file in the path is refused
+    for argv, message in [(["--out", str(tmp_path / "b.zip" / "c.zip")], "is a file, not a folder"),
                           (["--out", str(tmp_path)], "is a directory"),
                           (["--out", str(tmp_path / "c.zip"), "--assignment", "nope"],
                            "unknown assignment 'nope'"),

@@ -178,3 +178,30 @@ def test_grade_all_rejects_a_bad_shard(tmp_path, capsys):
     assert "--shard must be K/N with 1 <= K <= N" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"shard must be \(K, N\)"):
         grade_all(klass, tmp_path / "x.csv", grader=DiagnosingGrader(), shard=(0, 3))
+
+
+def test_one_mistake_seen_in_three_functions_is_one_row_of_one_student():
+    said = {"linear_backward": "dW is m = 6 times too large: the 1/m averaging is missing",
+            "linear_activation_backward": "dW is m = 4 times too large: the 1/m averaging is "
+                                          "missing",
+            "L_model_backward": "dW3, dW2 and dW1 are m = 5 times too large: the 1/m averaging "
+                                "is missing"}
+    sigmoid = {"linear_activation_backward": "dW and db match s instead of s·(1−s) as the sigmoid "
+                                             "derivative (s = σ(Z) = A)",
+               "L_model_backward": "dW1 and db1 match s instead of s·(1−s) as the sigmoid "
+                                   "derivative in layer 1 (s = σ(Z1) = A1)"}
+
+    def record(student, diagnoses):
+        tests = [a_test(f"{f}: values of dW", 0.0, 3.0, f"Failed.\nDiagnosis: {text}")
+                 for f, text in diagnoses.items()]
+        return {"score": 0.0, "max_score": 9.0, "tests": tests, "output": "",
+                "gradref_batch": {"student": student, "status": "graded"}}
+
+    summary = summarize([record("ann", said), record("bo", sigmoid), record("cy", sigmoid)],
+                        list(said), "hw")
+    assert [(len(k.students), k.functions) for k in summary.mistakes] == [
+        (2, ["linear_activation_backward", "L_model_backward"]),
+        (1, ["linear_backward", "linear_activation_backward", "L_model_backward"])]
+    first = render_markdown(summary).split("## Most common mistakes")[1].split("\n## ")[0]
+    assert "| 1 | dW is m times too large: the 1/m averaging is missing | linear_backward, " \
+           "linear_activation_backward, L_model_backward | ann |" in first

@@ -139,8 +139,8 @@ def test_every_subcommand_has_help_and_bad_arguments_exit_2(capsys):
     from gradref.checks.cli import COMMANDS, main
 
     names = [c.name for c in COMMANDS]
-    assert names == ["verify", "train", "fixtures", "validate", "grade", "grade-all", "bundle",
-                     "gradebook"]
+    assert names == ["verify", "train", "fixtures", "validate", "grade", "grade-all",
+                     "assignments", "bundle", "gradebook"]
     for name in names:
         assert main([name, "--help"]) == 0
         assert f"usage: gradref {name}" in capsys.readouterr().out

@@ -181,8 +181,9 @@ BAD_ARGUMENTS = {
     "slope-unused": ([*GOOD, *NET, "--leaky-slope", "0.05"],
                      ["argument --leaky-slope", "0.05", "no plain leaky_relu"]),
     "format": ([*GOOD, *NET, "--format", "xml"], ["argument --format", "'xml'"]),
-    "out": ([*GOOD, *NET, "--out", "/no/such/dir/r.txt"], ["argument --out",
-                                                             "'/no/such/dir/r.txt'"]),
+    # a missing folder would be created (as by every --out); a file in the path cannot be
+    "out": ([*GOOD, *NET, "--out", f"{__file__}/r.txt"], ["argument --out",
+                                                            "is a file, not a folder"]),
     "target-no-colon": (["impl.py", *NET], ["FILE.py:FUNCTION", "'impl.py'"]),
     "target-suffix": (["impl.txt:f", *NET], ["must be a .py", "'impl.txt'"]),
     "target-missing": (["missing.py:f", *NET], ["file 'missing.py' does not exist"]),

@@ -41,7 +41,9 @@ def test_verify_passes_and_writes_json(capsys, tmp_path):
     assert "PASSED: all" in text
     for o, loss in valid_pairings():
         assert f"{o} + {loss}" in text
-    assert "worst rel err vs FD" in text and "vs autograd" in text and "kinks" in text
+    assert "info: rel diff vs FD" in text and "info: vs autograd" in text and "kinks" in text
+    # what passing means is in the column that decides it
+    assert "verdict: err/tol < 1" in text.splitlines()[2]
     report = json.loads((tmp_path / "v.json").read_text())
     assert report["passed"] and report["architectures"] == n and len(report["runs"]) == n
     assert all(r["architectures"] == 1 for r in report["pairings"])
@@ -141,7 +143,8 @@ def test_every_column_and_marker_is_explained(capsys, mode):
     code, out = run(capsys, "--architectures", "4", "--mode", mode)
     text = out.out
     legend = text[text.index("columns:"):]
-    for column in ("archs", "failed", "worst rel err vs FD", "vs autograd", "worst err/tol",
+    for column in ("archs", "failed", "info: rel diff vs FD", "info: vs autograd",
+                   "verdict: err/tol < 1",
                    "kinks", "(+N unverified)", "status"):
         assert f"  {column}" in legend, column
     assert "'-' when no architecture had it" in legend

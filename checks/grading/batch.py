@@ -55,7 +55,8 @@ parent mostly waits; ``--jobs N`` grades N submissions at a time (a process pool
 faster). A tqdm progress bar goes to stderr when it is a terminal, unless ``--quiet``.
 
 Exit status: 0 when the batch ran, whatever the scores; 2 when it could not run: bad arguments,
-grading itself failed for every submission it attempted, or the gradebook cannot be written;
+a folder without any submission, grading itself failed for every submission it attempted, or
+the gradebook cannot be written (a missing folder of ``--out`` is created, as by every ``--out``);
 130 when interrupted (the reports written so far are kept).
 """
 
@@ -75,7 +76,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from gradref.checks.isolation import Limits
-from gradref.reference.argtypes import int_at_least, name_equals_number
+from gradref.reference.argtypes import int_at_least, make_parent, name_equals_number
 from tqdm import tqdm
 
 from .assignment import AssignmentError, load_assignment
@@ -443,8 +444,6 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
         raise ValueError(f"directory={str(directory)!r} is not an existing directory")
     if out.is_dir():
         raise ValueError(f"out={str(out)!r} is a directory; expected a CSV file path")
-    if not out.parent.is_dir():
-        raise ValueError(f"out={str(out)!r}: its folder {str(out.parent)!r} does not exist")
     if not isinstance(assignment, (str, os.PathLike)) or not os.fspath(assignment):
         raise ValueError(f"assignment must be a built-in name or a declaration path, got {assignment!r}")
     assignment = os.fspath(assignment)
@@ -467,6 +466,7 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
             raise ValueError(f"shard must be (K, N) with 1 <= K <= N, got {shard!r}")
     if grader is not None and not callable(grader):
         raise TypeError(f"grader must be callable, got {grader!r}")
+    make_parent(out)       # like every --out: missing folders are created (ValueError if a file)
     reports_dir = reports_dir_for(out)
     if reports_dir.exists() and not reports_dir.is_dir():
         raise ValueError(f"out={str(out)!r}: {str(reports_dir)!r} exists and is not a directory")
@@ -544,8 +544,6 @@ def _out_path(value: str) -> Path:
     p = Path(value)
     if p.is_dir():
         raise argparse.ArgumentTypeError(f"{value!r} is a directory; expected a CSV file path")
-    if not p.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{value!r}: the folder {str(p.parent)!r} does not exist")
     return p
 
 
@@ -636,6 +634,11 @@ def run(args: argparse.Namespace) -> int:
         print("gradref grade-all: interrupted; the reports written so far are kept, "
               "run the same command again to finish", file=sys.stderr)
         return 130
+    if not result.rows:
+        print(f"gradref grade-all: error: no submissions in {str(args.directory)!r} (expected "
+              f"one .py, .ipynb or .zip file or one folder per student); nothing was graded",
+              file=sys.stderr)
+        return 2
     print(f"{len(result.rows)} students: {len(result.graded)} graded, {len(result.skipped)} up to date, "
           f"{len(result.invalid)} without a usable submission, {len(result.errors)} grading errors; "
           f"gradebook {result.csv_path}, reports in {result.reports_dir}{os.sep}")

@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-from gradref.reference.argtypes import UsageError
+from gradref.reference.argtypes import UsageError, make_parent
 
 from .assignment import AssignmentError, builtin_assignments, load_assignment
 from .batch import atomic_write
@@ -202,8 +202,7 @@ def build_bundle(out: str | os.PathLike, *, assignment: str = "step-by-step",
     out = Path(out)
     if out.is_dir():
         raise ValueError(f"out={str(out)!r} is a directory; expected a .zip file path")
-    if not out.parent.is_dir():
-        raise ValueError(f"out={str(out)!r}: its folder {str(out.parent)!r} does not exist")
+    make_parent(out)       # like every --out: missing folders are created
     if not isinstance(assignment, (str, os.PathLike)) or not os.fspath(assignment):
         raise ValueError(f"assignment must be a built-in name or a declaration path, got {assignment!r}")
     load_assignment(assignment)          # AssignmentError (a ValueError) naming the problem

@@ -75,6 +75,7 @@ def mistake_kind(text: str) -> str:
     """What a diagnosis says, whichever arrays or function it is about: the array names folded
     (``dW1 and db1 are m times too large`` and ``dW is m = 6 times too large`` are one mistake)."""
     text = _fold(text)
+    text = re.sub(r" in layers? \d+(?:(?:, | and )\d+)*", "", text)
     text = _NAME.sub("d·", text)
     text = re.sub(r"d·(?:(?:, | and |/)d·)+", "d·", text)
     text = re.sub(r"\b(are|were)\b", lambda m: {"are": "is", "were": "was"}[m.group(1)], text)
@@ -242,7 +243,8 @@ def mean_sentence(summary: ClassSummary) -> str:
     others = s.students - s.graded
     text = (f"Mean score {s.mean:.2f} / {s.max_score:g} over the {s.graded} graded students")
     if others:
-        text += (f" (the {others} others are not in it; over all {s.students} rows of the CSV, "
+        who = "the other student is" if others == 1 else f"the {others} others are"
+        text += (f" ({who} not in it; over all {s.students} rows of the CSV, "
                  f"where they count 0: {s.mean_all:.2f})")
     return text + "."
 
@@ -263,25 +265,25 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A Markdown table of ``rows`` (every cell escaped), or "None." without rows."""
+    if not rows:
+        return ["None."]
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            + ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in rows])
+
+
 def render_markdown(summary: ClassSummary) -> str:
     s = summary
     lines = [f"# Class report: {_md(s.title)}", "", counts_sentence(s), "", mean_sentence(s), "",
              "## Most common mistakes", "",
              "Each mistake once, whichever function showed it, counted by students (most common "
              "first); the per-function detail is below.", ""]
-    if not s.mistakes:
-        lines.append("None.")
-    else:
-        lines += ["| students | mistake | functions | who |", "|---|---|---|---|"]
-        for k in s.mistakes[:_TOP]:
-            lines.append(f"| {len(k.students)} | {_md(k.text)} | {_md(', '.join(k.functions))} | "
-                         f"{_md(', '.join(_names(k.students)))} |")
+    lines += _md_table(("students", "mistake", "functions", "who"),
+                       [(len(k.students), k.text, ", ".join(k.functions),
+                         ", ".join(_names(k.students))) for k in s.mistakes[:_TOP]])
     lines += ["", "## Failures other than mistakes (hangs, crashes, memory, load, imports)", ""]
-    if not s.failures:
-        lines.append("None.")
-    else:
-        lines += ["| student | what happened |", "|---|---|"]
-        lines += [f"| {_md(sid)} | {_md(what)} |" for sid, what in s.failures]
+    lines += _md_table(("student", "what happened"), s.failures)
     lines += ["", "## Per function", "",
               "| function | pass rate | mean | " + " | ".join(b for b, _ in BINS) + " |",
               "|---|---|---|" + "---|" * len(BINS)]
@@ -295,21 +297,11 @@ def render_markdown(summary: ClassSummary) -> str:
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         lines += ["", f"## {heading}", ""]
-        if not groups:
-            lines.append("None.")
-            continue
-        lines += ["| count | what | students |", "|---|---|---|"]
-        for text, students in groups:
-            noun = "student" if len(students) == 1 else "students"
-            lines.append(f"| {len(students)} {noun} | {_md(text)} | "
-                         f"{_md(', '.join(_names(students)))} |")
+        lines += _md_table(("count", "what", "students"),
+                           [(f"{len(students)} {'student' if len(students) == 1 else 'students'}",
+                             text, ", ".join(_names(students))) for text, students in groups])
     lines += ["", "## Submissions that could not be graded", ""]
-    if not s.ungradable:
-        lines.append("None.")
-    else:
-        lines += ["| student | status | why |", "|---|---|---|"]
-        lines += [f"| {_md(sid)} | {_md(status)} | {_md(why)} |"
-                  for sid, status, why in s.ungradable]
+    lines += _md_table(("student", "status", "why"), s.ungradable)
     return "\n".join(lines) + "\n"
 
 
@@ -348,17 +340,17 @@ def _histogram(summary: ClassSummary) -> str:
     top = max(bins) or 1
     width, height, bar = 520, 180, 46
     parts = [f'<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height + 40}" role="img" aria-label="histogram of the scores">']
+             f'height="{height + 55}" role="img" aria-label="histogram of the scores">']
     for i, n in enumerate(bins):
         h = round(height * n / top)
         x = 10 + i * (bar + 4)
-        parts.append(f'<rect class="bin" data-count="{n}" x="{x}" y="{height - h + 10}" '
+        parts.append(f'<rect class="bin" data-count="{n}" x="{x}" y="{height - h + 25}" '
                      f'width="{bar}" height="{h}" fill="#4c72b0"><title>{10 * i}–'
                      f'{10 * (i + 1)}%: {n}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2}" y="{height + 25}" font-size="11" '
+        parts.append(f'<text x="{x + bar / 2}" y="{height + 40}" font-size="11" '
                      f'text-anchor="middle">{10 * i}–{10 * (i + 1)}%</text>')
         if n:
-            parts.append(f'<text x="{x + bar / 2}" y="{height - h + 5}" font-size="12" '
+            parts.append(f'<text x="{x + bar / 2}" y="{height - h + 20}" font-size="12" '
                          f'text-anchor="middle">{n}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -397,6 +389,22 @@ document.body.setAttribute("data-sortable", "ready");
 </script>"""
 
 
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[object]],
+                table_id: str | None = None) -> list[str]:
+    """An HTML table of ``rows`` (every cell escaped; numbers right-aligned), or "None."."""
+    if not rows:
+        return ["<p>None.</p>"]
+    e = html.escape
+    opening = f'<table id="{e(table_id)}">' if table_id else "<table>"
+    out = [opening + "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head)
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f'<td class="num">{cell}</td>' if isinstance(cell, int)
+                                    else f"<td>{e(str(cell))}</td>" for cell in row) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
 def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
     """The HTML page; ``reports_href``: the folder of the per-student JSON reports, relative to
     the page (``gradebook_reports``), for the links of the per-student table."""
@@ -417,24 +425,11 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
              "<h2>Scores</h2>", _histogram(s),
              "<p>Graded students by their share of the points.</p>",
              "<h2>Most common mistakes</h2>"]
-    if not s.mistakes:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append('<table id="mistakes"><thead><tr><th>students</th><th>mistake</th>'
-                     "<th>functions</th><th>who</th></tr></thead><tbody>")
-        for k in s.mistakes[:_TOP]:
-            parts.append(f'<tr><td class="num">{len(k.students)}</td><td>{e(k.text)}</td>'
-                         f"<td>{e(', '.join(k.functions))}</td>"
-                         f"<td>{e(', '.join(_names(k.students)))}</td></tr>")
-        parts.append("</tbody></table>")
+    parts += _html_table(("students", "mistake", "functions", "who"),
+                         [(len(k.students), k.text, ", ".join(k.functions),
+                           ", ".join(_names(k.students))) for k in s.mistakes[:_TOP]], "mistakes")
     parts.append("<h2>Failures other than mistakes (hangs, crashes, memory, load, imports)</h2>")
-    if not s.failures:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append('<table id="failures"><thead><tr><th>student</th><th>what happened</th>'
-                     "</tr></thead><tbody>")
-        parts += [f"<tr><td>{e(sid)}</td><td>{e(what)}</td></tr>" for sid, what in s.failures]
-        parts.append("</tbody></table>")
+    parts += _html_table(("student", "what happened"), s.failures, "failures")
     names = [f.name for f in s.functions]
     parts.append("<h2>Students</h2><p>Click a column's heading to sort by it (again: the other "
                  "way round); a link to this page ending in <code>#sort=-score</code> opens it "
@@ -445,9 +440,9 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
     for r in s.rows:
         who = e(r.student)
         if reports_href is not None:
-            # a file name that is not UTF-8 was written as its own bytes (surrogateescape)
-            href = (f"{quote(reports_href.encode('utf-8', 'surrogateescape'))}/"
-                    f"{quote((r.student + '.json').encode('utf-8', 'surrogateescape'))}")
+            # a file name that is not UTF-8 keeps its bytes (surrogates) in the link
+            href = "/".join(quote(part.encode("utf-8", "surrogateescape"))
+                            for part in (reports_href, r.student + ".json"))
             who = f'<a href="{e(href)}">{who}</a>'
         cells = "".join(f'<td class="num" data-value="{r.functions[n]:g}">{r.functions[n]:g}</td>'
                         if n in r.functions else '<td data-value="-1"></td>' for n in names)
@@ -474,22 +469,11 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
                             ("Recurring problems (imports, NumPy, skipped code)", s.problems),
                             ("Accepted alternative conventions", s.accepted)):
         parts.append(f"<h2>{e(heading)}</h2>")
-        if not groups:
-            parts.append("<p>None.</p>")
-            continue
-        parts.append("<table><tr><th>count</th><th>what</th><th>students</th></tr>")
-        for text, students in groups:
-            parts.append(f"<tr><td>{len(students)}</td><td>{e(text)}</td>"
-                         f"<td>{e(', '.join(_names(students)))}</td></tr>")
-        parts.append("</table>")
+        parts += _html_table(("count", "what", "students"),
+                             [(len(students), text, ", ".join(_names(students)))
+                              for text, students in groups])
     parts.append("<h2>Submissions that could not be graded</h2>")
-    if not s.ungradable:
-        parts.append("<p>None.</p>")
-    else:
-        parts.append("<table><tr><th>student</th><th>status</th><th>why</th></tr>")
-        parts += [f"<tr><td>{e(sid)}</td><td>{e(status)}</td><td>{e(why)}</td></tr>"
-                  for sid, status, why in s.ungradable]
-        parts.append("</table>")
+    parts += _html_table(("student", "status", "why"), s.ungradable)
     parts.append(_SORT_SCRIPT)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

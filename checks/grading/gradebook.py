@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gradref.reference.argtypes import make_parent
+
 from .assignment import AssignmentError, load_assignment
 from .batch import (
     _RECORD_KEY,
@@ -133,9 +135,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if out.is_dir() or not out.parent.is_dir():
-        print(f"gradref gradebook merge: error: --out {args.out!r} must be a CSV path in an "
-              f"existing folder", file=sys.stderr)
+    try:
+        if out.is_dir():
+            raise ValueError(f"--out {args.out!r} is a folder; expected a CSV path")
+        make_parent(out)
+    except ValueError as exc:
+        print(f"gradref gradebook merge: error: {exc}", file=sys.stderr)
         return 2
     try:
         rows = merge(args.sources, out)

@@ -41,6 +41,7 @@ or nothing could be compared, or the arguments are bad.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -849,6 +850,12 @@ def _forward_verdict(cost_ok: bool, backward_ok: bool, consistent: dict | None) 
 
 
 # --------------------------------------------------------------------------- the report
+#: What NumPy (and most array libraries) say when two shapes do not fit together.
+_SHAPE_ERROR = re.compile(r"could not be broadcast|operands could not|mismatch in its core "
+                          r"dimension|shapes .* not aligned|size \d+ is different from \d+|"
+                          r"incompatible (?:shapes|dimensions)|cannot reshape")
+
+
 @dataclass
 class ValidationReport:
     """Everything :func:`validate` found; ``exit_code`` follows the module docstring."""
@@ -861,6 +868,8 @@ class ValidationReport:
     forward: ForwardAnalysis | None = None
     error: str = ""
     seconds: float = 0.0
+    #: the boundary the implementation ran behind, as one report line ("isolation: namespaces (…)")
+    isolation: str = ""
 
     @property
     def ran(self) -> list[CaseReport]:
@@ -912,6 +921,19 @@ class ValidationReport:
             return int(row["name"][len(name):] or 0), ("dW", "db", "dgamma", "dbeta").index(name) \
                 if name in ("dW", "db", "dgamma", "dbeta") else 9, name
         return sorted(rows.values(), key=order)
+
+    @property
+    def layout_hint(self) -> str:
+        """A suggestion when the shapes say the layout is another one: every case without an
+        answer failed on a shape mismatch, as a row-major implementation given column-major
+        arrays does; "" otherwise."""
+        if self.ran or not self.errors or self.settings.layout != "columns":
+            return ""
+        if not all(_SHAPE_ERROR.search(c.error or "") for c in self.errors):
+            return ""
+        return ("hint: every case failed on a shape mismatch, as code written for another "
+                "layout does: if the implementation is row-major (X (m, n_0), W (n_{l-1}, n_l), "
+                "b (1, n_l)) run with --layout rows; PyTorch's W (out, in) is --layout torch")
 
     def summary(self) -> str:
         """One line: the verdict (OK, DIFFERS or COULD NOT RUN, as the exit code)."""
@@ -997,9 +1019,26 @@ def validate(target: Target | Callable | str, settings: Settings, *,
         if fwd is not None and report.ran:
             report.forward = _forward_analysis(fwd, report.ran, report.smallest, settings)
     finally:
+        report.isolation = _isolation_line(impl, shared)
         for t in owned:
             t.close()
         for sub in shared.values():
             sub.close()
         report.seconds = time.perf_counter() - start
     return report
+
+
+def _isolation_line(impl: Target, shared: dict) -> str:
+    """The isolation level the target ran behind, as the grader's reports name it."""
+    from ..isolation.levels import Isolation, choose
+
+    if impl.in_process:
+        return ("isolation: none (in-process: a Python callable called directly in this "
+                "process, without the sandbox)")
+    for sub in shared.values():
+        if getattr(sub, "starts", 0):
+            return sub.isolation.describe()
+    try:
+        return Isolation(choose("auto")).describe()
+    except Exception as exc:  # noqa: BLE001 - a report line, never a failure of its own
+        return f"isolation: unknown ({exc})"

@@ -55,6 +55,8 @@ def to_text(report) -> str:
     tolerance = "the checker's tolerances" if s.rtol is None else f"rtol {s.rtol:g}"
     lines.append(f"  {s.conventions()}")
     lines.append(f"  {s.cases} cases (data {','.join(s.data)}), seed {s.seed}, {tolerance}")
+    if getattr(report, "isolation", ""):
+        lines.append(f"  {report.isolation}")
     readings = sorted({c.reading for c in report.cases if c.reading})
     for reading in readings:
         lines.append(f"  answers read as {reading}")
@@ -139,6 +141,8 @@ def to_text(report) -> str:
             lines.append(_indent(f"error: {f.error}", "  "))
         if f.verdict:
             lines.append(f"  => {f.verdict}")
+    if report.layout_hint:
+        lines += ["", report.layout_hint]
     lines += ["", f"{report.summary()} ({report.seconds:.2f} s)"]
     return "\n".join(lines) + "\n"
 
@@ -161,6 +165,8 @@ def to_json(report) -> str:
         "exit_code": report.exit_code,
         "summary": report.summary(),
         "error": report.error or None,
+        "isolation": getattr(report, "isolation", "") or None,
+        "hint": report.layout_hint or None,
         "parameters": report.parameter_summary(),
         "cases": [c.to_json() for c in report.cases],
         "smallest_failing_case": (report.smallest.to_json(arrays=True,

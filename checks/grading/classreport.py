@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .textsafe import markdown
+from .textsafe import markdown, printable
 
 __all__ = ["ClassSummary", "summarize", "render_markdown", "render_html", "BINS"]
 
@@ -217,7 +217,9 @@ def _chart(summary: ClassSummary) -> str | None:
 
 def render_html(summary: ClassSummary) -> str:
     s = summary
-    e = html.escape
+
+    def e(text: object) -> str:     # escaped, with control and bidi characters shown
+        return html.escape(printable(str(text)))
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Class report: {e(s.title)}</title>",
              "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"

@@ -84,11 +84,12 @@ def test_a_traceback_is_quoted_line_by_line():
 # --------------------------------------------------------------------------- route 8
 
 PIXEL = "![x](http://evil.example/pixel.png)"
+RLO = "\u202eevil"
 PHISH = "[Confirm your grade here](http://evil.example/login)"
 MARKDOWN_ATTACK = CORRECT + textwrap.dedent(f'''
 
     raise Exception({PIXEL + " " + PHISH + " <img src=x onerror=alert(1)> **bold** `code` | a | b |"
-                     + " www.evil.example http://evil.example/auto"!r})
+                     + " www.evil.example http://evil.example/auto " + RLO!r})
 ''')
 
 
@@ -109,6 +110,9 @@ def test_markdown_of_a_submission_cannot_render_in_the_class_report(tmp_path):
     md = summary_paths(out)[0].read_text()
     assert "pixel" in md and "Confirm your grade here" in md     # shown, as text
     _rendered_markdown_is_inert(md)
+    page = summary_paths(out)[1].read_text()
+    assert "&lt;U+202E&gt;evil" in md and "&lt;U+202E&gt;evil" in page
+    assert not any(c in md + page for c in BIDI_CONTROLS)
     lines = md.splitlines()
     rows = [i for i, line in enumerate(lines) if "pixel" in line]
     assert rows

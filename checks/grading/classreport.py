@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .textsafe import markdown
+from .textsafe import markdown, printable
 
 __all__ = ["ClassSummary", "summarize", "render_markdown", "render_html", "student_status",
            "mistake_kind", "BINS", "STATUSES"]
@@ -411,7 +411,9 @@ def render_html(summary: ClassSummary, reports_href: str | None = None) -> str:
     from urllib.parse import quote
 
     s = summary
-    e = html.escape
+
+    def e(text: object) -> str:     # escaped, with control and bidi characters shown
+        return html.escape(printable(str(text)))
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Class report: {e(s.title)}</title>",
              "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"

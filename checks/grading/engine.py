@@ -331,7 +331,10 @@ class _FunctionGrader:
                 got = numeric(leaf.got)
                 if got is None or got.dtype != np.float64:
                     return None
-                expected = np.asarray(leaf.expected, dtype=np.float64)
+                try:
+                    expected = np.asarray(leaf.expected, dtype=np.float64)
+                except (TypeError, ValueError):
+                    return None
                 if got.size != expected.size or not expected.size:
                     continue
                 diff = np.abs(got.reshape(expected.shape) - expected).max()

@@ -28,6 +28,7 @@ mistake: it is counted, not failed.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from collections.abc import Callable, Mapping
@@ -39,9 +40,18 @@ from .arraylike import to_numpy
 from .diagnosis import diagnose
 from .directional import DIRECTIONS, FunctionObjective, NetworkObjective, check_draw, directions
 from .directional import localise as _localise
-from .finite_diff import Estimate, Packer, central_differences, judge, magnitude, scalar_value
+from .finite_diff import (
+    Estimate,
+    Packer,
+    central_differences,
+    judge,
+    magnitude,
+    relative_steps,
+    scalar_value,
+)
 from .layered_fd import LayeredFD
 from .network_fd import CHUNK_ELEMENTS, NetworkFD
+from .noise import measure_noise, noisy_precision
 from .oracle import oracle_gradients
 from .result import ArrayCheck, CheckResult, GradientCheckError, summarise
 from .tolerances import Sensitivity, keyword_tolerances, least_precise, sensitivity, tolerances_for
@@ -567,13 +577,48 @@ def _directional(result, net, params, X, Y, analytic, shapes_p, nfd, rng, draws,
 
 
 # --------------------------------------------------------------------------- generic
+#: Seeds the noise measurement's directions apart from the check's own (its draws unchanged).
+_NOISE_STREAM = 0x6E6F6973
+
+
+def _allow_for_noise(result, flat_f, theta, f0, f_scale, analytic, packer, tol, seed):
+    """Measure f's noise (:mod:`.noise`); when f is noisy, the tolerance table of a function of
+    that relative precision, and a note. Otherwise ``tol`` itself."""
+    step = relative_steps(theta, tol, 2)
+    measured = measure_noise(flat_f, theta, step, np.random.default_rng([seed, _NOISE_STREAM]),
+                             f0=f0)
+    result.evaluations += measured.evaluations
+    a = np.concatenate([np.asarray(analytic[k], np.float64).ravel() if k in analytic
+                        else np.zeros(s) for k, s in zip(packer.names, packer.sizes,
+                                                         strict=True)])
+    with np.errstate(all="ignore"):
+        terms = float(np.sum(np.abs(theta.astype(np.float64) * a)))
+    scale = max(abs(f0), 0.0 if f_scale is None else float(f_scale),
+                terms if math.isfinite(terms) else 0.0)
+    precision = noisy_precision(measured, tol["eps"], scale)
+    if precision is None:
+        return tol
+    tol = dict(tol)
+    ratio = precision / tol["eps"]
+    tol["eps"] = precision
+    tol["step"] = max(tol["step"], precision ** (1.0 / 3.0))
+    tol["step_richardson"] = max(tol["step_richardson"], precision ** (1.0 / 5.0))
+    result.tolerances = dict(tol)
+    result.notes.append(
+        f"f is noisy at the level {measured.level:.1g} ({ratio:.3g} times what rounding "
+        f"explains; measured from its differences of order {measured.order} along "
+        f"{measured.directions} directions): the check allows for it (finite-difference steps "
+        f"and rounding term of a function computed to a relative precision of {precision:.1g})")
+    return tol
+
+
 def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
                     order: int = 2, samples: int = 100, draws: int = 4,
                     direction_kind: str = "rademacher", seed: int = 0,
                     tolerances: Mapping | None = None, eps: float | None = None,
                     atol: float | None = None, rtol: float | None = None,
                     raise_exception: bool = False, f_scale: float | None = None,
-                    localise: bool = True, worst: int = 3) -> CheckResult:
+                    localise: bool = True, worst: int = 3, noise: bool = True) -> CheckResult:
     r"""Check ``grad`` against central differences of the scalar function ``f``.
 
     ``x`` is a float array or a dict of float arrays; ``f(x)`` returns a real scalar;
@@ -593,6 +638,13 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
     :class:`~gradref.checks.result.GradientCheckError`; the result is truthy when it passed.
     Modes as in :func:`check_network`; results are named after x's keys (``"x"`` for an
     array).
+
+    ``noise`` (default on): first measure f's own noise from its table of higher-order
+    differences (:mod:`gradref.checks.noise`, 24 evaluations). When it exceeds the rounding
+    model by :data:`~gradref.checks.tolerances.NOISE_EXCESS` (an adaptive integrator, an ODE
+    solve), f is checked as a function computed to that relative precision - the step and
+    rounding term of the finite differences follow from it - and a note says so ("f is noisy at
+    the level 3e-08 …"). A smooth function measures its rounding and is checked unchanged.
     """
     start = time.perf_counter()
     if not callable(f):
@@ -669,6 +721,10 @@ def check_gradients(f: Callable, grad: object, x: object, *, mode: str = "full",
             result.arrays.append(ArrayCheck(k, "fd", arr.shape, problem=why))
         else:
             analytic[k] = got
+    if not isinstance(noise, bool):
+        raise TypeError(f"noise must be True or False, got {noise!r}")
+    if noise and analytic and theta.size:
+        tol = _allow_for_noise(result, flat_f, theta, f0, f_scale, analytic, packer, tol, seed)
     rng = np.random.default_rng(seed)
     if mode in ("full", "sampled") and analytic:
         chosen = _sample(rng, {k: a.size for k, a in arrays.items()}, samples) \

@@ -70,6 +70,8 @@ import numpy as np
 __all__ = ["ELEMENTWISE_RTOL", "ELEMENTWISE_ATOL", "NETWORK_RTOL", "NETWORK_ATOL",
            "FD_TOLERANCES", "COMPARISON_KEYS", "FUNCTION_KEYS", "fd_tolerances",
            "tolerances_for", "least_precise", "keyword_tolerances", "KINK_JUMP_RATIO",
+           "NOISE_POINTS", "NOISE_DIRECTIONS", "NOISE_MAX_ORDER", "NOISE_AGREEMENT",
+           "NOISE_EXCESS", "NOISE_SPREAD",
            "Sensitivity",
            "sensitivity"]
 
@@ -82,6 +84,30 @@ ELEMENTWISE_ATOL = 1e-15
 #: ``max|analytic - oracle| <= NETWORK_RTOL * max|oracle| + NETWORK_ATOL``.
 NETWORK_RTOL = 1e-10
 NETWORK_ATOL = 1e-14
+
+
+# --------------------------------------------------------------------------- noisy functions
+# Measured noise of f (gradref.checks.noise): the table of differences of f at NOISE_POINTS
+# equally spaced points along each of NOISE_DIRECTIONS random directions, orders 1 to
+# NOISE_MAX_ORDER. A level is read where three consecutive orders agree within a factor of
+# NOISE_AGREEMENT and the differences change sign (noise, not a smooth trend). f counts as noisy
+# only when that level exceeds NOISE_EXCESS times the rounding model eps * S: a smooth function's
+# table reads eps * S (at most 2.6 times it, measured over sums of sin(7x), exp, quadratic and
+# quartic forms, var, log-sum-exp, products, at 300 points), so its check is never loosened.
+#: Points of the difference table along one direction (orders up to NOISE_POINTS - 1).
+NOISE_POINTS = 9
+#: Random directions the noise is measured along (the largest level found counts).
+NOISE_DIRECTIONS = 3
+#: Highest difference order the table uses.
+NOISE_MAX_ORDER = 6
+#: Three consecutive orders' noise estimates agree when max / min is at most this.
+NOISE_AGREEMENT = 4.0
+#: Noise is everywhere: every difference of the order read must exceed NOISE_SPREAD times
+#: their root mean square. A kink or a jump concentrates its differences on the few entries
+#: whose stencil straddles it (the others are rounding), so it is never taken for noise.
+NOISE_SPREAD = 1e-2
+#: Measured noise above NOISE_EXCESS * eps * S: f is noisy, and the check allows for it.
+NOISE_EXCESS = 100.0
 
 
 def _table(eps: float, autograd_rtol: float, autograd_atol: float,

@@ -6,7 +6,12 @@ import pytest
 from gradref.checks.api import check_gradients
 from gradref.checks.directional import FunctionObjective
 from gradref.checks.finite_diff import Packer, central_differences, judge
-from gradref.checks.tolerances import FD_TOLERANCES, fd_tolerances
+from gradref.checks.tolerances import (
+    FD_TOLERANCES,
+    NOISE_DIRECTIONS,
+    NOISE_POINTS,
+    fd_tolerances,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,7 +119,10 @@ def test_report_renders_as_text_and_json(rng):
     text = res.to_text()
     assert "PASSED" in text and "max abs err" in text and "sensitivity" in text
     d = res.to_dict()
-    assert d["passed"] and d["arrays"][0]["name"] == "x" and d["cost"]["evaluations"] == 13
+    # 13 for the check, plus the noise measurement's table (8 new points along each direction)
+    noise = NOISE_DIRECTIONS * (NOISE_POINTS - 1)
+    assert d["passed"] and d["arrays"][0]["name"] == "x" and d["cost"]["evaluations"] == 13 + noise
+    assert check_gradients(quad, quad_grad, x, noise=False).evaluations == 13
 
 
 # --------------------------------------------------------------------------- the table

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradref.checks.cli import main
 from gradref.checks.testing import assert_gradients_match
 from gradref.checks.validation import EXIT_FAILED, EXIT_OK, Settings, validate
 from gradref.reference.layouts import from_layout, to_layout
+from test_validate import cli
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "implementations"
 EXAMPLE = EX / "rows_batchnorm_dropout.py"
@@ -32,15 +32,6 @@ def _example():
 def _settings(**kw):
     return Settings(("relu", "relu", "sigmoid"), ("bce",), (4, 6, 5, 1), "rows", "flat",
                     normalization="batchnorm", dropout=0.8, **kw)
-
-
-def cli(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_the_example_passes_with_options_only(capsys):

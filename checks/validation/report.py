@@ -72,13 +72,14 @@ def to_text(report) -> str:
     params = report.parameter_summary()
     if params:
         lines += ["", f"per parameter ({len(report.ran)} cases with an answer):"]
+        width = max(5, *(len(row["name"]) for row in params))   # dgamma1 is wider than dW1
         for row in params:
             total = row["ok"] + row["wrong"]
             state = "ok   " if not row["wrong"] else "WRONG"
             extra = f" ({', '.join(row['problems'])})" if row["problems"] else ""
             worst = (f", worst relative error {row['worst']:.1e}"
                      if row["worst"] is not None else "")
-            lines.append(f"  {row['name']:<5} {state} right in {row['ok']}/{total}"
+            lines.append(f"  {row['name']:<{width}} {state} right in {row['ok']}/{total}"
                          f"{worst}{extra}")
     lines += ["", "cases:"]
     seen: dict[str, list] = {}
@@ -110,8 +111,9 @@ def to_text(report) -> str:
         lines += ["", f"smallest failing case (from case {str(c.index).split()[0]}, "
                       f"{report.shrink_tries} smaller variants tried; {c.data} data): m = {c.m}, "
                       f"{_net(c.network)}"]
+        width = max(5, *(len(a.name) for a in c.arrays)) if c.arrays else 5
         for a in c.arrays:
-            lines.append(f"  {a.name:<5} {'ok   ' if a.ok else 'WRONG'} {a.describe()}")
+            lines.append(f"  {a.name:<{width}} {'ok   ' if a.ok else 'WRONG'} {a.describe()}")
         if c.cost is not None:
             lines.append(f"  J     {'ok   ' if c.cost['ok'] else 'WRONG'} "
                          f"{_cost_text(c.cost)}")

@@ -47,7 +47,7 @@ TARGETS: dict[str, list[str]] = {
     "reference/dropout.py": ["tests/test_layers.py", "tests/test_network_layers.py"],
     "reference/rowmajor.py": ["tests/test_layers.py"],
     "reference/network.py": ["tests/test_network.py", "tests/test_network_contract.py",
-                             "tests/test_bad_input.py"],
+                             "tests/test_bad_input.py", "tests/test_network_layers.py"],
     "checks/finite_diff.py": ["tests/test_tolerance_model.py", "tests/test_finite_diff.py",
                               "tests/test_generic_kinks.py", "tests/test_dtypes_and_keywords.py",
                               "tests/test_arraylike.py", "tests/test_kinks.py"],

@@ -239,3 +239,34 @@ def test_ambiguous_fits_are_listed():
     up = {k: params[k] + grads["d" + k] for k in params}
     f, = diagnose_step("sgd", params, grads, state, up, learning_rate=1.0)
     assert f.details["variant"] == "step_sign" and f.details["also_fits"] == []
+
+
+def test_without_momentum_terms_the_corrections_cannot_be_seen():
+    # β1 = β2 = 0: 1 - β^t = 1 for every t >= 1, so every correction mistake is the right step
+    # (the folded form's factor √(1 - β2^t)/(1 - β1^t) is 1 as well).
+    params, grads, state, hyper = example_case("adam")
+    hyper.update(beta1=0.0, beta2=0.0)
+    assert indistinguishable("adam", params, grads, state, **hyper) == [
+        "adam_no_bias_correction", "adam_no_first_correction", "adam_no_second_correction",
+        "adam_t_before_increment", "adam_t_incremented_twice", "adam_folded_correction"]
+
+
+def test_every_variant_that_fits_is_listed():
+    # β1 = 0: the first moment's correction is 1, so "no correction at all" and "s not
+    # corrected" are the same step; the first in registry order is named, the other listed.
+    params, grads, state, hyper = example_case("adam")
+    hyper["beta1"] = 0.0
+    m = STEP_MUTANTS["adam_no_bias_correction"]
+    new, new_state = m.fn(params, grads, state, **hyper)
+    f, = diagnose_step("adam", params, grads, state, new, new_state, **hyper)
+    assert f.details["variant"] == "adam_no_bias_correction"
+    assert f.details["also_fits"] == ["adam_no_second_correction"]
+    assert f.details["t"] == 2
+
+
+def test_a_mismatch_against_a_zero_update_has_infinite_relative_error():
+    params, grads, state, hyper = example_case("sgd")
+    zero = {k: np.zeros_like(g) for k, g in grads.items()}
+    moved = {k: p + 1.0 for k, p in params.items()}
+    f, = diagnose_step("sgd", params, zero, state, moved, **hyper)
+    assert f.kind == "step_mismatch" and f.details["relative_error"] == float("inf")

@@ -517,3 +517,19 @@ def test_mini_batch_defaults_are_the_courses():
     assert len(default) == 3
     for (a, _), (b, _) in zip(default, explicit, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_schedule_decay_rates_from_zero_and_a_positive_first_rate():
+    assert inverse_time_decay(1.0, 4, 0.5) == pytest.approx(1 / 3)
+    assert inverse_time_decay(1.0, 4, 0.0) == 1.0
+    assert stepped_inverse_time_decay(1.0, 4, 0.0, 2) == 1.0
+    for fn in (inverse_time_decay, stepped_inverse_time_decay):
+        with pytest.raises(ValueError, match=r"learning_rate0 .* \(0, inf\), got 0\.0"):
+            fn(0.0, 1, 1.0)
+
+
+def test_the_registry_entries_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        OPTIMIZERS["adam"].defaults = {}

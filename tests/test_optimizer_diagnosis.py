@@ -239,3 +239,69 @@ def test_ambiguous_fits_are_listed():
     up = {k: params[k] + grads["d" + k] for k in params}
     f, = diagnose_step("sgd", params, grads, state, up, learning_rate=1.0)
     assert f.details["variant"] == "step_sign" and f.details["also_fits"] == []
+
+
+def test_without_momentum_terms_the_corrections_cannot_be_seen():
+    # β1 = β2 = 0: 1 - β^t = 1 for every t >= 1, so every correction mistake is the right step
+    # (the folded form's factor √(1 - β2^t)/(1 - β1^t) is 1 as well).
+    params, grads, state, hyper = example_case("adam")
+    hyper.update(beta1=0.0, beta2=0.0)
+    assert indistinguishable("adam", params, grads, state, **hyper) == [
+        "adam_no_bias_correction", "adam_no_first_correction", "adam_no_second_correction",
+        "adam_t_before_increment", "adam_t_incremented_twice", "adam_folded_correction"]
+
+
+def test_every_variant_that_fits_is_listed():
+    # β1 = 0: the first moment's correction is 1, so "no correction at all" and "s not
+    # corrected" are the same step; the first in registry order is named, the other listed.
+    params, grads, state, hyper = example_case("adam")
+    hyper["beta1"] = 0.0
+    m = STEP_MUTANTS["adam_no_bias_correction"]
+    new, new_state = m.fn(params, grads, state, **hyper)
+    f, = diagnose_step("adam", params, grads, state, new, new_state, **hyper)
+    assert f.details["variant"] == "adam_no_bias_correction"
+    assert f.details["also_fits"] == ["adam_no_second_correction"]
+    assert f.details["t"] == 2
+
+
+def test_a_mismatch_against_a_zero_update_has_infinite_relative_error():
+    params, grads, state, hyper = example_case("sgd")
+    zero = {k: np.zeros_like(g) for k, g in grads.items()}
+    moved = {k: p + 1.0 for k, p in params.items()}
+    f, = diagnose_step("sgd", params, zero, state, moved, **hyper)
+    assert f.kind == "step_mismatch" and f.details["relative_error"] == float("inf")
+
+
+def test_same_compares_shapes_nonfinite_places_and_the_tolerance():
+    from gradref.checks.diagnosis.compare import MATCH_ATOL
+    from gradref.checks.diagnosis.optimizers import _same
+
+    nan = np.nan
+    assert not _same(np.zeros((2, 1)), np.zeros((1, 2)))
+    # NaN at other places, the finite values equal once each side drops its own NaN
+    assert not _same(np.array([nan, 1.0]), np.array([1.0, nan]))
+    # NaN at the same place, the finite values differing
+    assert not _same(np.array([nan, 1.0]), np.array([nan, 2.0]))
+    assert _same(np.array([nan, 1.0]), np.array([nan, 1.0]))
+    assert not _same(np.array([np.inf, 1.0]), np.array([-np.inf, 1.0]))
+    # the bound itself counts as equal: |a - e| <= MATCH_RTOL·max|e| + MATCH_ATOL
+    assert _same(np.array([MATCH_ATOL]), np.array([0.0]))
+    assert not _same(np.array([2 * MATCH_ATOL]), np.array([0.0]))
+
+
+def test_variants_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        STEP_VARIANTS["adam_no_sqrt"].message = "x"
+
+
+def test_the_first_of_equally_wrong_arrays_is_reported():
+    # zero parameters and gradients: both errors are exactly 0.5, a tie
+    params, grads, state, hyper = example_case("sgd")
+    params = {k: np.zeros_like(p) for k, p in params.items()}
+    grads = {k: np.zeros_like(g) for k, g in grads.items()}
+    wrong = {k: p.copy() for k, p in params.items()}
+    wrong["W1"][0, 0] = wrong["W2"][0, 0] = 0.5
+    f, = diagnose_step("sgd", params, grads, state, wrong, **hyper)
+    assert f.details["worst"] == "W1" and f.details["index"] == [0, 0]

@@ -486,3 +486,50 @@ def test_named_steps_are_the_registry():
         fn = getattr(opt, name)
         assert fn.__name__ == name
         assert all(f"{k}=" in fn.__doc__ for k in OPTIMIZERS[name].defaults)
+
+
+@pytest.mark.parametrize("name, key", [("momentum", "beta"), ("sgd_momentum", "momentum"),
+                                       ("nesterov", "momentum"), ("rmsprop", "decay_rate"),
+                                       ("adam", "beta1"), ("adam", "beta2")])
+def test_every_decay_factor_lies_in_zero_one(name, key):
+    # [0, 1): 0 and 0.999 are steps, 1 (no forgetting at all) and negatives are refused
+    for ok in (0.0, 0.999):
+        step(name, P, G, None, **{key: ok})
+    for bad in (1.0, -1e-9, 1.5):
+        with pytest.raises(ValueError, match=rf"{key} must be a finite number in \[0, 1\), "
+                                             rf"got {bad!r}"):
+            step(name, P, G, None, **{key: bad})
+
+
+def test_named_step_docstrings_start_with_the_summary():
+    for name, spec in OPTIMIZERS.items():
+        assert getattr(opt, name).__doc__.lower().startswith(spec.summary.lower() + ":")
+
+
+def test_mini_batch_defaults_are_the_courses():
+    # DLS random_mini_batches(X, Y, mini_batch_size=64, seed=0)
+    X = np.arange(2 * 130, dtype=float).reshape(2, 130)
+    Y = np.zeros((1, 130))
+    assert [b[0].shape[1] for b in mini_batches(X, Y)] == [64, 64, 2]
+    np.testing.assert_array_equal(mini_batches(X, Y)[0][0], X[:, :64])      # no shuffle
+    default = course_mini_batches(X, Y)
+    explicit = course_mini_batches(X, Y, 64, seed=0)
+    assert len(default) == 3
+    for (a, _), (b, _) in zip(default, explicit, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_schedule_decay_rates_from_zero_and_a_positive_first_rate():
+    assert inverse_time_decay(1.0, 4, 0.5) == pytest.approx(1 / 3)
+    assert inverse_time_decay(1.0, 4, 0.0) == 1.0
+    assert stepped_inverse_time_decay(1.0, 4, 0.0, 2) == 1.0
+    for fn in (inverse_time_decay, stepped_inverse_time_decay):
+        with pytest.raises(ValueError, match=r"learning_rate0 .* \(0, inf\), got 0\.0"):
+            fn(0.0, 1, 1.0)
+
+
+def test_the_registry_entries_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        OPTIMIZERS["adam"].defaults = {}

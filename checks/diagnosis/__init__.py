@@ -18,6 +18,9 @@ The network given in the context is trusted only if it reproduces the expected g
 ``context``); the sentences are built in ``wording``. The tolerances are those of
 :mod:`gradref.checks.tolerances` (prefixed ``DIAGNOSIS_``), re-exported here without the prefix.
 Each module's ``__all__`` lists what it offers the others (underscored names: package-internal).
+
+Optimiser steps have their own entry, :func:`diagnose_step` (module ``optimizers``): a student's
+update replayed against the reference step and its known mistakes.
 """
 
 from ..tolerances import DIAGNOSIS_COLLINEAR_COS as COLLINEAR_COS
@@ -46,6 +49,7 @@ from .candidates import (
 from .findings import KINDS, Finding
 from .layer_search import LAYER_SEARCH_BUDGET
 from .network import diagnose
+from .optimizers import STEP_VARIANTS, diagnose_step, indistinguishable
 from .recognisers import diagnose_array
 from .replay import ALL_SUBSETS_UP_TO
 from .wording import MAX_ALTERNATIVES
@@ -59,4 +63,5 @@ __all__ = [
     "FACTOR_RTOL", "SCALE_MIN_SUPPORT", "NEAR_MISS_RTOL", "NEAR_MISS_MAX_ELEMENTS",
     "COLLINEAR_COS", "FIT2_MIN_SIZE", "ALL_SUBSETS_UP_TO", "MAX_ALTERNATIVES",
     "LAYER_SEARCH_BUDGET",
+    "diagnose_step", "indistinguishable", "STEP_VARIANTS",
 ]

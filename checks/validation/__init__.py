@@ -20,6 +20,7 @@ from .engine import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNSTABLE,
     ArrayVerdict,
     CaseReport,
     ForwardAnalysis,
@@ -38,7 +39,7 @@ from .targets import (
 )
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSUPPORTED", "COST_RTOL",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSTABLE", "EXIT_UNSUPPORTED", "COST_RTOL",
     "DATA_FAMILIES", "REDUCTIONS", "RETURNS", "UNSUPPORTED", "IO_FORMATS",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",

@@ -25,7 +25,7 @@ from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 from ..isolation import IsolationError, Limits
 from . import bound
 from .conventions import REDUCTIONS, RETURNS
-from .engine import DATA_FAMILIES, EXIT_ERROR, Settings, validate
+from .engine import DATA_FAMILIES, EXIT_ERROR, EXTRA_FAMILIES, Settings, validate
 from .targets import IO_FORMATS, Target, command_target, parse_function_spec
 
 __all__ = ["add_arguments", "run"]
@@ -40,10 +40,11 @@ def _function_spec(text: str) -> str:
 
 def _families(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in DATA_FAMILIES]
+    bad = [n for n in names if n not in DATA_FAMILIES + EXTRA_FAMILIES]
     if not names or bad:
         raise argparse.ArgumentTypeError(f"expected a comma-separated subset of "
-                                         f"{','.join(DATA_FAMILIES)}, got {text!r}")
+                                         f"{','.join(DATA_FAMILIES + EXTRA_FAMILIES)}, "
+                                         f"got {text!r}")
     return tuple(dict.fromkeys(names))
 
 

@@ -50,7 +50,9 @@ from gradref.reference import Network, get_activation, get_loss
 from gradref.reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 
 from .. import tolerances as _tolerances
+from . import stability
 from .conventions import REDUCTIONS, RETURNS, UNSUPPORTED, case_arguments, run_case, run_cost
+from .stability import EXIT_UNSTABLE, VERDICT
 from .targets import (
     Answer,
     Target,
@@ -60,7 +62,8 @@ from .targets import (
 )
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL", "DATA_FAMILIES",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSTABLE", "COST_RTOL", "DATA_FAMILIES",
+    "EXTRA_FAMILIES",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",
     "validate",
@@ -82,7 +85,10 @@ _MAX_SHRINK_TRIES = 25
 #: tails) and ``integer`` (integer inputs, weights in {-1, 0, 1}, zero biases: pre-activations
 #: exactly on the kinks).
 DATA_FAMILIES = ("normal", "saturated", "integer")
-_SATURATION = 12.0
+#: Families drawn only when asked for: ``extreme`` (the weights ×400: pre-activations in the
+#: hundreds, where exp overflows).
+EXTRA_FAMILIES = ("extreme",)
+_SATURATION = {"saturated": 12.0, "extreme": 400.0}
 
 
 def _positive_int(name: str, value, allow_none: bool = False) -> None:
@@ -144,8 +150,9 @@ class Settings:
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not isinstance(self.data, tuple) or not self.data \
-                or any(d not in DATA_FAMILIES for d in self.data):
-            raise ValueError(f"data must be a non-empty tuple of {', '.join(DATA_FAMILIES)}, "
+                or any(d not in DATA_FAMILIES + EXTRA_FAMILIES for d in self.data):
+            raise ValueError(f"data must be a non-empty tuple of "
+                             f"{', '.join(DATA_FAMILIES + EXTRA_FAMILIES)}, "
                              f"got {self.data!r}")
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, "
@@ -286,8 +293,8 @@ def _inputs(net: Network, m: int, rng: np.random.Generator, family: str = "norma
         for l in range(1, net.L + 1):
             params[f"b{l}"] = 0.1 * rng.standard_normal(params[f"b{l}"].shape)
         X = rng.standard_normal((net.layer_sizes[0], m))
-        if family == "saturated":
-            params = {k: v * _SATURATION for k, v in params.items()}
+        if family in _SATURATION:
+            params = {k: v * _SATURATION[family] for k, v in params.items()}
     return params, X, make_targets(net, m, rng)
 
 
@@ -823,6 +830,7 @@ class ValidationReport:
     forward: ForwardAnalysis | None = None
     error: str = ""
     seconds: float = 0.0
+    instability: dict | None = None  # :func:`.stability.assess`: right where finite
 
     @property
     def ran(self) -> list[CaseReport]:
@@ -845,9 +853,12 @@ class ValidationReport:
     @property
     def exit_code(self) -> int:
         """0 every compared case matches (skipped ones aside); 1 something differs (a gradient,
-        a cost, the forward); 2 something could not run and nothing differs."""
+        a cost, the forward); 2 something could not run and nothing differs; 4
+        (:data:`~.stability.EXIT_UNSTABLE`) right where finite, unstable at saturation."""
         if self.error or not self.ran:
             return EXIT_ERROR
+        if self.instability is not None:
+            return EXIT_UNSTABLE
         if any(c.status == "mismatch" for c in self.cases) or self.forward_bad:
             return EXIT_FAILED
         return EXIT_ERROR if self.errors else EXIT_OK
@@ -889,6 +900,11 @@ class ValidationReport:
         errors = (f"; {len(self.errors)} could not run (no answer)" if self.errors else "")
         if self.exit_code == EXIT_OK:
             return f"OK: all {len(self.ran)} compared cases match the reference{skipped}"
+        if self.instability is not None:
+            where = " or ".join(sorted({c.data for c in self.cases if c.status == "mismatch"}))
+            return (f"UNSTABLE: {VERDICT} ({mismatches} of {len(self.ran)} compared cases, "
+                    f"all on {where} data, give NaN or infinity where the reference is "
+                    f"finite; every finite value matches){errors}{skipped}")
         if mismatches:
             return (f"DIFFERS: {mismatches} of {len(self.ran)} compared cases differ from the "
                     f"reference{errors}{skipped}")
@@ -948,12 +964,17 @@ def validate(target: Target | Callable | str, settings: Settings, *,
             case = _make_case(settings, k)
             report.cases.append(_judge(case, run_case(impl, case, settings), settings, k + 1))
         failing = [c for c in report.cases if c.status == "mismatch"]
+        for c in failing:
+            c._findings += [sentence for _, _, sentence in stability.mechanisms(c)]
         if failing:
             first = min(failing, key=lambda c: (c.data != "normal", c.case.size))
             report.smallest, report.shrink_tries = (
                 _shrink(impl, first, settings) if settings.shrink else (first, 0))
+        if report.smallest is not None and report.smallest not in failing:
+            report.smallest._findings += [s for _, _, s in stability.mechanisms(report.smallest)]
         if fwd is not None and report.ran:
             report.forward = _forward_analysis(fwd, report.ran, report.smallest, settings)
+        report.instability = stability.assess(report)
     finally:
         for t in owned:
             t.close()

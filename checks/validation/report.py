@@ -168,6 +168,7 @@ def to_json(report) -> str:
                                   if report.smallest is not None else None),
         "shrink_tries": report.shrink_tries,
         "forward": report.forward.to_json() if report.forward is not None else None,
+        "instability": report.instability,
         "seconds": report.seconds,
     }
     return json.dumps(_clean(out), indent=1, allow_nan=False) + "\n"

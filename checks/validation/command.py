@@ -23,7 +23,7 @@ from gradref.reference.argtypes import (
 from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 
 from ..isolation import IsolationError, Limits
-from . import bound
+from . import bound, constraints
 from .conventions import REDUCTIONS, RETURNS
 from .engine import DATA_FAMILIES, EXIT_ERROR, EXTRA_FAMILIES, Settings, validate
 from .targets import IO_FORMATS, Target, command_target, parse_function_spec
@@ -153,6 +153,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the implementation as the current user, not a throw-away uid "
                         "(matters only as root; for toolchains that uid cannot read)")
     bound.add_arguments(p)
+    constraints.add_arguments(p)
     p.add_argument("--no-shrink", action="store_true",
                    help="do not look for a smaller failing case")
     from ..isolation.levels import add_require_sandbox_argument
@@ -243,11 +244,12 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
                         outputs=outputs, max_depth=args.max_depth, max_width=args.max_width,
                         data=args.data, reduction=args.reduction,
                         per_example=args.per_example, returns=args.returns, lr=args.lr,
-                        bias_sign=args.bias_sign)
+                        bias_sign=args.bias_sign, **constraints.settings_kwargs(args))
     except ValueError as exc:
         text = str(exc)
-        option = ("--loss" if "loss" in text else "--hidden" if "hidden" in text
-                  else "--activations")
+        option = constraints.option_of(text) or (
+            "--loss" if "loss" in text else "--hidden" if "hidden" in text
+            else "--activations")
         error(f"argument {option}: {exc}")
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -50,7 +50,7 @@ from gradref.reference import Network, get_activation, get_loss
 from gradref.reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 
 from .. import tolerances as _tolerances
-from . import stability
+from . import constraints, stability
 from .conventions import REDUCTIONS, RETURNS, UNSUPPORTED, case_arguments, run_case, run_cost
 from .stability import EXIT_UNSTABLE, VERDICT
 from .targets import (
@@ -131,6 +131,11 @@ class Settings:
     returns: str = "gradient"
     lr: float | None = None
     bias_sign: int = 1
+    labels: str = "onehot"
+    min_width: int | None = None
+    same_width: bool = False
+    one_hidden: bool = False
+    pairs: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -210,6 +215,7 @@ class Settings:
                 raise ValueError(f"one loss is needed for a fixed architecture, got "
                                  f"{', '.join(self.losses)}")
             Network(self.layers, list(self.activations), self.losses[0], self.l2)
+        constraints.check(self)
 
     def hidden_pool(self) -> tuple[str, ...]:
         """Hidden activations the random architectures draw from (never softmax)."""
@@ -222,7 +228,9 @@ class Settings:
     def pairings(self) -> list[tuple[str, str]]:
         """(output activation, loss) pairs the random architectures draw from."""
         return [(a, x) for x in self.losses for a in self.output_pool()
-                if get_loss(x).accepts(get_activation(a))]
+                if get_loss(x).accepts(get_activation(a))
+                and (self.pairs is None or (get_activation(a).name, x) in self.pairs
+                     or (a, x) in self.pairs)]
 
     def tolerances(self, dtype: str = "float64") -> dict[str, float] | None:
         """Overrides of the checker's autograd tolerances for answers in ``dtype`` (None: its
@@ -245,6 +253,8 @@ class Settings:
         parts.append("one example per call, averaged" if self.per_example else f"cost {over}")
         if self.returns == "update":
             parts.append(f"returns the update −{self.lr:g}·gradient")
+        if self.labels == "index":
+            parts.append("targets as integer class labels (m,)")
         return "; ".join(parts)
 
     def describe(self) -> dict:
@@ -263,6 +273,7 @@ class _Case:
     layout: str
     bias: str
     family: str = "normal"
+    lr: float | None = None  # the learning rate handed to the implementation (arch, files)
     J: float = field(init=False)
     grads: dict[str, np.ndarray] = field(init=False)
 
@@ -312,6 +323,7 @@ def _network(settings: Settings, rng: np.random.Generator) -> Network:
         sizes[-1] = max(sizes[-1], 2)
     hidden = [hidden_pool[int(i)] for i in rng.integers(len(hidden_pool), size=depth - 1)] \
         if depth > 1 else []
+    sizes, hidden = constraints.constrain(settings, sizes, hidden, loss, rng)
     return Network(sizes, hidden + [out], loss, settings.l2)
 
 
@@ -320,14 +332,16 @@ def _make_case(settings: Settings, index: int) -> _Case:
     net = _network(settings, rng)
     m = int(rng.integers(3, 9))  # not 2: there a missing 1/m and a factor 2 look alike
     family = settings.data[index % len(settings.data)]
-    return _Case(net, *_inputs(net, m, rng, family), settings.layout, settings.bias, family)
+    return _Case(net, *_inputs(net, m, rng, family), settings.layout, settings.bias, family,
+                 settings.lr)
 
 
 def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
     net = Network(list(sizes), [a.spec for a in case.net.activations], case.net.loss.name,
                   case.net.l2)
     rng = np.random.default_rng([salt, *sizes, m])
-    return _Case(net, *_inputs(net, m, rng, case.family), case.layout, case.bias, case.family)
+    return _Case(net, *_inputs(net, m, rng, case.family), case.layout, case.bias, case.family,
+                 case.lr)
 
 
 # --------------------------------------------------------------------------- verdicts

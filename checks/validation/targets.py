@@ -300,7 +300,9 @@ class _Command(Target):
         out_path = self.dir / f"out_{self.count}.{self.io}"
         params = case.params if params is None else params
         write = write_case_json if self.io == "json" else write_case
-        write(case_path, case.net, params, case.X, case.Y, layout=case.layout, bias=case.bias)
+        extra = {"lr": case.lr} if getattr(case, "lr", None) is not None else None
+        write(case_path, case.net, params, case.X, case.Y, layout=case.layout, bias=case.bias,
+              extra=extra)
         for p in {case_path, case_path.with_suffix(".json")}:
             os.chmod(p, 0o644)
         command = (self.template.replace("{case}", shlex.quote(str(case_path)))

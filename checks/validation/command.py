@@ -23,7 +23,7 @@ from gradref.reference.argtypes import (
 from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 
 from ..isolation import IsolationError, Limits
-from . import bound, constraints
+from . import bound, constraints, reproduce
 from .conventions import REDUCTIONS, RETURNS
 from .engine import DATA_FAMILIES, EXIT_ERROR, EXTRA_FAMILIES, Settings, validate
 from .targets import IO_FORMATS, Target, command_target, parse_function_spec
@@ -154,6 +154,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(matters only as root; for toolchains that uid cannot read)")
     bound.add_arguments(p)
     constraints.add_arguments(p)
+    reproduce.add_arguments(p)
     p.add_argument("--no-shrink", action="store_true",
                    help="do not look for a smaller failing case")
     from ..isolation.levels import add_require_sandbox_argument
@@ -239,12 +240,13 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
     bias = args.bias or default_bias(args.layout)
     try:
         return Settings(activations, tuple(args.loss), args.layers, args.layout, bias,
-                        args.l2, args.random_architectures, args.cases, args.seed,
+                        args.l2, args.random_architectures, 1 if args.case else args.cases, args.seed,
                         rtol=args.rtol, shrink=not args.no_shrink, hidden=hidden,
                         outputs=outputs, max_depth=args.max_depth, max_width=args.max_width,
                         data=args.data, reduction=args.reduction,
                         per_example=args.per_example, returns=args.returns, lr=args.lr,
-                        bias_sign=args.bias_sign, **constraints.settings_kwargs(args))
+                        bias_sign=args.bias_sign, **constraints.settings_kwargs(args),
+                        **reproduce.first_case(args))
     except ValueError as exc:
         text = str(exc)
         option = constraints.option_of(text) or (

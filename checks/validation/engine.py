@@ -136,6 +136,7 @@ class Settings:
     same_width: bool = False
     one_hidden: bool = False
     pairs: tuple[tuple[str, str], ...] | None = None
+    first_case: int = 0  # the index of the first case drawn (--case K runs case K alone)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -143,6 +144,8 @@ class Settings:
         if self.bias not in BIASES:
             raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {self.bias!r}")
         _positive_int("cases", self.cases)
+        _positive_int("first_case + 1", self.first_case + 1 if isinstance(self.first_case, int)
+                      else self.first_case)
         _positive_int("max_depth", self.max_depth, allow_none=True)
         _positive_int("max_width", self.max_width, allow_none=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -845,6 +848,7 @@ class ValidationReport:
     error: str = ""
     seconds: float = 0.0
     instability: dict | None = None  # :func:`.stability.assess`: right where finite
+    target_argv: list | None = None  # the target as options, for reproduction lines
 
     @property
     def ran(self) -> list[CaseReport]:
@@ -968,13 +972,14 @@ def validate(target: Target | Callable | str, settings: Settings, *,
     impl = resolve(target, "target")
     fwd = resolve(forward, "forward")
     report = ValidationReport(impl.description, settings)
+    report.target_argv = getattr(impl, "argv", None)
     try:
         for t in (impl, fwd):
             problem = t.ready() if t is not None else None
             if problem is not None:
                 report.error = problem
                 return report
-        for k in range(settings.cases):
+        for k in range(settings.first_case, settings.first_case + settings.cases):
             case = _make_case(settings, k)
             report.cases.append(_judge(case, run_case(impl, case, settings), settings, k + 1))
         failing = [c for c in report.cases if c.status == "mismatch"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradref.checks.cli import main
 from gradref.checks.testing import assert_gradients_match
 from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK
 from gradref.checks.validation.binding import BindingError, bind, walk
@@ -60,19 +59,12 @@ CASES = [
 ]
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 @pytest.mark.parametrize("argv, code, texts", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_object_model_gets_its_verdict(argv, code, texts, capsys):
+def test_object_model_gets_its_verdict(argv, code, texts, validate_cli):
     few = [] if "--cases" in argv else ["--cases", "3"]
-    got, out = _run(["--model", str(EX / argv[0]), *argv[1:], *few], capsys)
+    got, out = validate_cli(["--model", str(EX / argv[0]), *argv[1:], *few])
     assert got == code, out
     for text in texts:
         assert text in out, (text, out)
@@ -86,9 +78,9 @@ def test_object_model_gets_its_verdict(argv, code, texts, capsys):
      "not valid Python"),
     (["--call", "chain", str(EX / "rows_numpy.py") + ":gradients"], "only with --model"),
 ])
-def test_bad_binding_options_are_named(argv, message, capsys):
-    code, out = _run([*argv, "--layers", "3,5,2", "--activations", "sigmoid,sigmoid",
-                      "--loss", "half_square"], capsys)
+def test_bad_binding_options_are_named(argv, message, validate_cli):
+    code, out = validate_cli([*argv, "--layers", "3,5,2", "--activations", "sigmoid,sigmoid",
+                      "--loss", "half_square"])
     assert code == EXIT_ERROR
     assert message in out
 

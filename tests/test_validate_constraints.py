@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradref.checks.cli import main
 from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Settings, validate
 from gradref.checks.validation.command import add_arguments
 from gradref.checks.validation.targets import command_target
@@ -18,29 +17,22 @@ LIMITS = ["--random-architectures", "--hidden", "relu,tanh", "--output", "softma
           "softmax:cross_entropy", "--cases", "6"]
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 @pytest.mark.parametrize("function, code, text", [
     ("train_step", EXIT_OK, "OK: all 6 compared cases match the reference"),
     ("train_step_bug", EXIT_FAILED, "DIFFERS"),
 ])
-def test_a_limited_library_is_validated_with_options_only(function, code, text, capsys):
-    got, out = _run([f"{EX / 'class_labels.py'}:{function}", *LIMITS], capsys)
+def test_a_limited_library_is_validated_with_options_only(function, code, text, validate_cli):
+    got, out = validate_cli([f"{EX / 'class_labels.py'}:{function}", *LIMITS])
     assert got == code, out
     assert text in out and "skipped" not in out
     assert "targets as integer class labels" in out
 
 
-def test_without_the_constraints_the_library_skips_cases(capsys):
+def test_without_the_constraints_the_library_skips_cases(validate_cli):
     unconstrained = LIMITS[:LIMITS.index("--min-width")] + ["--cases", "6"]
-    got, out = _run([f"{EX / 'class_labels.py'}:train_step", *unconstrained], capsys)
+    got, out = validate_cli([f"{EX / 'class_labels.py'}:train_step", *unconstrained])
     assert "skipped as unsupported" in out, out
 
 
@@ -109,9 +101,9 @@ def test_contradicting_constraints_are_named(options, message):
         Settings(**base)
 
 
-def test_a_bad_pair_option_is_named(capsys):
-    code, out = _run([f"{EX / 'class_labels.py'}:train_step", *LIMITS[:-4], "--pairs",
-                      "softmax", "--cases", "1"], capsys)
+def test_a_bad_pair_option_is_named(validate_cli):
+    code, out = validate_cli([f"{EX / 'class_labels.py'}:train_step", *LIMITS[:-4], "--pairs",
+                      "softmax", "--cases", "1"])
     assert code == EXIT_ERROR and "OUTPUT:LOSS" in out
 
 

@@ -7,7 +7,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from gradref.checks.cli import main
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "implementations"
 RUNS = [
@@ -21,18 +20,12 @@ RUNS = [
 ]
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv", RUNS, ids=["function", "bound-model"])
-def test_the_reproduction_line_gives_the_same_case(argv, capsys, tmp_path):
+def test_the_reproduction_line_gives_the_same_case(argv, validate_cli, tmp_path):
     out = tmp_path / "r.json"
-    code, text = _run([*argv, "--no-shrink", "--format", "json", "--out", str(out)], capsys)
+    code, text = validate_cli([*argv, "--no-shrink", "--format", "json", "--out", str(out)])
     data = json.loads(out.read_text())
     case = data["cases"][-1]
     assert case["status"] == "mismatch", text
@@ -41,14 +34,14 @@ def test_the_reproduction_line_gives_the_same_case(argv, capsys, tmp_path):
         assert "W1 ← model[0].W" in case["binding"]
     line = shlex.split(case["reproduce"])
     assert line[:2] == ["gradref", "validate"]
-    again, alone = _run(line[2:], capsys)
+    again, alone = validate_cli(line[2:])
     assert again == code
     heads = re.findall(r"case (\d+) \((\w+) data\): m = (\d+), (\[[^\]]*\])", alone)
     assert heads == [(str(case["case"]), case["data"], str(case["m"]),
                       str(case["network"]["layer_sizes"]))], alone
 
 
-def test_a_mismatch_prints_its_reproduction_line(capsys):
-    _, text = _run([*RUNS[1], "--no-shrink"], capsys)
+def test_a_mismatch_prints_its_reproduction_line(validate_cli):
+    _, text = validate_cli([*RUNS[1], "--no-shrink"])
     assert re.search(r"MISMATCH in .*\n      reproduce: gradref validate --model \S+build_bug "
                      r"--call chain --layers 3,3,3,1 .*--seed 0 --case 1\n", text), text

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from gradref.checks.cli import main
 from gradref.checks.validation import EXIT_FAILED, EXIT_UNSTABLE, Settings
 
 EX = Path(__file__).resolve().parents[1] / "examples" / "implementations"
@@ -30,42 +29,36 @@ CASES = [
 ]
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().out
 
 
 @pytest.mark.parametrize("function, arch, code, texts", [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-def test_each_form_gets_its_verdict_and_mechanism(function, arch, code, texts, capsys):
-    got, out = _run([f"{EX / 'unstable.py'}:{function}", *arch, *EXTREME], capsys)
+def test_each_form_gets_its_verdict_and_mechanism(function, arch, code, texts, validate_cli):
+    got, out = validate_cli([f"{EX / 'unstable.py'}:{function}", *arch, *EXTREME])
     assert got == code, out
     for text in texts:
         assert text in out, (text, out)
 
 
-def test_the_instability_has_its_own_json_entry(capsys, tmp_path):
+def test_the_instability_has_its_own_json_entry(validate_cli, tmp_path):
     out = tmp_path / "report.json"
-    code, _ = _run([f"{EX / 'unstable.py'}:gradients", *SIGMOID, *EXTREME, "--format", "json",
-                    "--out", str(out)], capsys)
+    code, _ = validate_cli([f"{EX / 'unstable.py'}:gradients", *SIGMOID, *EXTREME, "--format", "json",
+                    "--out", str(out)])
     data = json.loads(out.read_text())
     assert code == data["exit_code"] == EXIT_UNSTABLE == 4
     assert data["instability"]["verdict"] == "right where finite; unstable at saturation"
     assert "divides by zero" in data["instability"]["mechanisms"][0]
 
 
-def test_a_derivative_wrong_only_in_saturation_is_not_called_unstable(capsys):
+def test_a_derivative_wrong_only_in_saturation_is_not_called_unstable(validate_cli):
     # saturation.py: σ'(z) = 1 once |z| > 25, finite and wrong: a wrong derivative
-    code, out = _run([f"{EX / 'saturation.py'}:gradients", *SIGMOID], capsys)
+    code, out = validate_cli([f"{EX / 'saturation.py'}:gradients", *SIGMOID])
     assert code == EXIT_FAILED
     assert "DIFFERS" in out and "unstable at saturation" not in out
 
 
-def test_the_unstable_form_is_right_on_ordinary_data(capsys):
-    code, out = _run([f"{EX / 'unstable.py'}:gradients", *SIGMOID, "--data", "normal"], capsys)
+def test_the_unstable_form_is_right_on_ordinary_data(validate_cli):
+    code, out = validate_cli([f"{EX / 'unstable.py'}:gradients", *SIGMOID, "--data", "normal"])
     assert code == 0, out
 
 

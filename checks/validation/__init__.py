@@ -6,6 +6,12 @@
   one example per call, updates instead of gradients, list returns, the −1 bias input);
 * :mod:`.targets` wraps what is validated: a Python callable, a function in a file (run in the
   sandbox) or a command in any language speaking case files;
+* :mod:`.bound` builds object-oriented models (``--model``/``--call``); :mod:`.binding` finds
+  and binds their parameter arrays and :mod:`.layerchain` runs the call or chains layer
+  objects (both pure NumPy: they also run inside the sandboxed child);
+* :mod:`.constraints`: integer labels and the architecture limits of an implementation;
+* :mod:`.stability`: instability told apart from a wrong derivative, the mechanism named;
+* :mod:`.reproduce`: the one-line reproduction command of a case (``--case K``);
 * :mod:`.report` renders a report as text, JSON or JUnit XML;
 * :mod:`.command` is the ``gradref validate`` subcommand.
 

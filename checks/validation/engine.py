@@ -35,7 +35,9 @@ usable answer: an exception, a crash, a time-out, a non-zero exit status, a resu
 be read as gradients, an unreadable ``{out}`` file). Exit codes (:data:`EXIT_OK`,
 :data:`EXIT_FAILED`, :data:`EXIT_ERROR`): 0 when every compared case matches; 1 when something
 differs (a mismatch, or the forward's cost); 2 when something could not run and nothing differs,
-or nothing could be compared, or the arguments are bad.
+or nothing could be compared, or the arguments are bad; 4 (:data:`EXIT_UNSTABLE`) when the
+answer is right wherever it is finite and fails only on saturated or extreme data
+(:mod:`.stability`).
 """
 
 from __future__ import annotations

@@ -144,3 +144,62 @@ def test_assert_gradients_match_binds_a_file_and_fails_on_its_bug():
         assert_gradients_match(None, model=f"{EX / 'layer_objects.py'}:build_bug",
                                call="chain", layers=[3, 3, 3, 1],
                                activations="tanh,tanh,sigmoid", loss="bce", cases=3)
+
+
+class _SelfUpdating:
+    """A dense layer named the other common way: forward_pass, backward_pass(dA, lr) that
+    updates its own weights (W (n_in, n_out), row-major data)."""
+
+    def __init__(self, n_in, n_out, flip=False):
+        self.weights, self.bias, self.flip = np.zeros((n_in, n_out)), np.zeros((1, n_out)), flip
+
+    def forward_pass(self, A):
+        self.A = A
+        return A @ self.weights + self.bias
+
+    def backward_pass(self, dZ, lr):
+        dA = dZ @ self.weights.T
+        self.weights -= lr * (self.A.T @ dZ) * (-1.0 if self.flip else 1.0)
+        self.bias -= lr * dZ.sum(axis=0, keepdims=True)
+        return dA
+
+
+class _Tanh:
+    def forward_pass(self, Z):
+        self.T = np.tanh(Z)
+        return self.T
+
+    def backward_pass(self, dA, lr):
+        return dA * (1.0 - self.T ** 2)
+
+
+def _self_updating(flip):
+    def build(arch):
+        sizes, layers = arch["layer_sizes"], []
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            layers += [_SelfUpdating(a, b, flip), _Tanh()]
+        return layers
+    return build
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_chain_finds_other_method_names_and_passes_lr(flip):
+    kwargs = dict(model=_self_updating(flip), call="chain", layers=[3, 4, 2],
+                  activations="tanh,tanh", loss="half_square", layout="rows", bias="row",
+                  returns="update", lr=0.2, cases=3)
+    if not flip:
+        assert_gradients_match(None, **kwargs)
+    else:
+        with pytest.raises(AssertionError, match="DIFFERS"):
+            assert_gradients_match(None, **kwargs)
+
+
+def test_a_model_without_layers_is_named_for_chain():
+    with pytest.raises(AssertionError, match="forward, forward_pass, forward_propagation"):
+        assert_gradients_match(None, model=lambda arch: _Named(), call="chain", layers=[2, 1],
+                               activations="tanh", loss="half_square", cases=1)
+
+
+class _Named:
+    def __init__(self):
+        self.W, self.b = np.zeros((1, 2)), np.zeros((1, 1))

@@ -409,6 +409,7 @@ class CaseReport:
     answer: dict | None = field(default=None, repr=False)
 
     check: object = field(default=None, repr=False)  # the checker's CheckResult
+    submitted: dict | None = field(default=None, repr=False)  # the answer, canonical layout
     _findings: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -519,6 +520,7 @@ def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport
     wrong = not all(a.ok for a in report.arrays) or (report.cost and not report.cost["ok"])
     report.status = "mismatch" if wrong else "match"
     report.check = result
+    report.submitted = submitted  # canonical, for :mod:`.stability`
     passed = {a.name for a in report.arrays if a.ok}
     report._findings = [f.message for f in result.diagnosis
                         if not (f.names and set(f.names) <= passed)] + list(result.problems)

@@ -41,9 +41,9 @@ def command_line(report, index) -> str | None:
     if not argv:
         return None
     s = report.settings
-    from .engine import DATA_FAMILIES, Settings
+    import dataclasses
 
-    defaults = {f.name: f.default for f in Settings.__dataclass_fields__.values()}
+    defaults = {f.name: f.default for f in dataclasses.fields(s)}
     out = ["gradref", "validate", *argv]
     if s.random_architectures:
         out.append("--random-architectures")
@@ -67,7 +67,7 @@ def command_line(report, index) -> str | None:
             out.append(flag)
     if getattr(s, "pairs", None):
         out += ["--pairs", ",".join(f"{a}:{x}" for a, x in s.pairs)]
-    if tuple(s.data) != DATA_FAMILIES:
+    if tuple(s.data) != tuple(defaults["data"]):
         out += ["--data", ",".join(s.data)]
     out += ["--seed", str(s.seed), "--case", str(int(str(index).split()[0]))]
     return shlex.join(out)

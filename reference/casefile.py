@@ -270,11 +270,11 @@ def write_case(path: str | Path, network: object, params: Mapping[str, np.ndarra
 
 def write_case_json(path: str | Path, network: object, params: Mapping[str, np.ndarray],
                     X: np.ndarray, Y: np.ndarray, *, layout: str = "columns",
-                    bias: str | None = None) -> Path:
+                    bias: str | None = None, extra: Mapping[str, object] | None = None) -> Path:
     """Write a case as one JSON file (``--io json``): the sidecar's keys plus ``"data"``,
     ``{KEY: nested lists}`` with every array as stored (row-major nesting, float64 values that
-    read back exactly); returns ``path``."""
-    arrays, sidecar = _case_parts(network, params, X, Y, layout, bias, CASE_FORMAT, None, None)
+    read back exactly); returns ``path``. ``extra`` adds keys as for :func:`write_case`."""
+    arrays, sidecar = _case_parts(network, params, X, Y, layout, bias, CASE_FORMAT, None, extra)
     sidecar["data"] = {k: np.asarray(v, dtype=np.float64).tolist() for k, v in arrays.items()}
     Path(path).write_text(json.dumps(sidecar, allow_nan=False, ensure_ascii=False),
                           encoding="utf-8")
@@ -488,6 +488,9 @@ The same path with `.json` instead of `.npz`, a UTF-8 JSON object:
 
 Fixtures add `name`, `description`, `tags` and `cost` (J as a JSON number; the `.npz` has it
 exactly as `J`).
+A case file of `gradref validate --command … --returns update --lr R` adds `lr`: the learning
+rate R the program must use (its answer is then the update −R·gradient or the new
+parameters), so that nothing is hard-coded.
 
 ## Layouts
 

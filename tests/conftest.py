@@ -22,3 +22,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 def rng():
     """A fresh, fixed-seed Generator for each test."""
     return np.random.default_rng(20261122)
+
+
+@pytest.fixture
+def validate_cli(capsys):
+    """``run(argv) -> (exit code, stdout + stderr)`` of ``gradref validate ARGV``."""
+    from gradref.checks.cli import main
+
+    def run(argv):
+        try:
+            code = main(["validate", *argv])
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradref.checks.cli import main
 from gradref.checks.testing import assert_gradients_match
 from gradref.checks.validation import EXIT_ERROR, EXIT_FAILED, EXIT_OK
 from gradref.checks.validation.binding import BindingError, bind, walk
@@ -32,6 +31,11 @@ CASES = [
     ("lists-update", ["object_lists.py:Network({sizes})", "--call", "model.update(X, Y, lr)",
                       "--returns", "update", "--lr", "0.5", *LISTS], EXIT_OK,
      ["the parameters as the call left them"]),
+    ("lists-statements", ["object_lists.py:net = Network({sizes}); net.bug = True; net",
+                          "--call", "model.backprop(X, Y)", *LISTS], EXIT_FAILED, ["DIFFERS"]),
+    ("lists-statements-none", ["object_lists.py:net = Network({sizes})", "--call",
+                               "model.backprop(X, Y)", *LISTS], EXIT_ERROR,
+     ["its last statement must be an expression giving the model"]),
     ("lists-bug", ["object_lists.py:Network({sizes}, bug=True)", "--call",
                    "model.backprop(X, Y)", *LISTS], EXIT_FAILED, ["DIFFERS", "dW2"]),
     ("layers-chain", ["layer_objects.py:build", *CHAIN], EXIT_OK,
@@ -55,19 +59,12 @@ CASES = [
 ]
 
 
-def _run(argv, capsys):
-    try:
-        code = main(["validate", *argv])
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 @pytest.mark.parametrize("argv, code, texts", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_object_model_gets_its_verdict(argv, code, texts, capsys):
+def test_object_model_gets_its_verdict(argv, code, texts, validate_cli):
     few = [] if "--cases" in argv else ["--cases", "3"]
-    got, out = _run(["--model", str(EX / argv[0]), *argv[1:], *few], capsys)
+    got, out = validate_cli(["--model", str(EX / argv[0]), *argv[1:], *few])
     assert got == code, out
     for text in texts:
         assert text in out, (text, out)
@@ -81,9 +78,9 @@ def test_object_model_gets_its_verdict(argv, code, texts, capsys):
      "not valid Python"),
     (["--call", "chain", str(EX / "rows_numpy.py") + ":gradients"], "only with --model"),
 ])
-def test_bad_binding_options_are_named(argv, message, capsys):
-    code, out = _run([*argv, "--layers", "3,5,2", "--activations", "sigmoid,sigmoid",
-                      "--loss", "half_square"], capsys)
+def test_bad_binding_options_are_named(argv, message, validate_cli):
+    code, out = validate_cli([*argv, "--layers", "3,5,2", "--activations", "sigmoid,sigmoid",
+                      "--loss", "half_square"])
     assert code == EXIT_ERROR
     assert message in out
 
@@ -147,3 +144,62 @@ def test_assert_gradients_match_binds_a_file_and_fails_on_its_bug():
         assert_gradients_match(None, model=f"{EX / 'layer_objects.py'}:build_bug",
                                call="chain", layers=[3, 3, 3, 1],
                                activations="tanh,tanh,sigmoid", loss="bce", cases=3)
+
+
+class _SelfUpdating:
+    """A dense layer named the other common way: forward_pass, backward_pass(dA, lr) that
+    updates its own weights (W (n_in, n_out), row-major data)."""
+
+    def __init__(self, n_in, n_out, flip=False):
+        self.weights, self.bias, self.flip = np.zeros((n_in, n_out)), np.zeros((1, n_out)), flip
+
+    def forward_pass(self, A):
+        self.A = A
+        return A @ self.weights + self.bias
+
+    def backward_pass(self, dZ, lr):
+        dA = dZ @ self.weights.T
+        self.weights -= lr * (self.A.T @ dZ) * (-1.0 if self.flip else 1.0)
+        self.bias -= lr * dZ.sum(axis=0, keepdims=True)
+        return dA
+
+
+class _Tanh:
+    def forward_pass(self, Z):
+        self.T = np.tanh(Z)
+        return self.T
+
+    def backward_pass(self, dA, lr):
+        return dA * (1.0 - self.T ** 2)
+
+
+def _self_updating(flip):
+    def build(arch):
+        sizes, layers = arch["layer_sizes"], []
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            layers += [_SelfUpdating(a, b, flip), _Tanh()]
+        return layers
+    return build
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_chain_finds_other_method_names_and_passes_lr(flip):
+    kwargs = dict(model=_self_updating(flip), call="chain", layers=[3, 4, 2],
+                  activations="tanh,tanh", loss="half_square", layout="rows", bias="row",
+                  returns="update", lr=0.2, cases=3)
+    if not flip:
+        assert_gradients_match(None, **kwargs)
+    else:
+        with pytest.raises(AssertionError, match="DIFFERS"):
+            assert_gradients_match(None, **kwargs)
+
+
+def test_a_model_without_layers_is_named_for_chain():
+    with pytest.raises(AssertionError, match="forward, forward_pass, forward_propagation"):
+        assert_gradients_match(None, model=lambda arch: _Named(), call="chain", layers=[2, 1],
+                               activations="tanh", loss="half_square", cases=1)
+
+
+class _Named:
+    def __init__(self):
+        self.W, self.b = np.zeros((1, 2)), np.zeros((1, 1))

@@ -6,6 +6,12 @@
   one example per call, updates instead of gradients, list returns, the −1 bias input);
 * :mod:`.targets` wraps what is validated: a Python callable, a function in a file (run in the
   sandbox) or a command in any language speaking case files;
+* :mod:`.bound` builds object-oriented models (``--model``/``--call``); :mod:`.binding` finds
+  and binds their parameter arrays and :mod:`.layerchain` runs the call or chains layer
+  objects (both pure NumPy: they also run inside the sandboxed child);
+* :mod:`.constraints`: integer labels and the architecture limits of an implementation;
+* :mod:`.stability`: instability told apart from a wrong derivative, the mechanism named;
+* :mod:`.reproduce`: the one-line reproduction command of a case (``--case K``);
 * :mod:`.report` renders a report as text, JSON or JUnit XML;
 * :mod:`.command` is the ``gradref validate`` subcommand.
 
@@ -20,6 +26,7 @@ from .engine import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNSTABLE,
     ArrayVerdict,
     CaseReport,
     ForwardAnalysis,
@@ -38,7 +45,7 @@ from .targets import (
 )
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSUPPORTED", "COST_RTOL",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSTABLE", "EXIT_UNSUPPORTED", "COST_RTOL",
     "DATA_FAMILIES", "REDUCTIONS", "RETURNS", "UNSUPPORTED", "IO_FORMATS",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",

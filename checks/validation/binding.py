@@ -285,12 +285,17 @@ class _Placeholders(dict):
 
 
 def build(namespace, spec, arch):
-    """The model: ``spec`` is an expression with placeholders (``Network({sizes})``) or the
-    name of a factory function, called with ``arch``."""
+    """The model: ``spec`` is an expression with placeholders (``Network({sizes})``), or
+    statements whose last is one (``net = Net(); net.add(…); net``), or the name of a factory
+    function, called with ``arch``."""
     if spec.isidentifier() and callable(namespace.get(spec)):
         return namespace[spec](dict(arch))
     source = spec.format_map(_Placeholders(placeholders(arch)))
-    return eval(source, namespace)  # noqa: S307 - the user's own expression, in its sandbox
+    value = _run_statements(source, dict(namespace))  # statements allowed; the last one's value
+    if value is None:
+        raise BindingError(f"the model expression {spec!r} gave None; its last statement must "
+                           f"be an expression giving the model")
+    return value
 
 
 def _run_statements(source, namespace):

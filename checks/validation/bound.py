@@ -171,6 +171,11 @@ def bound_target(model, call, *, lr=None, update=False, loss_object=None, chain_
                                   drop_privileges=False if same_user else None)
     target = _Bound(expression, call, lr, update, loss_object, chain_loss, columns,
                     _sandboxed(submission), f"{path}:{expression} with {call!r}")
+    target.argv = ["--model", f"{path}:{expression}", "--call", call]
+    if loss_object is not None:
+        target.argv += ["--loss-object", loss_object]
+    if chain_loss != "mean":
+        target.argv += ["--chain-loss", chain_loss]
     target.ready = lambda: _ready(submission, path)
     target.close = submission.close
     return target

@@ -24,9 +24,9 @@ from gradref.reference.dropout import check_keep_prob
 from gradref.reference.layouts import BIASES, LAYOUTS, default_bias
 
 from ..isolation import IsolationError, Limits
-from . import bound
+from . import bound, constraints, reproduce
 from .conventions import REDUCTIONS, RETURNS
-from .engine import DATA_FAMILIES, EXIT_ERROR, Settings, validate
+from .engine import DATA_FAMILIES, EXIT_ERROR, EXTRA_FAMILIES, Settings, validate
 from .targets import IO_FORMATS, Target, command_target, parse_function_spec
 
 __all__ = ["add_arguments", "run"]
@@ -41,10 +41,11 @@ def _function_spec(text: str) -> str:
 
 def _families(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in DATA_FAMILIES]
+    bad = [n for n in names if n not in DATA_FAMILIES + EXTRA_FAMILIES]
     if not names or bad:
         raise argparse.ArgumentTypeError(f"expected a comma-separated subset of "
-                                         f"{','.join(DATA_FAMILIES)}, got {text!r}")
+                                         f"{','.join(DATA_FAMILIES + EXTRA_FAMILIES)}, "
+                                         f"got {text!r}")
     return tuple(dict.fromkeys(names))
 
 
@@ -172,6 +173,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the implementation as the current user, not a throw-away uid "
                         "(matters only as root; for toolchains that uid cannot read)")
     bound.add_arguments(p)
+    constraints.add_arguments(p)
+    reproduce.add_arguments(p)
     p.add_argument("--no-shrink", action="store_true",
                    help="do not look for a smaller failing case")
     from ..isolation.levels import add_require_sandbox_argument
@@ -257,19 +260,21 @@ def _settings_from(args: argparse.Namespace, error: Callable[[str], None]) -> Se
     bias = args.bias or default_bias(args.layout)
     try:
         return Settings(activations, tuple(args.loss), args.layers, args.layout, bias,
-                        args.l2, args.random_architectures, args.cases, args.seed,
+                        args.l2, args.random_architectures, 1 if args.case else args.cases, args.seed,
                         rtol=args.rtol, shrink=not args.no_shrink, hidden=hidden,
                         outputs=outputs, max_depth=args.max_depth, max_width=args.max_width,
                         data=args.data, reduction=args.reduction,
                         per_example=args.per_example, returns=args.returns, lr=args.lr,
                         bias_sign=args.bias_sign, normalization=args.normalization,
-                        dropout=args.dropout)
+                        dropout=args.dropout, **constraints.settings_kwargs(args),
+                        **reproduce.first_case(args))
     except ValueError as exc:
         text = str(exc)
-        option = ("--per-example" if "per_example" in text else "--loss" if "loss" in text
-                  else "--hidden" if "hidden" in text
-                  else "--dropout" if "dropout" in text
-                  else "--normalization" if "normalization" in text else "--activations")
+        option = constraints.option_of(text) or (
+            "--per-example" if "per_example" in text else "--loss" if "loss" in text
+            else "--hidden" if "hidden" in text
+            else "--dropout" if "dropout" in text
+            else "--normalization" if "normalization" in text else "--activations")
         error(f"argument {option}: {exc}")
     raise AssertionError("unreachable")  # pragma: no cover
 

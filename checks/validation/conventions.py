@@ -69,6 +69,10 @@ def case_arguments(case, settings, params: Mapping | None = None) -> tuple[dict,
         theirs = {k: -v if k.startswith("b") else v for k, v in theirs.items()}
     flip = data_is_transposed(case.layout)
     X, Y = (case.X.T, case.Y.T) if flip else (case.X, case.Y)
+    if getattr(settings, "labels", "onehot") == "index":
+        from .constraints import to_labels
+
+        Y = to_labels(case.Y, case.net.loss.name)
     return theirs, np.array(X), np.array(Y)
 
 
@@ -84,6 +88,8 @@ def case_arch(case) -> dict:
 
 
 def _example(arr: np.ndarray, i: int, layout: str) -> np.ndarray:
+    if arr.ndim == 1:  # integer labels
+        return arr[i:i + 1].copy()
     if layout == "columns":
         return arr[:, i:i + 1].copy()
     return arr[i].copy() if layout == "torch" else arr[i:i + 1].copy()
@@ -101,6 +107,8 @@ def run_case(target, case, settings, params: Mapping | None = None) -> Answer:
     else:
         theirs, X, Y = case_arguments(case, settings, params)
         arch = case_arch(case)
+        if settings.lr is not None:
+            arch["lr"] = settings.lr
         positional = settings.random_architectures
         if settings.per_example:
             calls = [(_copy(theirs), _example(X, i, case.layout), _example(Y, i, case.layout))

@@ -35,7 +35,9 @@ usable answer: an exception, a crash, a time-out, a non-zero exit status, a resu
 be read as gradients, an unreadable ``{out}`` file). Exit codes (:data:`EXIT_OK`,
 :data:`EXIT_FAILED`, :data:`EXIT_ERROR`): 0 when every compared case matches; 1 when something
 differs (a mismatch, or the forward's cost); 2 when something could not run and nothing differs,
-or nothing could be compared, or the arguments are bad.
+or nothing could be compared, or the arguments are bad; 4 (:data:`EXIT_UNSTABLE`) when the
+answer is right wherever it is finite and fails only on saturated or extreme data
+(:mod:`.stability`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from gradref.reference.layouts import BIASES, LAYOUTS, from_layout, to_layout
 from gradref.reference.network import NORMALIZATIONS
 
 from .. import tolerances as _tolerances
+from . import constraints, stability
 from .conventions import REDUCTIONS, RETURNS, UNSUPPORTED, case_arguments, run_case, run_cost
+from .stability import EXIT_UNSTABLE, VERDICT
 from .targets import (
     Answer,
     Target,
@@ -63,7 +67,8 @@ from .targets import (
 )
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "COST_RTOL", "DATA_FAMILIES",
+    "EXIT_OK", "EXIT_FAILED", "EXIT_ERROR", "EXIT_UNSTABLE", "COST_RTOL", "DATA_FAMILIES",
+    "EXTRA_FAMILIES",
     "Settings", "ArrayVerdict", "CaseReport", "ForwardAnalysis", "ValidationReport",
     "Target", "Answer", "callable_target", "python_target", "command_target",
     "validate",
@@ -85,7 +90,10 @@ _MAX_SHRINK_TRIES = 25
 #: tails) and ``integer`` (integer inputs, weights in {-1, 0, 1}, zero biases: pre-activations
 #: exactly on the kinks).
 DATA_FAMILIES = ("normal", "saturated", "integer")
-_SATURATION = 12.0
+#: Families drawn only when asked for: ``extreme`` (the weights ×400: pre-activations in the
+#: hundreds, where exp overflows).
+EXTRA_FAMILIES = ("extreme",)
+_SATURATION = {"saturated": 12.0, "extreme": 400.0}
 
 
 def _positive_int(name: str, value, allow_none: bool = False) -> None:
@@ -130,6 +138,12 @@ class Settings:
     bias_sign: int = 1
     normalization: str | None = None
     dropout: float | None = None
+    labels: str = "onehot"
+    min_width: int | None = None
+    same_width: bool = False
+    one_hidden: bool = False
+    pairs: tuple[tuple[str, str], ...] | None = None
+    first_case: int = 0  # the index of the first case drawn (--case K runs case K alone)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -137,6 +151,8 @@ class Settings:
         if self.bias not in BIASES:
             raise ValueError(f"bias must be one of {', '.join(BIASES)}, got {self.bias!r}")
         _positive_int("cases", self.cases)
+        _positive_int("first_case + 1", self.first_case + 1 if isinstance(self.first_case, int)
+                      else self.first_case)
         _positive_int("max_depth", self.max_depth, allow_none=True)
         _positive_int("max_width", self.max_width, allow_none=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -149,8 +165,9 @@ class Settings:
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not isinstance(self.data, tuple) or not self.data \
-                or any(d not in DATA_FAMILIES for d in self.data):
-            raise ValueError(f"data must be a non-empty tuple of {', '.join(DATA_FAMILIES)}, "
+                or any(d not in DATA_FAMILIES + EXTRA_FAMILIES for d in self.data):
+            raise ValueError(f"data must be a non-empty tuple of "
+                             f"{', '.join(DATA_FAMILIES + EXTRA_FAMILIES)}, "
                              f"got {self.data!r}")
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(REDUCTIONS)}, "
@@ -218,6 +235,7 @@ class Settings:
                                  f"{', '.join(self.losses)}")
             Network(self.layers, list(self.activations), self.losses[0], self.l2,
                     **self.layer_options(len(self.layers) - 2))
+        constraints.check(self)
 
     def layer_options(self, hidden: int) -> dict:
         """The Network's keyword options for ``hidden`` hidden layers (none without any)."""
@@ -236,7 +254,9 @@ class Settings:
     def pairings(self) -> list[tuple[str, str]]:
         """(output activation, loss) pairs the random architectures draw from."""
         return [(a, x) for x in self.losses for a in self.output_pool()
-                if get_loss(x).accepts(get_activation(a))]
+                if get_loss(x).accepts(get_activation(a))
+                and (self.pairs is None or (get_activation(a).name, x) in self.pairs
+                     or (a, x) in self.pairs)]
 
     def tolerances(self, dtype: str = "float64") -> dict[str, float] | None:
         """Overrides of the checker's autograd tolerances for answers in ``dtype`` (None: its
@@ -263,6 +283,8 @@ class Settings:
             parts.append(f"{self.normalization} in the hidden layers")
         if self.dropout:
             parts.append(f"dropout (keep {self.dropout:g}, masks in arch['masks'])")
+        if self.labels == "index":
+            parts.append("targets as integer class labels (m,)")
         return "; ".join(parts)
 
     def describe(self) -> dict:
@@ -281,6 +303,7 @@ class _Case:
     layout: str
     bias: str
     family: str = "normal"
+    lr: float | None = None  # the learning rate handed to the implementation (arch, files)
     J: float = field(init=False)
     grads: dict[str, np.ndarray] = field(init=False)
 
@@ -311,8 +334,8 @@ def _inputs(net: Network, m: int, rng: np.random.Generator, family: str = "norma
         for l in range(1, net.L + 1):
             params[f"b{l}"] = 0.1 * rng.standard_normal(params[f"b{l}"].shape)
         X = rng.standard_normal((net.layer_sizes[0], m))
-        if family == "saturated":
-            params = {k: v * _SATURATION for k, v in params.items()}
+        if family in _SATURATION:
+            params = {k: v * _SATURATION[family] for k, v in params.items()}
     for k in params:   # γ near 1 and β near 0, not exactly (so a slip with them shows)
         if k.startswith(("gamma", "beta")):
             params[k] = (k[0] == "g") + 0.3 * rng.standard_normal(params[k].shape)
@@ -338,7 +361,8 @@ def _network(settings: Settings, rng: np.random.Generator) -> Network:
         sizes[-1] = max(sizes[-1], 2)
     hidden = [hidden_pool[int(i)] for i in rng.integers(len(hidden_pool), size=depth - 1)] \
         if depth > 1 else []
-    return Network(sizes, hidden + [out], loss, settings.l2, **settings.layer_options(depth - 1))
+    sizes, hidden = constraints.constrain(settings, sizes, hidden, loss, rng)
+    return Network(sizes, hidden + [out], loss, settings.l2, **settings.layer_options(len(sizes) - 2))
 
 
 def _make_case(settings: Settings, index: int) -> _Case:
@@ -347,7 +371,8 @@ def _make_case(settings: Settings, index: int) -> _Case:
     m = int(rng.integers(3, 9))  # not 2: there a missing 1/m and a factor 2 look alike
     family = settings.data[index % len(settings.data)]
     params, X, Y = _inputs(net, m, rng, family)
-    return _Case(_with_masks(net, m, rng), params, X, Y, settings.layout, settings.bias, family)
+    return _Case(_with_masks(net, m, rng), params, X, Y, settings.layout, settings.bias, family,
+                 settings.lr)
 
 
 def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
@@ -359,7 +384,8 @@ def _resized(case: _Case, sizes: Sequence[int], m: int, salt: int) -> _Case:
                   **options)
     rng = np.random.default_rng([salt, *sizes, m])
     params, X, Y = _inputs(net, m, rng, case.family)
-    return _Case(_with_masks(net, m, rng), params, X, Y, case.layout, case.bias, case.family)
+    return _Case(_with_masks(net, m, rng), params, X, Y, case.layout, case.bias, case.family,
+                 case.lr)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -422,6 +448,7 @@ class CaseReport:
     answer: dict | None = field(default=None, repr=False)
 
     check: object = field(default=None, repr=False)  # the checker's CheckResult
+    submitted: dict | None = field(default=None, repr=False)  # the answer, canonical layout
     _findings: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -532,6 +559,7 @@ def _judge(case: _Case, answer: Answer, settings: Settings, index) -> CaseReport
     wrong = not all(a.ok for a in report.arrays) or (report.cost and not report.cost["ok"])
     report.status = "mismatch" if wrong else "match"
     report.check = result
+    report.submitted = submitted  # canonical, for :mod:`.stability`
     passed = {a.name for a in report.arrays if a.ok}
     report._findings = [f.message for f in result.diagnosis
                         if not (f.names and set(f.names) <= passed)] + list(result.problems)
@@ -870,6 +898,8 @@ class ValidationReport:
     seconds: float = 0.0
     #: the boundary the implementation ran behind, as one report line ("isolation: namespaces (…)")
     isolation: str = ""
+    instability: dict | None = None  # :func:`.stability.assess`: right where finite
+    target_argv: list | None = None  # the target as options, for reproduction lines
 
     @property
     def ran(self) -> list[CaseReport]:
@@ -892,9 +922,12 @@ class ValidationReport:
     @property
     def exit_code(self) -> int:
         """0 every compared case matches (skipped ones aside); 1 something differs (a gradient,
-        a cost, the forward); 2 something could not run and nothing differs."""
+        a cost, the forward); 2 something could not run and nothing differs; 4
+        (:data:`~.stability.EXIT_UNSTABLE`) right where finite, unstable at saturation."""
         if self.error or not self.ran:
             return EXIT_ERROR
+        if self.instability is not None:
+            return EXIT_UNSTABLE
         if any(c.status == "mismatch" for c in self.cases) or self.forward_bad:
             return EXIT_FAILED
         return EXIT_ERROR if self.errors else EXIT_OK
@@ -953,6 +986,11 @@ class ValidationReport:
         errors = (f"; {len(self.errors)} could not run (no answer)" if self.errors else "")
         if self.exit_code == EXIT_OK:
             return f"OK: all {len(self.ran)} compared cases match the reference{skipped}"
+        if self.instability is not None:
+            where = " or ".join(sorted({c.data for c in self.cases if c.status == "mismatch"}))
+            return (f"UNSTABLE: {VERDICT} ({mismatches} of {len(self.ran)} compared cases, "
+                    f"all on {where} data, give NaN or infinity where the reference is "
+                    f"finite; every finite value matches){errors}{skipped}")
         if mismatches:
             return (f"DIFFERS: {mismatches} of {len(self.ran)} compared cases differ from the "
                     f"reference{errors}{skipped}")
@@ -1002,22 +1040,28 @@ def validate(target: Target | Callable | str, settings: Settings, *,
     impl = resolve(target, "target")
     fwd = resolve(forward, "forward")
     report = ValidationReport(impl.description, settings)
+    report.target_argv = getattr(impl, "argv", None)
     try:
         for t in (impl, fwd):
             problem = t.ready() if t is not None else None
             if problem is not None:
                 report.error = problem
                 return report
-        for k in range(settings.cases):
+        for k in range(settings.first_case, settings.first_case + settings.cases):
             case = _make_case(settings, k)
             report.cases.append(_judge(case, run_case(impl, case, settings), settings, k + 1))
         failing = [c for c in report.cases if c.status == "mismatch"]
+        for c in failing:
+            c._findings += [sentence for _, _, sentence in stability.mechanisms(c)]
         if failing:
             first = min(failing, key=lambda c: (c.data != "normal", c.case.size))
             report.smallest, report.shrink_tries = (
                 _shrink(impl, first, settings) if settings.shrink else (first, 0))
+        if report.smallest is not None and report.smallest not in failing:
+            report.smallest._findings += [s for _, _, s in stability.mechanisms(report.smallest)]
         if fwd is not None and report.ran:
             report.forward = _forward_analysis(fwd, report.ran, report.smallest, settings)
+        report.instability = stability.assess(report)
     finally:
         report.isolation = _isolation_line(impl, shared)
         for t in owned:

@@ -33,10 +33,17 @@ __all__ = ["CHAIN", "layers_of", "start", "finish"]
 #: The ``call`` that asks gradref to chain the model's layers itself.
 CHAIN = "chain"
 _LAYER_LISTS = ("layers", "modules", "network", "net", "blocks", "sequence", "children")
+#: The method names layer libraries use, tried in this order.
+FORWARDS = ("forward", "forward_pass", "forward_propagation", "fprop")
+BACKWARDS = ("backward", "backward_pass", "backward_propagation", "bprop")
+
+
+def _method(obj, names):
+    return next((getattr(obj, n) for n in names if callable(getattr(obj, n, None))), None)
 
 
 def _is_layer(obj):
-    return callable(getattr(obj, "forward", None)) and callable(getattr(obj, "backward", None))
+    return _method(obj, FORWARDS) is not None and _method(obj, BACKWARDS) is not None
 
 
 def layers_of(model):
@@ -47,9 +54,10 @@ def layers_of(model):
         value = getattr(model, name, None)
         if isinstance(value, (list, tuple)) and value and all(_is_layer(x) for x in value):
             return list(value)
-    raise BindingError(f"call {CHAIN!r} needs a list of layer objects with forward and "
-                       f"backward methods (the model itself, or an attribute such as "
-                       f".layers); {type(model).__name__} has none")
+    raise BindingError(f"call {CHAIN!r} needs a list of layer objects (the model itself, or "
+                       f"an attribute such as .layers) with methods named one of "
+                       f"{', '.join(FORWARDS)} and one of {', '.join(BACKWARDS)} (a backward "
+                       f"taking two arguments gets (dA, lr)); {type(model).__name__} has none")
 
 
 def _positional_count(fn):
@@ -76,13 +84,16 @@ def _forward(layers, X):
     A, shapes = X, []
     for layer in layers:
         shapes.append(np.shape(A))
-        A = layer.forward(A)
+        A = _method(layer, FORWARDS)(A)
     return A, shapes
 
 
-def _backward(layers, shapes, dA):
+def _backward(layers, shapes, dA, lr=None):
+    """``backward(dA)``, or ``backward(dA, lr)`` for layers that update themselves."""
     for layer, shape in zip(reversed(layers), reversed(shapes), strict=True):
-        dA = _pick(layer.backward(dA), shape)
+        backward = _method(layer, BACKWARDS)
+        dA = _pick(backward(dA, lr) if _positional_count(backward) >= 2 else backward(dA),
+                   shape)
     return dA
 
 
@@ -102,7 +113,8 @@ def start(namespace, model_spec, call, params, X, Y, arch, update, loss_object=N
     chain = f"{how}; gradref chained forward/backward over {len(layers)} layer objects"
     if loss_object is None:
         if state is not None:
-            state.update(bound=bound, layers=layers, shapes=shapes, how=chain, update=update)
+            state.update(bound=bound, layers=layers, shapes=shapes, how=chain, update=update,
+                         lr=lr)
         return {"output": A, "how": chain}
     loss = eval(loss_object, namespace)  # noqa: S307 - the user's own expression
     if callable(getattr(loss, "forward", None)):
@@ -110,13 +122,13 @@ def start(namespace, model_spec, call, params, X, Y, arch, update, loss_object=N
     else:
         loss(A, Y)
     dA = loss.backward() if _positional_count(loss.backward) == 0 else loss.backward(A, Y)
-    _backward(layers, shapes, dA)
+    _backward(layers, shapes, dA, lr)
     return _finished(bound, f"{chain} through the loss {loss_object!r}", update)
 
 
 def finish(state, dA):
     """The backward chain from ``dA`` (∂J/∂A of the output), then the gradients read back."""
-    _backward(state["layers"], state["shapes"], dA)
+    _backward(state["layers"], state["shapes"], dA, state.get("lr"))
     return _finished(state["bound"], state["how"] + " through gradref's loss", state["update"])
 
 

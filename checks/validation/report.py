@@ -19,6 +19,8 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
+from .reproduce import command_line
+
 __all__ = ["REPORT_FORMAT", "render", "to_text", "to_json", "to_junit"]
 
 REPORT_FORMAT = "gradref-validate/1"
@@ -93,6 +95,8 @@ def to_text(report) -> str:
         elif c.status == "mismatch":
             what = ", ".join(c.failing) or "the cost"
             lines.append(f"{head}: MISMATCH in {what}")
+            if (line := command_line(report, c.index)) is not None:
+                lines.append(f"      reproduce: {line}")
         elif c.status == "skipped":
             lines.append(f"{head}: skipped, unsupported by the implementation"
                          + (f" ({c.error})" if c.error else ""))
@@ -170,12 +174,15 @@ def to_json(report) -> str:
         "isolation": getattr(report, "isolation", "") or None,
         "hint": report.layout_hint or None,
         "parameters": report.parameter_summary(),
-        "cases": [c.to_json() for c in report.cases],
+        "cases": [{**c.to_json(), "binding": c.reading or None,
+                   "conventions": report.settings.conventions(),
+                   "reproduce": command_line(report, c.index)} for c in report.cases],
         "smallest_failing_case": (report.smallest.to_json(arrays=True,
                                                           settings=report.settings)
                                   if report.smallest is not None else None),
         "shrink_tries": report.shrink_tries,
         "forward": report.forward.to_json() if report.forward is not None else None,
+        "instability": report.instability,
         "seconds": report.seconds,
     }
     return json.dumps(_clean(out), indent=1, allow_nan=False) + "\n"

@@ -171,6 +171,7 @@ class _Submission(Target):
         self.roots = list(roots)
         self.capture = capture
         self.description = f"{path}:{function}"
+        self.argv = [f"{path}:{function}"]
         self.keyword: bool | None = None  # whether it takes arch=; learnt on the first call
 
     def ready(self):
@@ -288,6 +289,7 @@ class _Command(Target):
         self.template, self.limits, self.same_user, self.cwd = template, limits, same_user, cwd
         self.io = io
         self.description = f"command {template!r}"
+        self.argv = ["--command", template] + (["--io", io] if io != "npz" else [])
         self.dir = Path(tempfile.mkdtemp(prefix="gradref-validate-"))
         os.chmod(self.dir, 0o1777)  # the sandbox uid writes {out} here; sticky: no renames
         self.count = 0
@@ -300,7 +302,9 @@ class _Command(Target):
         out_path = self.dir / f"out_{self.count}.{self.io}"
         params = case.params if params is None else params
         write = write_case_json if self.io == "json" else write_case
-        write(case_path, case.net, params, case.X, case.Y, layout=case.layout, bias=case.bias)
+        extra = {"lr": case.lr} if getattr(case, "lr", None) is not None else None
+        write(case_path, case.net, params, case.X, case.Y, layout=case.layout, bias=case.bias,
+              extra=extra)
         for p in {case_path, case_path.with_suffix(".json")}:
             os.chmod(p, 0o644)
         command = (self.template.replace("{case}", shlex.quote(str(case_path)))

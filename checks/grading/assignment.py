@@ -26,6 +26,7 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as _toml
 
+from . import curricula  # noqa: F401  (registers the curriculum assignments' computations)
 from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
 from .tolerances import FD_DEFAULT_POLICY, FD_POLICIES, VALUES_ATOL, VALUES_RTOL

@@ -36,7 +36,7 @@ from gradref.reference import Network, get_activation, get_loss
 from .tolerances import CASE_MIN_ABS_Z, CASE_OUTPUT_RANGE, INIT_STD_MAX, INIT_STD_MIN
 
 __all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeights", "Built",
-           "computation_names", "get_computation", "LEVELS", "OUTPUT_KINDS"]
+           "computation_names", "get_computation", "register", "LEVELS", "OUTPUT_KINDS"]
 
 #: How a computation reads a case's ``layer_dims``: ``layer`` = (n_prev, n), ``array`` = (n,),
 #: ``network`` = (n_0, …, n_L).
@@ -160,7 +160,8 @@ class Computation:
 COMPUTATIONS: dict[str, Computation] = {}
 
 
-def _register(comp: Computation) -> Computation:
+def register(comp: Computation) -> Computation:
+    """Add ``comp`` to :data:`COMPUTATIONS` (its name must be new); returns it."""
     if comp.name in COMPUTATIONS:
         raise ValueError(f"computation {comp.name!r} is already registered")
     if comp.level not in LEVELS:
@@ -303,7 +304,7 @@ def _build_init(case, lay: Layout, spec: NetworkSpec, options):
     return Built(q, {"m": None, "net": None, "params": None, "cache": None, "X": None, "Y": None})
 
 
-_register(Computation(
+register(Computation(
     "initialize_parameters",
     "Fresh parameters for layer_dims: W_l random and small (or, with option seed, exactly "
     "np.random.seed(seed) then randn(*shape) * scale per layer), b_l zeros.",
@@ -328,7 +329,7 @@ def _build_linear_forward(case, lay, spec, options):
     return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev))
 
 
-_register(Computation(
+register(Computation(
     "linear_forward",
     "Z = W A_prev + b (rows: out = x w + b); cache = (A_prev, W, b).",
     "layer",
@@ -352,7 +353,7 @@ def _build_linear_activation_forward(case, lay, spec, options):
     return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev))
 
 
-_register(Computation(
+register(Computation(
     "linear_activation_forward",
     "A = g(W A_prev + b) for the case's activation; cache = ((A_prev, W, b), Z).",
     "layer",
@@ -374,7 +375,7 @@ def _build_activation_forward(case, lay, spec, options):
     return Built(q, {"m": case.m, "net": None, "params": None, "cache": None, "X": None, "Y": None})
 
 
-_register(Computation(
+register(Computation(
     "activation_forward",
     "A = g(Z) elementwise; cache = Z.",
     "array",
@@ -406,7 +407,7 @@ def _build_L_model_forward(case, lay, spec, options):
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
 
-_register(Computation(
+register(Computation(
     "L_model_forward",
     "The forward pass: [LINEAR -> hidden]×(L-1) then LINEAR -> output; one cache "
     "((A_prev, W, b), Z) per layer.",
@@ -425,7 +426,7 @@ def _build_cost(case, lay, spec, options):
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
 
-_register(Computation(
+register(Computation(
     "cost",
     "The cost from the output activations: J = (1/m) Σ_i loss(a_i, y_i) (the network's loss).",
     "network",
@@ -447,7 +448,7 @@ def _build_linear_backward(case, lay, spec, options):
     return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
-_register(Computation(
+register(Computation(
     "linear_backward",
     "Given dZ (per example): dW = (1/m) dZ A_prevᵀ, db = (1/m) Σ_columns dZ, dA_prev = Wᵀ dZ.",
     "layer",
@@ -468,7 +469,7 @@ def _build_affine_backward(case, lay, spec, options):
     return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
-_register(Computation(
+register(Computation(
     "affine_backward",
     "The summed convention (the upstream gradient already carries 1/N): dx = dout wᵀ, "
     "dw = xᵀ dout, db = Σ_rows dout (rows layout; columns: Wᵀ dout, dout A_prevᵀ, row sums).",
@@ -491,7 +492,7 @@ def _build_linear_activation_backward(case, lay, spec, options):
     return Built(q, _layer_context(case, net, {"W1": W, "b1": b}, cache, A_prev, Y))
 
 
-_register(Computation(
+register(Computation(
     "linear_activation_backward",
     "Given dA: dZ = dA ⊙ g'(Z) for the case's activation, then linear_backward.",
     "layer",
@@ -514,7 +515,7 @@ def _build_activation_backward(case, lay, spec, options):
     return Built(q, {"m": case.m, "net": None, "params": None, "cache": None, "X": None, "Y": None})
 
 
-_register(Computation(
+register(Computation(
     "activation_backward",
     "dZ = dA ⊙ g'(Z) elementwise, from the cache Z.",
     "array",
@@ -536,7 +537,7 @@ def _build_L_model_backward(case, lay, spec, options):
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
 
-_register(Computation(
+register(Computation(
     "L_model_backward",
     "The backward pass from AL, Y and the caches: {'dA0'…'dA{L-1}', 'dW1'…, 'db1'…} with the "
     "1/m in dW and db, not in dA.",
@@ -558,7 +559,7 @@ def _build_update(case, lay, spec, options):
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
 
-_register(Computation(
+register(Computation(
     "update_parameters",
     "One gradient-descent step: W_l ← W_l − learning_rate·dW_l, b_l ← b_l − learning_rate·db_l.",
     "network",
@@ -586,7 +587,7 @@ def _build_softmax_loss(case, lay, spec, options):
     return Built(q, {"m": m, "net": None, "params": None, "cache": None, "X": None, "Y": Y})
 
 
-_register(Computation(
+register(Computation(
     "softmax_loss",
     "Softmax cross-entropy from scores and integer labels: the loss averaged over the N "
     "examples, and its gradient with respect to the scores (which includes the 1/N).",
@@ -615,7 +616,7 @@ def _build_fc_net_loss(case, lay, spec, options):
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
 
-_register(Computation(
+register(Computation(
     "fc_net_loss",
     "A fully connected classifier's loss(X, y): mean softmax cross-entropy plus "
     "0.5·reg·Σ_l ‖W_l‖² (no 1/N: the reference's λ = reg·N), its gradients {'W1', 'b1', …} "

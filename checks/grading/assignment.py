@@ -31,7 +31,8 @@ from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
 from .tolerances import FD_DEFAULT_POLICY, FD_POLICIES, VALUES_ATOL, VALUES_RTOL
 
-__all__ = ["Assignment", "AssignmentError", "Alternative", "Check", "FunctionSpec", "Package",
+__all__ = ["Assignment", "AssignmentError", "Alternative", "Version", "Check", "FunctionSpec",
+           "Package",
            "CHECK_KINDS", "CALL_FORMS", "LIMIT_KEYS", "COMPAT_SWITCHES", "VISIBILITIES",
            "builtin_assignments", "builtin_declaration", "load_assignment", "parse_assignment"]
 
@@ -51,11 +52,12 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
              "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility", "accept")
+                  "points", "checks", "uses", "visibility", "accept", "versions")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
 _ACCEPT_KEYS = ("name", "keys", "note")
+_VERSION_KEYS = ("name", "note", "args", "kwargs", "returns", "constructor")
 #: ``dA{l}`` / ``dA{l+1}``: a dict key template with the layer index and an offset.
 _KEY_TEMPLATE = r"^([A-Za-z_][A-Za-z_0-9]*?)\{l([+-][0-9]+)?\}$"
 
@@ -101,6 +103,38 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class Version:
+    """Another course version's signature of a graded function: its call form (``args``,
+    ``kwargs``, ``constructor``) and what it returns, each the primary's where the declaration
+    leaves it out, and the note shown when a student's code is graded under it."""
+
+    name: str
+    args: tuple[str, ...]
+    kwargs: dict[str, str]
+    constructor: dict[str, str]
+    returns: tuple[str, ...]
+    returns_tuple: bool
+    note: str = ""
+
+    def form(self) -> tuple:
+        """The call form, comparable between versions: (args, kwargs, constructor)."""
+        return (self.args, tuple(sorted(self.kwargs.items())),
+                tuple(sorted(self.constructor.items())))
+
+    def shape(self) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+        """What binding needs to know of the form: the number of positional arguments and the
+        keyword and constructor parameter names (the values do not matter)."""
+        return (len(self.args), tuple(self.kwargs), tuple(self.constructor))
+
+    def fits(self, value: object) -> bool:
+        """Whether a returned ``value`` has this version's structure (a tuple of the right
+        length when it returns several values; any value when it returns one)."""
+        if not self.returns_tuple:
+            return True
+        return isinstance(value, (tuple, list)) and len(value) == len(self.returns)
+
+
+@dataclass(frozen=True)
 class Package:
     """A package layout the assignment accepts (``cs231n/`` with ``layers.py``…)."""
 
@@ -133,6 +167,18 @@ class FunctionSpec:
     visibility: str = "visible"
     rename: dict[str, str] = field(default_factory=dict)
     accept: tuple[Alternative, ...] = ()
+    versions: tuple[Version, ...] = ()
+
+    @property
+    def primary(self) -> Version:
+        """The declared (current) signature, as a :class:`Version` named ``""``."""
+        return Version("", self.args, self.kwargs, self.constructor, self.returns,
+                       self.returns_tuple)
+
+    @property
+    def all_versions(self) -> tuple[Version, ...]:
+        """The primary signature first, then the declared versions in order."""
+        return (self.primary,) + self.versions
 
     @property
     def display(self) -> str:
@@ -328,6 +374,17 @@ def _alternatives(where: str, raw: object, comp: Computation,
     return tuple(out)
 
 
+def _entries(where: str, raw: object, valid: tuple[str, ...]):
+    """``(where[j], table)`` for each table of a non-empty list, its keys among ``valid``."""
+    if not isinstance(raw, list) or not raw:
+        raise _fail(where, f"must be a non-empty list of tables, got {raw!r}")
+    for j, item in enumerate(raw):
+        item_where = f"{where}[{j}]"
+        item = _table(item_where, item)
+        _known_keys(item_where, item, valid)
+        yield item_where, item
+
+
 # --------------------------------------------------------------------------- functions
 def _checks(where: str, entry: dict, comp: Computation, returns: tuple[str, ...],
             default_points: dict[str, float]) -> tuple[Check, ...]:
@@ -337,14 +394,8 @@ def _checks(where: str, entry: dict, comp: Computation, returns: tuple[str, ...]
         if "points" in entry:
             raise _fail(where, "give either 'points' (per check kind) or 'checks' (explicit "
                                "list), not both")
-        raw = entry["checks"]
-        if not isinstance(raw, list) or not raw:
-            raise _fail(f"{where}.checks", f"must be a non-empty list of tables, got {raw!r}")
         checks = []
-        for j, item in enumerate(raw):
-            cw = f"{where}.checks[{j}]"
-            item = _table(cw, item)
-            _known_keys(cw, item, _CHECK_KEYS)
+        for cw, item in _entries(f"{where}.checks", entry["checks"], _CHECK_KEYS):
             if "check" not in item:
                 raise _fail(cw, f"missing key 'check' (one of {', '.join(CHECK_KINDS)})")
             kind = _string(f"{cw}.check", item["check"], CHECK_KINDS)
@@ -374,6 +425,86 @@ def _checks(where: str, entry: dict, comp: Computation, returns: tuple[str, ...]
                  if pts_table[k] > 0 and (k != "cache" or has_cache))
 
 
+def _inputs_table(where: str, raw: object, comp: Computation) -> dict[str, str]:
+    """``{parameter = quantity}``: every quantity an input of ``comp``."""
+    out = {k: _string(f"{where}.{k}", v) for k, v in _table(where, raw).items()}
+    for q in out.values():
+        if q not in comp.inputs:
+            raise _fail(where, f"unknown input {q!r} of computation {comp.name!r}; valid: "
+                               f"{', '.join(comp.inputs)}")
+    return out
+
+
+def _call_form(where: str, entry: Mapping, comp: Computation, base: Mapping) -> tuple:
+    """``(args, kwargs, constructor)`` of an entry, each ``base``'s where the entry lacks it."""
+    if "args" in entry or "args" not in base:
+        args = _strings(f"{where}.args", entry.get("args", []))
+        for q in args:
+            if q not in comp.inputs:
+                raise _fail(f"{where}.args", f"unknown input {q!r} of computation "
+                                             f"{comp.name!r}; valid: {', '.join(comp.inputs)}")
+    else:
+        args = base["args"]
+    kwargs = _inputs_table(f"{where}.kwargs", entry["kwargs"], comp) if "kwargs" in entry \
+        else dict(base.get("kwargs", {}))
+    constructor = _inputs_table(f"{where}.constructor", entry["constructor"], comp) \
+        if "constructor" in entry else dict(base.get("constructor", {}))
+    return args, kwargs, constructor
+
+
+def _returns(where: str, raw: object, comp: Computation) -> tuple[tuple[str, ...], bool]:
+    """A ``returns`` value: a string (one value) or a list (a tuple of these outputs)."""
+    if isinstance(raw, str):
+        returns, returns_tuple = (raw,), False
+    else:
+        returns, returns_tuple = _strings(where, raw), True
+        if not returns:
+            raise _fail(where, "must name at least one output")
+    for r in returns:
+        if r not in comp.outputs:
+            raise _fail(where, f"unknown output {r!r} of computation {comp.name!r}; "
+                               f"valid: {', '.join(comp.outputs)}")
+    if len(set(returns)) != len(returns):
+        raise _fail(where, f"names an output twice: {list(returns)}")
+    return returns, returns_tuple
+
+
+def _versions(where: str, raw: object, comp: Computation, call: str,
+              primary: tuple) -> tuple[Version, ...]:
+    """The ``versions`` list: other course versions' signatures, each validated like the
+    primary's, and each different from the primary and from the versions before it."""
+    args, kwargs, constructor, returns, returns_tuple = primary
+    base = {"args": args, "kwargs": kwargs, "constructor": constructor}
+    seen = {(Version("", *primary[:3], returns, returns_tuple).form(), returns, returns_tuple)}
+    names: set[str] = set()
+    out = []
+    for vw, item in _entries(where, raw, _VERSION_KEYS):
+        if "name" not in item:
+            raise _fail(vw, "missing required key 'name'")
+        name = _string(f"{vw}.name", item["name"])
+        if not name or name in names:
+            raise _fail(f"{vw}.name", f"must be a non-empty name used once, got {name!r}")
+        names.add(name)
+        if not set(item) - {"name", "note"}:
+            raise _fail(vw, "must change at least one of args, kwargs, returns, constructor")
+        if call == "function" and "constructor" in item:
+            raise _fail(f"{vw}.constructor", "only allowed with call = 'method' or 'attribute'")
+        if call == "attribute" and ("args" in item or "kwargs" in item):
+            raise _fail(f"{vw}.args", "an attribute takes no arguments")
+        v_args, v_kwargs, v_ctor = _call_form(vw, item, comp, base)
+        v_returns, v_tuple = _returns(f"{vw}.returns", item["returns"], comp) \
+            if "returns" in item else (returns, returns_tuple)
+        version = Version(name, v_args, v_kwargs, v_ctor, v_returns, v_tuple,
+                          _string(f"{vw}.note", item["note"]) if "note" in item else "")
+        key = (version.form(), v_returns, v_tuple)
+        if key in seen:
+            raise _fail(vw, f"is the same signature as the declared one or an earlier version "
+                            f"({name!r}): a version must change the call or what it returns")
+        seen.add(key)
+        out.append(version)
+    return tuple(out)
+
+
 def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     where = f"functions[{i}]"
     entry = _table(where, raw)
@@ -390,21 +521,9 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
                                         f"{', '.join(COMPUTATIONS)}")
     comp = COMPUTATIONS[comp_name]
 
-    args = _strings(f"{where}.args", entry.get("args", []))
-    kwargs = {k: _string(f"{where}.kwargs.{k}", v)
-              for k, v in _table(f"{where}.kwargs", entry.get("kwargs", {})).items()}
+    args, kwargs, constructor = _call_form(where, entry, comp, {})
     call = _string(f"{where}.call", entry.get("call", "function"), CALL_FORMS)
-    constructor = {k: _string(f"{where}.constructor.{k}", v)
-                   for k, v in _table(f"{where}.constructor", entry.get("constructor", {})).items()}
-    set_attrs = {k: _string(f"{where}.set.{k}", v)
-                 for k, v in _table(f"{where}.set", entry.get("set", {})).items()}
-    for field_name, mapping in (("args", dict.fromkeys(args)), ("kwargs", kwargs),
-                                ("constructor", constructor), ("set", set_attrs)):
-        for key, q in mapping.items():
-            q = key if field_name == "args" else q
-            if q not in comp.inputs:
-                raise _fail(f"{where}.{field_name}", f"unknown input {q!r} of computation "
-                                                     f"{comp.name!r}; valid: {', '.join(comp.inputs)}")
+    set_attrs = _inputs_table(f"{where}.set", entry.get("set", {}), comp)
     cls = method = attribute = None
     if call == "function":
         for key in ("class", "constructor", "set", "method", "attribute"):
@@ -430,24 +549,17 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
             if ident is not None and not ident.isidentifier():
                 raise _fail(ident_where, f"{ident!r} is not a Python identifier")
 
-    raw_returns = entry["returns"]
-    if isinstance(raw_returns, str):
-        returns, returns_tuple = (raw_returns,), False
-    else:
-        returns, returns_tuple = _strings(f"{where}.returns", raw_returns), True
-        if not returns:
-            raise _fail(f"{where}.returns", "must name at least one output")
-    for r in returns:
-        if r not in comp.outputs:
-            raise _fail(f"{where}.returns", f"unknown output {r!r} of computation {comp.name!r}; "
-                                            f"valid: {', '.join(comp.outputs)}")
-    if len(set(returns)) != len(returns):
-        raise _fail(f"{where}.returns", f"names an output twice: {list(returns)}")
+    returns, returns_tuple = _returns(f"{where}.returns", entry["returns"], comp)
+    versions = _versions(f"{where}.versions", entry["versions"], comp, call,
+                         (args, kwargs, constructor, returns, returns_tuple)) \
+        if "versions" in entry else ()
+    all_returns = tuple(dict.fromkeys(returns + tuple(r for v in versions for r in v.returns)))
+    all_args = tuple(dict.fromkeys(args + tuple(a for v in versions for a in v.args)))
     rename = {}
     for key, value in _table(f"{where}.rename", entry.get("rename", {})).items():
-        if key not in returns and key not in args:
+        if key not in all_returns and key not in all_args:
             raise _fail(f"{where}.rename", f"{key!r} is neither an argument nor a returned "
-                                           f"output; valid: {', '.join(args + returns)}")
+                                           f"output; valid: {', '.join(all_args + all_returns)}")
         rename[key] = _string(f"{where}.rename.{key}", value)
         if "{key}" in value and comp.kind(key) != "dict":
             raise _fail(f"{where}.rename.{key}", f"'{{key}}' is only for dict outputs, got {value!r}")
@@ -470,7 +582,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     ranges = defaults["cases"]
     if "cases" in entry:
         ranges = _ranges(f"{where}.cases", entry["cases"], ranges)
-    checks = _checks(where, entry, comp, returns, defaults["points"])
+    checks = _checks(where, entry, comp, all_returns, defaults["points"])
     accept = _alternatives(f"{where}.accept", entry["accept"], comp, returns) \
         if "accept" in entry else ()
     label = entry.get("label", "")
@@ -482,6 +594,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
+        versions=versions,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 

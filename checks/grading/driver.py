@@ -32,7 +32,9 @@ All plain Python text (the sandbox executes one module):
   the old spellings removed from NumPy (``np.float``, ``np.asscalar``, ``reshape(newshape=)``…)
   are put back before the submission runs;
 * the call wrapper (:data:`WRAPPER_FUNCTION`) through which methods and attributes of a class are
-  reached, since the sandbox calls module-level functions only.
+  reached, since the sandbox calls module-level functions only, and the signature probe
+  (:data:`PICK_FUNCTION`, :data:`PICK_SOURCE`) that tells which course version's call form a
+  function, class or method accepts (a declaration's ``versions``).
 
 Line numbers and file names of the student's code are kept: every unit is compiled under its own
 file name (``hw.py``, ``cell 7``, ``cs231n/layers.py``) with its original line numbers and
@@ -44,10 +46,42 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
+__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION",
+           "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
+#: ``PICK_FUNCTION(name, method, shapes)``: the index of the first call form in ``shapes`` that
+#: the submission's function ``name`` (or class ``name`` and its ``method``) accepts, or None.
+PICK_FUNCTION = "__gradref_pick__"
+#: The binding rule itself, ``__gradref_pick_form__(target, method, shapes)`` on a callable (the
+#: in-process grader runs the same text). A shape is ``(n_args, keyword names, constructor
+#: names)``; values do not matter for binding, so each is bound to None. A class must accept
+#: the constructor's names, its method ``self`` and the arguments; a function the arguments.
+#: A signature that cannot be read (a builtin) gives None: the declared form is used.
+PICK_SOURCE = """
+def __gradref_pick_form__(target, method, shapes):
+    import inspect
+
+    def binds(f, n, names):
+        try:
+            inspect.signature(f).bind(*([None] * n), **dict.fromkeys(names))
+        except TypeError:
+            return False
+        return True
+
+    try:
+        for i, (n, names, constructor) in enumerate(shapes):
+            if not isinstance(target, type):
+                if binds(target, n, names):
+                    return i
+            elif binds(target, 0, constructor) and (
+                    method is None or binds(getattr(target, method, None), n + 1, names)):
+                return i
+    except (ValueError, TypeError):
+        return None
+    return None
+"""
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -70,6 +104,11 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
     if method is not None:
         return getattr(obj, method)(*args, **kwargs)
     return getattr(obj, attribute)
+
+
+def {PICK_FUNCTION}(name, method, shapes):
+    target = globals().get(name)
+    return None if target is None else __gradref_pick_form__(target, method, shapes)
 
 
 def {SKIPPED_FUNCTION}():
@@ -442,4 +481,5 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
     parts.append(_fill(_RUN_UNITS, UNITS=[tuple(u) for u in units], PROTECTED=sorted(set(protected)),
                        STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)
+    parts.append(PICK_SOURCE)
     return "".join(parts)

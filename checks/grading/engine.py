@@ -33,12 +33,20 @@ from pathlib import Path
 import numpy as np
 from gradref.checks.isolation import CallResult, Limits, PythonSubmission
 
-from .assignment import Alternative, Assignment, Check, FunctionSpec, load_assignment
+from .assignment import Alternative, Assignment, Check, FunctionSpec, Version, load_assignment
 from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
-from .driver import NOT_RUN, REPLACED_FUNCTION, SKIPPED_FUNCTION, STOPPED, WRAPPER_FUNCTION, build_source
+from .driver import (
+    NOT_RUN,
+    PICK_FUNCTION,
+    REPLACED_FUNCTION,
+    SKIPPED_FUNCTION,
+    STOPPED,
+    WRAPPER_FUNCTION,
+    build_source,
+)
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
 from .report import GradeReport, TestResult
 from .textsafe import one_line, quoted
@@ -74,6 +82,7 @@ class _Outcome:
     error: str | None = None
     leaves: list[Leaf] = field(default_factory=list)
     accepted: Alternative | None = None     # an accepted alternative convention it used
+    version: Version | None = None          # another course version's signature it used
 
 
 @dataclass
@@ -140,6 +149,7 @@ class _FunctionGrader:
         self.calls = 0
         self.truncated = False     # the function printed more than the sandbox keeps
         self.fd_note: str | None = None   # its gradients look like finite differences
+        self._form: Version | None = None     # the call form the submission accepts
 
     # ----------------------------------------------------------------- running
     def cases(self) -> list[Case]:
@@ -148,15 +158,39 @@ class _FunctionGrader:
                               variants=self.fn.variants, variant_name=comp.variant,
                               batched=comp.batched)
 
-    def _call(self, q: dict) -> CallResult:
+    def form(self) -> Version:
+        """The call form the submission accepts: the primary signature, or the first of the
+        declared ``versions`` whose arguments its function (class, method) binds, asked of the
+        sandbox once. A probe that fails or answers nonsense leaves the primary."""
+        if self._form is not None:
+            return self._form
         fn = self.fn
-        args = [q[a] for a in fn.args]
-        kwargs = {k: q[v] for k, v in fn.kwargs.items()}
+        forms = list({v.form(): v for v in reversed(fn.all_versions)}.values())[::-1]
+        self._form = forms[0]
+        if len(forms) > 1:
+            target = fn.name if fn.call == "function" else fn.cls
+            probe = self.sub.call_bounded(_ANSWER_FLOOR, PICK_FUNCTION, target, fn.method,
+                                          [v.shape() for v in forms])
+            index = probe.value if probe.ok else None
+            if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(forms):
+                self._form = forms[index]
+        return self._form
+
+    def _candidates(self) -> list[Version]:
+        """The signatures sharing the accepted call form, primary first: what it may return."""
+        form = self.form().form()
+        return [v for v in self.fn.all_versions if v.form() == form]
+
+    def _call(self, q: dict) -> CallResult:
+        fn, form = self.fn, self.form()
+        args = [q[a] for a in form.args]
+        kwargs = {k: q[v] for k, v in form.kwargs.items()}
         self.calls += 1
-        bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * sum(_nbytes(q[r]) for r in fn.returns))
+        bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * max(
+            sum(_nbytes(q[r]) for r in v.returns) for v in self._candidates()))
         if fn.call == "function":
             return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
-        constructor = {k: q[v] for k, v in fn.constructor.items()}
+        constructor = {k: q[v] for k, v in form.constructor.items()}
         attributes = {k: q[v] for k, v in fn.set_attributes.items()}
         return self.sub.call_bounded(bound, WRAPPER_FUNCTION, fn.cls, constructor, attributes,
                                      fn.method, fn.attribute, args, kwargs)
@@ -206,15 +240,19 @@ class _FunctionGrader:
 
     def _split(self, out: _Outcome, value: object) -> None:
         fn, comp, q = self.fn, self.fn.computation, out.built.quantities
-        shown = [fn.rename.get(r, r).replace("{key}", "…") for r in fn.returns]
-        if fn.returns_tuple:
-            if not isinstance(value, (tuple, list)) or len(value) != len(fn.returns):
-                out.error = (f"{fn.display} should return {len(fn.returns)} values "
-                             f"({', '.join(shown)}), got {describe(value)}")
-                return
-            parts = dict(zip(fn.returns, value, strict=True))
+        candidates = self._candidates()
+        version = next((v for v in candidates if v.fits(value)), candidates[0])
+        if version.name:
+            out.version = version
+        shown = [fn.rename.get(r, r).replace("{key}", "…") for r in version.returns]
+        if not version.fits(value):
+            out.error = (f"{fn.display} should return {len(version.returns)} values "
+                         f"({', '.join(shown)}), got {describe(value)}")
+            return
+        if version.returns_tuple:
+            parts = dict(zip(version.returns, value, strict=True))
         else:
-            parts = {fn.returns[0]: value}
+            parts = {version.returns[0]: value}
         for name, got in parts.items():
             kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
             if kind != "dict":
@@ -303,13 +341,15 @@ class _FunctionGrader:
                 t.output = (f"{t.output}\nNote: {self.fn.display} printed more than the grader "
                             f"keeps; the rest of its output was discarded (printing costs no "
                             f"points).")
-        used = [o.accepted for o in self.outcomes.values() if o.accepted is not None]
-        if used:
-            alt = used[0]
-            note = f"Accepted: {self.fn.display} uses {alt.name}" + (f": {alt.note}"
-                                                                     if alt.note else ".")
-            for t in results:
-                t.output = f"{t.output}\n{note}"
+        for attribute in ("version", "accepted"):
+            used = [getattr(o, attribute) for o in self.outcomes.values()
+                    if getattr(o, attribute) is not None]
+            if used:
+                alt = used[0]
+                note = f"Accepted: {self.fn.display} uses {alt.name}" + (f": {alt.note}"
+                                                                         if alt.note else ".")
+                for t in results:
+                    t.output = f"{t.output}\n{note}"
         return results
 
     # ----------------------------------------------------------------- finite differences
@@ -408,7 +448,8 @@ class _FunctionGrader:
     def _inputs(self, out: _Outcome) -> list[str]:
         q = out.built.quantities
         shown = []
-        names = list(self.fn.args) + list(self.fn.kwargs.values())
+        form = self.form()
+        names = list(form.args) + list(form.kwargs.values())
         for name in names:
             value = q[name]
             if isinstance(value, np.ndarray):

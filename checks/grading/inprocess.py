@@ -31,6 +31,7 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
+from .driver import PICK_FUNCTION, PICK_SOURCE
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -61,6 +62,13 @@ class _InProcess:
 
     def call(self, function: str, /, *args: Any, **kwargs: Any) -> CallResult:
         started = time.monotonic()
+        if function == PICK_FUNCTION:      # which declared signature the function accepts
+            rule: dict[str, Any] = {}
+            exec(PICK_SOURCE, rule)        # the sandbox's own binding rule, same text
+            name, method, shapes = args
+            value = rule["__gradref_pick_form__"](self.function, method, shapes) \
+                if name == self.name else None
+            return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
         if function != self.name:
             return CallResult(function, ok=False, kind="missing-function",
                               message=f"cannot call {function}(): only {self.name} is graded here")

@@ -63,6 +63,7 @@ the gradebook cannot be written (a missing folder of ``--out`` is created, as by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -76,6 +77,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from gradref.checks.isolation import Limits
+from gradref.checks.isolation.source import serialised_parsing
 from gradref.reference.argtypes import int_at_least, make_parent, name_equals_number
 from tqdm import tqdm
 
@@ -510,7 +512,9 @@ def grade_all(directory: str | os.PathLike, out: str | os.PathLike, *, assignmen
 
     bar = tqdm(total=len(todo), file=sys.stderr, disable=not progress, unit="submission",
                desc="grading", dynamic_ncols=True)
-    with bar, ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade-all") as pool:
+    # Threads grade side by side: CPython 3.11's ast.parse must then go one at a time.
+    with bar, serialised_parsing() if jobs > 1 else contextlib.nullcontext(), \
+            ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade-all") as pool:
         futures = {pool.submit(_grade_one, batch, student, sha256): student for student, sha256 in todo}
         try:
             for future in as_completed(futures):

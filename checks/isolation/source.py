@@ -19,17 +19,19 @@ notebook.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import threading
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 from .files import read_regular_file
 
 __all__ = ["MAX_NOTEBOOK_BYTES", "MAX_SOURCE_BYTES", "load_source", "notebook_to_source",
-           "split_python", "clean_ipython", "parse_python"]
+           "split_python", "clean_ipython", "parse_python", "serialised_parsing"]
 
 _SUFFIXES = (".py", ".ipynb")
 _ASSIGN_FROM_IPYTHON = re.compile(r"^[\w.,()\[\]\s*]+=\s*[!%]")
@@ -183,9 +185,43 @@ def _has_code(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
-#: ``ast.parse`` is not thread-safe in CPython 3.11 ("AST constructor recursion depth
-#: mismatch" under ``grade-all --jobs``): one parse at a time.
-_PARSE_LOCK = threading.Lock()
+#: ``ast.parse`` is not thread-safe in CPython 3.11: its C-to-Python conversion keeps one
+#: recursion counter per interpreter, and when a garbage collection during it runs Python code
+#: (Hypothesis registers ``gc.callbacks``) another thread can parse meanwhile and the first
+#: fails with "SystemError: AST constructor recursion depth mismatch". One parse at a time.
+_PARSE_LOCK = threading.RLock()
+_PATCH_LOCK = threading.Lock()
+_patched: list = []          # [the original ast.parse, the number of active users] while patched
+
+
+@contextlib.contextmanager
+def serialised_parsing() -> Iterator[None]:
+    """While active, every ``ast.parse`` of the process takes :data:`_PARSE_LOCK`: not only
+    :func:`parse_python`'s but NumPy's (``.npy`` headers are read with ``ast.literal_eval``,
+    for every array the sandbox sends back), Hypothesis's (source reflection while drawing
+    cases) and ``traceback``'s (error carets). ``grade_all`` wraps its worker threads in it; it
+    nests and overlaps, and the last one out restores ``ast.parse``."""
+    import ast
+
+    with _PATCH_LOCK:
+        if not _patched:
+            original = ast.parse
+
+            def parse(*args, **kwargs):
+                with _PARSE_LOCK:
+                    return original(*args, **kwargs)
+
+            _patched[:] = [original, 0]
+            ast.parse = parse
+        _patched[1] += 1
+    try:
+        yield
+    finally:
+        with _PATCH_LOCK:
+            _patched[1] -= 1
+            if not _patched[1]:
+                ast.parse = _patched[0]
+                _patched.clear()
 
 
 def parse_python(text: str):

@@ -15,8 +15,14 @@ namespace the sandbox has separates them:
   one (``request_key`` would even start the host's ``request-key`` helper);
 * **io_uring**, whose operations do not pass through the system-call filter at all;
 * socket families that are not separated by a network namespace (``AF_VSOCK`` reaches the
-  virtual machine's host and other guests' sockets, ``AF_BLUETOOTH``, ...): only ``AF_UNIX``,
-  ``AF_INET``, ``AF_INET6`` and ``AF_NETLINK`` may be created.
+  virtual machine's host and other guests' sockets, ``AF_BLUETOOTH``, ...), and ``AF_UNIX``
+  sockets made to *connect*: a path-named Unix socket of the host (an ssh or gpg agent, X11
+  under ``/tmp/.X11-unix``, a database, ``docker.sock``) is reachable through a read-only
+  bind, since ``connect`` writes nothing to the file system, and ``validate --command``
+  programs see the host's files read-only. Only ``AF_INET``, ``AF_INET6`` (the private network
+  namespace's loopback) and ``AF_NETLINK`` may be created by ``socket``; ``socketpair``, whose
+  two ends are connected to each other and to nothing else, stays allowed (Python's
+  ``socket.socketpair``, asyncio, libuv's child pipes use it).
 
 :func:`filter_program` returns the classic BPF program (``struct sock_filter[]`` bytes) that
 refuses exactly these: lock and notification commands of ``fcntl`` and ``flock`` fail with
@@ -61,8 +67,9 @@ BLOCKED_FCNTL_COMMANDS = {
     "F_OFD_GETLK": 36, "F_OFD_SETLK": 37, "F_OFD_SETLKW": 38,
     "F_SETLEASE": 1024, "F_GETLEASE": 1025, "F_NOTIFY": 1026,
 }
-#: socket families a child may create (the ones a network namespace separates).
-ALLOWED_SOCKET_FAMILIES = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16}
+#: socket families a child may create with ``socket`` (the ones a network namespace separates;
+#: not AF_UNIX, whose named sockets live in the host's file system).
+ALLOWED_SOCKET_FAMILIES = {"AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16}
 
 # the asm-generic system call table (AArch64, RISC-V 64)
 _GENERIC = {

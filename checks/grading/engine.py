@@ -48,6 +48,7 @@ from .driver import (
     build_source,
 )
 from .loading import SUBMISSION_SUFFIXES, LoadedSubmission, SubmissionError, load_submission, source_units
+from .python2 import translated
 from .report import GradeReport, TestResult
 from .textsafe import one_line, quoted
 from .tolerances import FD_ERROR_FLOOR
@@ -719,6 +720,8 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     asg = load_assignment(assignment).with_points(points)
     limits = effective_limits(asg, limits)
     started = time.monotonic()
+    if "python2" in asg.compat:
+        loaded = translated(loaded)
     tests: list[TestResult] = []
     protected = {fn.cls or fn.name for fn in asg.functions}
     for code in asg.support_modules.values():

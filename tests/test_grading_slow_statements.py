@@ -62,6 +62,23 @@ def test_the_same_in_a_notebook_names_the_cell(tmp_path):
     assert len(labels) == 2 and all(label.startswith("cell ") for label in labels), report.problems
 
 
+@pytest.mark.parametrize("stubborn", [
+    "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
+    "        pass\n",
+    "import time\n\n\nfor epoch in range(10**9):\n    try:\n        time.sleep(30)\n"
+    "    except:\n        print('interrupted, going on')\n    finally:\n        pass\n",
+])
+def test_a_statement_that_swallows_its_stop_in_a_loop_is_stopped_all_the_same(tmp_path,
+                                                                             stubborn):
+    at = CORRECT.index("def linear_backward")
+    path = tmp_path / "hw.py"
+    path.write_text(CORRECT[:at] + stubborn + "\n\n" + CORRECT[at:])
+    report = grade_submission(path, "step-by-step", limits=FAST)
+    _full_marks(report)           # linear_backward and later are defined after it
+    assert "could not be loaded" not in report.output
+    assert [p for p in report.problems if "stopped after 1 s" in p], report.problems
+
+
 def test_once_the_load_budget_is_spent_definitions_still_run_and_the_rest_is_named(tmp_path):
     # four slow statements of 1 s each against a load budget that holds about two of them
     slow = "import time\n\ntime.sleep(30)\n\n"

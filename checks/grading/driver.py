@@ -22,9 +22,12 @@ All plain Python text (the sandbox executes one module):
   or a stray statement never costs the functions around it. A unit that runs past its own
   limit (``Limits.statement``: a kept training cell, a ``while True: pass``) is stopped by a
   ``SIGALRM`` timer raising an exception in it, reported, and loading goes on with the next
-  unit, within the load budget (``Limits.load``). A unit that swallows the stop in a loop of its
-  own (``except BaseException`` around its body) still runs into the load limit, which the
-  parent enforces by killing the child: then nothing can be graded. ``get_ipython()`` is a stand-in.
+  unit, within the load budget (``Limits.load``). The timer fires again every 0.25 s; a unit that
+  swallows the stop for a second (``except BaseException`` in a loop of its own) gets a trace
+  function that raises it on every line it runs, its except clauses included, until it has
+  left. Only code that never runs a Python line (one long C call) or removes the trace itself
+  runs on into the load limit, which the parent enforces by killing the child: then nothing can
+  be graded. ``get_ipython()`` is a stand-in.
   When a unit fails on a name that a stub module's star import would have provided (``from
   testCases_v3 import *`` then ``linear_forward_test(linear_forward)``), the name is bound to a
   stand-in and the unit runs again - never a name the assignment grades or a helper provides;
@@ -345,9 +348,28 @@ def __gradref_run_units__(units, protected, statement_seconds, budget_seconds):
         pass
 
     armed = [False]
+    fired = [0]
+
+    def stop_every_line(frame, event, arg):
+        # raising from a trace function turns tracing off, so only on a line (the alarm,
+        # 0.25 s later, turns it on again for the next enclosing loop)
+        if not armed[0]:
+            return None
+        if event == "line":
+            raise StatementTimeout()
+        return stop_every_line
 
     def on_alarm(signum, frame):
         if armed[0]:
+            fired[0] += 1
+            if fired[0] > 4:
+                # the stop was swallowed for a second (except BaseException in a loop of its
+                # own): from now on every line the statement runs raises it again, its except
+                # clauses' lines too, until it has left the statement
+                while frame is not None and frame.f_code is not timed_exec.__code__:
+                    frame.f_trace = stop_every_line
+                    frame = frame.f_back
+                sys.settrace(stop_every_line)
             raise StatementTimeout()
 
     def stub_imported():
@@ -382,6 +404,9 @@ def __gradref_run_units__(units, protected, statement_seconds, budget_seconds):
             finally:
                 armed[0] = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
+                if fired[0] > 4:
+                    sys.settrace(None)
+                fired[0] = 0
         except StatementTimeout:
             return False
         return True

@@ -35,10 +35,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from gradref.reference import Network
 
-from .finite_diff import Estimate, combine, levels, relative_steps
+from .finite_diff import Estimate, combine, relative_steps
 from .kinks import crosses
-from .network_fd import _gains, noise_scale
-from .tolerances import fd_tolerances
+from .network_fd import _cost_noise, _gains, _start, noise_scale
 
 __all__ = ["LayeredFD"]
 
@@ -54,30 +53,12 @@ class LayeredFD:
     def __init__(self, net: Network, params: Mapping[str, np.ndarray], X: np.ndarray,
                  Y: np.ndarray, *, order: int = 2, tolerances: Mapping[str, float] | None = None,
                  gains: Mapping[str, np.ndarray] | str | None = "autograd", **_ignored) -> None:
-        if not isinstance(net, Network):
-            raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
-        self.levels = levels(order)
-        self.order = order
-        self.tol = fd_tolerances(np.float64) if tolerances is None else dict(tolerances)
-        self.net = net
-        self.params = {k: v.copy() for k, v in net.check_params(params).items()}
-        self.X = net.check_X(X).copy()
-        self.m = self.X.shape[1]
-        self.Y = net.check_Y(Y, self.m).copy()
-        _, self.cache = net._forward(self.params, self.X)
-        self.losses0 = net._losses(self.cache, self.Y)
-        self.J0 = net._cost(self.params, self.cache, self.Y)
-        if isinstance(gains, str) and gains not in ("autograd", "measured"):
-            raise ValueError(f"gains must be 'autograd', 'measured', a dict of arrays or None, "
-                             f"got {gains!r}")
+        _start(self, net, params, X, Y, order, tolerances, gains)
         g = _gains(net, self.params, self.X, self.Y, gains)
         self.gains = g if isinstance(g, dict) else None
         eps = self.tol["eps"]
         self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y, self.gains)
-        l2_sum = (sum(float(np.sum(self.params[f"W{l}"] ** 2)) for l in range(1, net.L + 1))
-                  if net.l2 else 0.0)
-        self.cost_noise = (float(np.mean(self.example_noise))
-                           + eps * net.l2 / (2.0 * self.m) * l2_sum)
+        self.cost_noise = _cost_noise(self)
         self._kinks = {l: act.kinks for l, act in enumerate(net.activations, start=1)
                        if act.kinks}
         self._coupled = "batchnorm" in net.normalization

@@ -181,6 +181,40 @@ def _l2_sum(net: Network, params: Mapping[str, np.ndarray]) -> float:
     return sum(float(np.sum(params[f"W{l}"] ** 2)) for l in range(1, net.L + 1))
 
 
+def _start(fd, net: Network, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+           order: int, tolerances: Mapping[str, float] | None, gains) -> None:
+    r"""What :class:`NetworkFD` and :class:`~gradref.checks.layered_fd.LayeredFD` both start
+    from, set on ``fd``: the checked ``order`` (``levels``, ``order``), the tolerances
+    (float64's by default), copies of the validated ``params``, ``X``, ``Y`` (``m`` examples),
+    the unperturbed forward pass (``cache``), its per-example losses ``losses0``, its cost
+    ``J0`` and ``l2_sum`` (:math:`\sum_l \lVert W_l\rVert^2`, 0 without L2); ``gains`` is only
+    checked here (a str must be "autograd" or "measured")."""
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
+    fd.levels = levels(order)
+    fd.order = order
+    fd.tol = fd_tolerances(np.float64) if tolerances is None else dict(tolerances)
+    fd.net = net
+    fd.params = {k: v.copy() for k, v in net.check_params(params).items()}
+    fd.X = net.check_X(X).copy()
+    fd.m = fd.X.shape[1]
+    fd.Y = net.check_Y(Y, fd.m).copy()
+    _, fd.cache = net._forward(fd.params, fd.X)
+    fd.losses0 = net._losses(fd.cache, fd.Y)
+    fd.J0 = net._cost(fd.params, fd.cache, fd.Y)
+    fd.l2_sum = _l2_sum(net, fd.params) if net.l2 else 0.0
+    if isinstance(gains, str) and gains not in ("autograd", "measured"):
+        raise ValueError(f"gains must be 'autograd', 'measured', a dict of arrays or None, "
+                         f"got {gains!r}")
+
+
+def _cost_noise(fd) -> float:
+    r"""The cost's rounding allowance from ``fd.example_noise`` (set by the caller): the mean
+    of the per-example allowances plus :math:`\varepsilon\,\lambda/(2m)\sum_l\lVert
+    W_l\rVert^2` for the L2 term."""
+    return float(np.mean(fd.example_noise)) + fd.tol["eps"] * fd.net.l2 / (2.0 * fd.m) * fd.l2_sum
+
+
 class NetworkFD:
     """Fast elementwise finite differences of a network's cost ``J(params)`` on ``(X, Y)``.
 
@@ -204,10 +238,6 @@ class NetworkFD:
                  tolerances: Mapping[str, float] | None = None,
                  chunk_elements: int = CHUNK_ELEMENTS, threads: int | None = 1,
                  gains: Mapping[str, np.ndarray] | str | None = "autograd") -> None:
-        if not isinstance(net, Network):
-            raise TypeError(f"net must be a reference Network, got {type(net).__name__}")
-        self.levels = levels(order)
-        self.order = order
         if isinstance(chunk_elements, bool) or not isinstance(chunk_elements, int) \
                 or chunk_elements < 1:
             raise ValueError(f"chunk_elements must be a positive int, got {chunk_elements!r}")
@@ -216,20 +246,8 @@ class NetworkFD:
                                     or threads < 1):
             raise ValueError(f"threads must be a positive int or None, got {threads!r}")
         self.threads = threads
-        self.tol = fd_tolerances(np.float64) if tolerances is None else dict(tolerances)
-        self.net = net
-        self.params = {k: v.copy() for k, v in net.check_params(params).items()}
-        self.X = net.check_X(X).copy()
-        self.m = self.X.shape[1]
-        self.Y = net.check_Y(Y, self.m).copy()
-        _, self.cache = net._forward(self.params, self.X)
-        self.losses0 = net._losses(self.cache, self.Y)
-        self.J0 = net._cost(self.params, self.cache, self.Y)
-        self.l2_sum = _l2_sum(net, self.params) if net.l2 else 0.0
+        _start(self, net, params, X, Y, order, tolerances, gains)
         eps = self.tol["eps"]
-        if isinstance(gains, str) and gains not in ("autograd", "measured"):
-            raise ValueError(f"gains must be 'autograd', 'measured', a dict of arrays or None, "
-                             f"got {gains!r}")
         self.gains = _gains(net, self.params, self.X, self.Y, gains)
         measure = self.gains == "measured"
         if measure:
@@ -251,8 +269,7 @@ class NetworkFD:
                           + [f"A{l}" for l in range(1, net.L)]}
             self.example_noise = eps * noise_scale(net, self.params, self.cache, self.Y,
                                                    self.gains)
-        self.cost_noise = (float(np.mean(self.example_noise))
-                           + eps * net.l2 / (2.0 * self.m) * self.l2_sum)
+        self.cost_noise = _cost_noise(self)
 
     # ------------------------------------------------------------------ public
     def parameter(self, name: str, indices: Iterable[int] | None = None) -> Estimate:

@@ -91,9 +91,11 @@ def _x_problem(idx, seq, perm, pos, slices, m, B, rest) -> list[Finding]:
                         "function and draw the permutation once, for X and Y together",
                         "other_permutation")
     if shuffled_right and len(idx) == n_right - 1 and rest:
-        return _finding(f"the last mini-batch is missing: after the {n_right - 1} full batches "
-                        f"of {B}, the remaining m mod mini_batch_size = {rest} examples make one "
-                        f"more, smaller batch", "remainder_dropped")
+        full = n_right - 1
+        return _finding(f"the last mini-batch is missing: after the {full} full "
+                        f"batch{'es' if full != 1 else ''} of {B}, the m mod mini_batch_size = "
+                        f"{rest} example{'s' if rest != 1 else ''} left make one more, smaller "
+                        f"batch", "remainder_dropped")
     if shuffled_right and len(idx) == n_right + 1 and not idx[-1]:
         return _finding(f"an empty mini-batch is appended: m = {m} is a multiple of "
                         f"mini_batch_size = {B}, so there is no remainder batch",

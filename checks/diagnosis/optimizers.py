@@ -369,9 +369,10 @@ def diagnose_step(name: str, params: Mapping, grads: Mapping, state: Mapping | N
     keys = tuple(params)
     t = state["t"] + 1
     fitting = [(vid, msg, st) for vid, msg, d, st in cands if _same_all(delta, d)]
-    if new_state is not None and fitting and fitting[0][0] != "correct":
-        # several mistakes give this update (from a zero velocity, v = beta v + g and the
-        # velocity form take the same first step): those whose state fits too come first
+    if new_state is not None and fitting:
+        # several rules give this update (from a zero velocity, v = beta v + g and the velocity
+        # form take the same first step; from a zero state Adam's first step does not depend on
+        # the betas): those whose state fits too come first
         fitting.sort(key=lambda c: _state_problem(spec, new_state, c[2]) is not None)
     fits = [(vid, msg) for vid, msg, _ in fitting]
     if fits and fits[0][0] == "correct":

@@ -250,7 +250,12 @@ def test_without_momentum_terms_the_corrections_cannot_be_seen():
     assert indistinguishable("adam", params, grads, state, **hyper) == [
         "adam_no_bias_correction", "adam_no_first_correction", "adam_no_second_correction",
         "adam_t_before_increment", "adam_t_incremented_twice", "adam_folded_correction",
-        "adam_betas_swapped"]
+        "adam_betas_swapped",
+        # and every pair of correction and t mistakes (COMBINED_VARIANTS)
+        "adam_no_first_correction+adam_t_before_increment",
+        "adam_no_first_correction+adam_t_incremented_twice",
+        "adam_no_second_correction+adam_t_before_increment",
+        "adam_no_second_correction+adam_t_incremented_twice"]
 
 
 def test_every_variant_that_fits_is_listed():
@@ -262,7 +267,10 @@ def test_every_variant_that_fits_is_listed():
     new, new_state = m.fn(params, grads, state, **hyper)
     f, = diagnose_step("adam", params, grads, state, new, new_state, **hyper)
     assert f.details["variant"] == "adam_no_bias_correction"
-    assert f.details["also_fits"] == ["adam_no_second_correction"]
+    # (then t only enters v's correction, which is 1: the pairs with a t mistake fit too)
+    assert f.details["also_fits"] == ["adam_no_second_correction",
+                                      "adam_no_second_correction+adam_t_before_increment",
+                                      "adam_no_second_correction+adam_t_incremented_twice"]
     assert f.details["t"] == 2
 
 

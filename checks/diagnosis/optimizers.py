@@ -49,7 +49,7 @@ from ..tolerances import DIAGNOSIS_MATCH_RTOL as MATCH_RTOL
 from .compare import _absmax
 from .findings import Finding
 
-__all__ = ["StepVariant", "STEP_VARIANTS", "GENERIC_VARIANTS", "diagnose_step",
+__all__ = ["StepVariant", "STEP_VARIANTS", "COMBINED_VARIANTS", "GENERIC_VARIANTS", "diagnose_step",
            "indistinguishable", "variants_for"]
 
 
@@ -248,6 +248,35 @@ STEP_VARIANTS: dict[str, StepVariant] = {v.id: v for v in (
                 "(1 - decay_rate) dw**2"),
 )}
 
+#: The Adam mistakes that combine (each an option of :func:`_adam_with`).
+_ADAM_PARTS = {"adam_no_first_correction": {"correct_v": False},
+               "adam_no_second_correction": {"correct_s": False},
+               "adam_t_before_increment": {"shift": -1},
+               "adam_t_incremented_twice": {"shift": 1},
+               "adam_eps_inside_sqrt": {"eps_inside": True}}
+
+
+def _combined() -> dict[str, StepVariant]:
+    out = {}
+    names = list(_ADAM_PARTS)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if set(_ADAM_PARTS[a]) & set(_ADAM_PARTS[b]) or {a, b} == {
+                    "adam_no_first_correction", "adam_no_second_correction"}:
+                continue        # t - 1 with t + 1 is no mistake; both corrections: one variant
+            options = {**_ADAM_PARTS[a], **_ADAM_PARTS[b]}
+            options = {"correct_v": True, "correct_s": True, **options}
+            kernel = _adam_with(options.pop("correct_v"), options.pop("correct_s"), **options)
+            out[f"{a}+{b}"] = StepVariant(
+                f"{a}+{b}", ("adam",), kernel,
+                f"two mistakes: {STEP_VARIANTS[a].message}; and {STEP_VARIANTS[b].message}")
+    return out
+
+
+#: Two of Adam's mistakes at once (tried after every single one): e.g. s used uncorrected in
+#: the update *and* epsilon inside the root.
+COMBINED_VARIANTS: dict[str, StepVariant] = _combined()
+
 #: Mistakes of any optimiser, stated on the correct update Δ: id -> (Δ -> wrong Δ, message).
 GENERIC_VARIANTS: dict[str, tuple[Callable[[np.ndarray, Mapping], np.ndarray], str]] = {
     "step_sign": (lambda d, h: -d,
@@ -298,7 +327,7 @@ def _candidates(name, params, grads, state, hyper):
     right, right_state = _apply(spec, params, grads, state, hyper)
     delta = _updates(right, params)
     out = [("correct", "", delta, right_state)]
-    for v in variants_for(name):
+    for v in variants_for(name) + [c for c in COMBINED_VARIANTS.values() if name in c.optimizers]:
         new, new_state = _apply(replace(spec, kernel=v.kernel), params, grads, state, hyper)
         text = v.message.format(t=t, t_before=t - 1, t_after=t + 1, name=name)
         out.append((v.id, text, _updates(new, params), new_state))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from gradref.reference.optimizers import inverse_time_decay, stepped_inverse_time_decay
+
 from ..tolerances import DIAGNOSIS_MATCH_ATOL as MATCH_ATOL
 from ..tolerances import DIAGNOSIS_MATCH_RTOL as MATCH_RTOL
 from .findings import Finding
@@ -44,6 +46,10 @@ SCHEDULE_VARIANTS: tuple[tuple[str, bool, bool, Callable[..., float], str], ...]
 )
 
 
+def _same(value: float, want: float) -> bool:
+    return math.isfinite(value) and abs(value - want) <= MATCH_RTOL * abs(want) + MATCH_ATOL
+
+
 def diagnose_schedule(learning_rate0: float, epoch_num: int, decay_rate: float,
                       time_interval: int | None, got: object) -> list[Finding]:
     """Findings about a student's rate; ``time_interval`` None for ``update_lr``."""
@@ -53,10 +59,13 @@ def diagnose_schedule(learning_rate0: float, epoch_num: int, decay_rate: float,
         return []
     stepped = time_interval is not None
     T = time_interval or 1
+    right = (stepped_inverse_time_decay(learning_rate0, epoch_num, decay_rate, T) if stepped
+             else inverse_time_decay(learning_rate0, epoch_num, decay_rate))
+    if _same(value, right):
+        return []             # right (a variant that coincides here says nothing)
     for vid, for_stepped, for_plain, rate, message in SCHEDULE_VARIANTS:
         if not (for_stepped if stepped else for_plain):
             continue
-        want = rate(learning_rate0, epoch_num, decay_rate, T)
-        if math.isfinite(value) and abs(value - want) <= MATCH_RTOL * abs(want) + MATCH_ATOL:
+        if _same(value, rate(learning_rate0, epoch_num, decay_rate, T)):
             return [Finding(("learning_rate",), "schedule", message, {"variant": vid})]
     return []

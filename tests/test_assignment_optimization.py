@@ -306,6 +306,8 @@ def test_mini_batch_mistakes_are_named(kind, words):
     (lambda lr0, e, k, T: lr0 / (1 + k * e / T), True, "needs the floor"),
     (lambda lr0, e, k, T: lr0 / (1 + k * e), True, "time_interval is ignored"),
     (lambda lr0, e, k, T: lr0 / (1 + k * math.ceil(e / T)), True, "rounded up"),
+    (lambda lr0, e, k, T: lr0 if e % T else lr0 / (1 + k * (e // T)), True,
+     "only on the epochs that are multiples of time_interval"),
     (lambda lr0, e, k, T: lr0 / 1 + k * e, False, "lost its parentheses"),
     (lambda lr0, e, k, T: lr0 * (1 + k * e), False, "multiplied"),
     (lambda lr0, e, k, T: lr0 / (1 + k * (e // T)), True, None),

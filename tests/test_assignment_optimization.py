@@ -345,3 +345,19 @@ def test_grade_all_and_the_class_report_on_the_examples(tmp_path):
     md = summary_paths(out)[0].read_text()
     assert "update_parameters_with_adam" in md and "random_mini_batches" in md
     assert "2017 and v1b" in md
+
+
+def test_a_huge_extra_entry_fed_through_the_steps_costs_nothing():
+    # 16 MB under an extra key of the returned parameters: fed into every next call (it is
+    # the student's dict), never compared; the grader keeps such outputs only when small
+    source = _replace("        parameters[\"b\" + str(l)] = parameters[\"b\" + str(l)] - learning_rate * "
+                      "grads[\"db\" + str(l)]\n    return parameters\n",
+                      "        parameters[\"b\" + str(l)] = parameters[\"b\" + str(l)] - learning_rate * "
+                      "grads[\"db\" + str(l)]\n    parameters[\"junk\"] = np.zeros(2_000_000)\n"
+                      "    return parameters\n")
+    source = source.replace("    L = len(parameters) // 2\n    for l in range(1, L + 1):\n"
+                            "        parameters[\"W\"",
+                            "    L = len([k for k in parameters if k != 'junk']) // 2\n"
+                            "    for l in range(1, L + 1):\n        parameters[\"W\"", 1)
+    report = graded("junk", source)
+    assert "update_parameters_with_gd" not in failing(report)

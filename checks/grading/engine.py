@@ -220,8 +220,7 @@ class _FunctionGrader:
             else:
                 parts = self._split(out, result.value)
                 if parts is not None and (self.fn.steps > 1 or self.fn.computation.diagnose):
-                    out.given.append(built.quantities)
-                    out.parts.append(parts)
+                    self._keep(out, built.quantities, parts)
                     result = self._later_steps(out, parts, result)
                 out.call = _without_value(result)
                 for leaf in out.leaves:   # the grader keeps every case: only what it judges
@@ -268,9 +267,18 @@ class _FunctionGrader:
             if parts is None:
                 out.error = where + (out.error or "")
                 return result
-            out.given.append(q)
-            out.parts.append(parts)
+            self._keep(out, q, parts)
         return result
+
+    def _keep(self, out: _Outcome, given: dict, parts: dict) -> None:
+        """Keep a call's inputs and outputs for the diagnosis, unless the outputs are far
+        larger than the expected ones (then None: an answer cannot make the grader hold
+        hundreds of MiB per case; that step is not diagnosed)."""
+        bound = _slim_bound({r: given[r] for r in parts if r in given})
+        fed = {q: given[q] for q in self.fn.feed if q in given}
+        small = max(_nbytes(parts), _nbytes(fed)) <= bound
+        out.given.append(given if small else None)
+        out.parts.append(parts if small else None)
 
     def _split(self, out: _Outcome, value: object, q: dict | None = None,
                step: int = 0) -> dict | None:
@@ -623,7 +631,7 @@ class _FunctionGrader:
         if not verdict.leaves or not out.parts:
             return []
         step = min(leaf.step for leaf in verdict.leaves)
-        if step >= len(out.parts):
+        if step >= len(out.parts) or out.parts[step] is None:
             return []
         expected = out.built.later(step).quantities if step else out.built.quantities
         try:

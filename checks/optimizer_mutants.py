@@ -43,8 +43,10 @@ class StepMutant:
 
 # --------------------------------------------------------------------------- adam
 def _adam_student(correct_v=True, correct_s=True, t_shift=0, eps_inside=False, write_t=True,
-                  root=True, square=True):
+                  root=True, square=True, swap=False):
     def fn(params, grads, state, learning_rate, beta1, beta2, epsilon):
+        if swap:
+            beta1, beta2 = beta2, beta1
         state = copy.deepcopy(state)
         t = state["t"]
         if t_shift >= 0:
@@ -111,6 +113,12 @@ def _momentum_student(mistake=None):
             old = state["v"][key]
             if mistake == "no_one_minus":
                 state["v"][key] = beta * old + grads["d" + key]
+            elif mistake == "velocity":
+                state["v"][key] = beta * old - learning_rate * grads["d" + key]
+            elif mistake == "velocity_lr_in_v":
+                state["v"][key] = beta * old + learning_rate * grads["d" + key]
+            elif mistake == "not_carried":
+                state["v"][key] = (1 - beta) * grads["d" + key]
             else:
                 state["v"][key] = beta * old + (1 - beta) * grads["d" + key]
             if mistake == "stale":
@@ -119,6 +127,10 @@ def _momentum_student(mistake=None):
                 out[key] = params[key] - learning_rate * state["v"][key] / (1 - beta ** t)
             elif mistake == "plus":
                 out[key] = params[key] + learning_rate * state["v"][key]
+            elif mistake == "velocity":
+                out[key] = params[key] + state["v"][key]
+            elif mistake == "velocity_lr_in_v":
+                out[key] = params[key] - state["v"][key]
             else:
                 out[key] = params[key] - learning_rate * state["v"][key]
         state["t"] = t
@@ -231,6 +243,9 @@ STEP_MUTANTS: dict[str, StepMutant] = {m.id: m for m in (
     StepMutant("adam_folded_correction", "adam", _adam_folded,
                "lr * sqrt(1 - beta2^t) / (1 - beta1^t) with epsilon on the raw sqrt(s)",
                variant="adam_folded_correction", words=("folded into the learning rate",)),
+    StepMutant("adam_betas_swapped", "adam", _adam_student(swap=True),
+               "v averages with beta2 and s with beta1", variant="adam_betas_swapped",
+               words=("beta1 and beta2 are swapped",)),
     StepMutant("adam_dls_in_place", "adam", _adam_in_place,
                "correct: in place on deep copies, DLS style", kind=None, acceptable=True),
     StepMutant("momentum_no_one_minus_beta", "momentum", _momentum_student("no_one_minus"),
@@ -242,6 +257,15 @@ STEP_MUTANTS: dict[str, StepMutant] = {m.id: m for m in (
     StepMutant("momentum_bias_corrected", "momentum", _momentum_student("corrected"),
                "v / (1 - beta^t) in momentum", variant="momentum_bias_corrected",
                words=("has no bias correction",)),
+    StepMutant("momentum_velocity_form", "momentum", _momentum_student("velocity"),
+               "v = beta v - lr dW, W + v (CS231n's form in the DLS step)",
+               variant="momentum_velocity_form", words=("velocity form",)),
+    StepMutant("momentum_velocity_form_lr_in_v", "momentum", _momentum_student("velocity_lr_in_v"),
+               "v = beta v + lr dW, W - v", variant="momentum_velocity_form_lr_in_v",
+               words=("learning rate inside v",)),
+    StepMutant("momentum_velocity_not_carried", "momentum", _momentum_student("not_carried"),
+               "v = (1 - beta) dW: the previous velocity dropped",
+               variant="momentum_velocity_not_carried", words=("forgets its past",)),
     StepMutant("momentum_ascent", "momentum", _momentum_student("plus"),
                "W + learning_rate v", variant="step_sign", words=("goes uphill",)),
     StepMutant("momentum_correct", "momentum", _momentum_student(),

@@ -243,12 +243,19 @@ def test_ambiguous_fits_are_listed():
 
 def test_without_momentum_terms_the_corrections_cannot_be_seen():
     # β1 = β2 = 0: 1 - β^t = 1 for every t >= 1, so every correction mistake is the right step
-    # (the folded form's factor √(1 - β2^t)/(1 - β1^t) is 1 as well).
+    # (the folded form's factor √(1 - β2^t)/(1 - β1^t) is 1 as well; with β1 = β2, swapping
+    # them changes nothing).
     params, grads, state, hyper = example_case("adam")
     hyper.update(beta1=0.0, beta2=0.0)
     assert indistinguishable("adam", params, grads, state, **hyper) == [
         "adam_no_bias_correction", "adam_no_first_correction", "adam_no_second_correction",
-        "adam_t_before_increment", "adam_t_incremented_twice", "adam_folded_correction"]
+        "adam_t_before_increment", "adam_t_incremented_twice", "adam_folded_correction",
+        "adam_betas_swapped",
+        # and every pair of correction and t mistakes (COMBINED_VARIANTS)
+        "adam_no_first_correction+adam_t_before_increment",
+        "adam_no_first_correction+adam_t_incremented_twice",
+        "adam_no_second_correction+adam_t_before_increment",
+        "adam_no_second_correction+adam_t_incremented_twice"]
 
 
 def test_every_variant_that_fits_is_listed():
@@ -260,7 +267,10 @@ def test_every_variant_that_fits_is_listed():
     new, new_state = m.fn(params, grads, state, **hyper)
     f, = diagnose_step("adam", params, grads, state, new, new_state, **hyper)
     assert f.details["variant"] == "adam_no_bias_correction"
-    assert f.details["also_fits"] == ["adam_no_second_correction"]
+    # (then t only enters v's correction, which is 1: the pairs with a t mistake fit too)
+    assert f.details["also_fits"] == ["adam_no_second_correction",
+                                      "adam_no_second_correction+adam_t_before_increment",
+                                      "adam_no_second_correction+adam_t_incremented_twice"]
     assert f.details["t"] == 2
 
 

@@ -56,6 +56,11 @@ KINDS.update({
     "step_state": "an optimiser step whose update is right but whose returned state is not",
     "step_mismatch": "an optimiser step that matches no known mistake",
 })
+# Mini-batches and learning-rate schedules (checks/diagnosis/minibatches.py, schedules.py).
+KINDS.update({
+    "mini_batches": "mini-batches with a recognised mistake (remainder, shuffle, X and Y apart)",
+    "schedule": "a learning-rate schedule that matches a known wrong formula",
+})
 
 
 # --------------------------------------------------------------------------- the finding

@@ -49,7 +49,7 @@ from ..tolerances import DIAGNOSIS_MATCH_RTOL as MATCH_RTOL
 from .compare import _absmax
 from .findings import Finding
 
-__all__ = ["StepVariant", "STEP_VARIANTS", "GENERIC_VARIANTS", "diagnose_step",
+__all__ = ["StepVariant", "STEP_VARIANTS", "COMBINED_VARIANTS", "GENERIC_VARIANTS", "diagnose_step",
            "indistinguishable", "variants_for"]
 
 
@@ -109,6 +109,28 @@ def _adam_folded(theta, g, slots, t, h):
     v, s = _adam_parts(theta, g, slots, h)
     alpha = h["learning_rate"] * np.sqrt(1.0 - h["beta2"] ** t) / (1.0 - h["beta1"] ** t)
     return theta - alpha * v / (np.sqrt(s) + h["epsilon"]), {"v": v, "s": s}
+
+
+def _adam_betas_swapped(theta, g, slots, t, h):
+    b1, b2 = h["beta2"], h["beta1"]
+    v = b1 * slots["v"] + (1.0 - b1) * g
+    s = b2 * slots["s"] + (1.0 - b2) * (g * g)
+    v_hat, s_hat = v / (1.0 - b1 ** t), s / (1.0 - b2 ** t)
+    return theta - h["learning_rate"] * v_hat / (np.sqrt(s_hat) + h["epsilon"]), {"v": v, "s": s}
+
+
+def _momentum_velocity(sign: float):
+    """The velocity form written into the exponential-average slot: v = βv − η g, θ + v
+    (``sign`` −1), or v = βv + η g, θ − v (``sign`` +1)."""
+    def kernel(theta, g, slots, t, h):
+        v = h["beta"] * slots["v"] + sign * h["learning_rate"] * g
+        return theta - sign * v, {"v": v}
+    return kernel
+
+
+def _momentum_not_carried(theta, g, slots, t, h):
+    v = (1.0 - h["beta"]) * g
+    return theta - h["learning_rate"] * v, {"v": v}
 
 
 def _momentum_no_one_minus(theta, g, slots, t, h):
@@ -184,6 +206,22 @@ STEP_VARIANTS: dict[str, StepVariant] = {v.id: v for v in (
                 "(1 - beta1^t), the Adam paper's efficient form): epsilon then sits on the "
                 "uncorrected sqrt(s), a different step; the course divides by sqrt(s_hat) + "
                 "epsilon"),
+    StepVariant("adam_betas_swapped", ("adam",), _adam_betas_swapped,
+                "beta1 and beta2 are swapped: the first moment v averages with beta1 "
+                "(v = beta1 v + (1 - beta1) g) and the second moment s with beta2 "
+                "(s = beta2 s + (1 - beta2) g**2), each corrected with its own beta"),
+    StepVariant("momentum_velocity_form", _EMA, _momentum_velocity(-1.0),
+                "this is momentum in the velocity form (v = beta v - learning_rate dW, then "
+                "W + v): this course's momentum is the exponential average v = beta v + "
+                "(1 - beta) dW, then W = W - learning_rate v"),
+    StepVariant("momentum_velocity_form_lr_in_v", _EMA, _momentum_velocity(1.0),
+                "this is momentum in the velocity form with the learning rate inside v (v = beta "
+                "v + learning_rate dW, then W - v): this course's momentum is the exponential "
+                "average v = beta v + (1 - beta) dW, then W = W - learning_rate v"),
+    StepVariant("momentum_velocity_not_carried", _EMA, _momentum_not_carried,
+                "the velocity forgets its past: v = (1 - beta) dW drops the beta v term "
+                "(v = beta v + (1 - beta) dW carries the previous velocity; from a zero "
+                "velocity, the first step cannot show it)"),
     StepVariant("momentum_no_one_minus_beta", _EMA, _momentum_no_one_minus,
                 "the velocity misses the factor (1 - beta): in this exponential-average form "
                 "v = beta v + (1 - beta) dW (v = beta v + dW is another course's convention)"),
@@ -209,6 +247,35 @@ STEP_VARIANTS: dict[str, StepVariant] = {v.id: v for v in (
                 "the cache misses the factor (1 - decay_rate): cache = decay_rate cache + "
                 "(1 - decay_rate) dw**2"),
 )}
+
+#: The Adam mistakes that combine (each an option of :func:`_adam_with`).
+_ADAM_PARTS = {"adam_no_first_correction": {"correct_v": False},
+               "adam_no_second_correction": {"correct_s": False},
+               "adam_t_before_increment": {"shift": -1},
+               "adam_t_incremented_twice": {"shift": 1},
+               "adam_eps_inside_sqrt": {"eps_inside": True}}
+
+
+def _combined() -> dict[str, StepVariant]:
+    out = {}
+    names = list(_ADAM_PARTS)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if set(_ADAM_PARTS[a]) & set(_ADAM_PARTS[b]) or {a, b} == {
+                    "adam_no_first_correction", "adam_no_second_correction"}:
+                continue        # t - 1 with t + 1 is no mistake; both corrections: one variant
+            options = {**_ADAM_PARTS[a], **_ADAM_PARTS[b]}
+            options = {"correct_v": True, "correct_s": True, **options}
+            kernel = _adam_with(options.pop("correct_v"), options.pop("correct_s"), **options)
+            out[f"{a}+{b}"] = StepVariant(
+                f"{a}+{b}", ("adam",), kernel,
+                f"two mistakes: {STEP_VARIANTS[a].message}; and {STEP_VARIANTS[b].message}")
+    return out
+
+
+#: Two of Adam's mistakes at once (tried after every single one): e.g. s used uncorrected in
+#: the update *and* epsilon inside the root.
+COMBINED_VARIANTS: dict[str, StepVariant] = _combined()
 
 #: Mistakes of any optimiser, stated on the correct update Δ: id -> (Δ -> wrong Δ, message).
 GENERIC_VARIANTS: dict[str, tuple[Callable[[np.ndarray, Mapping], np.ndarray], str]] = {
@@ -260,7 +327,7 @@ def _candidates(name, params, grads, state, hyper):
     right, right_state = _apply(spec, params, grads, state, hyper)
     delta = _updates(right, params)
     out = [("correct", "", delta, right_state)]
-    for v in variants_for(name):
+    for v in variants_for(name) + [c for c in COMBINED_VARIANTS.values() if name in c.optimizers]:
         new, new_state = _apply(replace(spec, kernel=v.kernel), params, grads, state, hyper)
         text = v.message.format(t=t, t_before=t - 1, t_after=t + 1, name=name)
         out.append((v.id, text, _updates(new, params), new_state))
@@ -330,7 +397,13 @@ def diagnose_step(name: str, params: Mapping, grads: Mapping, state: Mapping | N
     cands = _candidates(name, params, grads, state, hyper)
     keys = tuple(params)
     t = state["t"] + 1
-    fits = [(vid, msg) for vid, msg, d, _ in cands if _same_all(delta, d)]
+    fitting = [(vid, msg, st) for vid, msg, d, st in cands if _same_all(delta, d)]
+    if new_state is not None and fitting:
+        # several rules give this update (from a zero velocity, v = beta v + g and the velocity
+        # form take the same first step; from a zero state Adam's first step does not depend on
+        # the betas): those whose state fits too come first
+        fitting.sort(key=lambda c: _state_problem(spec, new_state, c[2]) is not None)
+    fits = [(vid, msg) for vid, msg, _ in fitting]
     if fits and fits[0][0] == "correct":
         if new_state is None:
             return []

@@ -53,12 +53,15 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
              "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility", "accept", "versions")
+                  "points", "checks", "uses", "visibility", "accept", "versions", "steps")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
 _ACCEPT_KEYS = ("name", "keys", "note")
 _VERSION_KEYS = ("name", "note", "args", "kwargs", "returns", "constructor")
+_STEPS_KEYS = ("count", "feed")
+#: The most steps a ``steps`` table may ask for.
+MAX_STEPS = 20
 #: ``dA{l}`` / ``dA{l+1}``: a dict key template with the layer index and an offset.
 _KEY_TEMPLATE = r"^([A-Za-z_][A-Za-z_0-9]*?)\{l([+-][0-9]+)?\}$"
 
@@ -77,9 +80,12 @@ class Check:
     of: tuple[str, ...] = ()
     title: str = ""
 
-    def selects(self, label: str, is_cache: bool) -> bool:
+    def selects(self, label: str, is_cache: bool, output: str = "") -> bool:
+        """Whether the check looks at a leaf: ``label`` (an output's name or a dict output's
+        key) or the dict ``output`` it belongs to matches a pattern of ``of``."""
         if self.of:
-            return any(fnmatch.fnmatchcase(label, p) for p in self.of)
+            return any(fnmatch.fnmatchcase(label, p) or (output and fnmatch.fnmatchcase(output, p))
+                       for p in self.of)
         return is_cache if self.kind == "cache" else not is_cache
 
 
@@ -169,6 +175,10 @@ class FunctionSpec:
     rename: dict[str, str] = field(default_factory=dict)
     accept: tuple[Alternative, ...] = ()
     versions: tuple[Version, ...] = ()
+    #: ``steps.count``: calls per case (a stepped computation's trajectory), and ``steps.feed``:
+    #: ``{input quantity: output}`` the student's previous call's output passed as that input
+    steps: int = 1
+    feed: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary(self) -> Version:
@@ -506,6 +516,37 @@ def _versions(where: str, raw: object, comp: Computation, call: str,
     return tuple(out)
 
 
+def _steps(where: str, raw: object, comp: Computation, versions: tuple[Version, ...]
+           ) -> tuple[int, dict[str, str]]:
+    """The ``steps`` table: ``count`` calls per case, ``feed`` = {input: output} carried from
+    one call to the next; every fed input is passed in every version's call and every feeding
+    output is returned by every version."""
+    table = _table(where, raw)
+    _known_keys(where, table, _STEPS_KEYS)
+    if not comp.stepped:
+        raise _fail(where, f"computation {comp.name!r} is not stepped (a trajectory of optimiser "
+                           f"steps); stepped: "
+                           f"{', '.join(c.name for c in COMPUTATIONS.values() if c.stepped)}")
+    count = table.get("count", 3)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_STEPS:
+        raise _fail(f"{where}.count", f"must be an integer from 1 to {MAX_STEPS}, got {count!r}")
+    feed = {k: _string(f"{where}.feed.{k}", v)
+            for k, v in _table(f"{where}.feed", table.get("feed", {})).items()}
+    for quantity, output in feed.items():
+        if quantity not in comp.inputs:
+            raise _fail(f"{where}.feed", f"unknown input {quantity!r} of computation "
+                                         f"{comp.name!r}; valid: {', '.join(comp.inputs)}")
+        for v in versions:
+            label = f"version {v.name!r}" if v.name else "the declared signature"
+            if quantity not in v.args and quantity not in v.kwargs.values():
+                raise _fail(f"{where}.feed.{quantity}", f"{quantity!r} is not an argument of "
+                                                        f"{label}")
+            if output not in v.returns:
+                raise _fail(f"{where}.feed.{quantity}", f"{output!r} is not returned by {label} "
+                                                        f"(returns: {', '.join(v.returns)})")
+    return count, feed
+
+
 def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     where = f"functions[{i}]"
     entry = _table(where, raw)
@@ -589,13 +630,16 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     label = entry.get("label", "")
     if label:
         label = _string(f"{where}.label", label)
+    primary = Version("", args, kwargs, constructor, returns, returns_tuple)
+    steps, feed = _steps(f"{where}.steps", entry["steps"], comp, (primary, *versions)) \
+        if "steps" in entry else (1, {})
     return FunctionSpec(
         name=name, computation=comp, args=args, returns=returns, returns_tuple=returns_tuple,
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
-        versions=versions,
+        versions=versions, steps=steps, feed=feed,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 

@@ -111,7 +111,7 @@ class Case:
         if self.level == "layer":
             text = f"n_prev = {self.layer_dims[0]}, n = {self.layer_dims[1]}, m = {self.m}"
         elif self.level == "array":
-            text = f"n = {self.layer_dims[0]}, m = {self.m}"
+            text = f"n = {self.layer_dims[0]}" + (f", m = {self.m}" if self.batched else "")
         else:
             text = f"layer_dims = {list(self.layer_dims)}"
             if self.batched:

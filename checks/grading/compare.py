@@ -42,6 +42,8 @@ class Leaf:
     got: object
     expected: object
     problem: str | None = None  # e.g. "missing key 'dW2'"
+    output: str = ""           # the dict output a key belongs to ("" for a plain output)
+    step: int = 0              # which call of a stepped function (0: the first)
 
 
 

@@ -129,6 +129,9 @@ class Built:
 
     quantities: dict[str, object]
     context: dict[str, object] = field(default_factory=dict)
+    #: a stepped computation's later steps: ``later(k)`` is the Built of step k (0 is this one)
+    #: along the reference's trajectory (see ``Computation.stepped``)
+    later: Callable[[int], Built] | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,12 @@ class Computation:
     output's kind (:data:`OUTPUT_KINDS`, default "array"). ``variant`` names the quantity that
     cycles over ``variants`` from case to case (e.g. the activation); ``options`` are the
     declaration's ``options`` keys the computation accepts, with their defaults.
+
+    ``stepped``: a case is a trajectory of steps (an optimiser's), :attr:`Built.later` gives each
+    step's quantities; a declaration's ``steps`` key calls the function on them in turn, feeding
+    the student's outputs into the next call. ``diagnose(inputs, outputs, expected)``: the
+    computation's own diagnosis of a failing step (the quantities the student's function got,
+    its outputs by name, the expected quantities) -> findings of :mod:`gradref.checks.diagnosis`.
     """
 
     name: str
@@ -152,6 +161,8 @@ class Computation:
     variants: tuple = ()
     options: dict[str, object] = field(default_factory=dict)
     batched: bool = True
+    stepped: bool = False
+    diagnose: Callable[[dict, dict, dict], list] | None = None
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")

@@ -84,6 +84,10 @@ class _Outcome:
     leaves: list[Leaf] = field(default_factory=list)
     accepted: Alternative | None = None     # an accepted alternative convention it used
     version: Version | None = None          # another course version's signature it used
+    #: per call of a stepped function (or one with its own diagnosis): the quantities it was
+    #: given (the fed ones the student's previous outputs) and its outputs by name
+    given: list[dict] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -215,7 +219,10 @@ class _FunctionGrader:
                 if result.kind in _FATAL_KINDS:
                     self.fatal = result
             else:
-                self._split(out, result.value)
+                parts = self._split(out, result.value)
+                if parts is not None and (self.fn.steps > 1 or self.fn.computation.diagnose):
+                    self._keep(out, built.quantities, parts)
+                    result = self._later_steps(out, parts, result)
                 out.call = _without_value(result)
                 for leaf in out.leaves:   # the grader keeps every case: only what it judges
                     if leaf.kind != "random":   # (a random weight's spread is judged whole)
@@ -239,8 +246,48 @@ class _FunctionGrader:
             text += "\nstderr:\n" + "\n".join(quoted(result.stderr.strip().splitlines()[-5:]))
         return text
 
-    def _split(self, out: _Outcome, value: object) -> None:
-        fn, comp, q = self.fn, self.fn.computation, out.built.quantities
+    def _later_steps(self, out: _Outcome, parts: dict, result: CallResult) -> CallResult:
+        """Steps 2 … ``steps`` of a stepped function: each call gets the next step's quantities
+        of the reference trajectory, its ``feed`` inputs replaced by the student's outputs of
+        the call before; its outputs are judged against that step's reference values."""
+        fn = self.fn
+        for k in range(1, fn.steps):
+            step = out.built.later(k)
+            q = dict(step.quantities)
+            for quantity, output in fn.feed.items():
+                q[quantity] = parts[output]
+            result = self._call(q)
+            where = (f"At step {k + 1} of {fn.steps} (given your outputs of step {k}"
+                     f"{': ' + ', '.join(fn.feed) if fn.feed else ''}): ")
+            if not result.ok:
+                out.error = where + self._call_error(result)
+                if result.kind in _FATAL_KINDS:
+                    self.fatal = result
+                return result
+            parts = self._split(out, result.value, step.quantities, k)
+            if parts is None:
+                out.error = where + (out.error or "")
+                return result
+            self._keep(out, q, parts)
+        return result
+
+    def _keep(self, out: _Outcome, given: dict, parts: dict) -> None:
+        """Keep a call's inputs and outputs for the diagnosis, unless the outputs are far
+        larger than the expected ones (then None: an answer cannot make the grader hold
+        hundreds of MiB per case; that step is not diagnosed)."""
+        bound = _slim_bound({r: given[r] for r in parts if r in given})
+        fed = {q: given[q] for q in self.fn.feed if q in given}
+        small = max(_nbytes(parts), _nbytes(fed)) <= bound
+        out.given.append(given if small else None)
+        out.parts.append(parts if small else None)
+
+    def _split(self, out: _Outcome, value: object, q: dict | None = None,
+               step: int = 0) -> dict | None:
+        """Leaves of a returned ``value`` against the expected quantities ``q`` (the case's
+        first step by default); its outputs by name, or None when it has the wrong structure."""
+        fn, comp = self.fn, self.fn.computation
+        q = out.built.quantities if q is None else q
+        at = f" at step {step + 1}" if fn.steps > 1 else ""
         candidates = self._candidates()
         version = next((v for v in candidates if v.fits(value)), candidates[0])
         if version.name:
@@ -249,7 +296,7 @@ class _FunctionGrader:
         if not version.fits(value):
             out.error = (f"{fn.display} should return {len(version.returns)} values "
                          f"({', '.join(shown)}), got {describe(value)}")
-            return
+            return None
         if version.returns_tuple:
             parts = dict(zip(version.returns, value, strict=True))
         else:
@@ -257,7 +304,7 @@ class _FunctionGrader:
         for name, got in parts.items():
             kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
             if kind != "dict":
-                out.leaves.append(Leaf(name, label, kind, got, exp))
+                out.leaves.append(Leaf(name, label + at, kind, got, exp, step=step))
                 continue
             mapping = got if isinstance(got, Mapping) else None
             what = label.replace("{key}", "").strip("[]'\" ") or name
@@ -269,24 +316,28 @@ class _FunctionGrader:
                         keys, out.accepted = theirs, alt
                         break
             for key, e in exp.items():
-                leaf_label = label.format(key=key) if "{key}" in label else key
+                leaf_label = (label.format(key=key) if "{key}" in label else key) + at
                 leaf_kind = "random" if isinstance(e, RandomWeights) else "array"
                 if mapping is None:
                     problem = (f"{what} should be a dict with keys {list(exp)}, "
                                f"got {describe(got)}")
-                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e, problem))
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e, problem,
+                                           name, step))
                 elif keys[key] not in mapping:
                     out.leaves.append(Leaf(key, leaf_label, leaf_kind, MISSING, e,
-                                            f"{what} has no key {key!r} (its keys: "
-                                            f"{list(mapping)[:12]})"))
+                                            f"{what}{at} has no key {key!r} (its keys: "
+                                            f"{list(mapping)[:12]})", name, step))
                 else:
-                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, mapping[keys[key]], e))
+                    out.leaves.append(Leaf(key, leaf_label, leaf_kind, mapping[keys[key]], e,
+                                           output=name, step=step))
+        return parts
 
     # ----------------------------------------------------------------- checking
     def verdict(self, check: Check, out: _Outcome) -> _Verdict:
         if out.error is not None:
             return _Verdict(False, [out.error])
-        leaves = [leaf for leaf in out.leaves if check.selects(leaf.key, leaf.kind == "cache")]
+        leaves = [leaf for leaf in out.leaves
+                  if check.selects(leaf.key, leaf.kind == "cache", leaf.output)]
         problems, bad = [], []
         for leaf in leaves:
             problem = leaf_problem(check.kind, leaf, self.asg.rtol, self.asg.atol)
@@ -481,7 +532,7 @@ class _FunctionGrader:
 
         When the smallest case gives no clear answer (m = 2 cannot tell "missing 1/m" from "a
         factor 2"), a larger failing case is diagnosed instead."""
-        if check.kind not in ("values", "shape"):
+        if check.kind not in ("values", "shape") and self.fn.computation.diagnose is None:
             return [], out
         if larger is not None and larger is not out and larger.error is None \
                 and self._failure(check, larger) != self._failure(check, out):
@@ -514,6 +565,8 @@ class _FunctionGrader:
         except ImportError:  # pragma: no cover - diagnosis is part of gradref
             return []
         comp = self.fn.computation
+        if comp.diagnose is not None:
+            return self._own_findings(out, verdict)
         context = out.built.context
         usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
                   and leaf.got is not MISSING and numeric(leaf.got) is not None
@@ -571,6 +624,23 @@ class _FunctionGrader:
                 seen.add(text)
                 unique.append(type(f)(f.names, f.kind, text, f.details))
         return unique
+
+
+    def _own_findings(self, out: _Outcome, verdict: _Verdict) -> list:
+        """The computation's own diagnosis (``Computation.diagnose``) of the first failing step,
+        on the quantities that step was given and the outputs it returned."""
+        if not verdict.leaves or not out.parts:
+            return []
+        step = min(leaf.step for leaf in verdict.leaves)
+        if step >= len(out.parts) or out.parts[step] is None:
+            return []
+        expected = out.built.later(step).quantities if step else out.built.quantities
+        try:
+            found = self.fn.computation.diagnose(out.given[step], out.parts[step], expected)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, FloatingPointError):
+            return []
+        at = f"at step {step + 1} of {self.fn.steps}: " if self.fn.steps > 1 else ""
+        return [type(f)(f.names, f.kind, at + f.message, f.details) for f in found]
 
 
 def _within_assignment(text: str, asg: Assignment) -> str:

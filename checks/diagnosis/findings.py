@@ -56,6 +56,8 @@ KINDS.update({
     "step_state": "an optimiser step whose update is right but whose returned state is not",
     "step_mismatch": "an optimiser step that matches no known mistake",
 })
+# An assignment's own catalogue (checks/diagnosis/mistakes.py).
+KINDS["named_mistake"] = "the answer is one of the assignment's named mistakes, replayed on the case"
 
 
 # --------------------------------------------------------------------------- the finding

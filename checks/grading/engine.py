@@ -39,8 +39,11 @@ from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, 
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
 from .driver import (
+    NO_VALUE,
+    NOT_DEFINED,
     NOT_RUN,
     PICK_FUNCTION,
+    PROVIDE_FUNCTION,
     REPLACED_FUNCTION,
     SKIPPED_FUNCTION,
     STOPPED,
@@ -188,6 +191,14 @@ class _FunctionGrader:
         self.calls += 1
         bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * max(
             sum(_nbytes(q[r]) for r in v.returns) for v in self._candidates()))
+        if fn.call == "function" and fn.provide:
+            value = q[fn.provide_with] if fn.provide_with else NO_VALUE
+            result = self.sub.call_bounded(bound, PROVIDE_FUNCTION, fn.name, fn.provide, value,
+                                           args, kwargs)
+            if not result.ok and result.exception == "NameError" \
+                    and f"{fn.name} {NOT_DEFINED}" in (result.message or ""):
+                result = replace(result, kind="missing-function")
+            return result
         if fn.call == "function":
             return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
         constructor = {k: q[v] for k, v in form.constructor.items()}
@@ -226,7 +237,8 @@ class _FunctionGrader:
         if result.kind == "load-error":
             return "Not graded: your submission failed to load (see the summary)."
         text = one_line(result.message or f"{self.fn.name} failed ({result.kind})")
-        text = text.replace(f"{WRAPPER_FUNCTION}()", f"{self.fn.display}()")
+        for wrapper in (WRAPPER_FUNCTION, PROVIDE_FUNCTION):
+            text = text.replace(f"{wrapper}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
                     f"{self.fn.signature()})")
@@ -520,6 +532,15 @@ class _FunctionGrader:
                   # an answer of another size altogether: its shape says all (and a float64
                   # copy of a stand-in would cost what it spared)
                   and np.asarray(leaf.got).nbytes <= _slim_bound(leaf.expected)]
+        mistakes = context.get("mistakes") or ()
+        if mistakes:     # the computation's own catalogue of named mistakes comes first
+            from gradref.checks.diagnosis.mistakes import match_mistakes
+
+            named = match_mistakes({leaf.key: leaf.got for leaf in out.leaves
+                                    if leaf.got is not MISSING},
+                                   [leaf.key for leaf in verdict.leaves], mistakes)
+            if named:
+                return named
         failing = [leaf for leaf in verdict.leaves if leaf in usable]
         if not failing:
             return []
@@ -857,6 +878,7 @@ def _call_failures(grader: _FunctionGrader) -> list[str]:
                 and call.kind not in seen:
             seen.add(call.kind)
             message = call.message.replace(f"{WRAPPER_FUNCTION}()", f"{grader.fn.display}()")
+            message = message.replace(f"{PROVIDE_FUNCTION}()", f"{grader.fn.display}()")
             out.append(one_line(f"{grader.fn.display}: {call.kind}: {message.splitlines()[0]}"))
     return out
 

@@ -34,7 +34,13 @@ class Mistake:
     atol: float = 1e-9
 
     def agrees(self, key: str, got: object) -> bool:
-        want = np.asarray(self.values[key], dtype=np.float64)
+        want = self.values[key]
+        if callable(want):           # a rule rather than a value (e.g. "an array of shape …")
+            try:
+                return bool(want(got))
+            except (TypeError, ValueError, ArithmeticError):
+                return False
+        want = np.asarray(want, dtype=np.float64)
         try:
             arr = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -52,11 +58,20 @@ def match_mistakes(answers: Mapping[str, object], failing: Sequence[str],
                    mistakes: Sequence[Mistake]) -> list[Finding]:
     """The ``mistakes`` that ``answers`` (``{key: the student's value}``) is, in order, each a
     finding about the ``failing`` keys it explains first; [] when none is."""
-    found, covered = [], set()
+    found: list[Finding] = []
+    covered: set[str] = set()
     for mistake in mistakes:
         keys = [k for k in mistake.values if k in answers]
+        if not keys or not all(mistake.agrees(k, answers[k]) for k in keys):
+            continue
+        same = next((i for i, f in enumerate(found) if set(f.names) == set(keys)), None)
+        if same is not None:         # two mistakes this case cannot tell apart: both named
+            f = found[same]
+            found[same] = Finding(f.names, f.kind, f"{f.message}. It fits equally well: "
+                                                   f"{mistake.message}")
+            continue
         explained = [k for k in keys if k in failing and k not in covered]
-        if explained and all(mistake.agrees(k, answers[k]) for k in keys):
+        if explained:
             found.append(Finding(tuple(explained), "named_mistake", mistake.message))
             covered.update(explained)
     return found

@@ -162,3 +162,28 @@ def test_a_backward_reading_int_masks_with_a_bool_only_idiom_fails_the_int_cases
         "    dA2 = dA2 * D2\n", "    dA2[~D2] = 0\n", 1)
     report = grade_source(src, "regularization", seed=0)
     assert failing(report) == {"backward_propagation_with_dropout"}
+
+
+# patterns met in real submissions (own renditions): the same matrix summed three times, a
+# forgotten output bias, a typo for m in one gradient
+_DB1 = "    db1 = 1. / m * np.sum(dZ1, axis=1, keepdims=True)\n    return"
+_L2 = ("(np.sum(np.square(W1)) + np.sum(np.square(W2))\n" + " " * 48
+       + "+ np.sum(np.square(W3)))")
+_OUT = "    Z3 = np.dot(W3, A2) + b3\n    A3 = sigmoid(Z3)\n    cache = (Z1, D1"
+
+
+@pytest.mark.parametrize("old, new, function, words", [
+    (_L2, "(np.sum(np.square(W1)) + np.sum(np.square(W1)) + np.sum(np.square(W1)))",
+     "compute_cost_with_regularization", "ΣW1² 3 times, ΣW2² 0 times, ΣW3² 0 times"),
+    (_OUT, _OUT.replace(" + b3", ""), "forward_propagation_with_dropout", "Z3 without its bias"),
+    (_DB1, _DB1.replace("1. / m", "1. / n"), "backward_propagation_with_dropout",
+     "NameError: name 'n' is not defined"),
+])
+def test_patterns_of_real_submissions_are_named(old, new, function, words):
+    src = (EXAMPLES / "correct.py").read_text()
+    assert old in src
+    at = src.rindex(old) if function == "backward_propagation_with_dropout" else src.index(old)
+    report = grade_source(src[:at] + new + src[at + len(old):], "regularization", seed=0)
+    assert failing(report) == {function}
+    text = "\n".join(t.output for t in report.tests if t.status == "failed")
+    assert words in text, text

@@ -23,6 +23,8 @@ never a second backprop.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from gradref.checks.diagnosis.mistakes import Mistake
 from gradref.reference import Network
@@ -112,6 +114,15 @@ def _build_cost(case, lay, spec, options):
                 {"cost": cross + lambd / (2 * m) * sum(float(np.sum(params[f"W{l}"])) ** 2
                                                          for l in (1, 2, 3))}),
     ]
+    sq = [float(np.sum(params[f"W{l}"] ** 2)) for l in (1, 2, 3)]
+    for counts in itertools.product(range(4), repeat=3):   # the wrong matrices in the sum
+        if counts != (1, 1, 1) and any(counts):
+            said = ", ".join(f"ΣW{l}² {c} time{'s' * (c != 1)}" for l, c in
+                             zip((1, 2, 3), counts, strict=True))
+            mistakes.append(Mistake(
+                f"cost's L2 term sums the wrong weight matrices: {said}, where it needs each "
+                f"of ΣW1², ΣW2², ΣW3² once",
+                {"cost": cross + lambd / (2 * m) * float(np.dot(counts, sq))}))
     q = {"A3": lay.data(AL), "Y": lay.data(Y), "parameters": lay.params(params),
          "lambd": lambd, "cost": float(J)}
     return Built(q, _context(case, net0, params, cache, X, Y, mistakes))
@@ -230,6 +241,10 @@ def _build_forward_dropout(case, lay, spec, options):
                          course_masks(dims, m, keep_prob, compare=">"))[0])
     add("A3 matches no dropout at all: mask A1 and A2 with D1, D2 and divide by keep_prob",
         net0.forward(params, X)[0])
+    for l in (1, 2, 3):
+        without = dict(params, **{f"b{l}": np.zeros_like(params[f"b{l}"])})
+        add(f"A3 matches Z{l} without its bias: Z{l} = np.dot(W{l}, A{l - 1}) + b{l}".replace(
+            "A0", "X"), _dropout_forward(dims, without, X, keep_prob, masks)[0])
     q = {"X": lay.data(X), "parameters": lay.params(params), "keep_prob": keep_prob,
          "A3": lay.data(A3), "cache": _tuple14(params, cache, masks)}
     return Built(q, _context(case, net0, params, cache, X, Y, mistakes))

@@ -186,3 +186,21 @@ def _decl(**entry):
 def test_bad_provide_keys_are_named(entry, pattern):
     with pytest.raises(AssignmentError, match=pattern):
         parse_assignment(_decl(**entry))
+
+
+def test_grade_function_in_process_binds_and_restores_the_graders_helpers():
+    import gradref
+
+    def helpers_missing(*args):
+        raise AssertionError("the student's own helper was called instead of the grader's")
+
+    namespace = {"np": np, "forward_propagation_n": helpers_missing,
+                 "backward_propagation_n": helpers_missing,
+                 "dictionary_to_vector": helpers_missing, "vector_to_dictionary": helpers_missing,
+                 "gradients_to_vector": helpers_missing}
+    body = CORRECT.split("def gradient_check_n(")[1].split("\n\n\nX, Y")[0]
+    exec("def gradient_check_n(" + body, namespace)
+    report = gradref.grade_function("gradient_check_n (verdicts)", namespace["gradient_check_n"],
+                                    assignment="gradient-checking")
+    assert report.score == report.max_score == 35, report.output
+    assert namespace["forward_propagation_n"] is helpers_missing      # put back

@@ -204,3 +204,33 @@ def test_grade_function_in_process_binds_and_restores_the_graders_helpers():
                                     assignment="gradient-checking")
     assert report.score == report.max_score == 35, report.output
     assert namespace["forward_propagation_n"] is helpers_missing      # put back
+
+
+@pytest.mark.parametrize("assignment, folder", [
+    ("gradient-checking", EXAMPLES),
+    ("regularization", EXAMPLES.parent / "regularization"),
+])
+def test_grade_all_and_the_class_report_on_the_examples(tmp_path, assignment, folder):
+    import csv
+    import shutil
+
+    from gradref.checks.grading.batch import grade_all, summary_paths
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for path in folder.glob("*.py"):
+        shutil.copy(path, klass / path.name)
+    out = tmp_path / "gradebook.csv"
+    result = grade_all(klass, out, assignment=assignment, seed=0, jobs=2)
+    expected = json.loads((folder / "expected.json").read_text())
+    assert sorted(result.graded) == sorted(p.removesuffix(".py") for p in expected)
+    with out.open(newline="") as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert float(rows["correct"]["score"]) == 100
+    for name in expected:
+        student = name.removesuffix(".py")
+        assert (float(rows[student]["score"]) < 100) == bool(expected[name]["failing"]), student
+    md, html = summary_paths(out)
+    text = md.read_text()
+    assert md.exists() and html.exists() and "correct" not in text.split("\n")[0]
+    assert str(len(expected)) in text

@@ -48,8 +48,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "PROVIDE_FUNCTION", "NO_VALUE", "NOT_DEFINED", "PICK_FUNCTION",
-           "PICK_SOURCE", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
+__all__ = ["WRAPPER_FUNCTION", "PROVIDE_FUNCTION", "PROVIDE_SOURCE", "NO_VALUE", "NOT_DEFINED",
+           "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
@@ -93,6 +93,31 @@ def __gradref_pick_form__(target, method, shapes):
         return None
     return None
 """
+#: The binding itself, ``__gradref_with_provided__(target, provide, value, args, kwargs, load,
+#: fallback)``: each ``provide`` entry's attribute of the module ``load(name)`` returns (a
+#: namespace dict), called with ``value`` unless it is :data:`NO_VALUE`, bound in the target's
+#: globals (``fallback`` when it has none), the target called, the old bindings put back
+#: however the call ends (the in-process grader runs the same text).
+PROVIDE_SOURCE = f"""
+def __gradref_with_provided__(target, provide, value, args, kwargs, load, fallback):
+    space = getattr(target, "__globals__", None)
+    space = space if isinstance(space, dict) else fallback
+    unset = object()
+    saved = {{}}
+    try:
+        for global_name, where in provide.items():
+            module, _, attribute = where.rpartition(".")
+            helper = load(module)[attribute]
+            saved[global_name] = space.get(global_name, unset)
+            space[global_name] = helper if value == {NO_VALUE!r} else helper(value)
+        return target(*args, **kwargs)
+    finally:
+        for global_name, old in saved.items():
+            if old is unset:
+                space.pop(global_name, None)
+            else:
+                space[global_name] = old
+"""
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -128,23 +153,9 @@ def {PROVIDE_FUNCTION}(name, provide, value, args, kwargs):
     target = globals().get(name)
     if target is None or not callable(target):
         raise NameError(f"{{name}} {NOT_DEFINED}")
-    space = getattr(target, "__globals__", None)
-    space = space if isinstance(space, dict) else globals()
-    unset = object()
-    saved = {{}}
-    try:
-        for global_name, where in provide.items():
-            module, _, attribute = where.rpartition(".")
-            helper = getattr(importlib.import_module(module), attribute)
-            saved[global_name] = space.get(global_name, unset)
-            space[global_name] = helper if value == {NO_VALUE!r} else helper(value)
-        return target(*args, **kwargs)
-    finally:
-        for global_name, old in saved.items():
-            if old is unset:
-                space.pop(global_name, None)
-            else:
-                space[global_name] = old
+    return __gradref_with_provided__(target, provide, value, args, kwargs,
+                                     lambda module: vars(importlib.import_module(module)),
+                                     globals())
 
 
 def {SKIPPED_FUNCTION}():
@@ -518,4 +529,5 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                        STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)
     parts.append(PICK_SOURCE)
+    parts.append(PROVIDE_SOURCE)
     return "".join(parts)

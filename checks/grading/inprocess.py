@@ -22,6 +22,7 @@ student's kernel already runs their code); grade the submitted files with ``grad
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import traceback
@@ -31,7 +32,7 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
-from .driver import NO_VALUE, PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION
+from .driver import PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION, PROVIDE_SOURCE
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -101,30 +102,24 @@ class _InProcess:
         """The sandbox's :data:`PROVIDE_FUNCTION` here: the grader's helpers (built from the
         assignment's support module sources) bound in the function's globals for the call,
         the function's own bindings put back after it."""
-        space = getattr(self.function, "__globals__", None)
-        if not isinstance(space, dict):
+        if not isinstance(getattr(self.function, "__globals__", None), dict):
             return CallResult(PROVIDE_FUNCTION, ok=False, kind="exception", exception="TypeError",
                               message=f"{name}() has no module namespace to bind the grader's "
                                       f"helpers in", seconds=time.monotonic() - started)
         modules: dict[str, dict[str, Any]] = {}
-        unset, saved = object(), {}
-        value = _copy(value)
-        try:
-            for global_name, where in provide.items():
-                module, _, attribute = where.rpartition(".")
-                if module not in modules:
-                    modules[module] = {"__name__": module}
-                    exec(compile(self.support[module], f"<{module}>", "exec"), modules[module])
-                helper = modules[module][attribute]
-                saved[global_name] = space.get(global_name, unset)
-                space[global_name] = helper if value == NO_VALUE else helper(value)
-            return self.call(name, *args, **kwargs)
-        finally:
-            for global_name, old in saved.items():
-                if old is unset:
-                    space.pop(global_name, None)
-                else:
-                    space[global_name] = old
+
+        def load(module: str) -> dict[str, Any]:
+            if module not in modules:
+                modules[module] = {"__name__": module}
+                exec(compile(self.support[module], f"<{module}>", "exec"), modules[module])
+            return modules[module]
+
+        rule: dict[str, Any] = {}
+        exec(PROVIDE_SOURCE, rule)         # the sandbox's own binding, same text
+        bind = rule["__gradref_with_provided__"]
+        # a partial has no __globals__: the helpers go into the fallback, the function's own
+        return bind(functools.partial(self.call, name), provide, _copy(value), args, kwargs, load,
+                    self.function.__globals__)
 
     def call_bounded(self, answer_bytes: int | None, function: str, /, *args: Any,
                      **kwargs: Any) -> CallResult:

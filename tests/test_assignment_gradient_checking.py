@@ -234,3 +234,43 @@ def test_grade_all_and_the_class_report_on_the_examples(tmp_path, assignment, fo
     text = md.read_text()
     assert md.exists() and html.exists() and "correct" not in text.split("\n")[0]
     assert str(len(expected)) in text
+
+
+def _support(name: str) -> dict:
+    namespace: dict = {}
+    exec(load_assignment("gradient-checking").support_modules[name], namespace)
+    return namespace
+
+
+def test_the_graders_forward_and_helpers_agree_with_the_reference():
+    from gradref.reference import Network
+
+    provided, course = _support("gradref_gc_provided"), _support("gc_utils")
+    rng = np.random.default_rng(3)
+    net = Network([4, 5, 3, 1], ["relu", "relu", "sigmoid"], "bce")
+    shapes = net.param_shapes()
+    params = {k: rng.standard_normal(shapes[k]) for k in ("W1", "b1", "W2", "b2", "W3", "b3")}
+    X, Y = rng.standard_normal((4, 7)), (rng.random((1, 7)) < 0.5).astype(float)
+    plant = {"shapes": {k: list(v) for k, v in shapes.items()}}
+    cost, cache = provided["make_forward_propagation_n"](plant)(X, Y, params)
+    assert cost == net.cost(params, X, Y)                     # bit for bit: no round-off left
+    theta, keys = provided["make_dictionary_to_vector"](plant)(params)
+    course_theta, course_keys = course["dictionary_to_vector"](params)
+    np.testing.assert_array_equal(theta, course_theta)
+    assert keys == course_keys and theta.shape == (47, 1)
+    back = provided["make_vector_to_dictionary"](plant)(theta)
+    for k, v in course["vector_to_dictionary"](theta).items():
+        np.testing.assert_array_equal(back[k], v)
+        np.testing.assert_array_equal(v, params[k])
+    grads = {"d" + k: v * 2 for k, v in params.items()}
+    np.testing.assert_array_equal(provided["make_gradients_to_vector"](plant)(grads),
+                                  course["gradients_to_vector"](grads))
+
+
+def test_a_checker_that_unpacks_the_helpers_wrongly_shows_its_own_exception():
+    # a pattern of a real submission (own rendition): the (theta, keys) tuple kept whole
+    source = CORRECT.replace("    parameters_values, _ = dictionary_to_vector(parameters)",
+                             "    parameters_values = dictionary_to_vector(parameters)")
+    report = grade_source(source, "gradient-checking", seed=0)
+    assert failing(report) == {"gradient_check_n", "gradient_check_n (verdicts)"}
+    assert "AttributeError: 'tuple' object has no attribute 'shape'" in failed_text(report)

@@ -187,3 +187,19 @@ def test_patterns_of_real_submissions_are_named(old, new, function, words):
     assert failing(report) == {function}
     text = "\n".join(t.output for t in report.tests if t.status == "failed")
     assert words in text, text
+
+
+def test_reg_utils_agrees_with_the_reference():
+    from gradref.reference import Network
+
+    namespace: dict = {}
+    exec(load_assignment("regularization").support_modules["reg_utils"], namespace)
+    rng = np.random.default_rng(4)
+    Z = rng.standard_normal((3, 6))
+    np.testing.assert_allclose(namespace["relu"](Z), np.maximum(Z, 0))
+    np.testing.assert_allclose(namespace["sigmoid"](Z), 1 / (1 + np.exp(-Z)), rtol=1e-15)
+    net = Network([2, 3, 2, 1], ["relu", "relu", "sigmoid"], "bce")
+    params = net.init_params("he", seed=1)
+    X, Y = rng.standard_normal((2, 6)), (rng.random((1, 6)) < 0.5).astype(float)
+    A3, _ = net.forward(params, X)
+    assert namespace["compute_cost"](A3, Y) == pytest.approx(net.cost(params, X, Y), rel=1e-12)

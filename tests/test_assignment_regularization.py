@@ -203,3 +203,12 @@ def test_reg_utils_agrees_with_the_reference():
     X, Y = rng.standard_normal((2, 6)), (rng.random((1, 6)) < 0.5).astype(float)
     A3, _ = net.forward(params, X)
     assert namespace["compute_cost"](A3, Y) == pytest.approx(net.cost(params, X, Y), rel=1e-12)
+
+
+def test_a_backward_that_hard_codes_the_tests_keep_prob_fails():
+    src = (EXAMPLES / "correct.py").read_text()
+    head, tail = src.split("def backward_propagation_with_dropout(X, Y, cache, keep_prob):\n")
+    tail = "    keep_prob = 0.8\n" + tail
+    report = grade_source(head + "def backward_propagation_with_dropout(X, Y, cache, keep_prob):\n"
+                          + tail, "regularization", seed=0)
+    assert failing(report) == {"backward_propagation_with_dropout"}

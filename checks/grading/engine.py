@@ -430,10 +430,10 @@ class _FunctionGrader:
         if fatal is not None and fatal.kind in _CASELESS_KINDS:
             return out.error or fatal.message    # nothing about the case matters
         if fatal is not None and fatal.kind in _FATAL_KINDS:   # later cases were not run
-            return "\n".join([f"On the case {out.case.describe()}:", out.error or fatal.message]
+            return "\n".join([f"On the case {_case_text(out)}:", out.error or fatal.message]
                              + self._inputs(out))
         lines = [f"Failed on {n_failing} of {n_cases} random cases. "
-                 f"Smallest failing case: {out.case.describe()}."]
+                 f"Smallest failing case: {_case_text(out)}."]
         if out.error is not None:
             lines.append(out.error)
             lines += self._inputs(out)
@@ -441,7 +441,7 @@ class _FunctionGrader:
         diagnoses, shown = self._diagnoses(check, out, verdict, larger)
         if shown is not out:
             lines.append(f"That case cannot tell the cause apart; the problems, the diagnosis "
-                         f"and the arrays below are all from the case {shown.case.describe()}.")
+                         f"and the arrays below are all from the case {_case_text(shown)}.")
             verdict = self.verdict(check, shown)
             out = shown
         lines += verdict.problems[:6]
@@ -591,6 +591,13 @@ class _FunctionGrader:
                 seen.add(text)
                 unique.append(type(f)(f.names, f.kind, text, f.details))
         return unique
+
+
+def _case_text(out: _Outcome) -> str:
+    """The case as the student reads it: a computation that fixes its own sizes (the course's
+    network of gradient checking) says what it used (``context["case"]``)."""
+    own = out.built.context.get("case")
+    return own if isinstance(own, str) and own else out.case.describe()
 
 
 def _within_assignment(text: str, asg: Assignment) -> str:

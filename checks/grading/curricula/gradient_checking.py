@@ -164,7 +164,7 @@ def _blind(what: str) -> Mistake:
 
 def _checker_mistakes(J, theta, grad, eps) -> list[Mistake]:
     """The classic checker mistakes, each replayed on this case (those this case cannot tell
-    from the right difference are left out)."""
+    from the right difference are left out; a scalar theta cannot be perturbed in place)."""
     approx, biggest = centred(J, theta, eps)
     g, a = np.ravel(grad), np.ravel(approx)
     n = g.size
@@ -191,7 +191,7 @@ def _checker_mistakes(J, theta, grad, eps) -> list[Mistake]:
     half, _ = centred(J, theta, eps, doubled=False)
     add("difference matches gradapprox = (J_plus − J_minus) / epsilon: the centred difference "
         "divides by 2·epsilon", difference(grad, half))
-    nocopy, _ = centred(J, theta, eps, copy=False)
+    nocopy, _ = centred(J, theta, eps, copy=False) if n > 1 else (approx, None)
     add("difference matches a theta perturbed in place: thetaplus and thetaminus are the same "
         "array as the parameters (no np.copy), so J_minus is taken at theta itself; copy the "
         "vector (np.copy) before each perturbation", difference(grad, nocopy))
@@ -230,7 +230,7 @@ register(Computation(
 ))
 
 #: 1-D plants: (factor, offset) of the backward the grader hands over, and what it is.
-PLANTS_1D = {"right": (1.0, 0.0, "none"), "doubled": (2.0, 0.0, "dtheta = 2x"),
+PLANTS_1D = {"right": (1.0, 0.0, "dtheta = x, right"), "doubled": (2.0, 0.0, "dtheta = 2x"),
              "negated": (-1.0, 0.0, "dtheta = -x"), "offset": (1.0, 0.5, "dtheta = x + 0.5"),
              "slightly_off": (1.0 + 1e-4, 0.0, "dtheta = 1.0001·x")}
 
@@ -253,7 +253,8 @@ def _build_check_1d(case, lay, spec, options):
          "verdict": Verdict(case.variant != "right", what)}
     blind = [_blind(what)] if case.variant != "right" else []
     return Built(q, {"m": None, "mistakes": blind + _checker_mistakes(J, np.array([[theta]]),
-                                                                      grad, eps)})
+                                                                      grad, eps),
+                     "case": f"x = {x}, theta = {theta}, backward: {case.variant} ({what})"})
 
 
 register(Computation(
@@ -279,7 +280,7 @@ def plant_gradients(grads: dict, plant: str, m: int, rng) -> tuple[dict, str]:
     """The course's gradient dict with the planted error ``plant``, and what it is."""
     g = {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
     if plant == "right":
-        return g, "none"
+        return g, "all right"
     if plant == "notebook":          # the notebook's own backward_propagation_n
         g["dW2"] = 2 * g["dW2"]
         g["db1"] = 4 * g["db1"]
@@ -343,7 +344,9 @@ def _build_check_n(case, lay, spec, options):
          "X": X, "Y": Y, "epsilon": eps, "plant": plant,
          "difference": Approximately(d, bound), "verdict": Verdict(case.variant != "right", what)}
     blind = [_blind(what)] if case.variant != "right" else []
-    return Built(q, {"m": m, "mistakes": blind + _checker_mistakes(J, theta, grad, eps)})
+    return Built(q, {"m": m, "mistakes": blind + _checker_mistakes(J, theta, grad, eps),
+                     "case": f"the course's network (4, 5, 3, 1), m = {m}, gradients: "
+                             f"{case.variant} ({what})"})
 
 
 register(Computation(

@@ -270,7 +270,9 @@ register(Computation(
 # --------------------------------------------------------------------------- dropout: backward
 def _build_backward_dropout(case, lay, spec, options):
     mask_type = str(case.variant)
-    keep_prob = float(options.get("keep_prob", 0.8))
+    probs = options.get("keep_prob", (0.8, 0.86))
+    probs = [probs] if isinstance(probs, (int, float)) else list(probs)
+    keep_prob = float(probs[case.draw % len(probs)])     # cycled over the cases
     dims, m = case.layer_dims, case.m
     net0, params, X, Y, _, _, _ = _inputs(case, spec)
     masks = case_masks(case, dims, m, keep_prob)
@@ -336,15 +338,18 @@ register(Computation(
     "backward_with_dropout",
     "The three-layer backward with inverted dropout from the 14-tuple cache (masks bool or 0/1, "
     "the variant): dA2 = W3ᵀdZ3 * D2 / keep_prob, dA1 = W2ᵀdZ2 * D1 / keep_prob, then the usual "
-    "steps; the course's 11 keys. keep_prob is option keep_prob (0.8, the course's test).",
+    "steps; the course's 11 keys. keep_prob is option keep_prob (0.8 and 0.86, the course's "
+    "test and model, cycled over the cases).",
     "network",
     inputs={"X": "inputs (n_x, m)", "Y": "labels (1, m)",
             "cache": "(Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)",
-            "keep_prob": "options.keep_prob (0.8)", "mask_type": "bool or int (the variant)"},
+            "keep_prob": "options.keep_prob: one value or a list cycled over the cases "
+                         "((0.8, 0.86): the course's test and model)",
+            "mask_type": "bool or int (the variant)"},
     outputs={"gradients": "{'dZ3', 'dW3', 'db3', 'dA2', 'dZ2', 'dW2', 'db2', 'dA1', 'dZ1', "
                           "'dW1', 'db1'}"},
     kinds={"gradients": "dict"},
     variant="mask_type", variants=("bool", "int"),
-    options={"keep_prob": 0.8},
+    options={"keep_prob": (0.8, 0.86)},
     build=_build_backward_dropout,
 ))

@@ -61,6 +61,8 @@ KINDS.update({
     "mini_batches": "mini-batches with a recognised mistake (remainder, shuffle, X and Y apart)",
     "schedule": "a learning-rate schedule that matches a known wrong formula",
 })
+# An assignment's own catalogue (checks/diagnosis/mistakes.py).
+KINDS["named_mistake"] = "the answer is one of the assignment's named mistakes, replayed on the case"
 
 
 # --------------------------------------------------------------------------- the finding

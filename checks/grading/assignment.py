@@ -53,7 +53,8 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
              "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility", "accept", "versions", "steps")
+                  "points", "checks", "uses", "visibility", "accept", "versions", "steps",
+                  "provide", "provide_with")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
@@ -179,6 +180,12 @@ class FunctionSpec:
     #: ``{input quantity: output}`` the student's previous call's output passed as that input
     steps: int = 1
     feed: dict[str, str] = field(default_factory=dict)
+    #: ``provide``: ``{global name: "support_module.attribute"}`` bound in the submission's
+    #: namespace for each call (and put back after it): the grader's own helpers in place of
+    #: the student's; with ``provide_with`` (a computation input) each attribute is a factory
+    #: called with that case's quantity, and what it returns is bound
+    provide: dict[str, str] = field(default_factory=dict)
+    provide_with: str | None = None
 
     @property
     def primary(self) -> Version:
@@ -547,6 +554,33 @@ def _steps(where: str, raw: object, comp: Computation, versions: tuple[Version, 
     return count, feed
 
 
+def _provide(where: str, entry: dict, comp: Computation,
+             call: str) -> tuple[dict[str, str], str | None]:
+    """``provide`` ({global name: "module.attribute"}) and ``provide_with`` (an input)."""
+    provide = {}
+    for key, value in _table(f"{where}.provide", entry.get("provide", {})).items():
+        if not key.isidentifier():
+            raise _fail(f"{where}.provide", f"{key!r} is not a Python name")
+        value = _string(f"{where}.provide.{key}", value)
+        module, _, attr = value.rpartition(".")
+        if not module or not attr.isidentifier() or \
+                not all(part.isidentifier() for part in module.split(".")):
+            raise _fail(f"{where}.provide.{key}", f"must be 'support_module.attribute', got "
+                                                  f"{value!r}")
+        provide[key] = value
+    if provide and call != "function":
+        raise _fail(f"{where}.provide", "only for call = 'function'")
+    provide_with = entry.get("provide_with")
+    if provide_with is not None:
+        provide_with = _string(f"{where}.provide_with", provide_with)
+        if not provide:
+            raise _fail(f"{where}.provide_with", "needs 'provide'")
+        if provide_with not in comp.inputs:
+            raise _fail(f"{where}.provide_with", f"unknown input {provide_with!r} of computation "
+                                                 f"{comp.name!r}; valid: {', '.join(comp.inputs)}")
+    return provide, provide_with
+
+
 def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     where = f"functions[{i}]"
     entry = _table(where, raw)
@@ -633,13 +667,14 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     primary = Version("", args, kwargs, constructor, returns, returns_tuple)
     steps, feed = _steps(f"{where}.steps", entry["steps"], comp, (primary, *versions)) \
         if "steps" in entry else (1, {})
+    provide, provide_with = _provide(where, entry, comp, call)
     return FunctionSpec(
         name=name, computation=comp, args=args, returns=returns, returns_tuple=returns_tuple,
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
-        versions=versions, steps=steps, feed=feed,
+        versions=versions, steps=steps, feed=feed, provide=provide, provide_with=provide_with,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 
@@ -756,6 +791,10 @@ def _parse(data: object, source: str) -> Assignment:
         course[key] = exported
     names = {f.name for f in functions}
     for i, f in enumerate(functions):
+        for key, value in f.provide.items():
+            if value.rpartition(".")[0] not in support:
+                raise _fail(f"functions[{i}] ({f.name}).provide.{key}",
+                            f"{value!r} names no support module ({', '.join(support) or 'none'})")
         for u in f.uses:
             if u not in names:
                 raise _fail(f"functions[{i}] ({f.name}).uses",

@@ -141,6 +141,9 @@ def _values_problem(leaf: Leaf, rtol: float, atol: float) -> str | None:
     exp = leaf.expected
     if isinstance(exp, RandomWeights):
         return _random_problem(leaf, exp)
+    judge = getattr(exp, "judge_value", None)
+    if callable(judge):        # an expected value with a rule of its own (a threshold …)
+        return judge(leaf.got, leaf.label)
     a = numeric(leaf.got)
     if a is None:
         return f"{leaf.label} is not a number or a numeric array: got {describe(leaf.got)}"
@@ -198,6 +201,8 @@ def _tree_problem(got: object, exp: object, path: str, rtol: float, atol: float,
                 return problem
         return None
     a = numeric(got)
+    if a is None and isinstance(got, np.ndarray) and got.dtype == bool:
+        a = got.astype(np.int8)      # a keep mask stored as bool: its 0/1 values are compared
     if a is None:
         return f"{path} should be an array of shape {np.shape(exp)}, got {describe(got)}"
     if _close(a, exp, rtol, atol):

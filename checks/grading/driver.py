@@ -35,7 +35,9 @@ All plain Python text (the sandbox executes one module):
   the old spellings removed from NumPy (``np.float``, ``np.asscalar``, ``reshape(newshape=)``…)
   are put back before the submission runs;
 * the call wrapper (:data:`WRAPPER_FUNCTION`) through which methods and attributes of a class are
-  reached, since the sandbox calls module-level functions only, and the signature probe
+  reached, the wrapper that calls a function with the grader's helpers in its namespace
+  (:data:`PROVIDE_FUNCTION`, a declaration's ``provide``), since the sandbox calls
+  module-level functions only, and the signature probe
   (:data:`PICK_FUNCTION`, :data:`PICK_SOURCE`) that tells which course version's call form a
   function, class or method accepts (a declaration's ``versions``).
 
@@ -49,11 +51,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION",
-           "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
+__all__ = ["WRAPPER_FUNCTION", "PROVIDE_FUNCTION", "PROVIDE_SOURCE", "NO_VALUE", "NOT_DEFINED",
+           "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
+#: ``PROVIDE_FUNCTION(name, provide, value, args, kwargs)``: calls the submission's ``name`` with
+#: the grader's helpers bound in its namespace (a declaration's ``provide``: ``{global name:
+#: "support_module.attribute"}``, each attribute called with ``value`` first unless ``value`` is
+#: :data:`NO_VALUE`) and the student's own bindings put back after the call, however it ends.
+PROVIDE_FUNCTION = "__gradref_call_provided__"
+#: The ``value`` of :data:`PROVIDE_FUNCTION` that binds the attributes themselves.
+NO_VALUE = "__gradref_no_value__"
+#: The words of its error when ``name`` is not defined (the engine reads it as a missing function).
+NOT_DEFINED = "is not defined in the submission"
 #: ``PICK_FUNCTION(name, method, shapes)``: the index of the first call form in ``shapes`` that
 #: the submission's function ``name`` (or class ``name`` and its ``method``) accepts, or None.
 PICK_FUNCTION = "__gradref_pick__"
@@ -85,6 +96,31 @@ def __gradref_pick_form__(target, method, shapes):
         return None
     return None
 """
+#: The binding itself, ``__gradref_with_provided__(target, provide, value, args, kwargs, load,
+#: fallback)``: each ``provide`` entry's attribute of the module ``load(name)`` returns (a
+#: namespace dict), called with ``value`` unless it is :data:`NO_VALUE`, bound in the target's
+#: globals (``fallback`` when it has none), the target called, the old bindings put back
+#: however the call ends (the in-process grader runs the same text).
+PROVIDE_SOURCE = f"""
+def __gradref_with_provided__(target, provide, value, args, kwargs, load, fallback):
+    space = getattr(target, "__globals__", None)
+    space = space if isinstance(space, dict) else fallback
+    unset = object()
+    saved = {{}}
+    try:
+        for global_name, where in provide.items():
+            module, _, attribute = where.rpartition(".")
+            helper = load(module)[attribute]
+            saved[global_name] = space.get(global_name, unset)
+            space[global_name] = helper if value == {NO_VALUE!r} else helper(value)
+        return target(*args, **kwargs)
+    finally:
+        for global_name, old in saved.items():
+            if old is unset:
+                space.pop(global_name, None)
+            else:
+                space[global_name] = old
+"""
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -112,6 +148,17 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
 def {PICK_FUNCTION}(name, method, shapes):
     target = globals().get(name)
     return None if target is None else __gradref_pick_form__(target, method, shapes)
+
+
+def {PROVIDE_FUNCTION}(name, provide, value, args, kwargs):
+    import importlib
+
+    target = globals().get(name)
+    if target is None or not callable(target):
+        raise NameError(f"{{name}} {NOT_DEFINED}")
+    return __gradref_with_provided__(target, provide, value, args, kwargs,
+                                     lambda module: vars(importlib.import_module(module)),
+                                     globals())
 
 
 def {SKIPPED_FUNCTION}():
@@ -507,4 +554,5 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                        STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)
     parts.append(PICK_SOURCE)
+    parts.append(PROVIDE_SOURCE)
     return "".join(parts)

@@ -39,8 +39,11 @@ from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, 
 from .computations import Built, Layout, RandomWeights
 from .drift import numpy_drift
 from .driver import (
+    NO_VALUE,
+    NOT_DEFINED,
     NOT_RUN,
     PICK_FUNCTION,
+    PROVIDE_FUNCTION,
     REPLACED_FUNCTION,
     SKIPPED_FUNCTION,
     STOPPED,
@@ -193,6 +196,14 @@ class _FunctionGrader:
         self.calls += 1
         bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * max(
             sum(_nbytes(q[r]) for r in v.returns) for v in self._candidates()))
+        if fn.call == "function" and fn.provide:
+            value = q[fn.provide_with] if fn.provide_with else NO_VALUE
+            result = self.sub.call_bounded(bound, PROVIDE_FUNCTION, fn.name, fn.provide, value,
+                                           args, kwargs)
+            if not result.ok and result.exception == "NameError" \
+                    and f"{fn.name} {NOT_DEFINED}" in (result.message or ""):
+                result = replace(result, kind="missing-function")
+            return result
         if fn.call == "function":
             return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
         constructor = {k: q[v] for k, v in form.constructor.items()}
@@ -234,7 +245,8 @@ class _FunctionGrader:
         if result.kind == "load-error":
             return "Not graded: your submission failed to load (see the summary)."
         text = one_line(result.message or f"{self.fn.name} failed ({result.kind})")
-        text = text.replace(f"{WRAPPER_FUNCTION}()", f"{self.fn.display}()")
+        for wrapper in (WRAPPER_FUNCTION, PROVIDE_FUNCTION):
+            text = text.replace(f"{wrapper}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
                     f"{self.fn.signature()})")
@@ -470,10 +482,10 @@ class _FunctionGrader:
         if fatal is not None and fatal.kind in _CASELESS_KINDS:
             return out.error or fatal.message    # nothing about the case matters
         if fatal is not None and fatal.kind in _FATAL_KINDS:   # later cases were not run
-            return "\n".join([f"On the case {out.case.describe()}:", out.error or fatal.message]
+            return "\n".join([f"On the case {_case_text(out)}:", out.error or fatal.message]
                              + self._inputs(out))
         lines = [f"Failed on {n_failing} of {n_cases} random cases. "
-                 f"Smallest failing case: {out.case.describe()}."]
+                 f"Smallest failing case: {_case_text(out)}."]
         if out.error is not None:
             lines.append(out.error)
             lines += self._inputs(out)
@@ -481,7 +493,7 @@ class _FunctionGrader:
         diagnoses, shown = self._diagnoses(check, out, verdict, larger)
         if shown is not out:
             lines.append(f"That case cannot tell the cause apart; the problems, the diagnosis "
-                         f"and the arrays below are all from the case {shown.case.describe()}.")
+                         f"and the arrays below are all from the case {_case_text(shown)}.")
             verdict = self.verdict(check, shown)
             out = shown
         lines += verdict.problems[:6]
@@ -574,6 +586,15 @@ class _FunctionGrader:
                   # an answer of another size altogether: its shape says all (and a float64
                   # copy of a stand-in would cost what it spared)
                   and np.asarray(leaf.got).nbytes <= _slim_bound(leaf.expected)]
+        mistakes = context.get("mistakes") or ()
+        if mistakes:     # the computation's own catalogue of named mistakes comes first
+            from gradref.checks.diagnosis.mistakes import match_mistakes
+
+            named = match_mistakes({leaf.key: leaf.got for leaf in out.leaves
+                                    if leaf.got is not MISSING},
+                                   [leaf.key for leaf in verdict.leaves], mistakes)
+            if named:
+                return named
         failing = [leaf for leaf in verdict.leaves if leaf in usable]
         if not failing:
             return []
@@ -641,6 +662,13 @@ class _FunctionGrader:
             return []
         at = f"at step {step + 1} of {self.fn.steps}: " if self.fn.steps > 1 else ""
         return [type(f)(f.names, f.kind, at + f.message, f.details) for f in found]
+
+
+def _case_text(out: _Outcome) -> str:
+    """The case as the student reads it: a computation that fixes its own sizes (the course's
+    network of gradient checking) says what it used (``context["case"]``)."""
+    own = out.built.context.get("case")
+    return own if isinstance(own, str) and own else out.case.describe()
 
 
 def _within_assignment(text: str, asg: Assignment) -> str:
@@ -930,6 +958,7 @@ def _call_failures(grader: _FunctionGrader) -> list[str]:
                 and call.kind not in seen:
             seen.add(call.kind)
             message = call.message.replace(f"{WRAPPER_FUNCTION}()", f"{grader.fn.display}()")
+            message = message.replace(f"{PROVIDE_FUNCTION}()", f"{grader.fn.display}()")
             out.append(one_line(f"{grader.fn.display}: {call.kind}: {message.splitlines()[0]}"))
     return out
 

@@ -22,6 +22,7 @@ student's kernel already runs their code); grade the submitted files with ``grad
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import traceback
@@ -31,7 +32,7 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
-from .driver import PICK_FUNCTION, PICK_SOURCE
+from .driver import PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION, PROVIDE_SOURCE
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -57,8 +58,10 @@ class _InProcess:
     """The part of :class:`~gradref.checks.isolation.PythonSubmission` the grader uses: ``call``,
     answered by the function object itself."""
 
-    def __init__(self, name: str, function: Callable[..., Any]) -> None:
+    def __init__(self, name: str, function: Callable[..., Any],
+                 support: Mapping[str, str] | None = None) -> None:
         self.name, self.function = name, function
+        self.support = dict(support or {})     # the assignment's support modules' sources
 
     def call(self, function: str, /, *args: Any, **kwargs: Any) -> CallResult:
         started = time.monotonic()
@@ -69,6 +72,8 @@ class _InProcess:
             value = rule["__gradref_pick_form__"](self.function, method, shapes) \
                 if name == self.name else None
             return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
+        if function == PROVIDE_FUNCTION and args and args[0] == self.name:
+            return self._call_provided(started, *args)
         if function != self.name:
             return CallResult(function, ok=False, kind="missing-function",
                               message=f"cannot call {function}(): only {self.name} is graded here")
@@ -91,6 +96,30 @@ class _InProcess:
                               message=f"{function}() returned a value that cannot be sent back: "
                                       f"{error}", seconds=time.monotonic() - started)
         return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
+
+    def _call_provided(self, started: float, name: str, provide: Mapping[str, str],
+                       value: Any, args: Any, kwargs: Any) -> CallResult:
+        """The sandbox's :data:`PROVIDE_FUNCTION` here: the grader's helpers (built from the
+        assignment's support module sources) bound in the function's globals for the call,
+        the function's own bindings put back after it."""
+        if not isinstance(getattr(self.function, "__globals__", None), dict):
+            return CallResult(PROVIDE_FUNCTION, ok=False, kind="exception", exception="TypeError",
+                              message=f"{name}() has no module namespace to bind the grader's "
+                                      f"helpers in", seconds=time.monotonic() - started)
+        modules: dict[str, dict[str, Any]] = {}
+
+        def load(module: str) -> dict[str, Any]:
+            if module not in modules:
+                modules[module] = {"__name__": module}
+                exec(compile(self.support[module], f"<{module}>", "exec"), modules[module])
+            return modules[module]
+
+        rule: dict[str, Any] = {}
+        exec(PROVIDE_SOURCE, rule)         # the sandbox's own binding, same text
+        bind = rule["__gradref_with_provided__"]
+        # a partial has no __globals__: the helpers go into the fallback, the function's own
+        return bind(functools.partial(self.call, name), provide, _copy(value), args, kwargs, load,
+                    self.function.__globals__)
 
     def call_bounded(self, answer_bytes: int | None, function: str, /, *args: Any,
                      **kwargs: Any) -> CallResult:
@@ -124,7 +153,7 @@ def grade_function(name: str, function: Callable[..., Any], assignment: object =
         raise ValueError(f"name: {name!r} is a {fn.call} of class {fn.cls}; grade_function grades "
                          f"module-level functions ({valid})")
     started = time.monotonic()
-    grader = _FunctionGrader(_InProcess(fn.name, function), fn, asg, seed)  # type: ignore[arg-type]
+    grader = _FunctionGrader(_InProcess(fn.name, function, asg.support_modules), fn, asg, seed)  # type: ignore[arg-type]
     tests = grader.grade()
     score = round(sum(t.score for t in tests), 6)
     max_score = round(sum(t.max_score for t in tests), 6)

@@ -52,7 +52,8 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
              "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility", "accept", "versions")
+                  "points", "checks", "uses", "visibility", "accept", "versions",
+                  "global_seed")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
@@ -168,6 +169,8 @@ class FunctionSpec:
     rename: dict[str, str] = field(default_factory=dict)
     accept: tuple[Alternative, ...] = ()
     versions: tuple[Version, ...] = ()
+    #: ``np.random.seed(global_seed)`` runs in the sandbox before every call (None: never)
+    global_seed: int | None = None
 
     @property
     def primary(self) -> Version:
@@ -588,13 +591,18 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     label = entry.get("label", "")
     if label:
         label = _string(f"{where}.label", label)
+    global_seed = entry.get("global_seed")
+    if global_seed is not None and (isinstance(global_seed, bool) or not isinstance(global_seed, int)
+                                    or not 0 <= global_seed < 2**32):
+        raise _fail(f"{where}.global_seed", f"must be an integer from 0 to 2**32 - 1 (the "
+                                            f"argument of np.random.seed), got {global_seed!r}")
     return FunctionSpec(
         name=name, computation=comp, args=args, returns=returns, returns_tuple=returns_tuple,
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
-        versions=versions,
+        versions=versions, global_seed=global_seed,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 

@@ -41,8 +41,10 @@ __all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeight
 #: How a computation reads a case's ``layer_dims``: ``layer`` = (n_prev, n), ``array`` = (n,),
 #: ``network`` = (n_0, …, n_L).
 LEVELS = ("layer", "array", "network")
-#: Output kinds: arrays and scalars are compared leaf by leaf, dicts key by key, caches as a whole.
-OUTPUT_KINDS = ("array", "scalar", "dict", "cache")
+#: Output kinds: arrays and scalars are compared leaf by leaf, dicts key by key, caches as a whole;
+#: a ``float`` is a scalar whose dtype check asks for a Python float, a ``bool`` an array of
+#: truth values (True/False or 0/1 compare as 1/0; its dtype check asks for bool).
+OUTPUT_KINDS = ("array", "scalar", "float", "bool", "dict", "cache")
 
 _RESAMPLE_ATTEMPTS = 60
 
@@ -115,11 +117,20 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class RandomWeights:
-    """Expected value of a randomly initialised weight: only its shape and scale are known."""
+    """Expected value of a randomly initialised weight: only its shape and scale are known.
+
+    With ``target`` the draw must have that standard deviation, within the relative ``band``,
+    and a mean near zero (``scale_text`` says what the target is, ``wrong_scales`` pairs other
+    standard deviations with the mistake each names); ``exact`` (the seeded draw) passes too."""
 
     shape: tuple[int, ...]
     std_min: float = INIT_STD_MIN
     std_max: float = INIT_STD_MAX
+    target: float | None = None
+    band: float = 0.1
+    scale_text: str = ""
+    wrong_scales: tuple[tuple[float, str], ...] = ()
+    exact: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -138,7 +149,8 @@ class Computation:
     ``inputs`` and ``outputs`` map quantity names to a short description; ``kinds`` gives each
     output's kind (:data:`OUTPUT_KINDS`, default "array"). ``variant`` names the quantity that
     cycles over ``variants`` from case to case (e.g. the activation); ``options`` are the
-    declaration's ``options`` keys the computation accepts, with their defaults.
+    declaration's ``options`` keys the computation accepts, with their defaults; ``diagnose``
+    names the computation's own classic mistakes on a failing output.
     """
 
     name: str
@@ -152,6 +164,9 @@ class Computation:
     variants: tuple = ()
     options: dict[str, object] = field(default_factory=dict)
     batched: bool = True
+    #: ``diagnose(key, got, expected, built)``: a :class:`~gradref.checks.diagnosis.Finding`
+    #: naming a mistake of this computation's own (tried before the generic diagnosis), or None
+    diagnose: Callable[..., object] | None = None
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")

@@ -32,7 +32,8 @@ All plain Python text (the sandbox executes one module):
   the old spellings removed from NumPy (``np.float``, ``np.asscalar``, ``reshape(newshape=)``…)
   are put back before the submission runs;
 * the call wrapper (:data:`WRAPPER_FUNCTION`) through which methods and attributes of a class are
-  reached, since the sandbox calls module-level functions only, and the signature probe
+  reached, since the sandbox calls module-level functions only, the global seeding before a
+  call (:data:`SEED_FUNCTION`, a declaration's ``global_seed``), and the signature probe
   (:data:`PICK_FUNCTION`, :data:`PICK_SOURCE`) that tells which course version's call form a
   function, class or method accepts (a declaration's ``versions``).
 
@@ -46,7 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION",
+__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "SEED_FUNCTION", "SKIPPED_FUNCTION",
            "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
@@ -82,6 +83,9 @@ def __gradref_pick_form__(target, method, shapes):
         return None
     return None
 """
+#: ``SEED_FUNCTION(seed)``: ``np.random.seed(seed)`` in the sandbox, called before each call of a
+#: function declared with ``global_seed`` (the course's test seeds the global RNG itself).
+SEED_FUNCTION = "__gradref_seed__"
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -109,6 +113,11 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
 def {PICK_FUNCTION}(name, method, shapes):
     target = globals().get(name)
     return None if target is None else __gradref_pick_form__(target, method, shapes)
+
+
+def {SEED_FUNCTION}(seed):
+    import numpy
+    numpy.random.seed(seed)
 
 
 def {SKIPPED_FUNCTION}():

@@ -31,7 +31,7 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
-from .driver import PICK_FUNCTION, PICK_SOURCE
+from .driver import PICK_FUNCTION, PICK_SOURCE, SEED_FUNCTION
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -69,6 +69,11 @@ class _InProcess:
             value = rule["__gradref_pick_form__"](self.function, method, shapes) \
                 if name == self.name else None
             return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
+        if function == SEED_FUNCTION:      # the global seeding before a call (global_seed)
+            import numpy
+
+            numpy.random.seed(*args)
+            return CallResult(function, ok=True, value=None, seconds=time.monotonic() - started)
         if function != self.name:
             return CallResult(function, ok=False, kind="missing-function",
                               message=f"cannot call {function}(): only {self.name} is graded here")

@@ -207,7 +207,7 @@ def diagnose(key: str, got: np.ndarray | None, expected: object, built: Built) -
                              f"np.random.randn")
     spread = float(np.std(got))
     return _finding(key, f"{key} is not the values of np.random.seed({seed}) followed by one "
-                         f"np.random.randn(n_l, n_(l-1)) per layer in layer order, times {right} "
+                         f"np.random.randn(n_l, n_(l-1)) per layer in layer order, with the scale {right} "
                          f"(its standard deviation is {spread:.3g}, the expected {std:.3g}): the "
                          f"seed call is missing, a draw is extra or missing, or the layers are "
                          f"drawn in another order")

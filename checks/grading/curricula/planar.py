@@ -196,19 +196,24 @@ def diagnose_nn_model(key: str, got: np.ndarray | None, expected: object,
         return None
     its = built.context["iterations"]
     texts = {
-        "untrained": "it is the initial value: the loop never updates the parameters (is the "
-                     "result of update_parameters assigned back to parameters?)",
-        "one fewer": f"it is the value after {its - 1} steps, not num_iterations = {its}: the "
-                     f"loop runs one step too few",
-        "one more": f"it is the value after {its + 1} steps, not num_iterations = {its}: the "
-                    f"loop runs one step too many",
+        "untrained": "the parameters nn_model returns are the initial ones: the loop never "
+                     "updates them (is the result of update_parameters assigned back to "
+                     "parameters?)",
+        "one fewer": f"the parameters are those after {its - 1} steps, not num_iterations = "
+                     f"{its}: the loop runs one step too few",
+        "one more": f"the parameters are those after {its + 1} steps, not num_iterations = "
+                    f"{its}: the loop runs one step too many",
     }
     for name, text in texts.items():
         value = runs[name].get(key)
         if value is not None and got.shape == value.shape and np.allclose(
                 got, value, rtol=1e-6, atol=1e-12 * max(1.0, float(np.max(np.abs(value))))):
-            return Finding((key,), "training", f"{key}: {text}")
-    return None
+            return Finding((key,), "training", text)
+    return Finding((key,), "training", (
+        "the trained parameters differ from np.random.seed(3), initialize_parameters(n_x, n_h, "
+        "n_y), then num_iterations steps of forward_propagation, compute_cost, "
+        "backward_propagation and update_parameters (learning rate 1.2); nn_model calls your own "
+        "functions, so check those first"))
 
 
 register(Computation(

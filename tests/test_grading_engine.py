@@ -139,7 +139,7 @@ def test_bad_arguments_raise_value_errors(kwargs, pattern):
 
 # --------------------------------------------------------------------------- declarations
 def test_builtins_load_and_every_computation_is_documented():
-    assert builtin_assignments() == ["layered", "step-by-step"]
+    assert builtin_assignments() == ["initialization", "layered", "planar", "step-by-step"]
     for name in builtin_assignments():
         asg = load_assignment(name)
         assert asg.max_score == 100

@@ -582,6 +582,10 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
             valid = ", ".join(comp.options) or "none"
             raise _fail(f"{where}.options", f"unknown option {key!r} for computation "
                                             f"{comp.name!r}; valid: {valid}")
+        choices = comp.option_choices.get(key)
+        if choices is not None and options[key] not in choices:
+            raise _fail(f"{where}.options.{key}", f"{options[key]!r} is not one of "
+                                                  f"{', '.join(map(repr, choices))}")
     ranges = defaults["cases"]
     if "cases" in entry:
         ranges = _ranges(f"{where}.cases", entry["cases"], ranges)

@@ -167,6 +167,8 @@ class Computation:
     #: ``diagnose(key, got, expected, built)``: a :class:`~gradref.checks.diagnosis.Finding`
     #: naming a mistake of this computation's own (tried before the generic diagnosis), or None
     diagnose: Callable[..., object] | None = None
+    #: ``{option: allowed values}``: a declaration giving another value is refused when read
+    option_choices: dict[str, tuple] = field(default_factory=dict)
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")

@@ -227,4 +227,5 @@ register(Computation(
     options={"scheme": "he", "scale": 0.01, "seed": 3, "draws": "exact", "band": 0.1,
              "names": "layers_dims"},
     build=_build, batched=False, diagnose=diagnose,
+    option_choices={"scheme": SCHEMES, "draws": DRAWS, "names": ("layers_dims", "planar")},
 ))

@@ -46,7 +46,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 BAD = {
     "unknown assignment name": (
         lambda tmp: (FIXTURES / "step_correct.py", "step-by-stpe"), AssignmentError,
-        r"unknown assignment 'step-by-stpe'; built-in: layered, step-by-step", True),
+        r"unknown assignment 'step-by-stpe'; built-in: initialization, layered, planar, step-by-step", True),
     "malformed TOML": (
         lambda tmp: (FIXTURES / "step_correct.py", write(tmp, "a.toml", "name = [unclosed\n")),
         AssignmentError, r"a\.toml: not valid TOML", True),

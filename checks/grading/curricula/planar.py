@@ -21,6 +21,7 @@ import numpy as np
 from gradref.checks.diagnosis import Finding
 
 from ..computations import (
+    COMPUTATIONS,
     Built,
     Computation,
     _network_context,
@@ -106,11 +107,12 @@ register(Computation(
 
 def _build_cost(case, lay, spec, options):
     _two_layers(case)
-    net, params, X, Y, labels, AL, cache = _network_inputs(case, spec)
-    cost = float(np.mean(net.loss.value(AL, Y)))
-    q = {"A2": lay.data(AL), "Y": lay.data(Y), "parameters": lay.params(params), "cost": cost,
-         "cost_any": cost}
-    return Built(q, _network_context(case, net, params, cache, X, Y))
+    built = COMPUTATIONS["cost"].build(case, lay, spec, options)   # the deep network's cost
+    q = built.quantities
+    q["A2"] = q.pop("AL")
+    q["parameters"] = lay.params(built.context["params"])
+    q["cost_any"] = q["cost"]
+    return built
 
 
 register(Computation(

@@ -121,6 +121,10 @@ DERIVATIVE_CANDIDATES: tuple[DerivativeCandidate, ...] = (
     DerivativeCandidate("tanh_not_squared", ("tanh",), "1−t",
                         "the tanh derivative is 1 − t², with t squared",
                         factor=lambda Z, A, act: 1.0 - A),
+    DerivativeCandidate("sigmoid_formula_on_tanh", ("tanh",), "A{l}·(1−A{l})",
+                        "that is the sigmoid's derivative formula s·(1 − s) applied to the tanh "
+                        "output; the tanh derivative is 1 − A{l}²",
+                        factor=lambda Z, A, act: A * (1.0 - A)),
     DerivativeCandidate("tanh_of_z", ("tanh",), "1−Z{l}²",
                         "the formula 1 − t² was applied to the pre-activation Z{l} instead of "
                         "to t = tanh(Z{l})",

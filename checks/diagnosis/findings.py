@@ -49,6 +49,10 @@ KINDS: dict[str, str] = {
                     "(what the layers above pass back is right, or accounted for)",
     "propagated": "lower layers are wrong, probably as a consequence of an upper layer",
     "mismatch": "no recognised pattern: the relative error and the worst element",
+    "initialization": "a weight initialisation with the wrong scale, distribution, seed, draw "
+                      "order or zeros (checks/grading/curricula/initialization.py)",
+    "threshold": "predictions thresholded the wrong way (>= for >, or another cut)",
+    "training": "a training loop that runs the wrong number of steps or never updates",
 }
 # Optimiser steps (checks/diagnosis/optimizers.py).
 KINDS.update({

@@ -54,7 +54,7 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept", "versions", "steps",
-                  "provide", "provide_with")
+                  "provide", "provide_with", "global_seed")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
@@ -186,6 +186,8 @@ class FunctionSpec:
     #: called with that case's quantity, and what it returns is bound
     provide: dict[str, str] = field(default_factory=dict)
     provide_with: str | None = None
+    #: ``np.random.seed(global_seed)`` runs in the sandbox before every call (None: never)
+    global_seed: int | None = None
 
     @property
     def primary(self) -> Version:
@@ -655,6 +657,10 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
             valid = ", ".join(comp.options) or "none"
             raise _fail(f"{where}.options", f"unknown option {key!r} for computation "
                                             f"{comp.name!r}; valid: {valid}")
+        choices = comp.option_choices.get(key)
+        if choices is not None and options[key] not in choices:
+            raise _fail(f"{where}.options.{key}", f"{options[key]!r} is not one of "
+                                                  f"{', '.join(map(repr, choices))}")
     ranges = defaults["cases"]
     if "cases" in entry:
         ranges = _ranges(f"{where}.cases", entry["cases"], ranges)
@@ -668,6 +674,11 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     steps, feed = _steps(f"{where}.steps", entry["steps"], comp, (primary, *versions)) \
         if "steps" in entry else (1, {})
     provide, provide_with = _provide(where, entry, comp, call)
+    global_seed = entry.get("global_seed")
+    if global_seed is not None and (isinstance(global_seed, bool) or not isinstance(global_seed, int)
+                                    or not 0 <= global_seed < 2**32):
+        raise _fail(f"{where}.global_seed", f"must be an integer from 0 to 2**32 - 1 (the "
+                                            f"argument of np.random.seed), got {global_seed!r}")
     return FunctionSpec(
         name=name, computation=comp, args=args, returns=returns, returns_tuple=returns_tuple,
         checks=checks, ranges=ranges, label=label, call=call, cls=cls, constructor=constructor,
@@ -675,6 +686,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
         versions=versions, steps=steps, feed=feed, provide=provide, provide_with=provide_with,
+        global_seed=global_seed,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from .computations import RandomWeights
 
-__all__ = ["Leaf", "MISSING", "leaf_problem", "numeric", "describe", "show", "PRINT_MAX"]
+__all__ = ["Leaf", "MISSING", "leaf_problem", "numeric", "values_of", "describe", "show",
+           "PRINT_MAX"]
 
 #: Arrays up to this many entries are printed in failure explanations.
 PRINT_MAX = 24
@@ -38,7 +39,7 @@ class Leaf:
 
     key: str                   # output or dict-key name: what checks select and diagnosis reads
     label: str                 # the name shown to the student (the declaration's rename)
-    kind: str                  # "array", "scalar", "random" or "cache"
+    kind: str                  # "array", "scalar", "float", "bool", "random" or "cache"
     got: object
     expected: object
     problem: str | None = None  # e.g. "missing key 'dW2'"
@@ -72,6 +73,14 @@ def numeric(value: object) -> np.ndarray | None:
     return arr
 
 
+def values_of(value: object, kind: str) -> np.ndarray | None:
+    """:func:`numeric`, except that a ``bool`` output's True/False (or 0/1) read as 1.0/0.0."""
+    if kind == "bool" and isinstance(value, (np.ndarray, np.bool_, bool)) \
+            and np.asarray(value).dtype == bool:
+        return np.asarray(value, dtype=np.float64)
+    return numeric(value)
+
+
 def show(arr: object, indent: int = 0) -> str:
     """A small array on a few lines (continuation lines indented by ``indent``)."""
     a = np.asarray(arr)
@@ -91,14 +100,14 @@ def _shape_problem(leaf: Leaf) -> str | None:
     if leaf.problem:
         return leaf.problem
     exp = leaf.expected
-    if leaf.kind == "scalar":
+    if leaf.kind in ("scalar", "float"):
         a = numeric(leaf.got)
         if a is None or a.size != 1 or a.ndim > 2:
             return (f"{leaf.label} should be a single number (a float, a 0-d or a (1, 1) "
                     f"array), got {describe(leaf.got)}")
         return None
     shape = exp.shape if isinstance(exp, (np.ndarray, RandomWeights)) else None
-    a = numeric(leaf.got)
+    a = values_of(leaf.got, leaf.kind)
     if a is None:
         return f"{leaf.label} should be an array of shape {shape}, got {describe(leaf.got)}"
     if a.shape != shape:
@@ -109,6 +118,18 @@ def _shape_problem(leaf: Leaf) -> str | None:
 def _dtype_problem(leaf: Leaf) -> str | None:
     if leaf.problem:
         return leaf.problem
+    if leaf.kind == "float":
+        if type(leaf.got) is float:
+            return None
+        return (f"{leaf.label} should be a Python float (float(np.squeeze(...))), got "
+                f"{describe(leaf.got)}: the type is checked (type({leaf.label}) == float)")
+    if leaf.kind == "bool":
+        a = values_of(leaf.got, "bool")
+        if isinstance(leaf.got, np.ndarray) and leaf.got.dtype == bool:
+            return None
+        what = describe(leaf.got) if a is None else f"dtype {np.asarray(leaf.got).dtype}"
+        return (f"{leaf.label} should be a bool array (a comparison such as A2 > 0.5 gives "
+                f"one), got {what}")
     if isinstance(leaf.got, float):
         return None
     a = numeric(leaf.got)
@@ -126,6 +147,11 @@ def _random_problem(leaf: Leaf, spec: RandomWeights) -> str | None:
     if a.size == 0 or not np.all(np.isfinite(a)):
         return f"{leaf.label} is empty or contains NaN/inf"
     std = float(np.std(a))
+    if spec.exact is not None and a.shape == spec.exact.shape \
+            and np.allclose(a, spec.exact, rtol=1e-6, atol=1e-12):
+        return None                 # the course's own seeded values
+    if spec.target is not None and std >= spec.std_min:
+        return _spread_problem(leaf.label, a, std, spec)
     if std < spec.std_min:
         return (f"{leaf.label} is constant (standard deviation {std:.3g}): the weights must be "
                 f"random, or every unit of the layer stays the same (symmetry is never broken)")
@@ -133,6 +159,23 @@ def _random_problem(leaf: Leaf, spec: RandomWeights) -> str | None:
         return (f"{leaf.label} has standard deviation {std:.3g}, more than {spec.std_max:g}: "
                 f"the random weights must be small (e.g. np.random.randn(...) * 0.01)")
     return None
+
+
+def _spread_problem(label: str, a: np.ndarray, std: float, spec: RandomWeights) -> str | None:
+    """A draw judged by its spread: a standard deviation within ``spec.band`` of the target,
+    centred on zero (a uniform ``rand`` draw is not); a wrong spread names the mistake it fits."""
+    mean = float(np.mean(a))
+    centred = abs(mean) <= 5 * std / np.sqrt(a.size) + 1e-12
+    if abs(std / spec.target - 1) <= spec.band and centred:
+        return None
+    if not centred and float(np.min(a)) >= 0:
+        return (f"{label} has only non-negative entries (mean {mean:.3g}): np.random.rand draws "
+                f"uniformly from [0, 1); the weights must be normal draws, np.random.randn")
+    target = f"{spec.target:.3g}" + (f" = {spec.scale_text}" if spec.scale_text else "")
+    named = [text for value, text in spec.wrong_scales if abs(std / value - 1) <= spec.band]
+    return (f"{label} has standard deviation {std:.3g}, expected {target}"
+            + (f": {named[0]}" if named else "") + ("" if centred else f" (and mean {mean:.3g}, "
+                                                                      f"not about 0)"))
 
 
 def _values_problem(leaf: Leaf, rtol: float, atol: float) -> str | None:
@@ -144,10 +187,10 @@ def _values_problem(leaf: Leaf, rtol: float, atol: float) -> str | None:
     judge = getattr(exp, "judge_value", None)
     if callable(judge):        # an expected value with a rule of its own (a threshold …)
         return judge(leaf.got, leaf.label)
-    a = numeric(leaf.got)
+    a = values_of(leaf.got, leaf.kind)
     if a is None:
         return f"{leaf.label} is not a number or a numeric array: got {describe(leaf.got)}"
-    if leaf.kind == "scalar":
+    if leaf.kind in ("scalar", "float"):
         if a.size != 1:
             return f"{leaf.label} should be a single number, got an array of shape {a.shape}"
         got, want = float(a.reshape(-1)[0]), float(exp)

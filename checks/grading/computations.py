@@ -41,8 +41,10 @@ __all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeight
 #: How a computation reads a case's ``layer_dims``: ``layer`` = (n_prev, n), ``array`` = (n,),
 #: ``network`` = (n_0, …, n_L).
 LEVELS = ("layer", "array", "network")
-#: Output kinds: arrays and scalars are compared leaf by leaf, dicts key by key, caches as a whole.
-OUTPUT_KINDS = ("array", "scalar", "dict", "cache")
+#: Output kinds: arrays and scalars are compared leaf by leaf, dicts key by key, caches as a whole;
+#: a ``float`` is a scalar whose dtype check asks for a Python float, a ``bool`` an array of
+#: truth values (True/False or 0/1 compare as 1/0; its dtype check asks for bool).
+OUTPUT_KINDS = ("array", "scalar", "float", "bool", "dict", "cache")
 
 _RESAMPLE_ATTEMPTS = 60
 
@@ -115,11 +117,20 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class RandomWeights:
-    """Expected value of a randomly initialised weight: only its shape and scale are known."""
+    """Expected value of a randomly initialised weight: only its shape and scale are known.
+
+    With ``target`` the draw must have that standard deviation, within the relative ``band``,
+    and a mean near zero (``scale_text`` says what the target is, ``wrong_scales`` pairs other
+    standard deviations with the mistake each names); ``exact`` (the seeded draw) passes too."""
 
     shape: tuple[int, ...]
     std_min: float = INIT_STD_MIN
     std_max: float = INIT_STD_MAX
+    target: float | None = None
+    band: float = 0.1
+    scale_text: str = ""
+    wrong_scales: tuple[tuple[float, str], ...] = ()
+    exact: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -148,6 +159,8 @@ class Computation:
     the student's outputs into the next call. ``diagnose(inputs, outputs, expected)``: the
     computation's own diagnosis of a failing step (the quantities the student's function got,
     its outputs by name, the expected quantities) -> findings of :mod:`gradref.checks.diagnosis`.
+    ``diagnose_leaf(key, got, expected, built)``: a finding naming one of the computation's own
+    classic mistakes on one failing output (or None), tried before the generic diagnosis.
     """
 
     name: str
@@ -163,6 +176,11 @@ class Computation:
     batched: bool = True
     stepped: bool = False
     diagnose: Callable[[dict, dict, dict], list] | None = None
+    #: ``diagnose_leaf(key, got, expected, built)``: a :class:`~gradref.checks.diagnosis.Finding`
+    #: naming a mistake of this computation's own (tried before the generic diagnosis), or None
+    diagnose_leaf: Callable[..., object] | None = None
+    #: ``{option: allowed values}``: a declaration giving another value is refused when read
+    option_choices: dict[str, tuple] = field(default_factory=dict)
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")

@@ -37,7 +37,8 @@ All plain Python text (the sandbox executes one module):
 * the call wrapper (:data:`WRAPPER_FUNCTION`) through which methods and attributes of a class are
   reached, the wrapper that calls a function with the grader's helpers in its namespace
   (:data:`PROVIDE_FUNCTION`, a declaration's ``provide``), since the sandbox calls
-  module-level functions only, and the signature probe
+  module-level functions only, the global seeding before a call (:data:`SEED_FUNCTION`, a
+  declaration's ``global_seed``), and the signature probe
   (:data:`PICK_FUNCTION`, :data:`PICK_SOURCE`) that tells which course version's call form a
   function, class or method accepts (a declaration's ``versions``).
 
@@ -52,7 +53,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 __all__ = ["WRAPPER_FUNCTION", "PROVIDE_FUNCTION", "PROVIDE_SOURCE", "NO_VALUE", "NOT_DEFINED",
-           "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION", "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
+           "PICK_FUNCTION", "PICK_SOURCE", "SEED_FUNCTION", "SKIPPED_FUNCTION",
+           "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
@@ -121,6 +123,9 @@ def __gradref_with_provided__(target, provide, value, args, kwargs, load, fallba
             else:
                 space[global_name] = old
 """
+#: ``SEED_FUNCTION(seed)``: ``np.random.seed(seed)`` in the sandbox, called before each call of a
+#: function declared with ``global_seed`` (the course's test seeds the global RNG itself).
+SEED_FUNCTION = "__gradref_seed__"
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -159,6 +164,11 @@ def {PROVIDE_FUNCTION}(name, provide, value, args, kwargs):
     return __gradref_with_provided__(target, provide, value, args, kwargs,
                                      lambda module: vars(importlib.import_module(module)),
                                      globals())
+
+
+def {SEED_FUNCTION}(seed):
+    import numpy
+    numpy.random.seed(seed)
 
 
 def {SKIPPED_FUNCTION}():

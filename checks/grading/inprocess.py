@@ -32,7 +32,7 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
-from .driver import PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION, PROVIDE_SOURCE
+from .driver import PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION, PROVIDE_SOURCE, SEED_FUNCTION
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -74,6 +74,11 @@ class _InProcess:
             return CallResult(function, ok=True, value=value, seconds=time.monotonic() - started)
         if function == PROVIDE_FUNCTION and args and args[0] == self.name:
             return self._call_provided(started, *args)
+        if function == SEED_FUNCTION:      # the global seeding before a call (global_seed)
+            import numpy
+
+            numpy.random.seed(*args)
+            return CallResult(function, ok=True, value=None, seconds=time.monotonic() - started)
         if function != self.name:
             return CallResult(function, ok=False, kind="missing-function",
                               message=f"cannot call {function}(): only {self.name} is graded here")

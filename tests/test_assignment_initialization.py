@@ -102,6 +102,7 @@ def test_the_expected_values_are_the_course_calls(kind, options, dims):
 @pytest.mark.parametrize("options, message", [
     ({"scheme": "glorot"}, r"options\.scheme: 'glorot' is not one of 'zeros', 'scaled', 'he'"),
     ({"draws": "some"}, r"options\.draws: 'some' is not one of 'exact', 'any'"),
+    ({"scale": "ten"}, r"options\.scale: must be a finite number, got 'ten'"),
 ])
 def test_a_bad_option_is_refused_when_the_declaration_is_read(tmp_path, options, message):
     items = ", ".join(f'{k} = "{v}"' for k, v in options.items())

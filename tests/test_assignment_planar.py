@@ -45,6 +45,10 @@ EXPECTED = {
                    r"the right seeded draw np\.random\.randn\(n_h, n_x\) times 0\.1 where ×0\.01"),
     "nn_model_no_update": ({"nn_model: trained parameters"},
                            r"the loop never updates them"),
+    "hidden_sigmoid": ({"forward_propagation: values of A2", "forward_propagation: cache: Z1, A1, Z2",
+                        "nn_model: trained parameters", "predict: values: A2 > 0.5"},
+                       r"the hidden layer uses the sigmoid; this network's hidden activation is "
+                       r"np\.tanh"),
 }
 
 _CACHE: dict[str, object] = {}

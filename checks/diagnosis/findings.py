@@ -53,6 +53,7 @@ KINDS: dict[str, str] = {
                       "order or zeros (checks/grading/curricula/initialization.py)",
     "threshold": "predictions thresholded the wrong way (>= for >, or another cut)",
     "training": "a training loop that runs the wrong number of steps or never updates",
+    "forward": "a forward pass with another activation or without a term (a bias, the output's)",
 }
 # Optimiser steps (checks/diagnosis/optimizers.py).
 KINDS.update({

@@ -657,6 +657,9 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
             valid = ", ".join(comp.options) or "none"
             raise _fail(f"{where}.options", f"unknown option {key!r} for computation "
                                             f"{comp.name!r}; valid: {valid}")
+        default = comp.options[key]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            _number(f"{where}.options.{key}", options[key])     # a number stays a number
         choices = comp.option_choices.get(key)
         if choices is not None and options[key] not in choices:
             raise _fail(f"{where}.options.{key}", f"{options[key]!r} is not one of "

@@ -85,12 +85,54 @@ register(Computation(
 
 
 # --------------------------------------------------------------------------- forward, cost
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+#: Forward passes with one classic slip: (what it computes, the sentence naming it).
+_FORWARD_SLIPS = (
+    (lambda p, X: _two_steps(p, X, _sigmoid, _sigmoid),
+     "the hidden layer uses the sigmoid; this network's hidden activation is np.tanh"),
+    (lambda p, X: _two_steps(p, X, lambda z: np.maximum(z, 0), _sigmoid),
+     "the hidden layer uses relu; this network's hidden activation is np.tanh"),
+    (lambda p, X: _two_steps(p, X, np.tanh, np.tanh),
+     "the output layer uses tanh; the output activation is the sigmoid"),
+    (lambda p, X: _two_steps(p, X, np.tanh, lambda z: z),
+     "the output is Z2 itself: the sigmoid of the output layer is missing"),
+    (lambda p, X: _two_steps(dict(p, b1=0 * p["b1"], b2=0 * p["b2"]), X, np.tanh, _sigmoid),
+     "the biases b1 and b2 are not added (Z = W·A + b)"),
+)
+
+
+def _two_steps(p, X, hidden, output) -> dict[str, np.ndarray]:
+    Z1 = p["W1"] @ X + p["b1"]
+    A1 = hidden(Z1)
+    Z2 = p["W2"] @ A1 + p["b2"]
+    return {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": output(Z2)}
+
+
 def _build_forward(case, lay, spec, options):
     _two_layers(case)
     net, params, X, Y, labels, AL, cache = _network_inputs(case, spec)
     q = {"X": lay.data(X), "parameters": lay.params(params), "A2": lay.data(AL),
          "cache": _planar_cache(lay, cache)}
-    return Built(q, _network_context(case, net, params, cache, X, Y))
+    context = _network_context(case, net, params, cache, X, Y)
+    context["slips"] = [({k: lay.data(v) for k, v in slip(params, X).items()}, text)
+                        for slip, text in _FORWARD_SLIPS]
+    return Built(q, context)
+
+
+def diagnose_forward(key: str, got: np.ndarray | None, expected: object,
+                     built: Built) -> Finding | None:
+    """A forward output (``A2`` or a cache entry) matched against the forward passes with one
+    classic slip (another activation, a missing sigmoid or bias)."""
+    for values, text in built.context.get("slips", ()):
+        value = values.get(key)
+        if got is not None and value is not None and got.shape == value.shape \
+                and not np.allclose(value, expected) and np.allclose(got, value, rtol=1e-6,
+                                                                      atol=1e-12):
+            return Finding((key,), "forward", text)
+    return None
 
 
 register(Computation(
@@ -101,7 +143,7 @@ register(Computation(
     inputs={"X": "inputs (n_x, m)", "parameters": "{'W1', 'b1', 'W2', 'b2'}"},
     outputs={"A2": "the output activations (n_y, m)", "cache": "{'Z1', 'A1', 'Z2', 'A2'}"},
     kinds={"cache": "dict"},
-    build=_build_forward,
+    build=_build_forward, diagnose=diagnose_forward,
 ))
 
 

@@ -143,7 +143,7 @@ register(Computation(
     inputs={"X": "inputs (n_x, m)", "parameters": "{'W1', 'b1', 'W2', 'b2'}"},
     outputs={"A2": "the output activations (n_y, m)", "cache": "{'Z1', 'A1', 'Z2', 'A2'}"},
     kinds={"cache": "dict"},
-    build=_build_forward, diagnose=diagnose_forward,
+    build=_build_forward, diagnose_leaf=diagnose_forward,
 ))
 
 

@@ -81,7 +81,7 @@ from gradref.checks.isolation.source import serialised_parsing
 from gradref.reference.argtypes import int_at_least, make_parent, name_equals_number
 from tqdm import tqdm
 
-from .assignment import AssignmentError, load_assignment
+from .assignment import AssignmentError, builtin_assignments, load_assignment
 from .classreport import render_html, render_markdown, student_status, summarize
 from .engine import SubmissionError, grade_submission
 from .loading import choose_entry, fingerprint, package_root, split_solution, tree_files
@@ -581,8 +581,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", required=True, type=_out_path, metavar="CSV",
                         help="the gradebook to write, e.g. gradebook.csv")
     parser.add_argument("--assignment", "-a", default="step-by-step", type=_assignment,
-                        help="a built-in assignment (step-by-step, layered) or the path of a declaration "
-                             "file (.toml or .json); default: step-by-step")
+                        help=f"a built-in assignment ({', '.join(builtin_assignments())}) or the "
+                             "path of a declaration file (.toml or .json); default: step-by-step")
     parser.add_argument("--jobs", "-j", default=1, type=int_at_least(1), metavar="N",
                         help="submissions graded at a time (default: 1)")
     parser.add_argument("--seed", default=None, type=int_at_least(0), metavar="S",

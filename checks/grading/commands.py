@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gradref.reference.argtypes import add_output_arguments, int_at_least, name_equals_number
 
+from .assignment import builtin_assignments
 from .report import FORMATS
 from .seeds import draw_seed, read_secret, seed_for, seed_line
 
@@ -38,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the student's submission: a .py or .ipynb file, a folder (helper "
                              "files, a package such as cs231n/) or a .zip of one")
     parser.add_argument("--assignment", default="step-by-step",
-                        help="a built-in assignment (step-by-step, layered) or the path of a "
-                             "declaration file (.toml or .json); default: step-by-step")
+                        help=f"a built-in assignment ({', '.join(builtin_assignments())}) or "
+                             "the path of a declaration file (.toml or .json); default: "
+                             "step-by-step")
     add_output_arguments(parser, tuple(FORMATS))
     parser.add_argument("--seed", type=int_at_least(0), default=None,
                         help="seed of the random cases, to reproduce a grade (same seed, same "

@@ -52,7 +52,8 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
              "compat", "package", "limits", "extends", "functions", "finite_differences")
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
-                  "points", "checks", "uses", "visibility", "accept", "versions")
+                  "points", "checks", "uses", "visibility", "accept", "versions", "cache_from",
+                  "inplace")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
@@ -168,6 +169,13 @@ class FunctionSpec:
     rename: dict[str, str] = field(default_factory=dict)
     accept: tuple[Alternative, ...] = ()
     versions: tuple[Version, ...] = ()
+    #: ``cache_from``: the declared forward whose returned cache feeds this function's cache
+    #: argument(s), resolved into ``forward`` = (name, args, kwargs, returns, returns_tuple).
+    cache_from: str | None = None
+    forward: tuple | None = None
+    #: ``inplace``: ``{argument quantity: output quantity}``: the argument as the call left it
+    #: is graded as that output (a ``bn_param`` whose running statistics are written back).
+    inplace: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary(self) -> Version:
@@ -505,6 +513,50 @@ def _versions(where: str, raw: object, comp: Computation, call: str,
     return tuple(out)
 
 
+def _inplace(where: str, raw: object, comp: Computation, call: str, args: tuple[str, ...],
+             versions: tuple[Version, ...]) -> dict[str, str]:
+    """``inplace = {argument = output}``: an argument of every call form, graded as it is left
+    after the call as one of the computation's outputs."""
+    table = _table(where, raw)
+    if table and call != "function":
+        raise _fail(where, "only allowed with call = 'function'")
+    out = {}
+    for arg, output in table.items():
+        output = _string(f"{where}.{arg}", output)
+        if any(arg not in v_args for v_args in (args, *(v.args for v in versions))):
+            raise _fail(where, f"{arg!r} is not a positional argument of every call form "
+                               f"(args: {', '.join(args) or 'none'})")
+        if output not in comp.outputs:
+            raise _fail(f"{where}.{arg}", f"unknown output {output!r} of computation "
+                                          f"{comp.name!r}; valid: {', '.join(comp.outputs)}")
+        out[arg] = output
+    return out
+
+
+def _resolve_cache_from(i: int, fn: FunctionSpec, functions: tuple[FunctionSpec, ...]
+                        ) -> FunctionSpec:
+    """``fn`` with its ``cache_from`` forward resolved and checked: a declared module-level
+    function returning a cache under a name this function takes as an argument, whose own
+    arguments this function's computation provides."""
+    where = f"functions[{i}] ({fn.name}).cache_from"
+    found = [f for f in functions if f.name == fn.cache_from and f.call == "function"]
+    if not found or found[0] is fn:
+        raise _fail(where, f"{fn.cache_from!r} is not another declared module-level function; "
+                           f"declared: {', '.join(sorted({f.name for f in functions}))}")
+    fwd = found[0]
+    caches = [r for r in fwd.returns if fwd.computation.kind(r) == "cache"]
+    if not fwd.returns_tuple or not set(caches) & set(fn.args):
+        raise _fail(where, f"{fwd.name} returns no cache that {fn.name} takes: its cache outputs "
+                           f"({', '.join(caches) or 'none'}) must be among {fn.name}'s args "
+                           f"({', '.join(fn.args)})")
+    needed = [q for q in (*fwd.args, *fwd.kwargs.values()) if q not in fn.computation.inputs]
+    if needed:
+        raise _fail(where, f"computation {fn.computation.name!r} does not provide {fwd.name}'s "
+                           f"input(s) {', '.join(needed)}")
+    return replace(fn, forward=(fwd.name, fwd.args, dict(fwd.kwargs), fwd.returns,
+                                fwd.returns_tuple))
+
+
 def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     where = f"functions[{i}]"
     entry = _table(where, raw)
@@ -553,7 +605,14 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     versions = _versions(f"{where}.versions", entry["versions"], comp, call,
                          (args, kwargs, constructor, returns, returns_tuple)) \
         if "versions" in entry else ()
-    all_returns = tuple(dict.fromkeys(returns + tuple(r for v in versions for r in v.returns)))
+    inplace = _inplace(f"{where}.inplace", entry.get("inplace", {}), comp, call, args, versions)
+    cache_from = None
+    if "cache_from" in entry:
+        if call != "function":
+            raise _fail(f"{where}.cache_from", "only allowed with call = 'function'")
+        cache_from = _string(f"{where}.cache_from", entry["cache_from"])
+    all_returns = tuple(dict.fromkeys(returns + tuple(r for v in versions for r in v.returns)
+                                      + tuple(inplace.values())))
     all_args = tuple(dict.fromkeys(args + tuple(a for v in versions for a in v.args)))
     rename = {}
     for key, value in _table(f"{where}.rename", entry.get("rename", {})).items():
@@ -594,7 +653,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         set_attributes=set_attrs, method=method, attribute=attribute, kwargs=kwargs,
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
-        versions=versions,
+        versions=versions, inplace=inplace, cache_from=cache_from,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 
@@ -638,6 +697,8 @@ def _parse(data: object, source: str) -> Assignment:
     if not isinstance(raw_functions, list) or not raw_functions:
         raise _fail("functions", f"must be a non-empty list of tables, got {raw_functions!r}")
     functions = tuple(_function(i, f, defaults) for i, f in enumerate(raw_functions))
+    functions = tuple(_resolve_cache_from(i, f, functions) if f.cache_from else f
+                      for i, f in enumerate(functions))
     seen: dict[str, int] = {}
     for i, f in enumerate(functions):
         if f.display in seen:

@@ -35,7 +35,7 @@ from gradref.reference import Network, get_activation, get_loss
 
 from .tolerances import CASE_MIN_ABS_Z, CASE_OUTPUT_RANGE, INIT_STD_MAX, INIT_STD_MIN
 
-__all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeights", "Built",
+__all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeights", "Judged", "Built",
            "computation_names", "get_computation", "register", "LEVELS", "OUTPUT_KINDS"]
 
 #: How a computation reads a case's ``layer_dims``: ``layer`` = (n_prev, n), ``array`` = (n,),
@@ -122,6 +122,21 @@ class RandomWeights:
     std_max: float = INIT_STD_MAX
 
 
+class Judged:
+    """An expected value that judges a student's answer itself, where no single array is right
+    (a dropout output: any mask of the right distribution). ``shape`` is the expected shape;
+    :meth:`problem` returns what is wrong (None: it passes); :meth:`accepted` may name a
+    convention the answer used, ``(name, note)``, reported as "Accepted: …" (like ``accept``)."""
+
+    shape: tuple[int, ...] = ()
+
+    def problem(self, label: str, got: np.ndarray) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def accepted(self, got: np.ndarray) -> tuple[str, str] | None:
+        return None
+
+
 @dataclass
 class Built:
     """What a computation produces for one case: named quantities, and a context for diagnosis
@@ -152,6 +167,13 @@ class Computation:
     variants: tuple = ()
     options: dict[str, object] = field(default_factory=dict)
     batched: bool = True
+    #: ``refine(built, forward) -> Built``: for a function declared with ``cache_from``, the
+    #: expected outputs remade from what the student's own forward returned (``forward``:
+    #: ``{output name: value}``), e.g. the dropout mask it drew; None keeps them.
+    refine: Callable[[Built, dict], Built] | None = None
+    #: ``diagnose(built, got) -> [Finding]``: the computation's own named mistakes, from the
+    #: student's outputs ``{output or dict key: array}`` (tried before the generic diagnosis).
+    diagnose: Callable[[Built, dict], list] | None = None
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")
@@ -611,7 +633,7 @@ def _build_fc_net_loss(case, lay, spec, options):
     q = {"X": lay.data(X), "labels": np.asarray(labels, dtype=np.int64),
          "params": lay.params(params), "reg": reg, "input_dim": int(dims[0]),
          "hidden_dims": [int(n) for n in dims[1:-1]], "num_classes": int(dims[-1]),
-         "loss": float(J), "grads": lay.params(wanted),
+         "dtype": "float64", "loss": float(J), "grads": lay.params(wanted),
          "scores": lay.data(cache[f"Z{net.L}"])}
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
@@ -624,7 +646,8 @@ register(Computation(
     "network",
     inputs={"X": "inputs", "labels": "integer labels (N,)", "params": "{'W1', 'b1', …}",
             "reg": "the L2 strength (the variant)", "input_dim": "n_0",
-            "hidden_dims": "[n_1, …, n_{L-1}]", "num_classes": "n_L"},
+            "hidden_dims": "[n_1, …, n_{L-1}]", "num_classes": "n_L",
+            "dtype": "'float64' (for a dtype= argument: the course's float32 default rounds X)"},
     outputs={"loss": "the regularised loss (scalar)",
              "grads": "{'W1', 'b1', …}: gradients of the loss", "scores": "Z_L"},
     kinds={"loss": "scalar", "grads": "dict"},

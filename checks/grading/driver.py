@@ -46,7 +46,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "SKIPPED_FUNCTION",
+__all__ = ["WRAPPER_FUNCTION", "PICK_FUNCTION", "PICK_SOURCE", "OBSERVED_FUNCTION",
+           "OBSERVED_SOURCE", "SKIPPED_FUNCTION",
            "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
            "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
 
@@ -82,6 +83,35 @@ def __gradref_pick_form__(target, method, shapes):
         return None
     return None
 """
+#: ``OBSERVED_FUNCTION(name, args, kwargs, chain, observe)``: calls the submission's function
+#: ``name`` and returns ``(value, observed, made)``: ``observed`` the arguments at the positions
+#: ``observe`` as the call left them (``inplace``: a ``bn_param`` written back), ``made`` what
+#: the forward of ``chain`` returned. ``chain`` is None or ``(forward name, its args, its
+#: kwargs, how many values it returns (0: one), [(argument position, index of the value)])``:
+#: the forward is called first and its returned cache takes those argument positions
+#: (``cache_from``: a backward graded on the cache of the student's own forward).
+OBSERVED_FUNCTION = "__gradref_observed__"
+#: The rule itself on callables, ``__gradref_observed_call__(target, forward, args, kwargs,
+#: chain, observe)`` (the in-process grader runs the same text).
+OBSERVED_SOURCE = """
+def __gradref_observed_call__(target, forward, args, kwargs, chain, observe):
+    args = list(args)
+    made = None
+    if chain is not None:
+        name, f_args, f_kwargs, count, slots = chain
+        try:
+            made = forward(*f_args, **f_kwargs)
+        except Exception as error:
+            raise RuntimeError(name + "() raised " + type(error).__name__ + ": " + str(error)
+                               + "; its cache is what this function is graded on") from error
+        if count and not (isinstance(made, (tuple, list)) and len(made) == count):
+            raise TypeError(name + "() should return " + str(count) + " values (its cache is "
+                            "what this function is graded on), got " + type(made).__name__)
+        for position, index in slots:
+            args[position] = made[index] if count else made
+    value = target(*args, **kwargs)
+    return value, [args[i] for i in observe], made
+"""
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -104,6 +134,19 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
     if method is not None:
         return getattr(obj, method)(*args, **kwargs)
     return getattr(obj, attribute)
+
+
+def {OBSERVED_FUNCTION}(name, args, kwargs, chain, observe):
+    target = globals().get(name)
+    if target is None:
+        raise NameError(f"{{name}} is not defined in the submission")
+    forward = None
+    if chain is not None:
+        forward = globals().get(chain[0])
+        if forward is None:
+            raise NameError(f"{{chain[0]}} is not defined in the submission: {{name}} is graded on "
+                            f"the cache your {{chain[0]}} returns")
+    return __gradref_observed_call__(target, forward, args, kwargs, chain, observe)
 
 
 def {PICK_FUNCTION}(name, method, shapes):
@@ -482,4 +525,5 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                        STATEMENT=float(statement_seconds), BUDGET=float(budget_seconds)))
     parts.append(_WRAPPER)
     parts.append(PICK_SOURCE)
+    parts.append(OBSERVED_SOURCE)
     return "".join(parts)

@@ -36,10 +36,11 @@ from gradref.checks.isolation import CallResult, Limits, PythonSubmission
 from .assignment import Alternative, Assignment, Check, FunctionSpec, Version, load_assignment
 from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show
-from .computations import Built, Layout, RandomWeights
+from .computations import Built, Judged, Layout, RandomWeights
 from .drift import numpy_drift
 from .driver import (
     NOT_RUN,
+    OBSERVED_FUNCTION,
     PICK_FUNCTION,
     REPLACED_FUNCTION,
     SKIPPED_FUNCTION,
@@ -83,6 +84,7 @@ class _Outcome:
     leaves: list[Leaf] = field(default_factory=list)
     accepted: Alternative | None = None     # an accepted alternative convention it used
     version: Version | None = None          # another course version's signature it used
+    observed: dict = field(default_factory=dict)   # ``inplace`` arguments after the call
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _nbytes(value: object) -> int:
     """Bytes of the arrays in an expected output (nested tuples/lists/dicts)."""
     if isinstance(value, np.ndarray):
         return value.nbytes
-    if isinstance(value, RandomWeights):
+    if isinstance(value, (RandomWeights, Judged)):
         return 8 * int(np.prod(value.shape))
     if isinstance(value, Mapping):
         return sum(_nbytes(v) for v in value.values())
@@ -188,12 +190,42 @@ class _FunctionGrader:
         self.calls += 1
         bound = max(_ANSWER_FLOOR, _ANSWER_FACTOR * max(
             sum(_nbytes(q[r]) for r in v.returns) for v in self._candidates()))
+        if fn.call == "function" and (fn.forward or fn.inplace):
+            return self.sub.call_bounded(bound, OBSERVED_FUNCTION, fn.name, args, kwargs,
+                                         self._chain(q, form), self._observed(form))
         if fn.call == "function":
             return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
         constructor = {k: q[v] for k, v in form.constructor.items()}
         attributes = {k: q[v] for k, v in fn.set_attributes.items()}
         return self.sub.call_bounded(bound, WRAPPER_FUNCTION, fn.cls, constructor, attributes,
                                      fn.method, fn.attribute, args, kwargs)
+
+    def _chain(self, q: dict, form: Version) -> tuple | None:
+        """``cache_from``: the forward's call and which of this call's arguments its cache takes
+        (see :data:`.driver.OBSERVED_FUNCTION`); the reference's own cache is not sent."""
+        if self.fn.forward is None:
+            return None
+        name, f_args, f_kwargs, f_returns, f_tuple = self.fn.forward
+        slots = [(i, f_returns.index(a)) for i, a in enumerate(form.args) if a in f_returns]
+        return (name, [q[a] for a in f_args], {k: q[v] for k, v in f_kwargs.items()},
+                len(f_returns) if f_tuple else 0, slots)
+
+    def _observed(self, form: Version) -> list[int]:
+        return [form.args.index(a) for a in self.fn.inplace]
+
+    def _unwrap(self, out: _Outcome, value: object) -> object:
+        """The function's own value out of the observing wrapper's ``(value, observed, made)``;
+        the observed arguments become outputs, the forward's answer may refine the expected."""
+        fn = self.fn
+        if not (fn.call == "function" and (fn.forward or fn.inplace)):
+            return value
+        value, observed, made = value
+        if fn.forward is not None and fn.computation.refine is not None:
+            _, _, _, f_returns, f_tuple = fn.forward
+            parts = dict(zip(f_returns, made, strict=True)) if f_tuple else {f_returns[0]: made}
+            out.built = fn.computation.refine(out.built, parts)
+        out.observed = dict(zip(fn.inplace.values(), observed, strict=True))
+        return value
 
     def run(self, case: Case) -> _Outcome:
         if case in self.outcomes:
@@ -214,8 +246,13 @@ class _FunctionGrader:
                 if result.kind in _FATAL_KINDS:
                     self.fatal = result
             else:
-                self._split(out, result.value)
+                self._split(out, self._unwrap(out, result.value))
                 out.call = _without_value(result)
+                for leaf in out.leaves:      # an answer in a convention the expected accepts
+                    if isinstance(leaf.expected, Judged) and numeric(leaf.got) is not None:
+                        note = leaf.expected.accepted(np.asarray(numeric(leaf.got), float))
+                        if note is not None and out.accepted is None:
+                            out.accepted = Alternative(note[0], (), note[1])
                 for leaf in out.leaves:   # the grader keeps every case: only what it judges
                     if leaf.kind != "random":   # (a random weight's spread is judged whole)
                         leaf.got = _slim(leaf.got, _slim_bound(leaf.expected))
@@ -227,6 +264,7 @@ class _FunctionGrader:
             return "Not graded: your submission failed to load (see the summary)."
         text = one_line(result.message or f"{self.fn.name} failed ({result.kind})")
         text = text.replace(f"{WRAPPER_FUNCTION}()", f"{self.fn.display}()")
+        text = text.replace(f"{OBSERVED_FUNCTION}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
                     f"{self.fn.signature()})")
@@ -253,6 +291,7 @@ class _FunctionGrader:
             parts = dict(zip(version.returns, value, strict=True))
         else:
             parts = {version.returns[0]: value}
+        parts.update(out.observed)
         for name, got in parts.items():
             kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
             if kind != "dict":
@@ -375,8 +414,9 @@ class _FunctionGrader:
                     expected = np.asarray(leaf.expected, dtype=np.float64)
                 except (TypeError, ValueError):
                     return None
-                if got.size != expected.size or not expected.size:
-                    continue
+                if got.size != expected.size or not expected.size \
+                        or float(np.abs(expected).max()) <= self.asg.atol:
+                    continue    # an (all but) zero gradient says nothing of the method
                 diff = np.abs(got.reshape(expected.shape) - expected).max()
                 scale = max(float(np.abs(expected).max()), self.asg.atol, np.finfo(float).tiny)
                 worst = max(worst or 0.0, float(diff) / scale)
@@ -513,6 +553,16 @@ class _FunctionGrader:
         except ImportError:  # pragma: no cover - diagnosis is part of gradref
             return []
         comp = self.fn.computation
+        if comp.diagnose is not None:        # the computation's own named mistakes first
+            got = {leaf.key: np.asarray(numeric(leaf.got), dtype=np.float64)
+                   for leaf in out.leaves if leaf.got is not MISSING
+                   and numeric(leaf.got) is not None}
+            try:
+                own = comp.diagnose(out.built, got)
+            except (TypeError, ValueError, KeyError, IndexError, FloatingPointError):
+                own = []
+            if own:
+                return list(own)
         context = out.built.context
         usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar")
                   and leaf.got is not MISSING and numeric(leaf.got) is not None

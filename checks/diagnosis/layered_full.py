@@ -373,6 +373,13 @@ def diagnose_update(built, got: Mapping) -> list[Finding]:
                         "the opposite sign (v = mu * v + learning_rate * dw, w - v): next_w is "
                         "right, but the course's convention is v = mu * v - learning_rate * dw, "
                         "next_w = w + v, and the returned config['velocity'] is read as that")]
+    if rule == "sgd_momentum":
+        mu, lr = hyper["momentum"], hyper["learning_rate"]
+        v = mu * state["v"]["w"] + lr * q["dw"]
+        if _same(got["next_w"], q["w"] + v):
+            return [Finding(("next_w",), "step_mistake", "sgd_momentum: the gradient enters the "
+                            "velocity with the wrong sign (v = mu * v + learning_rate * dw, then "
+                            "w + v climbs uphill): v = mu * v - learning_rate * dw, next_w = w + v")]
     out = []
     for f in found:
         if f.kind == "step_mismatch":
@@ -408,7 +415,9 @@ def diagnose_fc_net(built, got: Mapping) -> list[Finding]:
                 out[k] = g
         return out
 
-    biases = {k: reg for k in others}
+    biases = {k: reg for k in others if k[:1] == "b" and k[1:].isdigit()}
+    everything = {k: reg for k in others}
+    b_l2 = 0.5 * reg * sum(float(np.sum(v ** 2)) for k, v in others.items() if k in biases)
     other_l2 = 0.5 * reg * sum(float(np.sum(v ** 2)) for v in others.values())
     cands = [
         ("l2_over_N", "the L2 term is divided by N: the course's regulariser is 0.5 * reg * "
@@ -418,17 +427,21 @@ def diagnose_fc_net(built, got: Mapping) -> list[Finding]:
          "gradient is reg * W", variant(2 * l2, reg, {})),
         ("l2_no_half_grad", "the L2 gradient has a factor 2: with loss += 0.5 * reg * sum(W**2) "
          "the gradient is reg * W, not 2 * reg * W", variant(l2, 2 * reg, {})),
-        ("l2_on_biases", "the biases (and gamma/beta) are regularised too: L2 applies to the "
-         "weights W only, not to b, gamma or beta", variant(l2 + other_l2, reg, biases)),
-        ("l2_on_biases_grad", "reg * b was added to the bias gradients (and gamma/beta): L2 "
-         "applies to the weights W only", variant(l2, reg, biases)),
+        ("l2_on_biases", "the biases are regularised too: L2 applies to the weights W only, "
+         "not to b (nor gamma, beta)", variant(l2 + b_l2, reg, biases)),
+        ("l2_on_biases_grad", "reg * b was added to the bias gradients: L2 applies to the "
+         "weights W only", variant(l2, reg, biases)),
+        ("l2_on_all", "every parameter is regularised (b, gamma and beta too): L2 applies to "
+         "the weights W only", variant(l2 + other_l2, reg, everything)),
+        ("l2_on_all_grad", "reg * param was added to the gradients of b, gamma and beta: L2 "
+         "applies to the weights W only", variant(l2, reg, everything)),
         ("l2_missing", "the L2 term is missing (loss += 0.5 * reg * sum(W**2), dW += reg * W)",
          variant(0.0, 0.0, {})),
     ]
     names = tuple(k for k in ("loss", *grads) if k in got)
     found = _first(cands, got, names, "l2_wrong", "FullyConnectedNet.loss", {**grads,
                                                                            "loss": loss})
-    if found and found[0].details.get("candidate", "").startswith("l2_on_biases"):
+    if found and found[0].details.get("candidate", "").startswith(("l2_on_biases", "l2_on_all")):
         return [Finding(found[0].names, "l2_bias", found[0].message, found[0].details)]
     return found
 

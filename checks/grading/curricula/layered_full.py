@@ -31,7 +31,7 @@ from gradref.checks.diagnosis import layered_full as _diag
 from gradref.reference import Network, optimizers, rowmajor
 from gradref.reference import dropout as _drop
 
-from ..computations import Built, Computation, Judged, RandomWeights, register
+from ..computations import Built, Computation, Judged, RandomWeights, _off_kinks, register
 from ..tolerances import (
     CASE_MIN_ABS_Z,
     DROPOUT_CASE_MIN_ABS_X,
@@ -355,7 +355,7 @@ def _norm_net_inputs(case, kind: str | None, reg: float):
     net = Network(dims, ["relu"] * (L - 1) + ["softmax"], "cross_entropy", l2=reg * m,
                   normalization=kind)
     rng = case.rng()
-    for _ in range(_RESAMPLE):
+    for attempt in range(2 * _RESAMPLE):
         params = {}
         for l in range(1, L + 1):
             params[f"W{l}"] = rng.standard_normal((dims[l], dims[l - 1])) * np.sqrt(2.0 / dims[l - 1])
@@ -366,6 +366,12 @@ def _norm_net_inputs(case, kind: str | None, reg: float):
         X = rng.standard_normal((dims[0], m))
         _, cache = net.forward(params, X)
         key = "Ztilde" if kind else "Z"
+        # wide, deep cases with large m: shift each hidden row off the kink (a draw as it comes
+        # first, as the layered computations do)
+        for l in range(1, L) if attempt >= _RESAMPLE else ():
+            shift = "beta" if kind else "b"
+            params[f"{shift}{l}"] = params[f"{shift}{l}"] + _off_kinks("relu", cache[f"{key}{l}"])
+            _, cache = net.forward(params, X)
         if all(np.min(np.abs(cache[f"{key}{l}"])) >= CASE_MIN_ABS_Z for l in range(1, L)):
             break
     else:
@@ -376,7 +382,7 @@ def _norm_net_inputs(case, kind: str | None, reg: float):
 
 def _build_fc(case, lay, spec, options):
     kind = options.get("normalization")
-    reg = 0.3 if case.draw % 2 else 0.0
+    reg = float(case.variant or 0.0)
     net, params, X, Y, labels, cache = _norm_net_inputs(case, kind, reg)
     J, grads = net.gradients(params, X, Y)
     dims = case.layer_dims
@@ -411,7 +417,7 @@ register(Computation(
     "test-mode scores (no dropout) and the initial params (gamma ones, beta zeros).",
     "network",
     inputs={"X": "(N, D)", "labels": "(N,)", "params": "{'W1', 'b1', 'gamma1', 'beta1', …}",
-            "reg": "0 or 0.3 (alternating cases)", "input_dim": "D",
+            "reg": "the L2 strength (the variant)", "input_dim": "D",
             "hidden_dims": "[H1, …]", "num_classes": "C",
             "normalization": "'batchnorm', 'layernorm' or None (2018+)",
             "use_batchnorm": "True for batch norm (2016–17)",
@@ -421,6 +427,7 @@ register(Computation(
     outputs={"loss": "scalar", "grads": "keyed like params", "scores": "(N, C) pre-softmax",
              "parameters": "initial params: W small random, b zeros, gamma ones, beta zeros"},
     kinds={"loss": "scalar", "grads": "dict", "parameters": "dict"},
+    variant="reg", variants=(0.0, 0.3),
     options={"normalization": None, "keep": 1.0, "std_min": INIT_STD_MIN, "std_max": INIT_STD_MAX},
     build=_build_fc, diagnose=_diag.diagnose_fc_net,
 ))

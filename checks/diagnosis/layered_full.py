@@ -137,11 +137,19 @@ def diagnose_batchnorm_forward(built, got: Mapping) -> list[Finding]:
         findings += _first(_norm_forward_candidates(built, 0), got, ("out",), "normalization",
                            subject, q)
     else:
-        batch = {"out": _normalise(x, g, b, 0, eps)}
-        findings += _first([("test_uses_batch", "in test mode the output must use the running "
-                             "averages bn_param['running_mean'] and bn_param['running_var'], not "
-                             "the statistics of the test batch", batch)], got, ("out",),
-                           "normalization", subject, q)
+        D = x.shape[1]
+        stats = (np.asarray(param.get("running_mean", np.zeros(D))),
+                 np.asarray(param.get("running_var", np.zeros(D))))
+        findings += _first([
+            ("test_uses_batch", "in test mode the output must use the running averages "
+             "bn_param['running_mean'] and bn_param['running_var'], not the statistics of the "
+             "test batch", {"out": _normalise(x, g, b, 0, eps)}),
+            ("test_no_affine", "in test mode gamma and beta are not applied: out = gamma * "
+             "(x - running_mean) / sqrt(running_var + eps) + beta",
+             {"out": _normalise(x, g, b, 0, eps, affine=False, stats=stats)}),
+            ("test_eps_outside", NORM_FORWARD_MISTAKES["eps_outside_root"] + " (test mode)",
+             {"out": _normalise(x, g, b, 0, eps, eps_outside=True, stats=stats)}),
+        ], got, ("out",), "normalization", subject, q)
     # the running averages written back into bn_param
     D = x.shape[1]
     mom = param.get("momentum", 0.9)
@@ -297,6 +305,14 @@ def dropout_forward_problem(x: np.ndarray, p: float, got: np.ndarray) -> str:
 
     keep_p, keep_1mp = near(p), near(1 - p)
     fraction = f"kept fraction {frac:.3f}, factor {scale:.4g}; p = {p:g}"
+    shared = ""
+    if kept.shape[0] > 1 and np.all(kept == kept[:1]):
+        shared = ("; besides, every example (row) got the same mask (np.random.rand(1, D)): "
+                  "draw one entry per unit and example, np.random.rand(*x.shape)")
+    return _dropout_text(p, scale, keep_p, keep_1mp, fraction) + shared
+
+
+def _dropout_text(p, scale, keep_p, keep_1mp, fraction) -> str:
     if np.isclose(scale, 1.0) and (keep_p or keep_1mp):
         return (f"the mask is not rescaled ({fraction}): inverted dropout divides the kept "
                 f"units by p, mask = (np.random.rand(*x.shape) < p) / p, so that test mode "
@@ -438,6 +454,12 @@ def diagnose_fc_net(built, got: Mapping) -> list[Finding]:
         ("l2_missing", "the L2 term is missing (loss += 0.5 * reg * sum(W**2), dW += reg * W)",
          variant(0.0, 0.0, {})),
     ]
+    for skip in sorted(W, key=lambda k: int(k[1:])):     # one layer's W left out of the L2 term
+        out = variant(l2 - 0.5 * reg * float(np.sum(W[skip] ** 2)), reg, {})
+        out[skip] = grads[skip] - reg * W[skip]
+        cands.append((f"l2_missing_{skip}", f"{skip} is left out of the L2 term (loss and "
+                      f"gradient): every layer's weights W1 … W{len(W)} are regularised (a "
+                      f"range(1, num_layers) that stops one layer short?)", out))
     names = tuple(k for k in ("loss", *grads) if k in got)
     found = _first(cands, got, names, "l2_wrong", "FullyConnectedNet.loss", {**grads,
                                                                            "loss": loss})

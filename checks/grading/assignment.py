@@ -41,8 +41,9 @@ CHECK_KINDS = ("shape", "dtype", "values", "cache")
 #: How a graded name is called: a module-level function, a method of an object built with a
 #: constructor, or an attribute of such an object.
 CALL_FORMS = ("function", "method", "attribute")
-#: What ``compat`` may switch on: ``numpy`` supplies the spellings removed from NumPy.
-COMPAT_SWITCHES = ("numpy",)
+#: What ``compat`` may switch on: ``numpy`` supplies the spellings removed from NumPy,
+#: ``python2`` the Python 2 builtins (``xrange``, ``unicode``, ``long``, ``reduce`` …).
+COMPAT_SWITCHES = ("numpy", "python2")
 #: Gradescope's visibilities.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 

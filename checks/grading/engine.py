@@ -776,6 +776,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
                         course=asg.course_modules, numpy_compat="numpy" in asg.compat,
+                        python2_compat="python2" in asg.compat,
                         statement_seconds=limits.statement,
                         budget_seconds=_unit_budget(limits))
     entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")

@@ -204,6 +204,8 @@ class InvertedDropout(Judged):
             return None
         kept, scale = found
         n = kept.size
+        if kept.shape[0] > 1 and kept.shape[1] > 1 and np.all(kept == kept[:1]):
+            return None          # one mask row shared by every example: not independent draws
         for name, q in (("keep", self.p), ("drop", 1.0 - self.p)):
             spread = DROPOUT_FRACTION_SIGMAS * np.sqrt(n * q * (1 - q)) + 1
             if abs(kept.sum() - n * q) <= spread and np.isclose(scale, 1.0 / q, rtol=1e-6):

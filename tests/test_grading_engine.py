@@ -46,7 +46,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 BAD = {
     "unknown assignment name": (
         lambda tmp: (FIXTURES / "step_correct.py", "step-by-stpe"), AssignmentError,
-        r"unknown assignment 'step-by-stpe'; built-in: layered, step-by-step", True),
+        r"unknown assignment 'step-by-stpe'; built-in: layered, layered-full, step-by-step", True),
     "malformed TOML": (
         lambda tmp: (FIXTURES / "step_correct.py", write(tmp, "a.toml", "name = [unclosed\n")),
         AssignmentError, r"a\.toml: not valid TOML", True),
@@ -139,7 +139,7 @@ def test_bad_arguments_raise_value_errors(kwargs, pattern):
 
 # --------------------------------------------------------------------------- declarations
 def test_builtins_load_and_every_computation_is_documented():
-    assert builtin_assignments() == ["layered", "step-by-step"]
+    assert builtin_assignments() == ["layered", "layered-full", "step-by-step"]
     for name in builtin_assignments():
         asg = load_assignment(name)
         assert asg.max_score == 100

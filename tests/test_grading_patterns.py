@@ -376,7 +376,7 @@ def test_a_solution_split_one_function_per_file_is_graded_as_one(tmp_path):
 def test_every_builtin_assignment_puts_numpys_removed_spellings_back():
     from gradref.checks.grading.assignment import builtin_assignments
     assert {name: load_assignment(name).compat for name in builtin_assignments()} == {
-        "layered": ("numpy",), "step-by-step": ("numpy",)}
+        "layered": ("numpy",), "layered-full": ("numpy", "python2"), "step-by-step": ("numpy",)}
 
 
 def test_newshape_of_an_older_year_no_longer_costs_the_affine_layers():

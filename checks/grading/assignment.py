@@ -834,7 +834,7 @@ _MERGED_TABLES = ("network", "cases", "tolerance", "points", "support_modules", 
                   "limits")
 
 
-def _extend(data: object, source: str) -> object:
+def _extend(data: object, source: str, _seen: tuple[str, ...] = ()) -> object:
     """``data`` with its ``extends = "step-by-step"`` resolved: the built-in's declaration, then
     this one's keys over it. Tables in :data:`_MERGED_TABLES` merge key by key; a
     ``[[functions]]`` entry whose ``name`` (and ``label``) the built-in declares overrides that
@@ -850,7 +850,10 @@ def _extend(data: object, source: str) -> object:
         file_name, text = builtin_declaration(base_name)
     except AssignmentError as exc:
         raise AssignmentError(f"extends: {exc}") from None
-    base = _decode(Path(file_name), text)
+    if base_name in _seen:
+        raise AssignmentError(f"extends: {' -> '.join((*_seen, base_name))} is a cycle")
+    # a built-in may extend another (layered-full extends layered): resolved first
+    base = _extend(_decode(Path(file_name), text), file_name, (*_seen, base_name))
     merged = {k: v for k, v in base.items()}
     for key, value in data.items():
         if key == "extends":

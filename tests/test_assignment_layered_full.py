@@ -151,8 +151,9 @@ def test_running_statistics_not_written_back_are_named():
 def test_the_2016_17_constructor_and_optimiser_names_are_accepted():
     source = FLAT.replace("dropout_keep_ratio=1, normalization=None,",
                           "dropout=0, use_batchnorm=False,")
-    source = source.replace('''        self.normalization = normalization
-        self.use_dropout = dropout_keep_ratio != 1''', '''        normalization = "batchnorm" if use_batchnorm else None
+    old = '''        self.normalization = normalization
+        self.use_dropout = dropout_keep_ratio != 1'''
+    source = source.replace(old, '''        normalization = "batchnorm" if use_batchnorm else None
         dropout_keep_ratio = dropout if dropout > 0 else 1
         self.normalization = normalization
         self.use_dropout = dropout > 0''')
@@ -205,7 +206,10 @@ def test_batchnorm_expected_values_agree_with_autograd_of_a_restated_forward():
                                                      Layout("rows", "flat"), None, {})
     q = built.quantities
     eps = q["bn_param"].get("eps", 1e-5)
-    f = (lambda x, g, b: anp.sum(_bn_restated(x, g, b, eps) * q["dout"]))
+
+    def f(x, g, b):
+        return anp.sum(_bn_restated(x, g, b, eps) * q["dout"])
+
     for i, key in enumerate(("dx", "dgamma", "dbeta")):
         oracle = autograd.grad(f, i)(q["x"], q["gamma"], q["beta"])
         assert np.allclose(q[key], oracle, rtol=1e-10, atol=1e-12)

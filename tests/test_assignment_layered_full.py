@@ -252,3 +252,24 @@ def test_the_dropout_judge_accepts_both_readings_of_p_and_names_the_rest():
     assert "nothing was dropped" in judge.problem("out", x.copy())
     shared = np.broadcast_to(keep[:1], x.shape)            # one mask row for every example
     assert "same mask" in judge.problem("out", x * shared / p)
+
+
+def test_in_process_grading_observes_bn_param_and_refuses_a_backward_alone():
+    import importlib.util
+
+    import gradref
+
+    spec = importlib.util.spec_from_file_location("layered_full_flat", EXAMPLES / "correct_flat.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = gradref.grade_function("batchnorm_forward", module.batchnorm_forward,
+                                    assignment="layered-full")
+    assert report.score == report.max_score == 7
+    forgetful = gradref.grade_function("batchnorm_forward", lambda x, g, b, p: (
+        module.batchnorm_forward(x, g, b, dict(p))), assignment="layered-full")
+    assert forgetful.score == 5
+    assert any("not written back" in t.output for t in forgetful.tests)
+    alone = gradref.grade_function("batchnorm_backward", module.batchnorm_backward,
+                                   assignment="layered-full")
+    assert alone.score == 0
+    assert "graded on the cache of your own batchnorm_forward" in alone.tests[0].output

@@ -73,7 +73,8 @@ class _InProcess:
         if function == OBSERVED_FUNCTION:   # inplace arguments observed; no forward here
             name, f_args, f_kwargs, chain, observe = args
             if chain is not None:
-                return CallResult(function, ok=False, kind="missing-function",
+                return CallResult(function, ok=False, kind="exception",
+                                  exception="NotImplementedError",
                                   message=f"{name} is graded on the cache of your own "
                                           f"{chain[0]}, which grade_function does not have: "
                                           f"grade the file with gradref grade")

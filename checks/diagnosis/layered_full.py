@@ -38,7 +38,8 @@ from .optimizers import diagnose_step
 
 __all__ = ["diagnose_batchnorm_forward", "diagnose_layernorm_forward", "diagnose_norm_backward",
            "diagnose_dropout_forward", "diagnose_dropout_backward", "dropout_forward_problem",
-           "diagnose_update", "diagnose_fc_net", "NORM_FORWARD_MISTAKES", "NORM_BACKWARD_MISTAKES"]
+           "diagnose_update", "diagnose_fc_net", "read_mask", "NORM_FORWARD_MISTAKES",
+           "NORM_BACKWARD_MISTAKES"]
 
 #: Loose enough for another order of operations, tight enough that a mistake never fits by chance.
 _RTOL = max(MATCH_RTOL, 1e-8)
@@ -274,14 +275,21 @@ def diagnose_norm_backward(built, got: Mapping) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- dropout
-def _read(x, out):
+def read_mask(x: np.ndarray, out: object) -> tuple[np.ndarray | None, float | None]:
+    """``(kept, scale)``: the mask a dropout output ``out`` of ``x`` was drawn with (its
+    non-zero entries) and the one factor every kept entry was multiplied by (scale 1/q for a
+    keep probability q); scale None when ``out`` is not ``x`` times such a mask (kept None when
+    it is not even an array of x's shape with finite values)."""
     out = np.asarray(out, dtype=np.float64)
+    if out.shape != x.shape or not np.all(np.isfinite(out)):
+        return None, None
     kept = out != 0
-    if out.shape != x.shape or not kept.any():
+    if not kept.any():
         return kept, None
     ratio = out[kept] / x[kept]
     scale = float(np.median(ratio))
     return kept, scale if np.allclose(ratio, scale, rtol=1e-6, atol=0.0) else None
+
 
 
 def dropout_forward_problem(x: np.ndarray, p: float, got: np.ndarray) -> str:
@@ -290,7 +298,9 @@ def dropout_forward_problem(x: np.ndarray, p: float, got: np.ndarray) -> str:
     got = np.asarray(got, dtype=np.float64)
     if got.shape != x.shape:
         return f"shape {got.shape}, expected {x.shape}"
-    kept, scale = _read(x, got)
+    kept, scale = read_mask(x, got)
+    if kept is None:
+        return "it holds NaN or infinity"
     frac = float(kept.mean())
     n = kept.size
     if np.all(kept) and _same(got, x):
@@ -338,8 +348,8 @@ def diagnose_dropout_forward(built, got: Mapping) -> list[Finding]:
     if param["mode"] == "test":
         if _same(got["out"], x):
             return []
-        kept, scale = _read(x, got["out"])
-        if scale is not None and not np.all(kept) or (scale is not None and scale != 1.0):
+        kept, scale = read_mask(x, got["out"])
+        if scale is not None and (not np.all(kept) or scale != 1.0):
             return [Finding(("out",), "dropout", "dropout_forward: test mode must return x "
                             "unchanged (inverted dropout did its scaling in train mode): no "
                             "mask and no factor at test time")]

@@ -41,7 +41,7 @@ from ..tolerances import (
     NORM_CASE_MAX_MEAN_OVER_STD,
 )
 
-__all__ = ["InvertedDropout", "DROPOUT_PS", "RULES", "read_mask"]
+__all__ = ["InvertedDropout", "DROPOUT_PS", "RULES"]
 
 #: Dropout probabilities of the cases (never 0.5: see the module docstring).
 DROPOUT_PS = (0.25, 0.3, 0.7, 0.8)
@@ -171,23 +171,6 @@ register(Computation(
 
 
 # --------------------------------------------------------------------------- dropout
-def read_mask(x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """``(kept, scale)`` when ``out`` is ``x`` times a mask of zeros and one common ``scale``
-    (the student's inverted-dropout mask read back; scale 1/q for a keep probability q), None
-    when it is not of that form."""
-    out = np.asarray(out, dtype=np.float64)
-    if out.shape != x.shape or not np.all(np.isfinite(out)):
-        return None
-    kept = out != 0
-    if not kept.any():
-        return kept, 0.0
-    ratio = out[kept] / x[kept]
-    scale = float(np.median(ratio))
-    if not np.allclose(ratio, scale, rtol=1e-6, atol=0.0):
-        return None
-    return kept, scale
-
-
 class InvertedDropout(Judged):
     """The expected train-mode output of ``dropout_forward(x, {'p': p, …})``: ``x ⊙ D / q`` for
     some mask D whose kept fraction is q within ``DROPOUT_FRACTION_SIGMAS`` binomial deviations;
@@ -199,10 +182,9 @@ class InvertedDropout(Judged):
 
     def reading(self, got: np.ndarray) -> str | None:
         """"keep" or "drop" when ``got`` is a valid inverted dropout of x under that reading."""
-        found = read_mask(self.x, got)
-        if found is None:
+        kept, scale = _diag.read_mask(self.x, got)
+        if scale is None:
             return None
-        kept, scale = found
         n = kept.size
         if kept.shape[0] > 1 and kept.shape[1] > 1 and np.all(kept == kept[:1]):
             return None          # one mask row shared by every example: not independent draws
@@ -251,10 +233,9 @@ def _refine_dropout(built: Built, forward: dict) -> Built:
     q = built.quantities
     if q["dropout_param"]["mode"] != "train":
         return built
-    found = read_mask(q["x"], forward.get("out"))
-    if found is None or not 1.0 <= found[1] < np.inf:
+    kept, scale = _diag.read_mask(q["x"], forward.get("out"))
+    if scale is None or not 1.0 <= scale < np.inf:
         return built
-    kept, scale = found
     dx = _drop.dropout_backward(q["dout"].T, {"mask": kept.T, "keep_prob": 1.0 / scale}).T
     context = dict(built.context, scale=scale, kept=kept)
     return Built({**q, "dx": dx}, context)

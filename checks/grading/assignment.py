@@ -26,6 +26,8 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as _toml
 
+from gradref.checks.isolation.source import _PARSE_LOCK
+
 from . import curricula  # noqa: F401  (registers the curriculum assignments' computations)
 from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
@@ -720,7 +722,8 @@ def _parse(data: object, source: str) -> Assignment:
         if not isinstance(code, str):
             raise _fail(where, f"must be Python source text, got {code!r}")
         try:
-            compile(code, f"<{key}>", "exec", dont_inherit=True)
+            with _PARSE_LOCK:       # CPython 3.11's parser is not thread-safe (grade-all --jobs)
+                compile(code, f"<{key}>", "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise _fail(where, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
         support[key] = code

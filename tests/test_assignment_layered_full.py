@@ -273,3 +273,14 @@ def test_in_process_grading_observes_bn_param_and_refuses_a_backward_alone():
                                    assignment="layered-full")
     assert alone.score == 0
     assert "graded on the cache of your own batchnorm_forward" in alone.tests[0].output
+
+
+def test_a_cache_that_cannot_be_sent_back_costs_the_backward_nothing():
+    # the own forward's cache stays in the sandbox: a lambda in it (unpicklable) is fine
+    source = FLAT.replace("    return out.astype(x.dtype, copy=False), (dropout_param, mask)",
+                          "    return out.astype(x.dtype, copy=False), (dropout_param, mask, "
+                          "lambda: None)")
+    source = source.replace("    dropout_param, mask = cache\n", "    dropout_param, mask = cache[:2]\n")
+    functions = by_function(graded_source("lambda_cache", source))
+    assert all(t.status == "passed" for t in functions["dropout_backward"]), \
+        functions["dropout_backward"][0].output

@@ -87,10 +87,11 @@ def __gradref_pick_form__(target, method, shapes):
 #: ``OBSERVED_FUNCTION(name, args, kwargs, chain, observe)``: calls the submission's function
 #: ``name`` and returns ``(value, observed, made)``: ``observed`` the arguments at the positions
 #: ``observe`` as the call left them (``inplace``: a ``bn_param`` written back), ``made`` what
-#: the forward of ``chain`` returned. ``chain`` is None or ``(forward name, its args, its
-#: kwargs, how many values it returns (0: one), [(argument position, index of the value)])``:
-#: the forward is called first and its returned cache takes those argument positions
-#: (``cache_from``: a backward graded on the cache of the student's own forward).
+#: the forward of ``chain`` returned, its cache left out (None in its place). ``chain`` is None
+#: or ``(forward name, its args, its kwargs, how many values it returns (0: one), [(argument
+#: position, index of the value)])``: the forward is called first and its returned cache takes
+#: those argument positions (``cache_from``: a backward graded on the cache of the student's
+#: own forward).
 OBSERVED_FUNCTION = "__gradref_observed__"
 #: The rule itself on callables, ``__gradref_observed_call__(target, forward, args, kwargs,
 #: chain, observe)`` (the in-process grader runs the same text).
@@ -110,6 +111,10 @@ def __gradref_observed_call__(target, forward, args, kwargs, chain, observe):
                             "what this function is graded on), got " + type(made).__name__)
         for position, index in slots:
             args[position] = made[index] if count else made
+        # the cache stays here: only the forward's other outputs go back (a cache may be large,
+        # or hold what cannot be sent, and is the student's business)
+        used = {index for _, index in slots}
+        made = [None if i in used else v for i, v in enumerate(made)] if count else None
     value = target(*args, **kwargs)
     return value, [args[i] for i in observe], made
 """

@@ -221,9 +221,10 @@ class _FunctionGrader:
             return value
         value, observed, made = value
         if fn.forward is not None and fn.computation.refine is not None:
-            _, _, _, f_returns, f_tuple = fn.forward
-            parts = dict(zip(f_returns, made, strict=True)) if f_tuple else {f_returns[0]: made}
-            out.built = fn.computation.refine(out.built, parts)
+            f_returns = fn.forward[3]
+            if isinstance(made, (list, tuple)) and len(made) == len(f_returns):
+                parts = dict(zip(f_returns, made, strict=True))
+                out.built = fn.computation.refine(out.built, parts)
         out.observed = dict(zip(fn.inplace.values(), observed, strict=True))
         return value
 

@@ -284,3 +284,17 @@ def test_a_cache_that_cannot_be_sent_back_costs_the_backward_nothing():
     functions = by_function(graded_source("lambda_cache", source))
     assert all(t.status == "passed" for t in functions["dropout_backward"]), \
         functions["dropout_backward"][0].output
+
+
+def test_layer_norm_backward_with_gamma_out_of_the_means_is_named():
+    right = '''    g = dout * gamma
+    dx = (g - g.mean(axis=1, keepdims=True)
+          - xhat * (g * xhat).mean(axis=1, keepdims=True)) / std'''
+    wrong = '''    dx = gamma * (dout - dout.mean(axis=1, keepdims=True)
+                  - xhat * (dout * xhat).mean(axis=1, keepdims=True)) / std'''
+    assert right in FLAT
+    source = FLAT.replace(right, wrong)
+    functions = by_function(graded_source("ln_gamma_out", source))
+    failed = [t for t in functions["layernorm_backward"] if t.status == "failed"]
+    assert [t.name for t in failed] == ["layernorm_backward: values of dx"]
+    assert "gamma is taken out of the means" in failed[0].output

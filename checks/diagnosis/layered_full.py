@@ -14,7 +14,8 @@ stands). The wrong formulas are restatements written here, never the reference's
   written back into ``bn_param``, or updated in test mode;
 * layer norm forward: the statistics over the batch (axis 0), the unbiased variance, ε outside;
 * backward (batch and layer norm): the terms through the mean or through the variance missing,
-  the unbiased variance, ε outside the root, the means over the wrong axis, dgamma without x̂,
+  the unbiased variance, ε outside the root, the means over the wrong axis, γ taken out of
+  layer norm's means, dgamma without x̂,
   dgamma/dbeta summed over the features instead of the examples;
 * dropout: the mask not rescaled by 1/p, p read as the drop probability while dividing by p
   (or the reverse), the mask multiplied by p, nothing dropped, test mode still dropping; the
@@ -230,6 +231,10 @@ NORM_BACKWARD_MISTAKES = {
     "eps_outside_root": "dx is the gradient of (x - mean) / (sqrt(var) + eps): eps goes inside "
                         "the square root",
     "wrong_axis": "the means in dx run over the wrong axis",
+    "gamma_factored_out": "gamma is taken out of the means: in layer norm gamma varies along "
+                          "the normalised axis (one per feature), so the means must be of "
+                          "gamma * dout, not gamma times the means of dout (batch norm's "
+                          "closed form may factor it out, layer norm's may not)",
     "dgamma_no_xhat": "dgamma is the sum of dout without xhat: dgamma = sum(dout * xhat, "
                       "axis=0)",
     "dgamma_dbeta_axis": "dgamma and dbeta are summed over the features (axis=1) instead of "
@@ -262,6 +267,9 @@ def diagnose_norm_backward(built, got: Mapping) -> list[Finding]:
         ("eps_outside_root", NORM_BACKWARD_MISTAKES["eps_outside_root"], dx(eps_outside=True)),
         ("wrong_axis", axis_text,
          {"dx": _norm_backward(x, gamma, dout, 1 - axis, eps)}),
+        ("gamma_factored_out", NORM_BACKWARD_MISTAKES["gamma_factored_out"],
+         {"dx": gamma * _norm_backward(x, np.ones_like(gamma), dout, axis, eps)}
+         if layer == "layernorm" else None),
         ("dgamma_no_xhat", NORM_BACKWARD_MISTAKES["dgamma_no_xhat"], {"dgamma": dout.sum(axis=0)}),
         ("dgamma_dbeta_axis", NORM_BACKWARD_MISTAKES["dgamma_dbeta_axis"],
          {"dgamma": (dout * xhat).sum(axis=1), "dbeta": dout.sum(axis=1)}),

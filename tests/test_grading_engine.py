@@ -47,7 +47,7 @@ BAD = {
     "unknown assignment name": (
         lambda tmp: (FIXTURES / "step_correct.py", "step-by-stpe"), AssignmentError,
         r"unknown assignment 'step-by-stpe'; built-in: gradient-checking, initialization, "
-        r"layered, optimization, planar, regularization, step-by-step", True),
+        r"layered, layered-full, optimization, planar, regularization, step-by-step", True),
     "malformed TOML": (
         lambda tmp: (FIXTURES / "step_correct.py", write(tmp, "a.toml", "name = [unclosed\n")),
         AssignmentError, r"a\.toml: not valid TOML", True),
@@ -141,7 +141,8 @@ def test_bad_arguments_raise_value_errors(kwargs, pattern):
 # --------------------------------------------------------------------------- declarations
 def test_builtins_load_and_every_computation_is_documented():
     assert builtin_assignments() == ["gradient-checking", "initialization", "layered",
-                                     "optimization", "planar", "regularization", "step-by-step"]
+                                     "layered-full", "optimization", "planar", "regularization",
+                                     "step-by-step"]
     for name in builtin_assignments():
         asg = load_assignment(name)
         assert asg.max_score == 100

@@ -378,8 +378,9 @@ def test_every_builtin_assignment_puts_numpys_removed_spellings_back():
     from gradref.checks.grading.assignment import builtin_assignments
     assert {name: load_assignment(name).compat for name in builtin_assignments()} == {
         "gradient-checking": ("numpy",), "initialization": ("numpy",),
-        "layered": ("numpy", "python2"), "optimization": ("numpy",), "planar": ("numpy",),
-        "regularization": ("numpy",), "step-by-step": ("numpy",)}
+        "layered": ("numpy", "python2"), "layered-full": ("numpy", "python2"),
+        "optimization": ("numpy",), "planar": ("numpy",), "regularization": ("numpy",),
+        "step-by-step": ("numpy",)}
 
 
 def test_newshape_of_an_older_year_no_longer_costs_the_affine_layers():

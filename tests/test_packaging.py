@@ -253,6 +253,9 @@ def test_the_installed_wheel_grades_validates_and_bundles(wheel_env, tmp_path):
         proc = _run(env, empty, "gradref", "grade", str(subs / name / "correct.py"),
                     "--assignment", name, "--format", "json")
         assert proc.returncode == 0 and json.loads(proc.stdout)["score"] == 100, proc.stderr
+    proc = _run(env, empty, "gradref", "grade", str(subs / "layered-full" / "correct"),
+                "--assignment", "layered-full", "--format", "json")     # extends layered
+    assert proc.returncode == 0 and json.loads(proc.stdout)["score"] == 100, proc.stderr
 
     proc = _run(env, empty, "gradref", "grade-all", str(subs), "--out", str(tmp_path / "gb.csv"), "-q")
     assert proc.returncode == 0, proc.stderr

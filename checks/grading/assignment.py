@@ -26,6 +26,8 @@ try:  # Python >= 3.11
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as _toml
 
+from gradref.checks.isolation.source import _PARSE_LOCK
+
 from . import curricula  # noqa: F401  (registers the curriculum assignments' computations)
 from .cases import CaseRanges
 from .computations import COMPUTATIONS, Computation, NetworkSpec
@@ -54,7 +56,7 @@ _TOP_KEYS = ("name", "title", "description", "layout", "bias", "network", "cases
 _FUNCTION_KEYS = ("name", "label", "call", "class", "constructor", "set", "method", "attribute",
                   "maps_to", "args", "kwargs", "returns", "rename", "variants", "options", "cases",
                   "points", "checks", "uses", "visibility", "accept", "versions", "steps",
-                  "provide", "provide_with", "global_seed")
+                  "provide", "provide_with", "global_seed", "cache_from", "inplace")
 _CHECK_KEYS = ("check", "points", "of", "title")
 _CASE_KEYS = ("count", "depth", "input_width", "width", "output_width", "m", "large")
 _LARGE_KEYS = ("count", "depth", "input_width", "width", "m")
@@ -188,6 +190,13 @@ class FunctionSpec:
     provide_with: str | None = None
     #: ``np.random.seed(global_seed)`` runs in the sandbox before every call (None: never)
     global_seed: int | None = None
+    #: ``cache_from``: the declared forward whose returned cache feeds this function's cache
+    #: argument(s), resolved into ``forward`` = (name, args, kwargs, returns, returns_tuple).
+    cache_from: str | None = None
+    forward: tuple | None = None
+    #: ``inplace``: ``{argument quantity: output quantity}``: the argument as the call left it
+    #: is graded as that output (a ``bn_param`` whose running statistics are written back).
+    inplace: dict[str, str] = field(default_factory=dict)
 
     @property
     def primary(self) -> Version:
@@ -583,6 +592,50 @@ def _provide(where: str, entry: dict, comp: Computation,
     return provide, provide_with
 
 
+def _inplace(where: str, raw: object, comp: Computation, call: str, args: tuple[str, ...],
+             versions: tuple[Version, ...]) -> dict[str, str]:
+    """``inplace = {argument = output}``: an argument of every call form, graded as it is left
+    after the call as one of the computation's outputs."""
+    table = _table(where, raw)
+    if table and call != "function":
+        raise _fail(where, "only allowed with call = 'function'")
+    out = {}
+    for arg, output in table.items():
+        output = _string(f"{where}.{arg}", output)
+        if any(arg not in v_args for v_args in (args, *(v.args for v in versions))):
+            raise _fail(where, f"{arg!r} is not a positional argument of every call form "
+                               f"(args: {', '.join(args) or 'none'})")
+        if output not in comp.outputs:
+            raise _fail(f"{where}.{arg}", f"unknown output {output!r} of computation "
+                                          f"{comp.name!r}; valid: {', '.join(comp.outputs)}")
+        out[arg] = output
+    return out
+
+
+def _resolve_cache_from(i: int, fn: FunctionSpec, functions: tuple[FunctionSpec, ...]
+                        ) -> FunctionSpec:
+    """``fn`` with its ``cache_from`` forward resolved and checked: a declared module-level
+    function returning a cache under a name this function takes as an argument, whose own
+    arguments this function's computation provides."""
+    where = f"functions[{i}] ({fn.name}).cache_from"
+    found = [f for f in functions if f.name == fn.cache_from and f.call == "function"]
+    if not found or found[0] is fn:
+        raise _fail(where, f"{fn.cache_from!r} is not another declared module-level function; "
+                           f"declared: {', '.join(sorted({f.name for f in functions}))}")
+    fwd = found[0]
+    caches = [r for r in fwd.returns if fwd.computation.kind(r) == "cache"]
+    if not fwd.returns_tuple or not set(caches) & set(fn.args):
+        raise _fail(where, f"{fwd.name} returns no cache that {fn.name} takes: its cache outputs "
+                           f"({', '.join(caches) or 'none'}) must be among {fn.name}'s args "
+                           f"({', '.join(fn.args)})")
+    needed = [q for q in (*fwd.args, *fwd.kwargs.values()) if q not in fn.computation.inputs]
+    if needed:
+        raise _fail(where, f"computation {fn.computation.name!r} does not provide {fwd.name}'s "
+                           f"input(s) {', '.join(needed)}")
+    return replace(fn, forward=(fwd.name, fwd.args, dict(fwd.kwargs), fwd.returns,
+                                fwd.returns_tuple))
+
+
 def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     where = f"functions[{i}]"
     entry = _table(where, raw)
@@ -631,7 +684,17 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
     versions = _versions(f"{where}.versions", entry["versions"], comp, call,
                          (args, kwargs, constructor, returns, returns_tuple)) \
         if "versions" in entry else ()
-    all_returns = tuple(dict.fromkeys(returns + tuple(r for v in versions for r in v.returns)))
+    inplace = _inplace(f"{where}.inplace", entry.get("inplace", {}), comp, call, args, versions)
+    cache_from = None
+    if "cache_from" in entry:
+        if call != "function":
+            raise _fail(f"{where}.cache_from", "only allowed with call = 'function'")
+        cache_from = _string(f"{where}.cache_from", entry["cache_from"])
+    if "provide" in entry and (cache_from is not None or inplace):
+        raise _fail(f"{where}.provide", "cannot be combined with cache_from or inplace (one "
+                                        "wrapper calls the function: give one of them)")
+    all_returns = tuple(dict.fromkeys(returns + tuple(r for v in versions for r in v.returns)
+                                      + tuple(inplace.values())))
     all_args = tuple(dict.fromkeys(args + tuple(a for v in versions for a in v.args)))
     rename = {}
     for key, value in _table(f"{where}.rename", entry.get("rename", {})).items():
@@ -689,7 +752,7 @@ def _function(i: int, raw: object, defaults: dict) -> FunctionSpec:
         variants=variants, options=options,
         uses=_strings(f"{where}.uses", entry.get("uses", [])), rename=rename, accept=accept,
         versions=versions, steps=steps, feed=feed, provide=provide, provide_with=provide_with,
-        global_seed=global_seed,
+        global_seed=global_seed, inplace=inplace, cache_from=cache_from,
         visibility=_string(f"{where}.visibility", entry.get("visibility", "visible"), VISIBILITIES))
 
 
@@ -733,6 +796,8 @@ def _parse(data: object, source: str) -> Assignment:
     if not isinstance(raw_functions, list) or not raw_functions:
         raise _fail("functions", f"must be a non-empty list of tables, got {raw_functions!r}")
     functions = tuple(_function(i, f, defaults) for i, f in enumerate(raw_functions))
+    functions = tuple(_resolve_cache_from(i, f, functions) if f.cache_from else f
+                      for i, f in enumerate(functions))
     seen: dict[str, int] = {}
     for i, f in enumerate(functions):
         if f.display in seen:
@@ -753,7 +818,8 @@ def _parse(data: object, source: str) -> Assignment:
         if not isinstance(code, str):
             raise _fail(where, f"must be Python source text, got {code!r}")
         try:
-            compile(code, f"<{key}>", "exec", dont_inherit=True)
+            with _PARSE_LOCK:       # CPython 3.11's parser is not thread-safe (grade-all --jobs)
+                compile(code, f"<{key}>", "exec", dont_inherit=True)
         except SyntaxError as exc:
             raise _fail(where, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
         support[key] = code
@@ -871,7 +937,7 @@ _MERGED_TABLES = ("network", "cases", "tolerance", "points", "support_modules", 
                   "limits")
 
 
-def _extend(data: object, source: str) -> object:
+def _extend(data: object, source: str, _seen: tuple[str, ...] = ()) -> object:
     """``data`` with its ``extends = "step-by-step"`` resolved: the built-in's declaration, then
     this one's keys over it. Tables in :data:`_MERGED_TABLES` merge key by key; a
     ``[[functions]]`` entry whose ``name`` (and ``label``) the built-in declares overrides that
@@ -887,7 +953,10 @@ def _extend(data: object, source: str) -> object:
         file_name, text = builtin_declaration(base_name)
     except AssignmentError as exc:
         raise AssignmentError(f"extends: {exc}") from None
-    base = _decode(Path(file_name), text)
+    if base_name in _seen:
+        raise AssignmentError(f"extends: {' -> '.join((*_seen, base_name))} is a cycle")
+    # a built-in may extend another (layered-full extends layered): resolved first
+    base = _extend(_decode(Path(file_name), text), file_name, (*_seen, base_name))
     merged = {k: v for k, v in base.items()}
     for key, value in data.items():
         if key == "extends":

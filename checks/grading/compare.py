@@ -11,7 +11,8 @@ scalar output, one per key of a dict output, one per cache. Each check kind then
 ``values``
     ``max|yours - expected| <= rtol * max|expected| + atol`` (a lost or extra singleton axis is
     left to the shape check); a randomly initialised weight (:class:`RandomWeights`) must be
-    finite, not constant, and have a standard deviation of at most ``std_max``;
+    finite, not constant, and have a standard deviation of at most ``std_max``; a
+    :class:`~gradref.checks.grading.computations.Judged` expected value judges the answer itself;
 ``cache``
     the same nested tuple/list structure holding arrays of the right shapes and values.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .computations import RandomWeights
+from .computations import Judged, RandomWeights
 
 __all__ = ["Leaf", "MISSING", "leaf_problem", "numeric", "values_of", "describe", "show",
            "PRINT_MAX"]
@@ -106,7 +107,7 @@ def _shape_problem(leaf: Leaf) -> str | None:
             return (f"{leaf.label} should be a single number (a float, a 0-d or a (1, 1) "
                     f"array), got {describe(leaf.got)}")
         return None
-    shape = exp.shape if isinstance(exp, (np.ndarray, RandomWeights)) else None
+    shape = exp.shape if isinstance(exp, (np.ndarray, RandomWeights, Judged)) else None
     a = values_of(leaf.got, leaf.kind)
     if a is None:
         return f"{leaf.label} should be an array of shape {shape}, got {describe(leaf.got)}"
@@ -190,6 +191,10 @@ def _values_problem(leaf: Leaf, rtol: float, atol: float) -> str | None:
     a = values_of(leaf.got, leaf.kind)
     if a is None:
         return f"{leaf.label} is not a number or a numeric array: got {describe(leaf.got)}"
+    if isinstance(exp, Judged):
+        if a.shape != exp.shape:
+            return f"{leaf.label} cannot be compared: shape {a.shape}, expected {exp.shape}"
+        return exp.problem(leaf.label, a.astype(np.float64))
     if leaf.kind in ("scalar", "float"):
         if a.size != 1:
             return f"{leaf.label} should be a single number, got an array of shape {a.shape}"

@@ -35,7 +35,7 @@ from gradref.reference import Network, get_activation, get_loss
 
 from .tolerances import CASE_MIN_ABS_Z, CASE_OUTPUT_RANGE, INIT_STD_MAX, INIT_STD_MIN
 
-__all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeights", "Built",
+__all__ = ["COMPUTATIONS", "Computation", "Layout", "NetworkSpec", "RandomWeights", "Judged", "Built",
            "computation_names", "get_computation", "register", "LEVELS", "OUTPUT_KINDS"]
 
 #: How a computation reads a case's ``layer_dims``: ``layer`` = (n_prev, n), ``array`` = (n,),
@@ -133,6 +133,21 @@ class RandomWeights:
     exact: np.ndarray | None = field(default=None, compare=False)
 
 
+class Judged:
+    """An expected value that judges a student's answer itself, where no single array is right
+    (a dropout output: any mask of the right distribution). ``shape`` is the expected shape;
+    :meth:`problem` returns what is wrong (None: it passes); :meth:`accepted` may name a
+    convention the answer used, ``(name, note)``, reported as "Accepted: …" (like ``accept``)."""
+
+    shape: tuple[int, ...] = ()
+
+    def problem(self, label: str, got: np.ndarray) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def accepted(self, got: np.ndarray) -> tuple[str, str] | None:
+        return None
+
+
 @dataclass
 class Built:
     """What a computation produces for one case: named quantities, and a context for diagnosis
@@ -181,6 +196,13 @@ class Computation:
     diagnose_leaf: Callable[..., object] | None = None
     #: ``{option: allowed values}``: a declaration giving another value is refused when read
     option_choices: dict[str, tuple] = field(default_factory=dict)
+    #: ``refine(built, forward) -> Built``: for a function declared with ``cache_from``, the
+    #: expected outputs remade from what the student's own forward returned (``forward``:
+    #: ``{output name: value}``), e.g. the dropout mask it drew; None keeps them.
+    refine: Callable[[Built, dict], Built] | None = None
+    #: ``diagnose_outputs(built, got) -> [Finding]``: the computation's own named mistakes, from
+    #: the student's outputs ``{output or dict key: array}`` (tried before the generic diagnosis).
+    diagnose_outputs: Callable[[Built, dict], list] | None = None
 
     def kind(self, output: str) -> str:
         return self.kinds.get(output, "array")
@@ -640,7 +662,7 @@ def _build_fc_net_loss(case, lay, spec, options):
     q = {"X": lay.data(X), "labels": np.asarray(labels, dtype=np.int64),
          "params": lay.params(params), "reg": reg, "input_dim": int(dims[0]),
          "hidden_dims": [int(n) for n in dims[1:-1]], "num_classes": int(dims[-1]),
-         "loss": float(J), "grads": lay.params(wanted),
+         "dtype": "float64", "loss": float(J), "grads": lay.params(wanted),
          "scores": lay.data(cache[f"Z{net.L}"])}
     return Built(q, _network_context(case, net, params, cache, X, Y))
 
@@ -653,7 +675,8 @@ register(Computation(
     "network",
     inputs={"X": "inputs", "labels": "integer labels (N,)", "params": "{'W1', 'b1', …}",
             "reg": "the L2 strength (the variant)", "input_dim": "n_0",
-            "hidden_dims": "[n_1, …, n_{L-1}]", "num_classes": "n_L"},
+            "hidden_dims": "[n_1, …, n_{L-1}]", "num_classes": "n_L",
+            "dtype": "'float64' (for a dtype= argument: the course's float32 default rounds X)"},
     outputs={"loss": "the regularised loss (scalar)",
              "grads": "{'W1', 'b1', …}: gradients of the loss", "scores": "Z_L"},
     kinds={"loss": "scalar", "grads": "dict"},

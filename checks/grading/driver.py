@@ -53,9 +53,11 @@ import re
 from collections.abc import Mapping, Sequence
 
 __all__ = ["WRAPPER_FUNCTION", "PROVIDE_FUNCTION", "PROVIDE_SOURCE", "NO_VALUE", "NOT_DEFINED",
-           "PICK_FUNCTION", "PICK_SOURCE", "SEED_FUNCTION", "SKIPPED_FUNCTION",
+           "PICK_FUNCTION", "PICK_SOURCE", "SEED_FUNCTION", "OBSERVED_FUNCTION",
+           "OBSERVED_SOURCE", "SKIPPED_FUNCTION",
            "REPLACED_FUNCTION", "STOPPED", "NOT_RUN",
-           "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "build_source"]
+           "STUB_SOURCE", "COURSE_SOURCE", "NOT_PROVIDED", "NUMPY_COMPAT", "PYTHON2_COMPAT",
+           "build_source"]
 
 WRAPPER_FUNCTION = "__gradref_call__"
 #: ``PROVIDE_FUNCTION(name, provide, value, args, kwargs)``: calls the submission's ``name`` with
@@ -126,6 +128,40 @@ def __gradref_with_provided__(target, provide, value, args, kwargs, load, fallba
 #: ``SEED_FUNCTION(seed)``: ``np.random.seed(seed)`` in the sandbox, called before each call of a
 #: function declared with ``global_seed`` (the course's test seeds the global RNG itself).
 SEED_FUNCTION = "__gradref_seed__"
+#: ``OBSERVED_FUNCTION(name, args, kwargs, chain, observe)``: calls the submission's function
+#: ``name`` and returns ``(value, observed, made)``: ``observed`` the arguments at the positions
+#: ``observe`` as the call left them (``inplace``: a ``bn_param`` written back), ``made`` what
+#: the forward of ``chain`` returned, its cache left out (None in its place). ``chain`` is None
+#: or ``(forward name, its args, its kwargs, how many values it returns (0: one), [(argument
+#: position, index of the value)])``: the forward is called first and its returned cache takes
+#: those argument positions (``cache_from``: a backward graded on the cache of the student's
+#: own forward).
+OBSERVED_FUNCTION = "__gradref_observed__"
+#: The rule itself on callables, ``__gradref_observed_call__(target, forward, args, kwargs,
+#: chain, observe)`` (the in-process grader runs the same text).
+OBSERVED_SOURCE = """
+def __gradref_observed_call__(target, forward, args, kwargs, chain, observe):
+    args = list(args)
+    made = None
+    if chain is not None:
+        name, f_args, f_kwargs, count, slots = chain
+        try:
+            made = forward(*f_args, **f_kwargs)
+        except Exception as error:
+            raise RuntimeError(name + "() raised " + type(error).__name__ + ": " + str(error)
+                               + "; its cache is what this function is graded on") from error
+        if count and not (isinstance(made, (tuple, list)) and len(made) == count):
+            raise TypeError(name + "() should return " + str(count) + " values (its cache is "
+                            "what this function is graded on), got " + type(made).__name__)
+        for position, index in slots:
+            args[position] = made[index] if count else made
+        # the cache stays here: only the forward's other outputs go back (a cache may be large,
+        # or hold what cannot be sent, and is the student's business)
+        used = {index for _, index in slots}
+        made = [None if i in used else v for i, v in enumerate(made)] if count else None
+    value = target(*args, **kwargs)
+    return value, [args[i] for i in observe], made
+"""
 SKIPPED_FUNCTION = "__gradref_skipped_cells__"
 REPLACED_FUNCTION = "__gradref_replaced_modules__"
 #: The words every course stand-in's error carries (a test and a report can look for them).
@@ -148,6 +184,19 @@ def {WRAPPER_FUNCTION}(class_name, constructor, attributes, method, attribute, a
     if method is not None:
         return getattr(obj, method)(*args, **kwargs)
     return getattr(obj, attribute)
+
+
+def {OBSERVED_FUNCTION}(name, args, kwargs, chain, observe):
+    target = globals().get(name)
+    if target is None:
+        raise NameError(f"{{name}} is not defined in the submission")
+    forward = None
+    if chain is not None:
+        forward = globals().get(chain[0])
+        if forward is None:
+            raise NameError(f"{{chain[0]}} is not defined in the submission: {{name}} is graded on "
+                            f"the cache your {{chain[0]}} returns")
+    return __gradref_observed_call__(target, forward, args, kwargs, chain, observe)
 
 
 def {PICK_FUNCTION}(name, method, shapes):
@@ -308,6 +357,23 @@ def __gradref_numpy_compat__():
 
 __gradref_numpy_compat__()
 del __gradref_numpy_compat__
+'''
+
+#: Put back, in the child only, the Python 2 builtins that course files of 2016 call inside
+#: graded code (``xrange`` in ``FullyConnectedNet``); syntax (``print x``) cannot be shimmed.
+PYTHON2_COMPAT = '''
+def __gradref_python2_compat__():
+    import builtins
+    import functools
+
+    for name, value in {"xrange": range, "unicode": str, "basestring": str, "long": int,
+                        "raw_input": input, "reduce": functools.reduce}.items():
+        if not hasattr(builtins, name):
+            setattr(builtins, name, value)
+
+
+__gradref_python2_compat__()
+del __gradref_python2_compat__
 '''
 
 _MODULES = '''
@@ -533,7 +599,8 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
                  support: Mapping[str, str] | None = None,
                  stubs: Sequence[str] = (), protected: Sequence[str] = (),
                  course: Mapping[str, Sequence[str]] | None = None,
-                 numpy_compat: bool = False, statement_seconds: float = 5.0,
+                 numpy_compat: bool = False, python2_compat: bool = False,
+                 statement_seconds: float = 5.0,
                  budget_seconds: float = 20.0) -> str:
     """The text the sandbox executes (see the module docstring).
 
@@ -558,6 +625,8 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
     parts = ["# ---- generated by the grader (gradref): the submission runs below ----\n"]
     if numpy_compat:
         parts.append(NUMPY_COMPAT)
+    if python2_compat:
+        parts.append(PYTHON2_COMPAT)
     parts.append(_fill(_MODULES, ASSIGNMENT=_module_table(served, packages), FILES=dict(files or {}),
                        COURSE=sorted(course or {})))
     parts.append(_fill(_RUN_UNITS, UNITS=[tuple(u) for u in units], PROTECTED=sorted(set(protected)),
@@ -565,4 +634,5 @@ def build_source(units: Sequence[tuple[str, str, str]], *,
     parts.append(_WRAPPER)
     parts.append(PICK_SOURCE)
     parts.append(PROVIDE_SOURCE)
+    parts.append(OBSERVED_SOURCE)
     return "".join(parts)

@@ -36,12 +36,13 @@ from gradref.checks.isolation import CallResult, Limits, PythonSubmission
 from .assignment import Alternative, Assignment, Check, FunctionSpec, Version, load_assignment
 from .cases import Case, generate_cases, shrink
 from .compare import MISSING, PRINT_MAX, Leaf, describe, leaf_problem, numeric, show, values_of
-from .computations import Built, Layout, RandomWeights
+from .computations import Built, Judged, Layout, RandomWeights
 from .drift import numpy_drift
 from .driver import (
     NO_VALUE,
     NOT_DEFINED,
     NOT_RUN,
+    OBSERVED_FUNCTION,
     PICK_FUNCTION,
     PROVIDE_FUNCTION,
     REPLACED_FUNCTION,
@@ -92,6 +93,7 @@ class _Outcome:
     #: given (the fed ones the student's previous outputs) and its outputs by name
     given: list[dict] = field(default_factory=list)
     parts: list[dict] = field(default_factory=list)
+    observed: dict = field(default_factory=dict)   # ``inplace`` arguments after the call
 
 
 @dataclass
@@ -118,7 +120,7 @@ def _nbytes(value: object) -> int:
     """Bytes of the arrays in an expected output (nested tuples/lists/dicts)."""
     if isinstance(value, np.ndarray):
         return value.nbytes
-    if isinstance(value, RandomWeights):
+    if isinstance(value, (RandomWeights, Judged)):
         return 8 * int(np.prod(value.shape))
     if isinstance(value, Mapping):
         return sum(_nbytes(v) for v in value.values())
@@ -207,12 +209,43 @@ class _FunctionGrader:
                     and f"{fn.name} {NOT_DEFINED}" in (result.message or ""):
                 result = replace(result, kind="missing-function")
             return result
+        if fn.call == "function" and (fn.forward or fn.inplace):
+            return self.sub.call_bounded(bound, OBSERVED_FUNCTION, fn.name, args, kwargs,
+                                         self._chain(q, form), self._observed(form))
         if fn.call == "function":
             return self.sub.call_bounded(bound, fn.name, *args, **kwargs)
         constructor = {k: q[v] for k, v in form.constructor.items()}
         attributes = {k: q[v] for k, v in fn.set_attributes.items()}
         return self.sub.call_bounded(bound, WRAPPER_FUNCTION, fn.cls, constructor, attributes,
                                      fn.method, fn.attribute, args, kwargs)
+
+    def _chain(self, q: dict, form: Version) -> tuple | None:
+        """``cache_from``: the forward's call and which of this call's arguments its cache takes
+        (see :data:`.driver.OBSERVED_FUNCTION`); the reference's own cache is not sent."""
+        if self.fn.forward is None:
+            return None
+        name, f_args, f_kwargs, f_returns, f_tuple = self.fn.forward
+        slots = [(i, f_returns.index(a)) for i, a in enumerate(form.args) if a in f_returns]
+        return (name, [q[a] for a in f_args], {k: q[v] for k, v in f_kwargs.items()},
+                len(f_returns) if f_tuple else 0, slots)
+
+    def _observed(self, form: Version) -> list[int]:
+        return [form.args.index(a) for a in self.fn.inplace]
+
+    def _unwrap(self, out: _Outcome, value: object) -> object:
+        """The function's own value out of the observing wrapper's ``(value, observed, made)``;
+        the observed arguments become outputs, the forward's answer may refine the expected."""
+        fn = self.fn
+        if not (fn.call == "function" and (fn.forward or fn.inplace)):
+            return value
+        value, observed, made = value
+        if fn.forward is not None and fn.computation.refine is not None:
+            f_returns = fn.forward[3]
+            if isinstance(made, (list, tuple)) and len(made) == len(f_returns):
+                parts = dict(zip(f_returns, made, strict=True))
+                out.built = fn.computation.refine(out.built, parts)
+        out.observed = dict(zip(fn.inplace.values(), observed, strict=True))
+        return value
 
     def run(self, case: Case) -> _Outcome:
         if case in self.outcomes:
@@ -233,11 +266,16 @@ class _FunctionGrader:
                 if result.kind in _FATAL_KINDS:
                     self.fatal = result
             else:
-                parts = self._split(out, result.value)
+                parts = self._split(out, self._unwrap(out, result.value))
                 if parts is not None and (self.fn.steps > 1 or self.fn.computation.diagnose):
                     self._keep(out, built.quantities, parts)
                     result = self._later_steps(out, parts, result)
                 out.call = _without_value(result)
+                for leaf in out.leaves:      # an answer in a convention the expected accepts
+                    if isinstance(leaf.expected, Judged) and numeric(leaf.got) is not None:
+                        note = leaf.expected.accepted(np.asarray(numeric(leaf.got), float))
+                        if note is not None and out.accepted is None:
+                            out.accepted = Alternative(note[0], (), note[1])
                 for leaf in out.leaves:   # the grader keeps every case: only what it judges
                     if leaf.kind != "random":   # (a random weight's spread is judged whole)
                         leaf.got = _slim(leaf.got, _slim_bound(leaf.expected))
@@ -248,7 +286,7 @@ class _FunctionGrader:
         if result.kind == "load-error":
             return "Not graded: your submission failed to load (see the summary)."
         text = one_line(result.message or f"{self.fn.name} failed ({result.kind})")
-        for wrapper in (WRAPPER_FUNCTION, PROVIDE_FUNCTION):
+        for wrapper in (WRAPPER_FUNCTION, PROVIDE_FUNCTION, OBSERVED_FUNCTION):
             text = text.replace(f"{wrapper}()", f"{self.fn.display}()")
         if result.kind == "missing-function" and self.fn.call == "function":
             text = (f"{self.fn.name} is not defined in your submission (expected "
@@ -310,7 +348,7 @@ class _FunctionGrader:
             # versions that return the same structure but mean other values (a quantity the
             # course computed differently): the first whose values are all right is graded
             for v in fitting:
-                leaves, _, _ = self._leaves(v, value, q, step)
+                leaves, _, _ = self._leaves(v, value, q, step, out.observed)
                 if all(leaf_problem("values", leaf, self.asg.rtol, self.asg.atol) is None
                        for leaf in leaves if leaf.kind != "cache"):
                     version = v
@@ -322,17 +360,17 @@ class _FunctionGrader:
             out.error = (f"{fn.display} should return {len(version.returns)} values "
                          f"({', '.join(shown)}), got {describe(value)}")
             return None
-        leaves, accepted, parts = self._leaves(version, value, q, step)
+        leaves, accepted, parts = self._leaves(version, value, q, step, out.observed)
         out.leaves.extend(leaves)
         if accepted is not None:
             out.accepted = accepted
         return parts
 
-    def _leaves(self, version: Version, value: object, q: Mapping,
-                step: int = 0) -> tuple[list[Leaf], Alternative | None, dict]:
-        """The comparable pieces of ``value`` returned under ``version`` (which it fits), the
-        accepted alternative key convention of a dict output if one was used, and the outputs
-        by name."""
+    def _leaves(self, version: Version, value: object, q: Mapping, step: int = 0,
+                observed: Mapping | None = None) -> tuple[list[Leaf], Alternative | None, dict]:
+        """The comparable pieces of ``value`` returned under ``version`` (which it fits) and of
+        the ``observed`` (``inplace``) arguments, the accepted alternative key convention of a
+        dict output if one was used, and the outputs by name."""
         fn, comp = self.fn, self.fn.computation
         at = f" at step {step + 1}" if fn.steps > 1 else ""
         leaves: list[Leaf] = []
@@ -341,6 +379,7 @@ class _FunctionGrader:
             parts = dict(zip(version.returns, value, strict=True))
         else:
             parts = {version.returns[0]: value}
+        parts.update(observed or {})
         for name, got in parts.items():
             kind, exp, label = comp.kind(name), q[name], fn.rename.get(name, name)
             if kind != "dict":
@@ -467,8 +506,9 @@ class _FunctionGrader:
                     expected = np.asarray(leaf.expected, dtype=np.float64)
                 except (TypeError, ValueError):
                     return None
-                if got.size != expected.size or not expected.size:
-                    continue
+                if got.size != expected.size or not expected.size \
+                        or float(np.abs(expected).max()) <= self.asg.atol:
+                    continue    # an (all but) zero gradient says nothing of the method
                 diff = np.abs(got.reshape(expected.shape) - expected).max()
                 scale = max(float(np.abs(expected).max()), self.asg.atol, np.finfo(float).tiny)
                 worst = max(worst or 0.0, float(diff) / scale)
@@ -607,6 +647,16 @@ class _FunctionGrader:
         comp = self.fn.computation
         if comp.diagnose is not None:
             return self._own_findings(out, verdict)
+        if comp.diagnose_outputs is not None:   # the computation's own named mistakes first
+            got = {leaf.key: np.asarray(numeric(leaf.got), dtype=np.float64)
+                   for leaf in out.leaves if leaf.got is not MISSING
+                   and numeric(leaf.got) is not None}
+            try:
+                own = comp.diagnose_outputs(out.built, got)
+            except (TypeError, ValueError, KeyError, IndexError, FloatingPointError):
+                own = []
+            if own:
+                return list(own)
         context = out.built.context
         usable = [leaf for leaf in out.leaves if leaf.kind in ("array", "scalar", "float", "bool")
                   and leaf.got is not MISSING and values_of(leaf.got, leaf.kind) is not None
@@ -862,6 +912,7 @@ def _grade_loaded(loaded: LoadedSubmission, assignment: object, *, seed: int,
     text = build_source(loaded.units, files=loaded.files, support=asg.support_modules,
                         stubs=asg.stub_modules, protected=sorted(protected),
                         course=asg.course_modules, numpy_compat="numpy" in asg.compat,
+                        python2_compat="python2" in asg.compat,
                         statement_seconds=limits.statement,
                         budget_seconds=_unit_budget(limits))
     entry = "submission.py" if loaded.modules else (Path(loaded.name).name or "submission.py")

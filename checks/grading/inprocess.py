@@ -32,7 +32,15 @@ from typing import Any
 from gradref.checks.isolation import CallResult, protocol
 
 from .assignment import load_assignment
-from .driver import PICK_FUNCTION, PICK_SOURCE, PROVIDE_FUNCTION, PROVIDE_SOURCE, SEED_FUNCTION
+from .driver import (
+    OBSERVED_FUNCTION,
+    OBSERVED_SOURCE,
+    PICK_FUNCTION,
+    PICK_SOURCE,
+    PROVIDE_FUNCTION,
+    PROVIDE_SOURCE,
+    SEED_FUNCTION,
+)
 from .report import GradeReport
 
 __all__ = ["grade_function"]
@@ -79,12 +87,29 @@ class _InProcess:
 
             numpy.random.seed(*args)
             return CallResult(function, ok=True, value=None, seconds=time.monotonic() - started)
+        target = self.function
+        if function == OBSERVED_FUNCTION:   # inplace arguments observed; no forward here
+            name, f_args, f_kwargs, chain, observe = args
+            if chain is not None:
+                return CallResult(function, ok=False, kind="exception",
+                                  exception="NotImplementedError",
+                                  message=f"{name} is graded on the cache of your own "
+                                          f"{chain[0]}, which grade_function does not have: "
+                                          f"grade the file with gradref grade")
+            rule: dict[str, Any] = {}
+            exec(OBSERVED_SOURCE, rule)
+            observed = rule["__gradref_observed_call__"]
+
+            def target(*a, **k):
+                return observed(self.function, None, a, k, None, observe)
+
+            function, args, kwargs = name, tuple(f_args), dict(f_kwargs)
         if function != self.name:
             return CallResult(function, ok=False, kind="missing-function",
                               message=f"cannot call {function}(): only {self.name} is graded here")
         args, kwargs = _copy((args, kwargs))
         try:
-            value = self.function(*args, **kwargs)
+            value = target(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - the student's exception is a result
             kind = "memory" if isinstance(error, MemoryError) else "exception"
             tb = traceback.TracebackException.from_exception(error, limit=-_TRACEBACK_FRAMES)

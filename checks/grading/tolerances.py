@@ -13,7 +13,8 @@ An assignment declaration may override both numbers (``[tolerance]`` table).
 """
 
 __all__ = ["VALUES_RTOL", "VALUES_ATOL", "CASE_MIN_ABS_Z", "CASE_OUTPUT_RANGE",
-           "INIT_STD_MAX", "INIT_STD_MIN", "FD_ERROR_FLOOR", "FD_POLICIES", "FD_DEFAULT_POLICY"]
+           "INIT_STD_MAX", "INIT_STD_MIN", "FD_ERROR_FLOOR", "FD_POLICIES", "FD_DEFAULT_POLICY",
+           "NORM_CASE_MAX_MEAN_OVER_STD", "DROPOUT_CASE_MIN_ABS_X", "DROPOUT_FRACTION_SIGMAS"]
 
 #: Relative part of the value bound (relative to the largest expected magnitude).
 VALUES_RTOL = 1e-6
@@ -45,3 +46,18 @@ FD_ERROR_FLOOR = 1e-12
 #: it (no points for that function's checks).
 FD_POLICIES = ("accept", "flag", "fail")
 FD_DEFAULT_POLICY = "flag"
+
+# ---- layered-full (checks/grading/curricula/layered_full.py) ----
+#: Batch- and layer-norm cases draw each feature (row) as mu + sigma * randn with |mu| / sigma at
+#: most this: a one-pass solution (mean, then var = mean(x**2) - mean**2, or the template's
+#: mean then mean((x - mu)**2)) rounds to about eps_machine * (mu / sigma)**2, ~1e-13 here, far
+#: below VALUES_RTOL; at a mean of 1e6 and sigma 1 the same correct code differs by 1e-8 to 1e-4
+#: from the two-pass reference, so such data would flag correct solutions.
+NORM_CASE_MAX_MEAN_OVER_STD = 20.0
+#: Dropout cases keep |x| at least this large, so the mask a student drew is read back exactly
+#: as out / x (0 or the inverse keep probability).
+DROPOUT_CASE_MIN_ABS_X = 0.05
+#: A dropout output's fraction of kept units passes within this many binomial standard
+#: deviations of the keep probability (plus one unit); keep and drop readings of p (p vs 1 - p,
+#: p never 0.5 in the cases) are then tens of deviations apart on the cases' >= 400 units.
+DROPOUT_FRACTION_SIGMAS = 5.0

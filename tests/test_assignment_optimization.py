@@ -361,3 +361,14 @@ def test_a_huge_extra_entry_fed_through_the_steps_costs_nothing():
                             "    for l in range(1, L + 1):\n        parameters[\"W\"", 1)
     report = graded("junk", source)
     assert "update_parameters_with_gd" not in failing(report)
+
+
+def test_numpy_from_the_course_test_module_star_import_is_enough():
+    # the course's testCases.py imports numpy, so a 2017 notebook that lost its own
+    # `import numpy as np` still ran with `from testCases import *`; it does here too
+    source = CORRECT.replace("import numpy as np\n", "from testCases import *\n", 1)
+    assert "import numpy" not in source
+    source += ("\nparameters, grads, learning_rate = update_parameters_with_gd_test_case()\n"
+               "parameters = update_parameters_with_gd(parameters, grads, learning_rate)\n")
+    report = graded("np_from_testcases", source)
+    assert report.score == 100, report.output

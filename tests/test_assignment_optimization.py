@@ -368,7 +368,21 @@ def test_numpy_from_the_course_test_module_star_import_is_enough():
     # `import numpy as np` still ran with `from testCases import *`; it does here too
     source = CORRECT.replace("import numpy as np\n", "from testCases import *\n", 1)
     assert "import numpy" not in source
+    # and the notebook's test cells run on the course module's test cases (their values are
+    # the grader's, their structure the course's): none is reported as the student's error
     source += ("\nparameters, grads, learning_rate = update_parameters_with_gd_test_case()\n"
-               "parameters = update_parameters_with_gd(parameters, grads, learning_rate)\n")
+               "parameters = update_parameters_with_gd(parameters, grads, learning_rate)\n"
+               "print(parameters['W1'], parameters['b2'])\n"
+               "X_assess, Y_assess, mini_batch_size = random_mini_batches_test_case()\n"
+               "mini_batches = random_mini_batches(X_assess, Y_assess, mini_batch_size)\n"
+               "print(mini_batches[2][0].shape)\n"
+               "v = initialize_velocity(initialize_velocity_test_case())\n"
+               "print(v['dW1'], v['db2'])\n"
+               "parameters, grads, v = update_parameters_with_momentum_test_case()\n"
+               "parameters, v = update_parameters_with_momentum(parameters, grads, v, 0.9, 0.01)\n"
+               "print(v['dW2'])\n"
+               "v, s = initialize_adam(initialize_adam_test_case())\n"
+               "print(s['db1'])\n")
     report = graded("np_from_testcases", source)
     assert report.score == 100, report.output
+    assert "raised" not in report.output and "skipped" not in report.output, report.output

@@ -321,6 +321,37 @@ def test_schedule_mistakes_are_named(formula, stepped, words):
         assert len(found) == 1 and words in found[0].message
 
 
+# lr0 = 0.3, e = 1030, k = 0.25, T = 100: e / T = 10.3, so floor, ceil and the raw ratio differ
+_WRONG_RATES = {
+    "no_floor": 0.3 / (1 + 0.25 * 10.3),
+    "interval_ignored": 0.3 / (1 + 0.25 * 1030),
+    "ceil": 0.3 / (1 + 0.25 * 11),
+    "only_at_multiples": 0.3,
+    "precedence": 0.3 + 0.25 * 1030,
+    "multiplied": 0.3 * (1 + 0.25 * 1030),
+    "multiplied_stepped": 0.3 * (1 + 0.25 * 10),
+}
+_PLAIN = {"precedence", "multiplied"}      # the ones update_lr can make too
+
+
+@pytest.mark.parametrize("variant", sorted(_WRONG_RATES))
+def test_each_schedule_variant_is_named_where_it_applies_and_only_there(variant):
+    got = _WRONG_RATES[variant]
+    found = diagnose_schedule(0.3, 1030, 0.25, 100, got)
+    assert [f.details["variant"] for f in found] == [variant]
+    plain = diagnose_schedule(0.3, 1030, 0.25, None, got)   # update_lr: no interval
+    assert [f.details["variant"] for f in plain] == ([variant] if variant in _PLAIN else [])
+
+
+def test_a_schedule_value_near_but_not_at_a_variant_is_not_named():
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, _WRONG_RATES["no_floor"] * (1 + 5e-9)) == []
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, 0.3 / 3.5 * (1 + 5e-10)) == []   # right
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, 0.123) == []          # no known formula
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, "0.1 per epoch") == []
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, float("nan")) == []
+    assert diagnose_schedule(0.3, 1030, 0.25, None, 0.3 / (1 + 0.25 * 1030)) == []   # right
+
+
 def test_the_course_tests_values_of_the_schedule_are_the_reference():
     # the 2021+ notebook's own expectations: (0.5, 10, 1, 100) -> 0.5, (0.3, 1000, 0.25, 100)
     report = graded("schedule_values", CORRECT + (

@@ -3,10 +3,11 @@ r"""Diagnosis of a learning-rate schedule: which wrong formula produced a studen
 :func:`diagnose_schedule` takes the inputs of DLS ``update_lr(learning_rate0, epoch_num,
 decay_rate)`` or ``schedule_lr_decay(…, time_interval)`` and the rate the student returned, and
 names the first of :data:`SCHEDULE_VARIANTS` that reproduces it (to the diagnosis'
-``MATCH_RTOL``): the floor of ⌊e/T⌋ missing, the interval ignored, ceil instead of the
-floor (rounding to the nearest integer always gives the floor or the ceil), the decay applied only on the multiples of the interval, the precedence slip
-η0/1 + k·e, a multiplication instead of the division. A right rate gets no finding. The
-reference formulas are those of :mod:`gradref.reference.optimizers` (``inverse_time_decay``,
+``MATCH_RTOL``): the floor of ⌊e/T⌋ missing, the interval ignored, ceil instead of the floor
+(rounding to the nearest integer always gives the floor or the ceil), the decay applied only on
+the multiples of the interval, the precedence slip η0/1 + k·e, a multiplication instead of the
+division. A right rate gets no finding. The reference formulas are those of
+:mod:`gradref.reference.optimizers` (``inverse_time_decay``,
 ``stepped_inverse_time_decay``); the variants are restatements of the wrong ones.
 """
 

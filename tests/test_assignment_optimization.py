@@ -302,6 +302,31 @@ def test_mini_batch_mistakes_are_named(kind, words):
         assert words in found[0].message, found[0].message
 
 
+def test_mini_batch_answers_the_diagnosis_cannot_read_are_not_diagnosed():
+    m, size, seed = 11, 4, 9
+    X, Y = _data(m)
+    perm = np.random.RandomState(seed).permutation(m)
+    full = [(0, 4), (4, 8), (8, 11)]
+    right = _batches(X, Y, perm, perm, full)
+    assert diagnose_mini_batches(X, Y, size, seed, "batches") == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx,) for bx, _ in right]) == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx.T, by) for bx, by in right]) == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx + 1.0, by) for bx, by in right]) == []
+    # a batch in another order than the permutation's: no range to name
+    scrambled = [right[0], (right[1][0][:, ::-1], right[1][1][:, ::-1]), right[2]]
+    assert diagnose_mini_batches(X, Y, size, seed, scrambled) == []
+
+
+def test_a_batch_beyond_the_last_is_named():
+    m, size, seed = 11, 4, 9
+    X, Y = _data(m)
+    perm = np.random.RandomState(seed).permutation(m)
+    got = _batches(X, Y, perm, perm, [(0, 4), (4, 8), (8, 11), (10, 11)])
+    found = diagnose_mini_batches(X, Y, size, seed, got)
+    assert len(found) == 1 and "there are only 3 mini-batches (11 examples, size 4)" in \
+        found[0].message
+
+
 @pytest.mark.parametrize("formula, stepped, words", [
     (lambda lr0, e, k, T: lr0 / (1 + k * e / T), True, "needs the floor"),
     (lambda lr0, e, k, T: lr0 / (1 + k * e), True, "time_interval is ignored"),

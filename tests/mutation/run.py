@@ -72,8 +72,7 @@ TARGETS: dict[str, list[str]] = {
     "reference/optimizers.py": ["tests/test_optimizers.py", "tests/test_optimizer_diagnosis.py"],
     "checks/diagnosis/optimizers.py": ["tests/test_optimizer_diagnosis.py"],
     # the optimization assignment's own diagnosis (issue 18)
-    "checks/diagnosis/minibatches.py": ["tests/test_assignment_optimization.py", "-k",
-                                        "mini_batch_mistakes or mini_batches_"],
+    "checks/diagnosis/minibatches.py": ["tests/test_assignment_optimization.py", "-k", "batch"],
     "checks/diagnosis/schedules.py": ["tests/test_assignment_optimization.py", "-k",
                                       "schedule"],
 }

@@ -332,7 +332,7 @@ def test_a_batch_beyond_the_last_is_named():
     (lambda lr0, e, k, T: lr0 / (1 + k * e), True, "time_interval is ignored"),
     (lambda lr0, e, k, T: lr0 / (1 + k * math.ceil(e / T)), True, "rounded up"),
     (lambda lr0, e, k, T: lr0 if e % T else lr0 / (1 + k * (e // T)), True,
-     "only on the epochs that are multiples of time_interval"),
+     "not decayed at this epoch"),
     (lambda lr0, e, k, T: lr0 / 1 + k * e, False, "lost its parentheses"),
     (lambda lr0, e, k, T: lr0 * (1 + k * e), False, "multiplied"),
     (lambda lr0, e, k, T: lr0 / (1 + k * (e // T)), True, None),
@@ -351,12 +351,12 @@ _WRONG_RATES = {
     "no_floor": 0.3 / (1 + 0.25 * 10.3),
     "interval_ignored": 0.3 / (1 + 0.25 * 1030),
     "ceil": 0.3 / (1 + 0.25 * 11),
-    "only_at_multiples": 0.3,
+    "not_decayed": 0.3,
     "precedence": 0.3 + 0.25 * 1030,
     "multiplied": 0.3 * (1 + 0.25 * 1030),
     "multiplied_stepped": 0.3 * (1 + 0.25 * 10),
 }
-_PLAIN = {"precedence", "multiplied"}      # the ones update_lr can make too
+_PLAIN = {"not_decayed", "precedence", "multiplied"}      # the ones update_lr can make too
 
 
 @pytest.mark.parametrize("variant", sorted(_WRONG_RATES))
@@ -375,6 +375,8 @@ def test_a_schedule_value_near_but_not_at_a_variant_is_not_named():
     assert diagnose_schedule(0.3, 1030, 0.25, 100, "0.1 per epoch") == []
     assert diagnose_schedule(0.3, 1030, 0.25, 100, float("nan")) == []
     assert diagnose_schedule(0.3, 1030, 0.25, None, 0.3 / (1 + 0.25 * 1030)) == []   # right
+    # update_lr has no interval: a rate of lr0 / (1 + k e / 2) is no known formula there
+    assert diagnose_schedule(0.3, 1030, 0.25, None, 0.3 / (1 + 0.25 * 515)) == []
 
 
 def test_the_course_tests_values_of_the_schedule_are_the_reference():

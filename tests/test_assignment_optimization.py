@@ -444,3 +444,23 @@ def test_numpy_from_the_course_test_module_star_import_is_enough():
     report = graded("np_from_testcases", source)
     assert report.score == 100, report.output
     assert "raised" not in report.output and "skipped" not in report.output, report.output
+
+
+def test_mini_batch_messages_count_the_batches_and_examples():
+    X, Y = _data(9)
+    perm = np.random.RandomState(2).permutation(9)
+    full = [(0, 4), (4, 8)]
+    dropped = diagnose_mini_batches(X, Y, 4, 2, _batches(X, Y, perm, perm, full))
+    assert "after the 2 full batches of 4, the m mod mini_batch_size = 1 example left" in \
+        dropped[0].message
+    overlap = diagnose_mini_batches(X, Y, 4, 2, _batches(X, Y, perm, perm, full + [(5, 9)]))
+    assert "mini-batch 3 holds shuffled examples 5 to 8 (the last 4); it should hold shuffled " \
+           "example 8, the 1 left" in overlap[0].message
+    X, Y = _data(6)
+    perm = np.random.RandomState(2).permutation(6)
+    one = diagnose_mini_batches(X, Y, 5, 2, _batches(X, Y, perm, perm, [(0, 5)]))
+    assert "after the 1 full batch of 5" in one[0].message
+    # an empty batch in the middle is passed over; the next one, out of place, is named
+    got = _batches(X, Y, perm, perm, [(0, 3), (3, 3), (3, 6)])
+    found = diagnose_mini_batches(X, Y, 3, 2, got)
+    assert "mini-batch 3 holds shuffled examples 3 to 5" in found[0].message

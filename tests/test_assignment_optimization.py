@@ -302,12 +302,37 @@ def test_mini_batch_mistakes_are_named(kind, words):
         assert words in found[0].message, found[0].message
 
 
+def test_mini_batch_answers_the_diagnosis_cannot_read_are_not_diagnosed():
+    m, size, seed = 11, 4, 9
+    X, Y = _data(m)
+    perm = np.random.RandomState(seed).permutation(m)
+    full = [(0, 4), (4, 8), (8, 11)]
+    right = _batches(X, Y, perm, perm, full)
+    assert diagnose_mini_batches(X, Y, size, seed, "batches") == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx,) for bx, _ in right]) == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx.T, by) for bx, by in right]) == []
+    assert diagnose_mini_batches(X, Y, size, seed, [(bx + 1.0, by) for bx, by in right]) == []
+    # a batch in another order than the permutation's: no range to name
+    scrambled = [right[0], (right[1][0][:, ::-1], right[1][1][:, ::-1]), right[2]]
+    assert diagnose_mini_batches(X, Y, size, seed, scrambled) == []
+
+
+def test_a_batch_beyond_the_last_is_named():
+    m, size, seed = 11, 4, 9
+    X, Y = _data(m)
+    perm = np.random.RandomState(seed).permutation(m)
+    got = _batches(X, Y, perm, perm, [(0, 4), (4, 8), (8, 11), (10, 11)])
+    found = diagnose_mini_batches(X, Y, size, seed, got)
+    assert len(found) == 1 and "there are only 3 mini-batches (11 examples, size 4)" in \
+        found[0].message
+
+
 @pytest.mark.parametrize("formula, stepped, words", [
     (lambda lr0, e, k, T: lr0 / (1 + k * e / T), True, "needs the floor"),
     (lambda lr0, e, k, T: lr0 / (1 + k * e), True, "time_interval is ignored"),
     (lambda lr0, e, k, T: lr0 / (1 + k * math.ceil(e / T)), True, "rounded up"),
     (lambda lr0, e, k, T: lr0 if e % T else lr0 / (1 + k * (e // T)), True,
-     "only on the epochs that are multiples of time_interval"),
+     "not decayed at this epoch"),
     (lambda lr0, e, k, T: lr0 / 1 + k * e, False, "lost its parentheses"),
     (lambda lr0, e, k, T: lr0 * (1 + k * e), False, "multiplied"),
     (lambda lr0, e, k, T: lr0 / (1 + k * (e // T)), True, None),
@@ -319,6 +344,39 @@ def test_schedule_mistakes_are_named(formula, stepped, words):
         assert found == []
     else:
         assert len(found) == 1 and words in found[0].message
+
+
+# lr0 = 0.3, e = 1030, k = 0.25, T = 100: e / T = 10.3, so floor, ceil and the raw ratio differ
+_WRONG_RATES = {
+    "no_floor": 0.3 / (1 + 0.25 * 10.3),
+    "interval_ignored": 0.3 / (1 + 0.25 * 1030),
+    "ceil": 0.3 / (1 + 0.25 * 11),
+    "not_decayed": 0.3,
+    "precedence": 0.3 + 0.25 * 1030,
+    "multiplied": 0.3 * (1 + 0.25 * 1030),
+    "multiplied_stepped": 0.3 * (1 + 0.25 * 10),
+}
+_PLAIN = {"not_decayed", "precedence", "multiplied"}      # the ones update_lr can make too
+
+
+@pytest.mark.parametrize("variant", sorted(_WRONG_RATES))
+def test_each_schedule_variant_is_named_where_it_applies_and_only_there(variant):
+    got = _WRONG_RATES[variant]
+    found = diagnose_schedule(0.3, 1030, 0.25, 100, got)
+    assert [f.details["variant"] for f in found] == [variant]
+    plain = diagnose_schedule(0.3, 1030, 0.25, None, got)   # update_lr: no interval
+    assert [f.details["variant"] for f in plain] == ([variant] if variant in _PLAIN else [])
+
+
+def test_a_schedule_value_near_but_not_at_a_variant_is_not_named():
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, _WRONG_RATES["no_floor"] * (1 + 5e-9)) == []
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, 0.3 / 3.5 * (1 + 5e-10)) == []   # right
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, 0.123) == []          # no known formula
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, "0.1 per epoch") == []
+    assert diagnose_schedule(0.3, 1030, 0.25, 100, float("nan")) == []
+    assert diagnose_schedule(0.3, 1030, 0.25, None, 0.3 / (1 + 0.25 * 1030)) == []   # right
+    # update_lr has no interval: a rate of lr0 / (1 + k e / 2) is no known formula there
+    assert diagnose_schedule(0.3, 1030, 0.25, None, 0.3 / (1 + 0.25 * 515)) == []
 
 
 def test_the_course_tests_values_of_the_schedule_are_the_reference():
@@ -361,3 +419,48 @@ def test_a_huge_extra_entry_fed_through_the_steps_costs_nothing():
                             "    for l in range(1, L + 1):\n        parameters[\"W\"", 1)
     report = graded("junk", source)
     assert "update_parameters_with_gd" not in failing(report)
+
+
+def test_numpy_from_the_course_test_module_star_import_is_enough():
+    # the course's testCases.py imports numpy, so a 2017 notebook that lost its own
+    # `import numpy as np` still ran with `from testCases import *`; it does here too
+    source = CORRECT.replace("import numpy as np\n", "from testCases import *\n", 1)
+    assert "import numpy" not in source
+    # and the notebook's test cells run on the course module's test cases (their values are
+    # the grader's, their structure the course's): none is reported as the student's error
+    source += ("\nparameters, grads, learning_rate = update_parameters_with_gd_test_case()\n"
+               "parameters = update_parameters_with_gd(parameters, grads, learning_rate)\n"
+               "print(parameters['W1'], parameters['b2'])\n"
+               "X_assess, Y_assess, mini_batch_size = random_mini_batches_test_case()\n"
+               "mini_batches = random_mini_batches(X_assess, Y_assess, mini_batch_size)\n"
+               "print(mini_batches[2][0].shape)\n"
+               "v = initialize_velocity(initialize_velocity_test_case())\n"
+               "print(v['dW1'], v['db2'])\n"
+               "parameters, grads, v = update_parameters_with_momentum_test_case()\n"
+               "parameters, v = update_parameters_with_momentum(parameters, grads, v, 0.9, 0.01)\n"
+               "print(v['dW2'])\n"
+               "v, s = initialize_adam(initialize_adam_test_case())\n"
+               "print(s['db1'])\n")
+    report = graded("np_from_testcases", source)
+    assert report.score == 100, report.output
+    assert "raised" not in report.output and "skipped" not in report.output, report.output
+
+
+def test_mini_batch_messages_count_the_batches_and_examples():
+    X, Y = _data(9)
+    perm = np.random.RandomState(2).permutation(9)
+    full = [(0, 4), (4, 8)]
+    dropped = diagnose_mini_batches(X, Y, 4, 2, _batches(X, Y, perm, perm, full))
+    assert "after the 2 full batches of 4, the m mod mini_batch_size = 1 example left" in \
+        dropped[0].message
+    overlap = diagnose_mini_batches(X, Y, 4, 2, _batches(X, Y, perm, perm, full + [(5, 9)]))
+    assert "mini-batch 3 holds shuffled examples 5 to 8 (the last 4); it should hold shuffled " \
+           "example 8, the 1 left" in overlap[0].message
+    X, Y = _data(6)
+    perm = np.random.RandomState(2).permutation(6)
+    one = diagnose_mini_batches(X, Y, 5, 2, _batches(X, Y, perm, perm, [(0, 5)]))
+    assert "after the 1 full batch of 5" in one[0].message
+    # an empty batch in the middle is passed over; the next one, out of place, is named
+    got = _batches(X, Y, perm, perm, [(0, 3), (3, 3), (3, 6)])
+    found = diagnose_mini_batches(X, Y, 3, 2, got)
+    assert "mini-batch 3 holds shuffled examples 3 to 5" in found[0].message

@@ -71,6 +71,10 @@ TARGETS: dict[str, list[str]] = {
     # optimisers (issue 17)
     "reference/optimizers.py": ["tests/test_optimizers.py", "tests/test_optimizer_diagnosis.py"],
     "checks/diagnosis/optimizers.py": ["tests/test_optimizer_diagnosis.py"],
+    # the optimization assignment's own diagnosis (issue 18)
+    "checks/diagnosis/minibatches.py": ["tests/test_assignment_optimization.py", "-k", "batch"],
+    "checks/diagnosis/schedules.py": ["tests/test_assignment_optimization.py", "-k",
+                                      "schedule"],
 }
 #: A progress line after every this many mutants (a slow file runs for an hour).
 PROGRESS_EVERY = 25

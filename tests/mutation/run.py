@@ -53,9 +53,9 @@ TARGETS: dict[str, list[str]] = {
                               "tests/test_arraylike.py", "tests/test_kinks.py"],
     "checks/kinks.py": ["tests/test_tolerance_model.py", "tests/test_kinks.py",
                         "tests/test_generic_kinks.py"],
-    "checks/layered_fd.py": ["tests/test_layered_fd.py", "tests/test_network_layers.py",
-                             "tests/test_layer_mutants.py", "tests/test_validate_layers.py",
-                             "tests/test_verify.py"],
+    "checks/layered_fd.py": ["tests/test_layered_fd_contract.py", "tests/test_layered_fd.py",
+                             "tests/test_network_layers.py", "tests/test_layer_mutants.py",
+                             "tests/test_validate_layers.py", "tests/test_verify.py"],
     "checks/network_fd.py": ["tests/test_network_fd.py", "tests/test_network_fd_contract.py",
                              "tests/test_kinks.py",
                              "tests/test_check_api.py", "tests/test_dtypes_and_keywords.py",
@@ -71,6 +71,7 @@ TARGETS: dict[str, list[str]] = {
     # optimisers (issue 17)
     "reference/optimizers.py": ["tests/test_optimizers.py", "tests/test_optimizer_diagnosis.py"],
     "checks/diagnosis/optimizers.py": ["tests/test_optimizer_diagnosis.py"],
+    "checks/optimizer_mutants.py": ["tests/test_optimizer_diagnosis.py"],
 }
 #: A progress line after every this many mutants (a slow file runs for an hour).
 PROGRESS_EVERY = 25

@@ -14,6 +14,8 @@
   counters accumulate over calls.
 """
 
+import time
+
 import numpy as np
 import pytest
 from gradref.checks.layered_fd import LayeredFD
@@ -194,3 +196,24 @@ def test_a_crossed_kink_gives_the_one_sided_slopes(rng, normalization, order):
         levels = 2 if order == 2 else 3
         assert est.evaluations == 2 * levels * est.numeric.size + (
             2 * int(est.kink.sum()) if order == 2 else 0)
+
+
+def test_bad_indices_and_names_are_refused(rng):
+    net, params, X, Y = _layered(rng, "layernorm")
+    fd = LayeredFD(net, params, X, Y)
+    for bad in ([-1, 2], [0, 12], [12, 0]):   # W1 has 12 entries
+        with pytest.raises(ValueError, match=r"indices must lie in \[0, 12\)"):
+            fd.parameter("W1", bad)
+    with pytest.raises(ValueError, match="name must be one of Z1, Z2, Z3, A0, A1, A2, got 'Z4'"):
+        fd.intermediate("Z4")
+    with pytest.raises(ValueError, match="got 'A3'"):
+        fd.intermediate("A3")
+
+
+def test_seconds_are_the_time_spent(rng):
+    net, params, X, Y = _layered(rng, "batchnorm")
+    fd = LayeredFD(net, params, X, Y)
+    t0 = time.perf_counter()
+    est = fd.parameter("gamma1")
+    spent = time.perf_counter() - t0
+    assert 0 < est.seconds <= spent and fd.seconds == est.seconds

@@ -233,3 +233,31 @@ def test_nn_model_trained_from_neither_seed_is_not_accepted_under_either_version
     report = grade_source(source, "planar")
     assert {t.name for t in report.failed} == {"nn_model: trained parameters"}, explain(report)
     assert "Accepted: nn_model" not in report.output
+
+
+# --------------------------------------------------------------------------- a class
+def test_grade_all_and_the_class_report_on_the_examples(tmp_path):
+    import csv
+    import shutil
+
+    from gradref.checks.grading.batch import grade_all, summary_paths
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for stem in ("correct", "v6c", "missing_one_over_m", "predict_ge"):
+        shutil.copy(EXAMPLES / f"{stem}.py", klass / f"{stem}.py")
+    out = tmp_path / "gradebook.csv"
+    result = grade_all(klass, out, assignment="planar", seed=0, jobs=2)
+    assert sorted(result.graded) == ["correct", "missing_one_over_m", "predict_ge", "v6c"]
+    assert result.errors == [] and result.invalid == []
+    with out.open(newline="") as handle:
+        scores = {row["student"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert scores["correct"] == scores["v6c"] == 100
+    assert scores["missing_one_over_m"] < 100 and scores["predict_ge"] < 100
+    md, html = summary_paths(out)
+    text = md.read_text()
+    assert html.exists()
+    mistakes = text.partition("## Most common mistakes")[2]
+    assert "1/m" in mistakes, text
+    accepted = text.partition("## Accepted alternative conventions")[2]
+    assert "compute_cost uses the notebooks up to v6c" in accepted and "| v6c |" in accepted, text

@@ -464,3 +464,32 @@ def test_mini_batch_messages_count_the_batches_and_examples():
     got = _batches(X, Y, perm, perm, [(0, 3), (3, 3), (3, 6)])
     found = diagnose_mini_batches(X, Y, 3, 2, got)
     assert "mini-batch 3 holds shuffled examples 3 to 5" in found[0].message
+
+
+def test_mini_batch_diagnosis_edge_cases():
+    m, size, seed = 11, 4, 9
+    X, Y = _data(m)
+    perm = np.random.RandomState(seed).permutation(m)
+    full = [(0, 4), (4, 8), (8, 11)]
+    right = _batches(X, Y, perm, perm, full)
+    # one unreadable batch, or one that is not an (X_b, Y_b) pair, among right ones: nothing
+    assert diagnose_mini_batches(X, Y, size, seed, [(right[0][0].T, right[0][1])] + right[1:]) == []
+    assert diagnose_mini_batches(X, Y, size, seed, right[:2] + [(right[2][0],)]) == []
+    # two batches, the second out of place: a wrong range, not a missing remainder
+    found = diagnose_mini_batches(X, Y, size, seed, _batches(X, Y, perm, perm, [(0, 4), (5, 9)]))
+    assert found[0].details["mistake"] == "wrong_range"
+    assert "mini-batch 2 holds shuffled examples 5 to 8" in found[0].message
+    # a last batch that starts too late is no overlap
+    found = diagnose_mini_batches(X, Y, size, seed, _batches(X, Y, perm, perm, full[:2] + [(9, 11)]))
+    assert found[0].details["mistake"] == "wrong_range"
+    assert "holds shuffled examples 9 to 10; it should hold shuffled examples 8 to 10" in \
+        found[0].message
+    # another permutation cut into another number of batches
+    other = np.random.RandomState(seed + 1).permutation(m)
+    found = diagnose_mini_batches(X, Y, size, seed, _batches(X, Y, other, other, [(0, 5), (5, 11)]))
+    assert found[0].details["mistake"] == "other_permutation"
+    # an even m, right batches: nothing
+    X, Y = _data(12)
+    perm = np.random.RandomState(seed).permutation(12)
+    assert diagnose_mini_batches(X, Y, 4, seed, _batches(X, Y, perm, perm,
+                                                         [(0, 4), (4, 8), (8, 12)])) == []

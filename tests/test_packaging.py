@@ -249,7 +249,7 @@ def test_the_installed_wheel_grades_validates_and_bundles(wheel_env, tmp_path):
                 "--assignment", "optimization", "--seed", "0")      # a curriculum built-in
     assert proc.returncode == 0 and "84 / 100" in proc.stdout and "t + 1 = 2" in proc.stdout, \
         proc.stdout + proc.stderr
-    for name in ("planar", "initialization"):      # the curriculum's declarations are packaged
+    for name in ("planar", "initialization", "regularization", "gradient-checking"):   # packaged
         proc = _run(env, empty, "gradref", "grade", str(subs / name / "correct.py"),
                     "--assignment", name, "--format", "json")
         assert proc.returncode == 0 and json.loads(proc.stdout)["score"] == 100, proc.stderr

@@ -299,6 +299,8 @@ STEP_MUTANTS: dict[str, StepMutant] = {m.id: m for m in (
                variant="step_no_learning_rate", words=("learning rate is missing",)),
     StepMutant("sgd_unchanged", "sgd", _sgd_student("unchanged"), "returns w",
                variant="step_not_taken", words=("not updated",)),
+    StepMutant("sgd_correct", "sgd", _sgd_student(), "correct, student style", kind=None,
+               acceptable=True),
 )}
 
 

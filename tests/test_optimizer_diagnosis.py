@@ -315,3 +315,41 @@ def test_the_first_of_equally_wrong_arrays_is_reported():
     wrong["W1"][0, 0] = wrong["W2"][0, 0] = 0.5
     f, = diagnose_step("sgd", params, grads, state, wrong, **hyper)
     assert f.details["worst"] == "W1" and f.details["index"] == [0, 0]
+
+
+#: The catalogue entries whose planted mistake is in a slot's recurrence (their descriptions)
+#: and the one that forgets to write t back; every other entry's state is the reference's.
+SLOT_MISTAKES = {"adam_g_not_squared", "momentum_no_one_minus_beta", "velocity_lr_outside",
+                 "rmsprop_no_one_minus_decay"}
+T_MISTAKES = {"adam_t_not_saved"}
+
+
+@pytest.mark.parametrize("mid", list(STEP_MUTANTS))
+def test_each_catalogue_mutant_plants_one_mistake_only(mid):
+    """Outside its planted mistake a catalogue step keeps the state as the reference step does
+    (t + 1 and the slots' recurrences), so the diagnosis it expects is for that mistake alone."""
+    m = STEP_MUTANTS[mid]
+    params, grads, state, hyper = example_case(m.optimizer)
+    _, want = step(m.optimizer, params, grads, state, **hyper)
+    with np.errstate(invalid="ignore"):
+        _, got = m.fn(params, grads, state, **hyper)
+    assert (got["t"] == want["t"]) == (mid not in T_MISTAKES)
+    same = all(np.allclose(got[s][k], want[s][k], rtol=1e-12, atol=0)
+               for s in OPTIMIZERS[m.optimizer].slots for k in params)
+    assert same == (mid not in SLOT_MISTAKES), mid
+
+
+def test_catalogue_entries_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        STEP_MUTANTS["sgd_ascent"].words = ()
+
+
+def test_example_case_uses_the_documented_hyper_parameters():
+    """The module docstring's ε = 1e-2, β₁ = 0.8, β₂ = 0.888 (the values that separate ε inside
+    and outside the root) and t = 2 for the step."""
+    _, _, state, hyper = example_case("adam")
+    assert (hyper["epsilon"], hyper["beta1"], hyper["beta2"], state["t"] + 1) == \
+        (1e-2, 0.8, 0.888, 2)
+    assert example_case("rmsprop")[3]["epsilon"] == 1e-2

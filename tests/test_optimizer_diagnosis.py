@@ -320,7 +320,10 @@ def test_the_first_of_equally_wrong_arrays_is_reported():
 #: The catalogue entries whose planted mistake is in a slot's recurrence (their descriptions)
 #: and the one that forgets to write t back; every other entry's state is the reference's.
 SLOT_MISTAKES = {"adam_g_not_squared", "momentum_no_one_minus_beta", "velocity_lr_outside",
-                 "rmsprop_no_one_minus_decay"}
+                 "rmsprop_no_one_minus_decay",
+                 # the optimization assignment's (issue 18): the velocity or moments recur wrongly
+                 "adam_betas_swapped", "momentum_velocity_form", "momentum_velocity_form_lr_in_v",
+                 "momentum_velocity_not_carried"}
 T_MISTAKES = {"adam_t_not_saved"}
 
 

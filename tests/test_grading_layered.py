@@ -95,3 +95,26 @@ def test_names_in_messages_are_the_students_names():
     report = graded("affine_backward dw transposed", CORRECT.replace(old, new))
     out = next(t.output for t in report.failed if t.name == "affine_backward: values of dw")
     assert "dw is wrong" in out and "dW" not in out.split("Diagnosis")[0]
+
+
+def test_the_courses_float32_default_is_not_taken_for_finite_differences():
+    # the course's FullyConnectedNet defaults to dtype=np.float32 and casts X to it; graded at
+    # that default, a right net's float64 gradients of the rounded X are off by ~1e-8, which the
+    # finite-difference judge read as a difference quotient (a correct real 2020 repository
+    # was flagged so)
+    course_default = CORRECT.replace("weight_scale=1e-2, dtype=np.float64,",
+                                     "weight_scale=1e-2, dtype=np.float32,")
+    assert course_default != CORRECT
+    report = grade_source(course_default, "layered")
+    assert report.score == report.max_score == 100, report.output
+    assert "Finite differences flagged" not in report.output
+    assert not any("finite differences" in p for p in report.problems), report.problems
+    # a class that takes no dtype at all is still called, and said so
+    no_dtype = CORRECT.replace("weight_scale=1e-2, dtype=np.float64, seed=None",
+                               "weight_scale=1e-2, seed=None").replace(
+        "        self.dtype = dtype\n", "        self.dtype = np.float64\n").replace(
+        "v.astype(dtype)", "v.astype(self.dtype)")
+    assert no_dtype.count("dtype=np.float64, seed") == 0
+    report = grade_source(no_dtype, "layered")
+    assert report.score == report.max_score == 100, report.output
+    assert "uses a constructor without dtype" in report.output

@@ -185,3 +185,18 @@ def test_two_versions_with_one_name_are_refused(tmp_path):
     with pytest.raises(AssignmentError, match=r"versions\[1\].name: must be a non-empty name "
                                               r"used once, got 'x'"):
         load_assignment(_declaration(tmp_path, text))
+
+
+def test_the_declared_form_is_tried_first_when_a_later_version_shares_it(tmp_path):
+    # versions: another call form first, then one that changes only the returns (the declared
+    # call form again): a function binding both call forms is called as declared
+    text = _over("step-by-step", 2, '''name = "linear_backward"
+versions = [{ name = "three arguments", args = ["dZ", "linear_cache", "dZ"] },
+            { name = "two values", returns = ["dW", "db"] }]
+''')
+    source = BACKWARD.format(tail="return W.T @ dZ, dW, db").replace(
+        "def linear_backward(dZ, cache):", "def linear_backward(dZ, cache, extra=None):")
+    report = grade_source(source, _declaration(tmp_path, text))
+    tests = _tests(report, "linear_backward")
+    assert tests and all(t.status == "passed" for t in tests)
+    assert not any("Accepted:" in t.output for t in tests), [t.output for t in tests]

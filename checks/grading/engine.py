@@ -176,7 +176,10 @@ class _FunctionGrader:
         if self._form is not None:
             return self._form
         fn = self.fn
-        forms = list({v.form(): v for v in reversed(fn.all_versions)}.values())[::-1]
+        first: dict[tuple, Version] = {}       # the first signature of each call form, in order
+        for v in fn.all_versions:
+            first.setdefault(v.form(), v)
+        forms = list(first.values())
         self._form = forms[0]
         if len(forms) > 1:
             target = fn.name if fn.call == "function" else fn.cls

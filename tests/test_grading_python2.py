@@ -78,6 +78,18 @@ def test_what_translate_changes_and_what_it_leaves():
     assert translate("def f(:\n    pass\n") is None
 
 
+def test_a_source_too_large_to_translate_is_left_as_it_is():
+    # 2to3 runs in the grader's process: a huge Python 2 file must not hold grade-all up
+    # (~20 s per MiB, one translation at a time); the course's files are far below the cap
+    from gradref.checks.grading.python2 import MAX_TRANSLATED_BYTES
+
+    unit = "def f(x):\n    print x\n    return x\n"
+    assert translate(unit) is not None
+    huge = unit * (MAX_TRANSLATED_BYTES // len(unit) + 1)
+    assert len(huge) > MAX_TRANSLATED_BYTES
+    assert translate(huge) is None
+
+
 def test_the_switch_is_declared_and_checked():
     assert load_assignment("layered").compat == ("numpy", "python2")
     assert "python2" not in load_assignment("step-by-step").compat

@@ -22,7 +22,11 @@ from dataclasses import replace
 
 from .loading import LoadedSubmission
 
-__all__ = ["PYTHON2_CALLS", "translate", "translated"]
+__all__ = ["MAX_TRANSLATED_BYTES", "PYTHON2_CALLS", "translate", "translated"]
+
+#: Larger units and modules are graded untranslated: 2to3 runs in the grader's own process (not
+#: the sandbox), one at a time, at ~20 s per MiB; the course's largest file is ~40 KiB.
+MAX_TRANSLATED_BYTES = 256 * 2**10
 
 #: Calls and imports of what Python 3 removed; any of them marks a unit as Python 2.
 PYTHON2_CALLS = re.compile(
@@ -63,7 +67,10 @@ def _compiles(code: str) -> bool:
 
 def translate(code: str) -> str | None:
     """``code`` translated to Python 3 when it is Python 2 and its translation compiles;
-    None when it is not Python 2 (or cannot be translated: then it is graded as it is)."""
+    None when it is not Python 2, is larger than :data:`MAX_TRANSLATED_BYTES`, or cannot be
+    translated: then it is graded as it is."""
+    if len(code.encode("utf-8", "surrogatepass")) > MAX_TRANSLATED_BYTES:
+        return None
     if _compiles(code) and not PYTHON2_CALLS.search(code):
         return None
     text = code if code.endswith("\n") else code + "\n"
